@@ -1,0 +1,91 @@
+# aesweep - build, test and demo.  `make help` says what each target is for.
+#
+# `make` builds build/aesweep with the CPU backend and, when nvcc is on the PATH,
+# the CUDA backend too (CUDA=0 turns that off).  No target needs a GPU except test-gpu.
+
+CC       ?= cc
+NVCC     ?= nvcc
+PYTHON   ?= python3
+BUILD    := build
+CUDA_HOME ?= /usr/local/cuda
+
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+HDF5_LIBDIR := $(shell pkg-config --variable=libdir hdf5 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/hdf5/serial)
+GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+# -ffp-contract=off: no silent FMA contraction, so the CPU's float math is what the source says.
+CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Wshadow -Werror -ffp-contract=off -fopenmp \
+            -Iinclude $(HDF5_CFLAGS) -DAE_GIT_COMMIT='"$(GIT_COMMIT)"'
+LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -lm
+LDFLAGS  := -fopenmp
+
+# The CUDA backend, when nvcc is here and not turned off.
+CUDA ?= $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
+NVCC_GENCODE := -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS := -O3 -std=c++17 -Iinclude -Xcompiler -Wall,-Wextra $(NVCC_GENCODE)
+
+LIB_SRC  := $(filter-out src/main.c src/backend_cuda.c,$(wildcard src/*.c))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+ifeq ($(CUDA),1)
+CFLAGS   += -DAE_HAVE_CUDA -I$(CUDA_HOME)/include
+CU_OBJ   := $(patsubst kernels/%.cu,$(BUILD)/obj/cu_%.o,$(wildcard kernels/*.cu))
+LIB_OBJ  += $(BUILD)/obj/backend_cuda.o $(CU_OBJ)
+LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
+endif
+HEADERS  := $(wildcard include/*.h kernels/*.cuh)
+
+.PHONY: all deps demo test test-unit test-e2e test-python test-gpu bench clean help
+
+all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/cu_%.o: kernels/%.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/aesweep: $(BUILD)/obj/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/test_unit: tests/unit/test_unit.c $(LIB_OBJ) $(HEADERS)
+	$(CC) $(CFLAGS) -I$(CUDA_HOME)/include tests/unit/test_unit.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) \
+	    $(if $(wildcard $(CUDA_HOME)/lib64/libcurand.so),-DAE_HAVE_CURAND -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcurand) -o $@
+
+APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+deps:  ## install what the build and tests need (Debian packages, Python packages of analysis/)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@$(PYTHON) -m pip install -q --disable-pip-version-check -r analysis/requirements.txt 2>/dev/null || \
+	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages -r analysis/requirements.txt
+
+demo: deps all  ## install, build, run the quickstart sweep, show what it found and draw its chaos map
+	$(BUILD)/aesweep run sweeps/quickstart.cfg -o out/quickstart.h5 --force
+	$(BUILD)/aesweep info out/quickstart.h5
+	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
+	@echo "chaos map: out/quickstart_chaos_map.png"
+
+test: test-unit test-python  ## every test this machine can run (no GPU needed)
+
+test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed points, Philox, metrics
+	$(BUILD)/test_unit
+
+test-python: all  ## end-to-end sweeps through the binary and the analysis scripts on its files
+	$(PYTHON) -m pytest -q tests/e2e tests/analysis
+
+test-gpu: all  ## GPU checks against the CPU backend (needs an NVIDIA GPU; see tests/gpu/README.md)
+	bash tests/gpu/run.sh
+
+bench: all  ## model-steps per second of each backend here
+	$(BUILD)/aesweep bench
+
+clean:  ## remove build outputs
+	rm -rf $(BUILD)
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14

@@ -1,0 +1,360 @@
+"""Shared helpers for the analysis scripts: open a file, select runs, reduce, plot basics.
+
+Every script reads an aesweep output through xarray (engine "h5netcdf"), so dimensions
+come by name: the grid axes are the dimensions of the per-run `done` variable, in grid
+order; per-feature variables add `feature`, `W_final` adds `latent`.
+"""
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is set)
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+DPI = 100
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+LEARNT = 0.5  # feature i is learnt when Y_ii = recon_i >= 0.5
+NAN_COLOR = "0.85"  # cells of runs not done yet
+FIGURE_EXTENSIONS = (".png", ".pdf")
+
+
+class AnalysisError(Exception):
+    """A user-facing error: printed as one line on stderr, exit status 2."""
+
+
+def run_cli(prog, body, args):
+    """Run body(args); turn an AnalysisError into a one-line message and exit status 2."""
+    try:
+        body(args)
+    except AnalysisError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_common_args(parser, default_output):
+    parser.add_argument("file", help="aesweep output (HDF5)")
+    parser.add_argument("-o", "--output", default=default_output,
+                        help=f"figure to write, .png or .pdf (default: {default_output})")
+
+
+def add_sel_arg(parser):
+    parser.add_argument("--sel", action="append", default=[], metavar="AXIS=VALUE",
+                        help="keep runs at this grid coordinate (nearest value for floats); repeatable")
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def open_dataset(path, group=None):
+    """The file (or one of its groups) as an xarray Dataset, or a clear AnalysisError."""
+    if not os.path.isfile(path):
+        raise AnalysisError(f"no such file: {path}")
+    try:
+        return xr.open_dataset(path, engine="h5netcdf", group=group)
+    except (OSError, KeyError, ValueError) as e:
+        if group is not None and has_group(path, group) is False:
+            raise AnalysisError(f"{path} has no '{group}' group") from None
+        raise AnalysisError(f"cannot read {path}: {e}") from None
+
+
+def has_group(path, group):
+    """True/False when the file can be read, None when it cannot."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return group in f and isinstance(f[group], h5py.Group)
+    except OSError:
+        return None
+
+
+def require(ds, *names):
+    for name in names:
+        if name not in ds.variables:
+            raise AnalysisError(f"missing variable '{name}' in file (has: {', '.join(sorted(ds.data_vars))})")
+    return ds[names[0]] if len(names) == 1 else [ds[n] for n in names]
+
+
+def grid_dims(ds):
+    """The grid axes, in grid order (the dimensions of the per-run `done` flag)."""
+    return list(require(ds, "done").dims)
+
+
+def done_mask(ds):
+    return require(ds, "done") == 1
+
+
+def masked(ds, name):
+    """Variable `name` with runs that are not done yet set to NaN."""
+    return require(ds, name).where(done_mask(ds))
+
+
+def label(da, fallback=None):
+    """'long_name [units]' for axes and colorbars (units '1' or empty are left out)."""
+    name = da.attrs.get("long_name", fallback or da.name)
+    units = str(da.attrs.get("units", "")).strip()
+    return f"{name} [{units}]" if units and units != "1" else str(name)
+
+
+def provenance(ds):
+    """Root attributes, as strings, in file order."""
+    return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in ds.attrs.items()}
+
+
+# ----------------------------------------------------------------------------- flags
+
+
+def flag_classes(da):
+    """[(code, name), ...] from CF flag_values / flag_meanings, or None."""
+    meanings = da.attrs.get("flag_meanings")
+    if meanings is None:
+        return None
+    names = str(meanings).split()
+    codes = np.atleast_1d(da.attrs.get("flag_values", np.arange(len(names)))).astype(int)
+    return list(zip(codes.tolist(), names))
+
+
+def outcome_classes(ds):
+    classes = flag_classes(require(ds, "outcome"))
+    if classes is None:
+        raise AnalysisError("variable 'outcome' has no flag_meanings attribute")
+    return classes
+
+
+def outcome_code(ds, name):
+    for code, n in outcome_classes(ds):
+        if n == name:
+            return code
+    names = ", ".join(n for _, n in outcome_classes(ds))
+    raise AnalysisError(f"unknown outcome '{name}' (outcomes: {names})")
+
+
+def outcome_name(ds, code):
+    if code is None or not np.isfinite(code):
+        return "not done"
+    return dict(outcome_classes(ds)).get(int(code), f"outcome {int(code)}")
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+def parse_sel(items):
+    """['lr=0.01', 'seed=3'] -> {'lr': '0.01', 'seed': '3'}."""
+    sel = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise AnalysisError(f"bad selection '{item}' (expected AXIS=VALUE)")
+        sel[key.strip()] = value.strip()
+    return sel
+
+
+def select(ds, items):
+    """Keep the runs at the given grid coordinates; the selected axes keep length 1.
+
+    Floats match the nearest coordinate, integers and strings must match exactly.
+    """
+    dims = grid_dims(ds)
+    for key, text in parse_sel(items).items():
+        if key not in dims:
+            raise AnalysisError(f"unknown grid axis '{key}' in --sel (grid axes: {', '.join(dims)})")
+        coord = ds[key]
+        if coord.dtype.kind == "f":
+            try:
+                value = float(text)
+            except ValueError:
+                raise AnalysisError(f"--sel {key}={text}: not a number") from None
+            ds = ds.sel({key: [value]}, method="nearest")
+        else:
+            if coord.dtype.kind in "iu":
+                try:
+                    value = int(text)
+                except ValueError:
+                    raise AnalysisError(f"--sel {key}={text}: not an integer") from None
+            else:
+                value = text
+            hits = np.flatnonzero(coord.values == value)
+            if hits.size == 0:
+                raise AnalysisError(f"empty selection: {key}={text} matches no grid value "
+                                    f"({format_values(coord.values)})")
+            ds = ds.isel({key: hits})
+    return ds
+
+
+def require_done(ds, items=()):
+    """Raise when no run of ds is done (the message names the selection)."""
+    if not bool(done_mask(ds).any()):
+        where = f" matching {' '.join(items)}" if items else ""
+        raise AnalysisError(f"empty selection: no finished runs{where}")
+    return ds
+
+
+def format_values(values, limit=6):
+    values = list(values)
+    text = ", ".join(fmt(v) for v in values[:limit])
+    return text + (", ..." if len(values) > limit else "")
+
+
+def fmt(v):
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v[()]
+    if isinstance(v, (bytes, np.bytes_)):
+        return v.decode()
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def run_coords(ds, index):
+    """{axis: value} of flat run `index` of the grid (C order over the grid axes)."""
+    dims = grid_dims(ds)
+    pos = np.unravel_index(int(index), [ds.sizes[d] for d in dims])
+    return {d: ds[d].values[i] for d, i in zip(dims, pos)}
+
+
+def describe_coords(coords):
+    return ", ".join(f"{k}={fmt(v)}" for k, v in coords.items())
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def wilson(k, n, z=Z95):
+    """Wilson score interval (lo, hi) for k successes in n trials; NaN where n == 0."""
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def others(da, keep):
+    """The dimensions of da that are not in keep."""
+    return [d for d in da.dims if d not in keep]
+
+
+def reduce(ds, name, keep, how):
+    """Variable `name` reduced over every dimension not in `keep`.
+
+    how is 'mean', 'median' or 'fraction:<outcome>' (the share of done runs whose
+    `outcome` is <outcome>). Runs not done are NaN and ignored; a cell without a done
+    run is NaN. Returns (DataArray over `keep`, label for a colorbar).
+    """
+    if how in ("mean", "median"):
+        da = masked(ds, name)
+        dims = others(da, keep)
+        text = label(ds[name])
+        return (getattr(da, how)(dims, skipna=True), f"{how} {text}") if dims else (da, text)
+    if how.startswith("fraction:"):
+        outcome = how.split(":", 1)[1]
+        code = outcome_code(ds, outcome)
+        out = masked(ds, "outcome")
+        hits = (out == code).where(out.notnull())
+        return hits.mean(others(hits, keep), skipna=True), f"fraction of runs: {outcome}"
+    raise AnalysisError(f"bad --reduce '{how}' (use mean, median or fraction:<outcome>)")
+
+
+def mode(da, keep, codes):
+    """Most frequent of `codes` over the dimensions not in `keep` (ties: the first code);
+    NaN where every value is NaN."""
+    dims = others(da, keep)
+    counts = xr.concat([(da == c).sum(dims) for c in codes], dim="_code")
+    best = xr.DataArray(np.asarray(codes, float), dims="_code")[counts.argmax("_code")]
+    return best.where(counts.sum("_code") > 0)
+
+
+# ----------------------------------------------------------------------------- axes
+
+
+def is_numeric(values):
+    return np.asarray(values).dtype.kind in "iuf"
+
+
+def wants_log(values):
+    """Log axis when every coordinate is > 0 and they span more than one decade."""
+    v = np.asarray(values, dtype=float)
+    return v.size > 1 and bool(np.all(v > 0)) and v.max() / v.min() > 10
+
+
+def cell_edges(values, log=False):
+    """Edges of the cells centred on sorted `values`: midpoints, extrapolated at the ends.
+
+    With log=True the midpoints are geometric (midpoints of log10 values), so cells
+    look even on a log axis. A single value gets a cell one unit (or decade) wide.
+    """
+    v = np.asarray(values, dtype=float)
+    if log:
+        if np.any(v <= 0):
+            raise AnalysisError("log axis needs coordinates > 0")
+        return 10 ** cell_edges(np.log10(v))
+    if v.size == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mids = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[2 * v[0] - mids[0]], mids, [2 * v[-1] - mids[-1]]])
+
+
+def axis_cells(ds, dim, force_log=False):
+    """(edges, log, ticks) for a grid axis in a heatmap; ticks is None for numeric axes.
+
+    Non-numeric axes (strings) get one unit cell per value, labelled by the value.
+    """
+    values = ds[dim].values
+    if not is_numeric(values):
+        return np.arange(len(values) + 1) - 0.5, False, [fmt(v) for v in values]
+    log = force_log or wants_log(values)
+    return cell_edges(values, log), log, None
+
+
+def style_axis(ax, which, ds, dim, log, ticks):
+    getattr(ax, f"set_{which}label")(label(ds[dim], dim))
+    if log:
+        getattr(ax, f"set_{which}scale")("log")
+    if ticks is not None:
+        getattr(ax, f"set_{which}ticks")(np.arange(len(ticks)), ticks)
+
+
+OUTCOME_COLORS = {"perfect": "tab:green", "mean_bias_failure": "tab:orange",
+                  "dead_failure": "tab:purple", "diverged": "black",
+                  "not recovered": "0.6", "recovered": "tab:blue"}
+
+
+def class_colors(names):
+    """A fixed colour per outcome name (tab10 for names without one)."""
+    cmap = plt.get_cmap("tab10")
+    return [OUTCOME_COLORS.get(n, cmap(i % 10)) for i, n in enumerate(names)]
+
+
+def feature_colors(count, skip=None):
+    """One colour per feature (tab10, tab20 beyond 10), leaving out colour `skip`."""
+    cmap = plt.get_cmap("tab10" if count <= 10 else "tab20")
+    colors = [cmap(i) for i in range(cmap.N)]
+    if skip is not None:
+        colors = [c for c in colors if not np.allclose(c, matplotlib.colors.to_rgba(skip))]
+    return [colors[i % len(colors)] for i in range(count)]
+
+
+def new_figure(width, height, **kwargs):
+    """A figure of exactly width x height inches at DPI (no tight bbox: sizes are fixed)."""
+    return plt.figure(figsize=(width, height), dpi=DPI, layout="constrained", **kwargs)
+
+
+def save_figure(fig, path):
+    """Write the figure as PNG or PDF (by extension) at DPI; close it."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FIGURE_EXTENSIONS:
+        plt.close(fig)
+        raise AnalysisError(f"output must end in .png or .pdf: {path}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        plt.close(fig)
+        raise AnalysisError(f"output folder does not exist: {folder}")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path

@@ -1,0 +1,68 @@
+/*
+ * ae_backend.h - what a backend is: something that trains a contiguous slice of the
+ * grid's runs and fills an ae_results with their end-of-run records.
+ *
+ * API:
+ *   ae_job                       everything a backend needs to train any run of the sweep
+ *   ae_results_alloc / _free     per-run records of one batch, structure of arrays
+ *   ae_prepare_run(job, flat, ...) host helper: settings, initial state, perturbation
+ *   ae_record_run(...)           store one finished run into ae_results slot
+ *   ae_backend_cpu_create        the CPU backend (src/backend_cpu.c)
+ *   ae_backend_cuda_create       the CUDA backend (kernels/, when built with nvcc)
+ *   ae_backend_select            --backend auto|cpu|cuda
+ */
+#ifndef AE_BACKEND_H
+#define AE_BACKEND_H
+
+#include "ae_config.h"
+
+typedef struct {
+    const ae_config *cfg;
+    const ae_grid *grid;
+    const ae_bases *bases; /* NULL unless init.scheme = "file" */
+} ae_job;
+
+typedef struct {
+    uint64_t capacity;
+    int n_max, m_max;
+    /* per run */
+    int8_t *outcome, *recovered;
+    int16_t *n_learnt, *radius_levels;
+    int64_t *recovery_step, *first_perfect_step, *diverged_step;
+    float *loss, *splay, *asymmetry, *min_gap;
+    /* per run and feature (n_max each, NaN past the run's n) */
+    float *recon, *norm, *b_final;
+    /* per run, feature and latent (n_max * m_max each) */
+    float *W_final;
+} ae_results;
+
+void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max);
+void ae_results_free(ae_results *res);
+
+/* Settings and initial parameters theta = [W | b] of run `flat`: random init from the
+ * run's Philox stream, a base state, or ideal_failure, then the bias perturbation. */
+void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *theta);
+
+/* Computes the end-of-run metrics of the state theta and stores them in slot `slot`. */
+void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
+                   const ae_track *track);
+
+typedef struct ae_backend ae_backend;
+struct ae_backend {
+    char name[16];      /* "cpu" or "cuda" */
+    char device[256];   /* what it runs on, for the output's provenance */
+    void *impl;
+    /* Trains runs first .. first+count-1 into res slots 0 .. count-1. */
+    int (*train)(ae_backend *backend, const ae_job *job, uint64_t first, uint64_t count,
+                 ae_results *res, ae_error *err);
+    void (*destroy)(ae_backend *backend);
+};
+
+ae_backend *ae_backend_cpu_create(int threads); /* threads 0: all cores */
+int ae_cpu_threads(int requested);               /* what threads 0 means here */
+/* NULL and err when no CUDA device can be used (or the binary was built without CUDA). */
+ae_backend *ae_backend_cuda_create(ae_error *err);
+/* name: "auto", "cpu" or "cuda"; auto falls back to the CPU with a note on stderr. */
+ae_backend *ae_backend_select(const char *name, int threads, int quiet, ae_error *err);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * ae_config.h - sweep configs (libconfig syntax, DESIGN.md section 5) and the grid of runs.
+ *
+ * API:
+ *   ae_setting_find(key)                   the table entry of a numeric setting ("train.lr")
+ *   ae_config_load(path, sets, nsets, ...) parses a config file plus --set KEY=VALUE overrides
+ *   ae_config_free(cfg)
+ *   ae_config_json(cfg)                    the resolved config, one key per line (for the file)
+ *   ae_grid_build / ae_grid_free           axes (with the implicit `base` axis) and run count
+ *   ae_grid_run(grid, flat, &params, &base) the settings of run number `flat`
+ *
+ * Every error names the file, line and key and returns -1 with err->code = 2.
+ */
+#ifndef AE_CONFIG_H
+#define AE_CONFIG_H
+
+#include "ae_model.h"
+#include "ae_util.h"
+
+#include <stdio.h>
+
+#define AE_AXES_MAX 16
+#define AE_RUNS_MAX ((uint64_t)1 << 40) /* beyond this no file or GPU is big enough */
+
+typedef enum { AE_SET_INT32, AE_SET_INT64, AE_SET_REAL, AE_SET_ENUM } ae_setting_type;
+
+typedef struct {
+    const char *key;       /* "train.lr" */
+    const char *dim;       /* dimension name when it is a grid axis: "lr" */
+    ae_setting_type type;
+    size_t offset;         /* field in ae_params */
+    double min, max;       /* inclusive bounds */
+    const char *const *names; /* ENUM: value names, NULL-terminated */
+    const char *units, *long_name;
+} ae_setting;
+
+const ae_setting *ae_setting_find(const char *key);
+double ae_setting_get(const ae_setting *s, const ae_params *p);
+void ae_setting_put(const ae_setting *s, ae_params *p, double value);
+
+typedef struct {
+    const ae_setting *setting; /* NULL for the implicit `base` axis */
+    char name[64];             /* dimension name */
+    double *values;            /* count values (ENUM: the value's index) */
+    uint64_t count;
+} ae_axis;
+
+
+
+typedef struct {
+    char *path;          /* config file as given */
+    char *text;          /* its text, stored in the output */
+    char *overrides;     /* the --set arguments, one per line */
+    ae_params params;    /* defaults, then the file, then --set */
+    char *init_file;     /* scheme "file": source of base states */
+    char *init_select;   /* "all", "<index>", "first:<outcome>", "all:<outcome>" */
+    int n_given, m_given;            /* model.n / model.m appear in the config */
+    ae_perturb_kind perturb_kind;
+    int32_t *perturb_features;       /* AE_PERTURB_LIST */
+    int n_perturb_features;
+    ae_axis axes[AE_AXES_MAX];       /* the config's grid axes, in order */
+    int n_axes;
+} ae_config;
+
+int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err);
+void ae_config_free(ae_config *cfg);
+char *ae_config_json(const ae_config *cfg); /* malloc'd */
+void ae_config_print_settings(FILE *stream); /* the table, for --help */
+
+/* Base states read from a file (scheme "file"). */
+typedef struct {
+    uint64_t count;
+    int n, m;
+    float *W;                /* count * n * m */
+    float *b;                /* count * n */
+    int64_t *source_index;   /* flat run index in the source file */
+} ae_bases;
+
+typedef struct {
+    const ae_config *cfg;
+    ae_params params;              /* cfg->params, with n and m of the base states if any */
+    ae_axis axes[AE_AXES_MAX + 1]; /* `base` first when several base states, then cfg->axes */
+    int n_axes;
+    int has_base_axis;
+    uint64_t total;
+    int n_max, m_max;              /* over the grid: per-feature data is padded to these */
+} ae_grid;
+
+int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae_error *err);
+void ae_grid_free(ae_grid *grid);
+/* Settings of run `flat` (row-major over the axes); *base gets its base state index (0 if none). */
+void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t *base);
+
+#endif

@@ -1,0 +1,609 @@
+/*
+ * ae_model.h - the per-model math of aesweep, written once.
+ *
+ * Every function here is `static inline` and, under nvcc, __host__ __device__:
+ * the CPU backend (src/backend_cpu.c) and the CUDA kernels (kernels/) call the
+ * very same code.  A "model" is one tiny tied-weight ReLU autoencoder
+ *
+ *     Z = W^T W + b 1^T,  Y = ReLU(Z),  L = (1/n^2) sum_ij (Y_ij - I_ij)^2
+ *
+ * with W stored feature-major: W[i*m + k] is latent coordinate k of feature i
+ * (column i of the m x n matrix of DESIGN.md).  The parameters live in one flat
+ * vector theta = [W (n*m) | b (n)] so the optimizers are plain loops.
+ *
+ * API (in file order):
+ *   ae_philox4x32_10, ae_log_unit, ae_sincos_2pi, ae_normal, ae_uniform   randomness
+ *   ae_loss_grad (float), ae_loss_grad_f64 (double, for tests)             forward/backward
+ *   ae_opt_reset, ae_opt_step                                              optimizers
+ *   ae_init_random, ae_init_ideal_failure, ae_dead_neighbors               initial states
+ *   ae_learnt_signature, ae_track_check                                    outcome tracking
+ *   ae_summarize                                                           end-of-run metrics
+ *   ae_train                                                               the training loop
+ */
+#ifndef AE_MODEL_H
+#define AE_MODEL_H
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define AE_FN static inline __host__ __device__
+#else
+#define AE_FN static inline
+#endif
+
+#define AE_N_MIN 2
+#define AE_N_MAX 256
+#define AE_M_MIN 1
+#define AE_M_MAX 4
+#define AE_P_MAX (AE_N_MAX * AE_M_MAX + AE_N_MAX) /* parameters of the largest model */
+#define AE_LEARNT_THRESHOLD 0.5f                   /* feature i learnt when Y_ii >= this */
+#define AE_RADIUS_JUMP 1.05f                       /* new norm level past a 5 % jump */
+
+typedef enum { AE_OPT_SGD = 0, AE_OPT_ADAM = 1, AE_OPT_ADAMW = 2 } ae_optimizer;
+typedef enum {
+    AE_INIT_XAVIER_NORMAL = 0,
+    AE_INIT_NORMAL = 1,
+    AE_INIT_UNIFORM = 2,
+    AE_INIT_FILE = 3,
+    AE_INIT_IDEAL_FAILURE = 4
+} ae_scheme;
+typedef enum {
+    AE_OUT_PERFECT = 0,
+    AE_OUT_MEAN_BIAS_FAILURE = 1,
+    AE_OUT_DEAD_FAILURE = 2,
+    AE_OUT_DIVERGED = 3
+} ae_outcome;
+
+/* Philox subsequences: each use of randomness in a run has its own stream. */
+enum { AE_STREAM_INIT = 0, AE_STREAM_TWIN = 1, AE_STREAM_INTERVENE = 2 };
+
+/* Every numeric setting of one run, resolved from config defaults and grid axes. */
+typedef struct {
+    int32_t n, m;
+    int32_t scheme, optimizer;
+    int64_t seed;
+    float init_std, init_bound, bias_init, radius, dead_eps;
+    float lr, weight_decay, beta1, beta2, eps, momentum;
+    int64_t steps, check_every, plateau_steps;
+    float bias_delta;
+} ae_params;
+
+/* ------------------------------------------------------------------------ */
+/* Randomness: cuRAND's Philox4x32-10, and transforms that give the same bits */
+/* on every backend.  Word w of the stream (seed, sub) is, as in cuRAND's      */
+/* curand_init(seed, sub, 0): ae_philox4x32_10({w/4, sub}, seed)[w % 4].       */
+/* The transforms use only IEEE-exact operations (+ - * / sqrt fma, no        */
+/* library transcendentals, no contractible a*b+c), so host and device agree. */
+/* ------------------------------------------------------------------------ */
+
+AE_FN void ae_philox4x32_10(uint64_t counter_lo, uint64_t counter_hi, uint64_t seed, uint32_t out[4])
+{
+    uint32_t x0 = (uint32_t)counter_lo, x1 = (uint32_t)(counter_lo >> 32);
+    uint32_t x2 = (uint32_t)counter_hi, x3 = (uint32_t)(counter_hi >> 32);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int round = 0; round < 10; round++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * x0, p1 = (uint64_t)0xCD9E8D57u * x2;
+        uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1 ^ k0, y2 = (uint32_t)(p0 >> 32) ^ x3 ^ k1;
+        x1 = (uint32_t)p1;
+        x3 = (uint32_t)p0;
+        x0 = y0;
+        x2 = y2;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    out[0] = x0, out[1] = x1, out[2] = x2, out[3] = x3;
+}
+
+/* (w + 0.5) / 2^32: exact in double, strictly inside (0, 1). */
+AE_FN double ae_unit_open(uint32_t w) { return ((double)w + 0.5) * 2.3283064365386963e-10; }
+
+/* ln(u) for u in (0, 1]: u = mnt * 2^e, ln(mnt) from the atanh series. */
+AE_FN double ae_log_unit(double u)
+{
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    int e;
+    double mnt = frexp(u, &e);
+    if (mnt < 0.70710678118654752440) {
+        mnt = mnt * 2.0;
+        e -= 1;
+    }
+    double f = mnt - 1.0;
+    double s = f / (2.0 + f);
+    double s2 = s * s;
+    double series = 1.0 / 25.0; /* 1 + s2/3 + s2^2/5 + ... + s2^12/25 (|s| < 0.172) */
+    for (int k = 11; k >= 0; k--) series = fma(series, s2, 1.0 / (double)(2 * k + 1));
+    double two_s = 2.0 * s;
+    return fma((double)e, ln2_hi, fma((double)e, ln2_lo, two_s * series));
+}
+
+/* cos and sin of 2*pi*v for v in [0, 1), by octant and Taylor series. */
+AE_FN void ae_sincos_2pi(double v, double *cos_out, double *sin_out)
+{
+    const double quarter_pi = 0.78539816339744830962;
+    double v8 = v * 8.0;
+    int octant = (int)v8;
+    double r = v8 - (double)octant;
+    if (octant & 1) r = 1.0 - r;
+    double t = r * quarter_pi, t2 = t * t; /* t in [0, pi/4]: 15 terms reach 1e-19 */
+    double sin_poly = -1.0 / 1307674368000.0; /* sin t = t (1 - t2/3! + ... - t2^7/15!) */
+    sin_poly = fma(sin_poly, t2, 1.0 / 6227020800.0);
+    sin_poly = fma(sin_poly, t2, -1.0 / 39916800.0);
+    sin_poly = fma(sin_poly, t2, 1.0 / 362880.0);
+    sin_poly = fma(sin_poly, t2, -1.0 / 5040.0);
+    sin_poly = fma(sin_poly, t2, 1.0 / 120.0);
+    sin_poly = fma(sin_poly, t2, -1.0 / 6.0);
+    sin_poly = fma(sin_poly, t2, 1.0);
+    double cos_poly = 1.0 / 20922789888000.0; /* cos t = 1 - t2/2! + ... + t2^8/16! */
+    cos_poly = fma(cos_poly, t2, -1.0 / 87178291200.0);
+    cos_poly = fma(cos_poly, t2, 1.0 / 479001600.0);
+    cos_poly = fma(cos_poly, t2, -1.0 / 3628800.0);
+    cos_poly = fma(cos_poly, t2, 1.0 / 40320.0);
+    cos_poly = fma(cos_poly, t2, -1.0 / 720.0);
+    cos_poly = fma(cos_poly, t2, 1.0 / 24.0);
+    cos_poly = fma(cos_poly, t2, -1.0 / 2.0);
+    cos_poly = fma(cos_poly, t2, 1.0);
+    double s = t * sin_poly, c = cos_poly;
+    double cs[8] = {c, s, -s, -c, -c, -s, s, c};
+    double sn[8] = {s, c, c, s, -s, -c, -c, -s};
+    *cos_out = cs[octant & 7];
+    *sin_out = sn[octant & 7];
+}
+
+/* Standard normal number `index` of stream (seed, stream): Box-Muller on one Philox pair. */
+AE_FN double ae_normal(uint64_t seed, uint32_t stream, uint64_t index)
+{
+    uint32_t words[4];
+    ae_philox4x32_10(index >> 1, stream, seed, words);
+    uint32_t w0 = words[(index & 1) * 2], w1 = words[(index & 1) * 2 + 1];
+    double c, s;
+    ae_sincos_2pi(ae_unit_open(w1), &c, &s);
+    return sqrt(-2.0 * ae_log_unit(ae_unit_open(w0))) * c;
+}
+
+/* Uniform number `index` of stream (seed, stream) in (-1, 1). */
+AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
+{
+    uint32_t words[4];
+    ae_philox4x32_10(index >> 2, stream, seed, words);
+    return 2.0 * ae_unit_open(words[index & 3]) - 1.0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Forward and backward.  dL/dZ_ij = (2/n^2)(Y_ij - I_ij)[Z_ij > 0];          */
+/* dL/db_i = sum_j dZ_ij; dL/dW_k = sum_j (dZ_kj + dZ_jk) W_j.                */
+/* Written as a macro so the float engine and the double test twin are one text. */
+/* ------------------------------------------------------------------------ */
+
+#define AE_DEFINE_LOSS_GRAD(NAME, REAL)                                                      \
+    AE_FN REAL NAME(int n, int m, const REAL *W, const REAL *b, REAL *gW, REAL *gb)          \
+    {                                                                                        \
+        const REAL grad_scale = (REAL)2 / (REAL)(n * n);                                     \
+        REAL loss = 0;                                                                       \
+        for (int e = 0; e < n * m; e++) gW[e] = 0;                                           \
+        for (int i = 0; i < n; i++) gb[i] = 0;                                               \
+        for (int i = 0; i < n; i++) {                                                        \
+            const REAL *Wi = W + i * m;                                                      \
+            for (int j = 0; j < n; j++) {                                                    \
+                const REAL *Wj = W + j * m;                                                  \
+                REAL z = 0;                                                                  \
+                for (int k = 0; k < m; k++) z += Wi[k] * Wj[k];                              \
+                z += b[i];                                                                   \
+                REAL residual = (z > 0 ? z : (REAL)0) - (i == j ? (REAL)1 : (REAL)0);        \
+                loss += residual * residual;                                                 \
+                if (z > 0) {                                                                 \
+                    REAL dz = grad_scale * residual;                                         \
+                    gb[i] += dz;                                                             \
+                    for (int k = 0; k < m; k++) {                                            \
+                        gW[i * m + k] += dz * Wj[k];                                         \
+                        gW[j * m + k] += dz * Wi[k];                                         \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+        return loss / (REAL)(n * n);                                                         \
+    }
+
+AE_DEFINE_LOSS_GRAD(ae_loss_grad, float)
+AE_DEFINE_LOSS_GRAD(ae_loss_grad_f64, double)
+
+/* Loss alone, at the state the run ends in. */
+AE_FN float ae_loss(int n, int m, const float *W, const float *b)
+{
+    float loss = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            float z = 0;
+            for (int k = 0; k < m; k++) z += W[i * m + k] * W[j * m + k];
+            z += b[i];
+            float residual = (z > 0 ? z : 0.0f) - (i == j ? 1.0f : 0.0f);
+            loss += residual * residual;
+        }
+    return loss / (float)(n * n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizers with PyTorch's semantics (torch.optim, single-tensor path).    */
+/* Scalars PyTorch computes in Python doubles are computed in double here.    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t t;                     /* steps taken since the last reset */
+    double beta1_pow, beta2_pow;   /* beta^t as running products */
+} ae_opt;
+
+AE_FN void ae_opt_reset(ae_opt *opt, int P, float *s1, float *s2)
+{
+    opt->t = 0;
+    opt->beta1_pow = 1.0;
+    opt->beta2_pow = 1.0;
+    for (int e = 0; e < P; e++) s1[e] = 0, s2[e] = 0;
+}
+
+/* One update of the P parameters theta from grad; s1/s2: momentum / Adam moments. */
+AE_FN void ae_opt_step(const ae_params *p, ae_opt *opt, int P, float *theta, const float *grad,
+                       float *s1, float *s2)
+{
+    const float lr = p->lr, wd = p->weight_decay;
+    opt->t += 1;
+    if (p->optimizer == AE_OPT_SGD) {
+        const float momentum = p->momentum;
+        for (int e = 0; e < P; e++) {
+            float g = grad[e];
+            if (wd != 0.0f) g = g + wd * theta[e];
+            if (momentum != 0.0f) {
+                s1[e] = opt->t == 1 ? g : momentum * s1[e] + g;
+                g = s1[e];
+            }
+            theta[e] = theta[e] - lr * g;
+        }
+        return;
+    }
+    opt->beta1_pow *= (double)p->beta1;
+    opt->beta2_pow *= (double)p->beta2;
+    const float step_size = (float)((double)lr / (1.0 - opt->beta1_pow));
+    const float bias2_sqrt = (float)sqrt(1.0 - opt->beta2_pow);
+    const float lerp_weight = (float)(1.0 - (double)p->beta1);
+    const float one_minus_beta2 = (float)(1.0 - (double)p->beta2);
+    const float beta2 = p->beta2, eps = p->eps;
+    const int adamw = p->optimizer == AE_OPT_ADAMW;
+    const float decay = (float)(1.0 - (double)lr * (double)wd);
+    for (int e = 0; e < P; e++) {
+        float g = grad[e];
+        if (adamw)
+            theta[e] = theta[e] * decay;
+        else if (wd != 0.0f)
+            g = g + wd * theta[e];
+        s1[e] = s1[e] + lerp_weight * (g - s1[e]);
+        s2[e] = beta2 * s2[e] + one_minus_beta2 * (g * g);
+        float denom = sqrtf(s2[e]) / bias2_sqrt + eps;
+        theta[e] = theta[e] - step_size * (s1[e] / denom);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Initial states                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* xavier_normal, normal, uniform: W from the run's Philox stream, b = bias_init. */
+AE_FN void ae_init_random(const ae_params *p, float *W, float *b)
+{
+    const int n = p->n, m = p->m;
+    const uint64_t seed = (uint64_t)p->seed;
+    double scale = p->scheme == AE_INIT_XAVIER_NORMAL ? sqrt(2.0 / (double)(n + m))
+                   : p->scheme == AE_INIT_NORMAL      ? (double)p->init_std
+                                                      : (double)p->init_bound;
+    for (int e = 0; e < n * m; e++) {
+        double draw = p->scheme == AE_INIT_UNIFORM ? ae_uniform(seed, AE_STREAM_INIT, (uint64_t)e)
+                                                   : ae_normal(seed, AE_STREAM_INIT, (uint64_t)e);
+        W[e] = (float)(scale * draw);
+    }
+    for (int i = 0; i < n; i++) b[i] = p->bias_init;
+}
+
+/* The mean-bias failure state of DESIGN.md section 3: features 0..n-2 on a regular
+ * polygon of radius R with b = 1 - R^2, feature n-1 dead: W = dead_eps along the
+ * bisector of features n-2 and 0, b = 1/n.  Latent dims past the second are 0. */
+AE_FN void ae_init_ideal_failure(const ae_params *p, float *W, float *b)
+{
+    const int n = p->n, m = p->m, live = n - 1;
+    const double radius = (double)p->radius;
+    for (int e = 0; e < n * m; e++) W[e] = 0.0f;
+    for (int i = 0; i < live; i++) {
+        double c, s;
+        ae_sincos_2pi((double)i / (double)live, &c, &s);
+        W[i * m] = (float)(radius * c);
+        if (m > 1) W[i * m + 1] = (float)(radius * s);
+        b[i] = (float)(1.0 - radius * radius);
+    }
+    double c, s; /* bisector of angles 2pi(n-2)/(n-1) and 2pi: (2n-3)/(2(n-1)) turns */
+    ae_sincos_2pi((double)(2 * n - 3) / (double)(2 * live), &c, &s);
+    W[live * m] = (float)((double)p->dead_eps * c);
+    if (m > 1) W[live * m + 1] = (float)((double)p->dead_eps * s);
+    b[live] = (float)(1.0 / (double)n);
+}
+
+/* Y_ii = ReLU(|W_i|^2 + b_i): how well feature i is reconstructed when it is active. */
+AE_FN float ae_recon(int m, const float *Wi, float bi)
+{
+    float z = 0;
+    for (int k = 0; k < m; k++) z += Wi[k] * Wi[k];
+    z += bi;
+    return z > 0 ? z : 0.0f;
+}
+
+/* A monotone stand-in for the angle of (x, y) in [0, 4): exact arithmetic only,
+ * so sorting by it agrees on every backend. */
+AE_FN float ae_pseudo_angle(float x, float y)
+{
+    float sum = fabsf(x) + fabsf(y);
+    if (sum == 0.0f) return 0.0f;
+    float r = x / sum; /* 1 at angle 0, -1 at pi */
+    return y >= 0.0f ? 1.0f - r : 3.0f + r;
+}
+
+/* The two learnt features angularly adjacent to the dead feature's direction (m = 2).
+ * The dead feature is the unlearnt one with the largest |W|; when there is none, or
+ * its W is 0, the direction is the bisector of the largest gap between learnt
+ * features.  Returns the number of neighbours found (0 or 2). */
+AE_FN int ae_dead_neighbors(int n, int m, const float *W, const float *b, int out[2])
+{
+    int dead = -1, first = -1, last = -1;
+    float dead_norm2 = -1.0f, dead_angle = 0.0f;
+    if (m != 2) return 0;
+    for (int i = 0; i < n; i++) {
+        float norm2 = W[2 * i] * W[2 * i] + W[2 * i + 1] * W[2 * i + 1];
+        if (ae_recon(2, W + 2 * i, b[i]) < AE_LEARNT_THRESHOLD && norm2 > dead_norm2) {
+            dead = i;
+            dead_norm2 = norm2;
+        }
+    }
+    int use_gap = dead < 0 || dead_norm2 == 0.0f;
+    if (!use_gap) dead_angle = ae_pseudo_angle(W[2 * dead], W[2 * dead + 1]);
+    /* Walk the learnt features in angular order: for each, its successor is the learnt
+     * feature of the smallest larger pseudo-angle (wrapping).  The gap (a, succ(a))
+     * containing the dead direction, or the widest gap, names the neighbours. */
+    float best_gap = -1.0f;
+    for (int i = 0; i < n; i++) {
+        if (ae_recon(2, W + 2 * i, b[i]) < AE_LEARNT_THRESHOLD) continue;
+        float ai = ae_pseudo_angle(W[2 * i], W[2 * i + 1]);
+        int succ = -1;
+        float succ_gap = 5.0f;
+        for (int j = 0; j < n; j++) {
+            if (j == i || ae_recon(2, W + 2 * j, b[j]) < AE_LEARNT_THRESHOLD) continue;
+            float gap = ae_pseudo_angle(W[2 * j], W[2 * j + 1]) - ai;
+            if (gap <= 0.0f) gap += 4.0f;
+            if (gap < succ_gap) succ_gap = gap, succ = j;
+        }
+        if (succ < 0) continue;
+        if (use_gap) {
+            if (succ_gap > best_gap) best_gap = succ_gap, first = i, last = succ;
+        } else {
+            float offset = dead_angle - ai;
+            if (offset < 0.0f) offset += 4.0f;
+            if (offset <= succ_gap && (first < 0 || succ_gap < best_gap))
+                best_gap = succ_gap, first = i, last = succ;
+        }
+    }
+    if (first < 0) return 0;
+    out[0] = first;
+    out[1] = last;
+    return 2;
+}
+
+typedef enum { AE_PERTURB_NONE = 0, AE_PERTURB_DEAD_NEIGHBORS = 1, AE_PERTURB_LIST = 2 } ae_perturb_kind;
+
+/* The initial parameters theta = [W | b] of a run: a random scheme from the run's
+ * Philox stream, ideal_failure, or a copy of its base state (scheme "file"). */
+AE_FN void ae_init_state(const ae_params *p, const float *base_W, const float *base_b, float *theta)
+{
+    const int n = p->n, m = p->m;
+    if (p->scheme == AE_INIT_FILE) {
+        for (int e = 0; e < n * m; e++) theta[e] = base_W[e];
+        for (int i = 0; i < n; i++) theta[n * m + i] = base_b[i];
+    } else if (p->scheme == AE_INIT_IDEAL_FAILURE) {
+        ae_init_ideal_failure(p, theta, theta + n * m);
+    } else {
+        ae_init_random(p, theta, theta + n * m);
+    }
+}
+
+/* Adds bias_delta to the biases of the perturbed features (DESIGN.md section 4). */
+AE_FN void ae_perturb(const ae_params *p, int kind, const int32_t *features, int n_features, float *theta)
+{
+    const int n = p->n, m = p->m;
+    float *b = theta + n * m;
+    if (kind == AE_PERTURB_DEAD_NEIGHBORS) {
+        int neighbors[2];
+        int found = ae_dead_neighbors(n, m, theta, b, neighbors);
+        for (int a = 0; a < found; a++) b[neighbors[a]] += p->bias_delta;
+    } else if (kind == AE_PERTURB_LIST) {
+        for (int a = 0; a < n_features; a++)
+            if (features[a] < n) b[features[a]] += p->bias_delta;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outcome tracking during training (checked every check_every steps)        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t first_perfect_step; /* -1: never */
+    int64_t recovery_step;      /* -1: never */
+    int64_t diverged_step;      /* -1: never */
+    int64_t plateau_start;      /* step the current failure state began, -1 when perfect */
+    int32_t plateau_signature;  /* n_learnt of that failure state */
+    int32_t recovered;
+} ae_track;
+
+AE_FN void ae_track_reset(ae_track *track)
+{
+    track->first_perfect_step = -1;
+    track->recovery_step = -1;
+    track->diverged_step = -1;
+    track->plateau_start = -1;
+    track->plateau_signature = -1;
+    track->recovered = 0;
+}
+
+AE_FN int ae_count_learnt(int n, int m, const float *W, const float *b)
+{
+    int learnt = 0;
+    for (int i = 0; i < n; i++) learnt += ae_recon(m, W + i * m, b[i]) >= AE_LEARNT_THRESHOLD;
+    return learnt;
+}
+
+/* A failure state is a number of learnt features below n; it "sits" while that number
+ * stays the same.  Recovery: a failure state held for plateau_steps, then perfect. */
+AE_FN void ae_track_check(const ae_params *p, ae_track *track, int64_t step, int learnt)
+{
+    if (learnt == p->n) {
+        if (track->first_perfect_step < 0) track->first_perfect_step = step;
+        if (!track->recovered && track->plateau_start >= 0 &&
+            step - track->plateau_start >= p->plateau_steps) {
+            track->recovered = 1;
+            track->recovery_step = step;
+        }
+        track->plateau_start = -1;
+        track->plateau_signature = -1;
+    } else if (learnt != track->plateau_signature) {
+        track->plateau_start = step;
+        track->plateau_signature = learnt;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* End-of-run metrics (DESIGN.md section 3)                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    float loss, splay, asymmetry, min_gap;
+    int32_t n_learnt, radius_levels, outcome;
+} ae_summary;
+
+/* recon, norm: n floats each, written.  scratch: n floats. */
+AE_FN void ae_summarize(int n, int m, const float *W, const float *b, float *recon, float *norm,
+                        float *scratch, ae_summary *out)
+{
+    float sum[AE_M_MAX] = {0};
+    int finite = 1, learnt = 0, live_bias = 0;
+    out->splay = 0.0f;
+    for (int i = 0; i < n; i++) {
+        float norm2 = 0;
+        for (int k = 0; k < m; k++) {
+            float w = W[i * m + k];
+            norm2 += w * w;
+            sum[k] += w;
+            finite &= isfinite(w) != 0;
+        }
+        finite &= isfinite(b[i]) != 0;
+        norm[i] = sqrtf(norm2);
+        recon[i] = ae_recon(m, W + i * m, b[i]);
+        out->splay += norm[i];
+        if (recon[i] >= AE_LEARNT_THRESHOLD)
+            scratch[learnt++] = norm[i];
+        else if (b[i] > 0.0f)
+            live_bias = 1;
+    }
+    out->loss = ae_loss(n, m, W, b);
+    finite &= isfinite(out->loss) != 0;
+    float sum2 = 0;
+    for (int k = 0; k < m; k++) sum2 += sum[k] * sum[k];
+    out->asymmetry = out->splay > 0.0f ? sqrtf(sum2) / out->splay : 0.0f;
+    out->n_learnt = learnt;
+    out->outcome = !finite          ? AE_OUT_DIVERGED
+                   : learnt == n    ? AE_OUT_PERFECT
+                   : live_bias      ? AE_OUT_MEAN_BIAS_FAILURE
+                                    : AE_OUT_DEAD_FAILURE;
+    /* radius levels: sort learnt norms (insertion sort, n is small), count 5 % jumps */
+    for (int a = 1; a < learnt; a++) {
+        float key = scratch[a];
+        int c = a - 1;
+        while (c >= 0 && scratch[c] > key) scratch[c + 1] = scratch[c], c--;
+        scratch[c + 1] = key;
+    }
+    out->radius_levels = learnt > 0;
+    for (int a = 1; a < learnt; a++) out->radius_levels += scratch[a] > scratch[a - 1] * AE_RADIUS_JUMP;
+    /* min_gap: smallest angle between learnt features that are adjacent in angle
+     * (for m = 2 each feature's angular successor; otherwise all pairs) */
+    float min_cos = -2.0f;
+    for (int i = 0; i < n; i++) {
+        if (recon[i] < AE_LEARNT_THRESHOLD || norm[i] == 0.0f) continue;
+        float ai = m == 2 ? ae_pseudo_angle(W[2 * i], W[2 * i + 1]) : 0.0f;
+        int succ = -1;
+        float succ_gap = 5.0f;
+        for (int j = 0; j < n; j++) {
+            if (j == i || recon[j] < AE_LEARNT_THRESHOLD || norm[j] == 0.0f) continue;
+            if (m == 2) {
+                float gap = ae_pseudo_angle(W[2 * j], W[2 * j + 1]) - ai;
+                if (gap <= 0.0f) gap += 4.0f;
+                if (gap < succ_gap) succ_gap = gap, succ = j;
+                continue;
+            }
+            float dot = 0;
+            for (int k = 0; k < m; k++) dot += W[i * m + k] * W[j * m + k];
+            float cosine = dot / (norm[i] * norm[j]);
+            if (cosine > min_cos) min_cos = cosine;
+        }
+        if (succ >= 0) {
+            float dot = W[2 * i] * W[2 * succ] + W[2 * i + 1] * W[2 * succ + 1];
+            float cosine = dot / (norm[i] * norm[succ]);
+            /* two features only: both gaps count, the smaller one is min_gap */
+            if (cosine > min_cos) min_cos = cosine;
+        }
+    }
+    out->min_gap = min_cos < -1.5f ? NAN : acosf(fminf(fmaxf(min_cos, -1.0f), 1.0f));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The training loop of one run                                              */
+/* ------------------------------------------------------------------------ */
+
+/* The arrays one run trains in; P = n*m + n floats each. */
+typedef struct {
+    float *theta, *grad, *s1, *s2;
+} ae_buffers;
+
+/* Optional record of a run's training: loss and theta at steps 0, every, 2*every, ...
+ * (points = steps / every + 1 slots; NULL trace: nothing recorded). */
+typedef struct {
+    int64_t every;
+    float *loss;  /* points */
+    float *theta; /* points * P */
+} ae_trace;
+
+AE_FN void ae_trace_point(const ae_params *p, const ae_trace *trace, int64_t step, const float *theta)
+{
+    const int n = p->n, m = p->m, P = n * m + n;
+    if (!trace || step % trace->every != 0) return;
+    int64_t point = step / trace->every;
+    trace->loss[point] = ae_loss(n, m, theta, theta + n * m);
+    for (int e = 0; e < P; e++) trace->theta[point * P + e] = theta[e];
+}
+
+/* Trains from the state in buf->theta for p->steps steps.  Checks outcome every
+ * check_every steps (and at the end) into track.  A non-finite loss marks the run
+ * diverged and stops it: the state stays where it broke. */
+AE_FN void ae_train(const ae_params *p, const ae_buffers *buf, ae_track *track, const ae_trace *trace)
+{
+    const int n = p->n, m = p->m, P = n * m + n;
+    float *W = buf->theta, *b = buf->theta + n * m;
+    float *gW = buf->grad, *gb = buf->grad + n * m;
+    ae_opt opt;
+    ae_opt_reset(&opt, P, buf->s1, buf->s2);
+    ae_track_reset(track);
+    for (int64_t step = 0;; step++) {
+        if (step % p->check_every == 0 || step == p->steps)
+            ae_track_check(p, track, step, ae_count_learnt(n, m, W, b));
+        ae_trace_point(p, trace, step, buf->theta);
+        if (step == p->steps) break;
+        float loss = ae_loss_grad(n, m, W, b, gW, gb);
+        if (!isfinite(loss)) {
+            track->diverged_step = step;
+            break;
+        }
+        ae_opt_step(p, &opt, P, buf->theta, buf->grad, buf->s1, buf->s2);
+    }
+}
+
+#endif /* AE_MODEL_H */

@@ -1,0 +1,49 @@
+/*
+ * ae_util.h - errors, checked allocation and small helpers shared by the host modules.
+ *
+ * API:
+ *   ae_error                      a message a failing call leaves for its caller
+ *   ae_fail(err, fmt, ...)        fills err and returns -1 (for `return ae_fail(...)`)
+ *   ae_xmalloc / ae_xcalloc       allocation that prints and exits(1) when memory runs out
+ *   AE_EXIT_OK / _RUNTIME / _USAGE  exit codes of DESIGN.md section 6
+ */
+#ifndef AE_UTIL_H
+#define AE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AE_VERSION "0.1.0"
+#define AE_EXIT_OK 0
+#define AE_EXIT_RUNTIME 1
+#define AE_EXIT_USAGE 2
+
+typedef struct {
+    char msg[2048];
+    int code; /* exit code the CLI uses for it: AE_EXIT_USAGE or AE_EXIT_RUNTIME */
+} ae_error;
+
+/* Fills err (code AE_EXIT_USAGE) and returns -1. */
+int ae_fail(ae_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same with code AE_EXIT_RUNTIME: the input was fine, the machine or a file was not. */
+int ae_fail_runtime(ae_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void *ae_xmalloc(size_t bytes);
+void *ae_xcalloc(size_t count, size_t size);
+char *ae_xstrdup(const char *text);
+/* Reads a whole file; NULL (and err) when it cannot. */
+char *ae_read_file(const char *path, ae_error *err);
+/* Seconds since an arbitrary start, monotonic. */
+double ae_now(void);
+/* "2026-11-24T21:37:40Z" */
+void ae_utc_time(char *out, size_t size);
+
+/* A growing string for JSON and tables. */
+typedef struct {
+    char *data;
+    size_t length, capacity;
+} ae_strbuf;
+void ae_strbuf_printf(ae_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ae_strbuf_free(ae_strbuf *sb);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * train.cu - aesweep's training kernels: one model per thread, trained for all its steps
+ * on chip.  See train.cuh for the variants and the API.
+ *
+ * Why one model per thread: at the design point (n = 7, m = 2) a model is 21 parameters
+ * and a step is ~1 000 flops, far too little to share between threads without the
+ * synchronisation costing more than the work.  One thread per model keeps W, b, the
+ * gradient and the Adam moments in that thread's registers (AEK_FIXED), needs no barrier
+ * at all, and fills the GPU with a few hundred thousand runs.  The math is the header's
+ * (ae_model.h): every kernel calls ae_init_state, ae_perturb, ae_train and ae_summarize.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cuda_runtime.h>
+
+#include "train.cuh"
+
+/* ------------------------------------------------------------------------ */
+/* Error checks                                                               */
+/* ------------------------------------------------------------------------ */
+
+static char aek_error_text[1024]; /* the backend is driven by one host thread */
+
+extern "C" int aek_check(cudaError_t code, const char *call, const char *file, int line)
+{
+    if (code == cudaSuccess) return 0;
+    snprintf(aek_error_text, sizeof aek_error_text, "%s (%s:%d): %s (%s)", call, file, line,
+             cudaGetErrorString(code), cudaGetErrorName(code));
+    return -1;
+}
+
+extern "C" const char *aek_last_error(void) { return aek_error_text; }
+
+/* ------------------------------------------------------------------------ */
+/* What every variant does for one run                                        */
+/* ------------------------------------------------------------------------ */
+
+/* theta (n*m + n floats) = the run's initial state: a random scheme from its Philox
+ * stream, ideal_failure, or its base state, then the bias perturbation. */
+static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t slot, const ae_params *p,
+                                                float *theta)
+{
+    const float *base_W = NULL, *base_b = NULL;
+    if (p->scheme == AE_INIT_FILE) {
+        size_t k = bt.base[slot];
+        base_W = bt.base_W + k * (size_t)(bt.base_n * bt.base_m);
+        base_b = bt.base_b + k * (size_t)bt.base_n;
+    }
+    ae_init_state(p, base_W, base_b, theta);
+    ae_perturb(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
+}
+
+/* End-of-run metrics on the device, and the one write of the run's results.
+ * theta may be any memory; scratch: n floats. */
+static __device__ __forceinline__ void finish_run(const aek_batch &bt, uint32_t slot, const ae_params *p,
+                                                  const float *theta, const ae_track *track, float *scratch)
+{
+    const int n = p->n, m = p->m;
+    float *out = bt.theta + (size_t)slot * bt.stride_theta;
+    for (int e = 0; e < n * m + n; e++) out[e] = theta[e];
+    ae_summary summary;
+    ae_summarize(n, m, theta, theta + n * m, bt.recon + (size_t)slot * bt.stride_feature,
+                 bt.norm + (size_t)slot * bt.stride_feature, scratch, &summary);
+    bt.track[slot] = *track;
+    bt.summary[slot] = summary;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Variant 0: runtime n, m; arrays in shared memory                          */
+/* ------------------------------------------------------------------------ */
+
+/* Each thread owns `words` consecutive floats of shared memory: theta, grad, s1, s2.
+ * words is odd, so the threads of a warp touching the same element hit 32 different
+ * banks. */
+static __global__ void train_shared(aek_batch bt, const uint32_t *order, uint32_t count, int words)
+{
+    extern __shared__ float smem[];
+    uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= count) return;
+    uint32_t slot = order[t];
+    ae_params p = bt.params[slot];
+    const int P = p.n * p.m + p.n;
+    float *theta = smem + (size_t)threadIdx.x * words;
+    ae_buffers buf = {theta, theta + P, theta + 2 * P, theta + 3 * P};
+    ae_track track;
+    init_run(bt, slot, &p, theta);
+    ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
+    finish_run(bt, slot, &p, theta, &track, buf.grad);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Variant 1: compile-time n, m; arrays in registers                          */
+/* ------------------------------------------------------------------------ */
+
+#define AEK_FIXED_THREADS 128
+
+/* Instances (N, M).  m = 2 is the design point; each instance is a fully unrolled copy
+ * of the training step, so the list stays where registers hold 4 (N*M + N) floats
+ * (check `-Xptxas -v`: 0 bytes stack frame, no spills, for every instance). */
+#define AEK_FIXED_LIST(X)                                                                       \
+    X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2) X(7, 2) X(8, 2) X(9, 2) X(10, 2) X(11, 2) X(12, 2) \
+    X(2, 1) X(3, 1) X(4, 1) X(5, 1) X(6, 1) X(7, 1) X(8, 1)                                   \
+    X(3, 3) X(4, 3) X(5, 3) X(6, 3) X(7, 3)                                                   \
+    X(4, 4) X(5, 4) X(6, 4)
+
+template <int N, int M>
+static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batch bt, const uint32_t *order,
+                                                                       uint32_t count)
+{
+    constexpr int P = N * M + N;
+    uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= count) return;
+    uint32_t slot = order[t];
+    ae_params p = bt.params[slot];
+    if (p.n != N || p.m != M) return; /* never: the host groups runs by (n, m) */
+    p.n = N, p.m = M;                 /* constants from here on, so the header's loops unroll */
+    /* The state is indexed dynamically only by init, perturbation and summary: they work
+     * on `spill` (local memory, touched twice), so theta, grad, s1, s2 are indexed with
+     * constants only and the compiler keeps them in registers. */
+    float spill[P], scratch[N];
+    float theta[P], grad[P], s1[P], s2[P];
+    init_run(bt, slot, &p, spill);
+#pragma unroll
+    for (int e = 0; e < P; e++) theta[e] = spill[e];
+    ae_buffers buf = {theta, grad, s1, s2};
+    ae_track track;
+    ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
+#pragma unroll
+    for (int e = 0; e < P; e++) spill[e] = theta[e];
+    finish_run(bt, slot, &p, spill, &track, scratch);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Variant 2: runtime n, m; arrays in local memory sized by a bucket          */
+/* ------------------------------------------------------------------------ */
+
+#define AEK_LOCAL_THREADS 128
+
+template <int NCAP, int MCAP>
+static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batch bt, const uint32_t *order,
+                                                                       uint32_t count)
+{
+    constexpr int PCAP = NCAP * MCAP + NCAP;
+    uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= count) return;
+    uint32_t slot = order[t];
+    ae_params p = bt.params[slot];
+    if (p.n > NCAP || p.m > MCAP) return; /* never: the host buckets runs by (n, m) */
+    float theta[PCAP], grad[PCAP], s1[PCAP], s2[PCAP];
+    ae_buffers buf = {theta, grad, s1, s2};
+    ae_track track;
+    init_run(bt, slot, &p, theta);
+    ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
+    finish_run(bt, slot, &p, theta, &track, grad);
+}
+
+#define AEK_LOCAL_LIST(X) X(8, 2) X(16, 2) X(32, 2) X(64, 2) X(256, 2) X(8, 4) X(16, 4) X(32, 4) X(64, 4) X(256, 4)
+
+/* ------------------------------------------------------------------------ */
+/* Initial states alone (tests)                                              */
+/* ------------------------------------------------------------------------ */
+
+static __global__ void init_only(aek_batch bt)
+{
+    uint32_t slot = blockIdx.x * blockDim.x + threadIdx.x;
+    if (slot >= bt.count) return;
+    ae_params p = bt.params[slot];
+    init_run(bt, slot, &p, bt.theta + (size_t)slot * bt.stride_theta);
+}
+
+extern "C" int aek_init(const aek_batch *bt, cudaStream_t stream)
+{
+    if (bt->count == 0) return 0;
+    init_only<<<(bt->count + 127) / 128, 128, 0, stream>>>(*bt);
+    return cudaCheck(cudaGetLastError());
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch: the table of kernels and the grouping of a batch's runs         */
+/* ------------------------------------------------------------------------ */
+
+/* One kernel a run can go to.  n, m: exact for AEK_FIXED, the caps for AEK_LOCAL. */
+typedef struct {
+    int variant, n, m;
+    void (*launch)(const aek_batch &bt, const uint32_t *order, uint32_t count, int n_max, int m_max,
+                   cudaStream_t stream);
+} kernel_entry;
+
+static unsigned blocks_for(uint32_t count, unsigned threads) { return (count + threads - 1) / threads; }
+
+template <int N, int M>
+static void launch_fixed(const aek_batch &bt, const uint32_t *order, uint32_t count, int, int, cudaStream_t stream)
+{
+    train_fixed<N, M><<<blocks_for(count, AEK_FIXED_THREADS), AEK_FIXED_THREADS, 0, stream>>>(bt, order, count);
+}
+
+template <int NCAP, int MCAP>
+static void launch_local(const aek_batch &bt, const uint32_t *order, uint32_t count, int, int, cudaStream_t stream)
+{
+    train_local<NCAP, MCAP><<<blocks_for(count, AEK_LOCAL_THREADS), AEK_LOCAL_THREADS, 0, stream>>>(bt, order, count);
+}
+
+/* Shared memory per block stays within the 48 KiB every device gives without opting
+ * in; several blocks share an SM, so a larger block would not add occupancy. */
+#define AEK_SHARED_BYTES (48 * 1024)
+
+static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t count, int n_max, int m_max,
+                          cudaStream_t stream)
+{
+    int words = (4 * (n_max * m_max + n_max)) | 1; /* odd: no bank conflicts */
+    int threads = AEK_SHARED_BYTES / (words * (int)sizeof(float));
+    if (threads > 128) threads = 128;
+    if (threads >= 32) threads -= threads % 32;
+    size_t bytes = (size_t)threads * words * sizeof(float);
+    train_shared<<<blocks_for(count, threads), threads, bytes, stream>>>(bt, order, count, words);
+}
+
+#define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>},
+#define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>},
+static const kernel_entry kernels[] = {
+    {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared}, /* entry 0: takes every run */
+    AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY)};
+#define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
+
+/* The kernel entry for a run of size (n, m) under `variant`; falls back to entry 0. */
+static int pick_kernel(int variant, int n, int m)
+{
+    int best = 0;
+    for (int k = 1; k < AEK_KERNELS; k++) {
+        const kernel_entry *e = &kernels[k];
+        if (e->variant != variant) continue;
+        if (variant == AEK_FIXED && e->n == n && e->m == m) return k;
+        /* local buckets: the smallest that holds the run (entries grow within each m) */
+        if (variant == AEK_LOCAL && n <= e->n && m <= e->m &&
+            (best == 0 || e->n * (e->m + 1) < kernels[best].n * (kernels[best].m + 1)))
+            best = k;
+    }
+    return best;
+}
+
+/* pick_kernel for every (variant, n, m), computed once. */
+static int8_t kernel_table[AEK_VARIANTS][AE_N_MAX + 1][AE_M_MAX + 1];
+static int kernel_table_ready;
+
+static int kernel_of(int variant, int n, int m)
+{
+    if (!kernel_table_ready) {
+        for (int v = 0; v < AEK_VARIANTS; v++)
+            for (int nn = 0; nn <= AE_N_MAX; nn++)
+                for (int mm = 0; mm <= AE_M_MAX; mm++) kernel_table[v][nn][mm] = (int8_t)pick_kernel(v, nn, mm);
+        kernel_table_ready = 1;
+    }
+    if (variant < 0 || variant >= AEK_VARIANTS || n < AE_N_MIN || n > AE_N_MAX || m < AE_M_MIN || m > AE_M_MAX)
+        return 0;
+    return kernel_table[variant][n][m];
+}
+
+extern "C" int aek_has_fixed(int n, int m) { return kernel_of(AEK_FIXED, n, m) != 0; }
+
+extern "C" const char *aek_kernel_name(int variant)
+{
+    static const char *const names[AEK_VARIANTS] = {"shared (runtime n, m; shared memory)",
+                                                    "fixed (compile-time n, m; registers)",
+                                                    "local (runtime n, m; local memory)"};
+    return variant >= 0 && variant < AEK_VARIANTS ? names[variant] : "unknown";
+}
+
+/* Groups the slots by kernel (a counting sort into host_order), uploads the order and
+ * launches each group's kernel on its part of it. */
+extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_order, int variant,
+                         cudaStream_t stream)
+{
+    uint32_t start[AEK_KERNELS + 1] = {0}, fill[AEK_KERNELS];
+    int n_max[AEK_KERNELS] = {0}, m_max[AEK_KERNELS] = {0};
+    for (uint32_t s = 0; s < bt->count; s++) {
+        const ae_params *p = &host_params[s];
+        int k = kernel_of(variant, p->n, p->m);
+        start[k + 1]++;
+        if (p->n > n_max[k]) n_max[k] = p->n;
+        if (p->m > m_max[k]) m_max[k] = p->m;
+    }
+    for (int k = 0; k < AEK_KERNELS; k++) start[k + 1] += start[k], fill[k] = start[k];
+    for (uint32_t s = 0; s < bt->count; s++) {
+        const ae_params *p = &host_params[s];
+        host_order[fill[kernel_of(variant, p->n, p->m)]++] = s;
+    }
+    if (bt->count == 0) return 0;
+    if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, bt->count * sizeof(uint32_t), cudaMemcpyHostToDevice,
+                                  stream)))
+        return -1;
+    for (int k = 0; k < AEK_KERNELS; k++) {
+        uint32_t count = start[k + 1] - start[k];
+        if (count == 0) continue;
+        kernels[k].launch(*bt, bt->order + start[k], count, n_max[k], m_max[k], stream);
+        if (cudaCheck(cudaGetLastError())) return -1;
+    }
+    return 0;
+}
+
+extern "C" int aek_probe(void)
+{
+    struct cudaFuncAttributes attr;
+    return cudaCheck(cudaFuncGetAttributes(&attr, train_shared));
+}

@@ -1,0 +1,90 @@
+/*
+ * train.cuh - the CUDA training kernels of aesweep and their host launchers.
+ *
+ * Included from C (src/backend_cuda.c, tests/gpu/) and from CUDA C++ (kernels/train.cu),
+ * so everything here is plain C with extern "C" linkage.
+ *
+ * API:
+ *   cudaCheck(call)        checks one CUDA runtime call: nonzero on failure, message kept
+ *   aek_last_error()       "call (file:line): CUDA message" of the last failed check
+ *   aek_batch              device arrays of one batch of runs (inputs and per-run outputs)
+ *   aek_init(bt)           initial states only: theta = ae_init_state + ae_perturb (tests)
+ *   aek_train(bt, ...)     init, train, summarize every run of the batch on the device
+ *   aek_kernel_name(v)     what kernel variant v is
+ *   aek_has_fixed(n, m)    whether variant AEK_FIXED has a compiled instance for (n, m)
+ *
+ * Kernel variants (AEK_*), all one model per thread, benchmarked side by side with
+ * `aesweep bench --kernel 0,1,2` (or AESWEEP_KERNEL=k for `aesweep run`):
+ *   0 AEK_SHARED  runtime n, m; the four P-float arrays of ae_train in shared memory.
+ *                 Any n <= 256, m <= 4: the correctness path.
+ *   1 AEK_FIXED   n, m compile-time constants (instances in train.cu, m = 2 design
+ *                 point first): the inlined header loops unroll and W, b, the gradient
+ *                 and the Adam moments live in registers.  Other (n, m) fall back to 0.
+ *   2 AEK_LOCAL   runtime n, m; arrays in per-thread local memory sized by a
+ *                 compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
+ * Every variant calls the header's ae_init_state, ae_perturb, ae_train and ae_summarize:
+ * they differ only in where the arrays live and in what the compiler knows about n, m.
+ */
+#ifndef AE_TRAIN_CUH
+#define AE_TRAIN_CUH
+
+#include <stdint.h>
+#include <cuda_runtime_api.h>
+#include "ae_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { AEK_SHARED = 0, AEK_FIXED = 1, AEK_LOCAL = 2, AEK_VARIANTS = 3 };
+#define AEK_DEFAULT_VARIANT AEK_FIXED
+
+/* Evaluates a CUDA runtime call once; 0 when it succeeded, else -1 with the call's text,
+ * file, line and CUDA's message kept for aek_last_error(). */
+#define cudaCheck(call) aek_check((call), #call, __FILE__, __LINE__)
+int aek_check(cudaError_t code, const char *call, const char *file, int line);
+const char *aek_last_error(void);
+
+/* One batch on the device.  Slots 0..count-1; every pointer is device memory. */
+typedef struct {
+    uint32_t count;
+    const ae_params *params;         /* [count] settings of each run (ae_grid_run) */
+    const uint32_t *base;            /* [count] base state of each run; NULL unless scheme file */
+    const float *base_W, *base_b;    /* all base states, base_n*base_m and base_n floats each */
+    int32_t base_n, base_m;
+    int32_t perturb_kind;            /* ae_perturb_kind */
+    int32_t n_perturb_features;
+    const int32_t *perturb_features; /* AE_PERTURB_LIST: feature indices */
+    int32_t stride_theta;            /* floats per slot of theta, >= n*m + n of every run */
+    int32_t stride_feature;          /* floats per slot of recon and norm, >= n of every run */
+    uint32_t *order;                 /* [count] scratch: slots grouped by kernel (aek_train) */
+    /* outputs */
+    float *theta;                    /* [count][stride_theta] final [W | b] (aek_init: initial) */
+    ae_track *track;                 /* [count] */
+    ae_summary *summary;             /* [count] */
+    float *recon, *norm;             /* [count][stride_feature] */
+} aek_batch;
+
+/* Initial state of every slot into bt->theta.  0, or -1 (aek_last_error). */
+int aek_init(const aek_batch *bt, cudaStream_t stream);
+
+/* Trains every slot of the batch and writes its outputs.  host_params: the same
+ * [count] settings in host memory (the kernels are chosen per run by n, m);
+ * host_order: [count] host scratch.  Launches asynchronously on stream (the order
+ * upload is synchronous with respect to host_order, which may then be reused).
+ * 0, or -1 (aek_last_error). */
+int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_order, int variant,
+              cudaStream_t stream);
+
+const char *aek_kernel_name(int variant);
+int aek_has_fixed(int n, int m);
+
+/* Fails (-1, aek_last_error) when the kernels cannot run on the current device, e.g.
+ * no image for its architecture. */
+int aek_probe(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AE_TRAIN_CUH */

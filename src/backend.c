@@ -1,0 +1,102 @@
+/* backend.c - what every backend shares on the host: the per-batch record arrays,
+ * preparing a run's initial state, recording its metrics, choosing a backend. */
+#include "ae_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max)
+{
+    memset(res, 0, sizeof *res);
+    res->capacity = capacity;
+    res->n_max = n_max;
+    res->m_max = m_max;
+    res->outcome = ae_xcalloc(capacity, sizeof(int8_t));
+    res->recovered = ae_xcalloc(capacity, sizeof(int8_t));
+    res->n_learnt = ae_xcalloc(capacity, sizeof(int16_t));
+    res->radius_levels = ae_xcalloc(capacity, sizeof(int16_t));
+    res->recovery_step = ae_xcalloc(capacity, sizeof(int64_t));
+    res->first_perfect_step = ae_xcalloc(capacity, sizeof(int64_t));
+    res->diverged_step = ae_xcalloc(capacity, sizeof(int64_t));
+    res->loss = ae_xcalloc(capacity, sizeof(float));
+    res->splay = ae_xcalloc(capacity, sizeof(float));
+    res->asymmetry = ae_xcalloc(capacity, sizeof(float));
+    res->min_gap = ae_xcalloc(capacity, sizeof(float));
+    res->recon = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
+    res->norm = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
+    res->b_final = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
+    res->W_final = ae_xcalloc(capacity * (uint64_t)n_max * (uint64_t)m_max, sizeof(float));
+}
+
+void ae_results_free(ae_results *res)
+{
+    void *arrays[] = {res->outcome, res->recovered, res->n_learnt, res->radius_levels, res->recovery_step,
+                      res->first_perfect_step, res->diverged_step, res->loss, res->splay, res->asymmetry,
+                      res->min_gap, res->recon, res->norm, res->b_final, res->W_final};
+    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+    memset(res, 0, sizeof *res);
+}
+
+void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *theta)
+{
+    uint64_t base;
+    ae_grid_run(job->grid, flat, params, &base);
+    const ae_bases *bases = job->bases;
+    const float *base_W = bases ? bases->W + base * (uint64_t)bases->n * (uint64_t)bases->m : NULL;
+    const float *base_b = bases ? bases->b + base * (uint64_t)bases->n : NULL;
+    ae_init_state(params, base_W, base_b, theta);
+    ae_perturb(params, job->cfg->perturb_kind, job->cfg->perturb_features, job->cfg->n_perturb_features, theta);
+}
+
+void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
+                   const ae_track *track)
+{
+    const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
+    float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
+    ae_summary sum;
+    ae_summarize(n, m, theta, theta + n * m, recon, norm, scratch, &sum);
+    res->outcome[slot] = (int8_t)sum.outcome;
+    res->n_learnt[slot] = (int16_t)sum.n_learnt;
+    res->radius_levels[slot] = (int16_t)sum.radius_levels;
+    res->loss[slot] = sum.loss;
+    res->splay[slot] = sum.splay;
+    res->asymmetry[slot] = sum.asymmetry;
+    res->min_gap[slot] = sum.min_gap;
+    res->recovered[slot] = (int8_t)track->recovered;
+    res->recovery_step[slot] = track->recovery_step;
+    res->first_perfect_step[slot] = track->first_perfect_step;
+    res->diverged_step[slot] = track->diverged_step;
+    if (sum.outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
+    for (int i = 0; i < n_max; i++) {
+        uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
+        res->recon[at] = i < n ? recon[i] : NAN;
+        res->norm[at] = i < n ? norm[i] : NAN;
+        res->b_final[at] = i < n ? theta[n * m + i] : NAN;
+        for (int k = 0; k < m_max; k++)
+            res->W_final[at * (uint64_t)m_max + (uint64_t)k] = i < n && k < m ? theta[i * m + k] : NAN;
+    }
+}
+
+#ifndef AE_HAVE_CUDA
+ae_backend *ae_backend_cuda_create(ae_error *err)
+{
+    ae_fail_runtime(err, "this aesweep was built without CUDA (nvcc was not on the PATH at build time)");
+    return NULL;
+}
+#endif
+
+ae_backend *ae_backend_select(const char *name, int threads, int quiet, ae_error *err)
+{
+    if (strcmp(name, "cpu") == 0) return ae_backend_cpu_create(threads);
+    if (strcmp(name, "cuda") == 0) return ae_backend_cuda_create(err);
+    if (strcmp(name, "auto") != 0) {
+        ae_fail(err, "--backend %s: expects auto, cpu or cuda", name);
+        return NULL;
+    }
+    ae_error cuda_err;
+    ae_backend *backend = ae_backend_cuda_create(&cuda_err);
+    if (backend) return backend;
+    if (!quiet) fprintf(stderr, "aesweep: note: using the CPU backend (%s)\n", cuda_err.msg);
+    return ae_backend_cpu_create(threads);
+}

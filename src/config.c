@@ -1,0 +1,715 @@
+/*
+ * config.c - reads a sweep config (libconfig syntax) and --set overrides into an
+ * ae_config: the settings of every run, and the grid axes over them.
+ *
+ * Every numeric setting is a row of one table (name, field, bounds, units), so the
+ * file parser, --set, grid axes, validation and the resolved JSON all read the
+ * same description.  Errors name file, line and key; they never exit.
+ */
+#include "ae_config.h"
+
+#include <ctype.h>
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* The settings table                                                        */
+/* ------------------------------------------------------------------------ */
+
+static const char *const scheme_names[] = {"xavier_normal", "normal", "uniform", "file", "ideal_failure", NULL};
+static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
+
+#define BIG 1e12
+#define FIELD(f) offsetof(ae_params, f)
+static const ae_setting settings[] = {
+    {"model.n", "n", AE_SET_INT32, FIELD(n), AE_N_MIN, AE_N_MAX, NULL, "1", "number of features"},
+    {"model.m", "m", AE_SET_INT32, FIELD(m), AE_M_MIN, AE_M_MAX, NULL, "1", "latent dimensions"},
+    {"init.scheme", "scheme", AE_SET_ENUM, FIELD(scheme), 0, 4, scheme_names, "1", "initialisation scheme"},
+    {"init.seed", "seed", AE_SET_INT64, FIELD(seed), 0, 9007199254740992.0, NULL, "1", "Philox seed of the run"},
+    {"init.std", "init_std", AE_SET_REAL, FIELD(init_std), 0, 1e6, NULL, "1", "std of normal init"},
+    {"init.bound", "init_bound", AE_SET_REAL, FIELD(init_bound), 0, 1e6, NULL, "1", "bound of uniform init"},
+    {"init.bias_init", "bias_init", AE_SET_REAL, FIELD(bias_init), -1e6, 1e6, NULL, "1", "initial bias"},
+    {"init.radius", "radius", AE_SET_REAL, FIELD(radius), 0, 1e3, NULL, "1", "ideal_failure polygon radius"},
+    {"init.dead_eps", "dead_eps", AE_SET_REAL, FIELD(dead_eps), 0, 1e3, NULL, "1", "ideal_failure dead feature norm"},
+    {"train.optimizer", "optimizer", AE_SET_ENUM, FIELD(optimizer), 0, 2, optimizer_names, "1", "optimizer"},
+    {"train.lr", "lr", AE_SET_REAL, FIELD(lr), 0, 1e6, NULL, "1", "learning rate"},
+    {"train.weight_decay", "weight_decay", AE_SET_REAL, FIELD(weight_decay), 0, 1e6, NULL, "1", "weight decay"},
+    {"train.beta1", "beta1", AE_SET_REAL, FIELD(beta1), 0, 0.9999999, NULL, "1", "Adam beta1"},
+    {"train.beta2", "beta2", AE_SET_REAL, FIELD(beta2), 0, 0.9999999, NULL, "1", "Adam beta2"},
+    {"train.eps", "eps", AE_SET_REAL, FIELD(eps), 1e-30, 1, NULL, "1", "Adam epsilon"},
+    {"train.momentum", "momentum", AE_SET_REAL, FIELD(momentum), 0, 1, NULL, "1", "SGD momentum"},
+    {"train.steps", "steps", AE_SET_INT64, FIELD(steps), 0, BIG, NULL, "step", "training steps"},
+    {"train.check_every", "check_every", AE_SET_INT64, FIELD(check_every), 1, BIG, NULL, "step",
+     "steps between outcome checks"},
+    {"train.plateau_steps", "plateau_steps", AE_SET_INT64, FIELD(plateau_steps), 0, BIG, NULL, "step",
+     "failure plateau before a recovery counts"},
+    {"perturb.bias_delta", "bias_delta", AE_SET_REAL, FIELD(bias_delta), -1e3, 1e3, NULL, "1",
+     "bias perturbation delta"},
+};
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+static const ae_params default_params = {
+    .n = 7, .m = 2, .scheme = AE_INIT_XAVIER_NORMAL, .optimizer = AE_OPT_ADAMW, .seed = 0,
+    .init_std = 0.1f, .init_bound = 0.1f, .bias_init = 0.0f, .radius = 1.4284271247461902f /* sqrt2 * 1.01 */,
+    .dead_eps = 1e-3f, .lr = 1e-3f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+    .momentum = 0.0f, .steps = 10000, .check_every = 100, .plateau_steps = 1000, .bias_delta = 0.0f,
+};
+
+/* Keys that hold text rather than numbers. */
+static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", NULL};
+static const char *const groups[] = {"model", "init", "train", "perturb", NULL};
+
+const ae_setting *ae_setting_find(const char *key)
+{
+    for (size_t s = 0; s < N_SETTINGS; s++)
+        if (strcmp(settings[s].key, key) == 0) return &settings[s];
+    return NULL;
+}
+
+double ae_setting_get(const ae_setting *s, const ae_params *p)
+{
+    const char *field = (const char *)p + s->offset;
+    switch (s->type) {
+    case AE_SET_INT64: return (double)*(const int64_t *)field;
+    case AE_SET_REAL: return (double)*(const float *)field;
+    default: return (double)*(const int32_t *)field;
+    }
+}
+
+/* noinline: gcc 12 inlines this and then misreads the table offset (-Wstringop-overflow) */
+__attribute__((noinline)) void ae_setting_put(const ae_setting *s, ae_params *p, double value)
+{
+    char *field = (char *)p + s->offset;
+    int64_t wide = (int64_t)value;
+    int32_t narrow = (int32_t)value;
+    float real = (float)value;
+    /* memcpy: the field's type is known only from the table row */
+    switch (s->type) {
+    case AE_SET_INT64: memcpy(field, &wide, sizeof wide); break;
+    case AE_SET_REAL: memcpy(field, &real, sizeof real); break;
+    default: memcpy(field, &narrow, sizeof narrow); break;
+    }
+}
+
+static int is_text_key(const char *key)
+{
+    for (int k = 0; text_keys[k]; k++)
+        if (strcmp(text_keys[k], key) == 0) return 1;
+    return 0;
+}
+
+static int enum_index(const ae_setting *s, const char *name)
+{
+    for (int e = 0; s->names[e]; e++)
+        if (strcmp(s->names[e], name) == 0) return e;
+    return -1;
+}
+
+static void enum_list(const ae_setting *s, char *out, size_t size)
+{
+    out[0] = 0;
+    for (int e = 0; s->names[e]; e++) {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s\"%s\"", e ? ", " : "", s->names[e]);
+    }
+}
+
+/* Checks a number for setting s; `where` prefixes the message ("file.cfg:3: train.lr"). */
+static int check_number(const ae_setting *s, double value, const char *where, ae_error *err)
+{
+    if (s->type == AE_SET_ENUM) {
+        char names[256];
+        enum_list(s, names, sizeof names);
+        return ae_fail(err, "%s: expects one of %s", where, names);
+    }
+    if (!isfinite(value)) return ae_fail(err, "%s: value must be finite", where);
+    if ((s->type == AE_SET_INT32 || s->type == AE_SET_INT64) && value != floor(value))
+        return ae_fail(err, "%s: expects an integer, got %.17g", where, value);
+    if (value < s->min || value > s->max)
+        return ae_fail(err, "%s: %.17g is out of range [%.17g, %.17g]", where, value, s->min, s->max);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading values out of libconfig settings                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *path;
+    ae_config *cfg;
+    ae_error *err;
+} parser;
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64: return "an integer";
+    case CONFIG_TYPE_FLOAT: return "a number";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "a boolean";
+    case CONFIG_TYPE_ARRAY: return "an array";
+    case CONFIG_TYPE_LIST: return "a list";
+    case CONFIG_TYPE_GROUP: return "a group";
+    default: return "nothing";
+    }
+}
+
+static int is_number(const config_setting_t *node)
+{
+    int type = config_setting_type(node);
+    return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 || type == CONFIG_TYPE_FLOAT;
+}
+
+static double number_of(const config_setting_t *node)
+{
+    return config_setting_type(node) == CONFIG_TYPE_FLOAT ? config_setting_get_float(node)
+                                                          : (double)config_setting_get_int64(node);
+}
+
+static void where_of(const parser *ps, const config_setting_t *node, const char *key, char *out, size_t size)
+{
+    snprintf(out, size, "%s:%d: %s", ps->path, config_setting_source_line(node), key);
+}
+
+/* Value of one setting from the file (a number or, for enums, a name). */
+static int parse_value(parser *ps, const ae_setting *s, const config_setting_t *node, double *value)
+{
+    char where[1024];
+    where_of(ps, node, s->key, where, sizeof where);
+    if (s->type == AE_SET_ENUM) {
+        int index = config_setting_type(node) == CONFIG_TYPE_STRING
+                        ? enum_index(s, config_setting_get_string(node))
+                        : -1;
+        if (index < 0) return check_number(s, 0, where, ps->err);
+        *value = index;
+        return 0;
+    }
+    if (!is_number(node))
+        return ae_fail(ps->err, "%s: expects %s, got %s", where,
+                       s->type == AE_SET_REAL ? "a number" : "an integer", type_name(config_setting_type(node)));
+    *value = number_of(node);
+    return check_number(s, *value, where, ps->err);
+}
+
+static int parse_features_list(parser *ps, const config_setting_t *node, const char *where)
+{
+    ae_config *cfg = ps->cfg;
+    int count = config_setting_length(node);
+    if (count == 0) return ae_fail(ps->err, "%s: the feature list is empty", where);
+    free(cfg->perturb_features);
+    cfg->perturb_features = ae_xcalloc((size_t)count, sizeof(int32_t));
+    for (int k = 0; k < count; k++) {
+        const config_setting_t *item = config_setting_get_elem(node, (unsigned)k);
+        int type = config_setting_type(item);
+        if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+            return ae_fail(ps->err, "%s: expects feature indices (integers), got %s", where, type_name(type));
+        long long feature = config_setting_get_int64(item);
+        if (feature < 0 || feature >= AE_N_MAX)
+            return ae_fail(ps->err, "%s: feature %lld is out of range [0, %d)", where, feature, AE_N_MAX);
+        cfg->perturb_features[k] = (int32_t)feature;
+    }
+    cfg->n_perturb_features = count;
+    cfg->perturb_kind = AE_PERTURB_LIST;
+    return 0;
+}
+
+static int set_features_text(ae_config *cfg, const char *text, const char *where, ae_error *err)
+{
+    if (strcmp(text, "dead_neighbors") == 0)
+        cfg->perturb_kind = AE_PERTURB_DEAD_NEIGHBORS;
+    else if (strcmp(text, "none") == 0)
+        cfg->perturb_kind = AE_PERTURB_NONE;
+    else
+        return ae_fail(err, "%s: expects \"dead_neighbors\", \"none\" or a list of feature indices", where);
+    return 0;
+}
+
+static int set_text(ae_config *cfg, const char *key, const char *text, const char *where, ae_error *err)
+{
+    if (strcmp(key, "perturb.features") == 0) return set_features_text(cfg, text, where, err);
+    char **slot = strcmp(key, "init.file") == 0 ? &cfg->init_file : &cfg->init_select;
+    if (!text[0]) return ae_fail(err, "%s: must not be empty", where);
+    free(*slot);
+    *slot = ae_xstrdup(text);
+    return 0;
+}
+
+static int parse_text_key(parser *ps, const char *key, const config_setting_t *node)
+{
+    char where[1024];
+    where_of(ps, node, key, where, sizeof where);
+    int type = config_setting_type(node);
+    if (strcmp(key, "perturb.features") == 0 && (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST))
+        return parse_features_list(ps, node, where);
+    if (type != CONFIG_TYPE_STRING) return ae_fail(ps->err, "%s: expects a string, got %s", where, type_name(type));
+    return set_text(ps->cfg, key, config_setting_get_string(node), where, ps->err);
+}
+
+/* model = {...}; init = {...}; ... : every member must be a known key. */
+static int parse_group(parser *ps, const config_setting_t *group, const char *group_name)
+{
+    char where[1024];
+    if (config_setting_type(group) != CONFIG_TYPE_GROUP) {
+        where_of(ps, group, group_name, where, sizeof where);
+        return ae_fail(ps->err, "%s: expects a group { ... }, got %s", where, type_name(config_setting_type(group)));
+    }
+    for (int k = 0; k < config_setting_length(group); k++) {
+        const config_setting_t *node = config_setting_get_elem(group, (unsigned)k);
+        char key[256];
+        snprintf(key, sizeof key, "%s.%s", group_name, config_setting_name(node));
+        if (is_text_key(key)) {
+            if (parse_text_key(ps, key, node)) return -1;
+            continue;
+        }
+        const ae_setting *s = ae_setting_find(key);
+        if (!s) {
+            where_of(ps, node, key, where, sizeof where);
+            return ae_fail(ps->err, "%s: unknown key (see `aesweep --help` for the settings)", where);
+        }
+        double value;
+        if (parse_value(ps, s, node, &value)) return -1;
+        ae_setting_put(s, &ps->cfg->params, value);
+        if (s->offset == offsetof(ae_params, n)) ps->cfg->n_given = 1;
+        if (s->offset == offsetof(ae_params, m)) ps->cfg->m_given = 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Grid axes                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int parse_axis_triplet(parser *ps, const config_setting_t *node, const char *where, double triplet[3],
+                              int min_items, int max_items)
+{
+    int type = config_setting_type(node);
+    int count = (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST) ? config_setting_length(node) : -1;
+    if (count < min_items || count > max_items)
+        return ae_fail(ps->err, "%s: expects [start, stop%s]", where, max_items == 3 ? ", count" : "");
+    for (int k = 0; k < count; k++) {
+        const config_setting_t *item = config_setting_get_elem(node, (unsigned)k);
+        if (!is_number(item)) return ae_fail(ps->err, "%s: item %d is not a number", where, k + 1);
+        triplet[k] = number_of(item);
+        if (!isfinite(triplet[k])) return ae_fail(ps->err, "%s: item %d is not finite", where, k + 1);
+    }
+    return count;
+}
+
+static int fill_axis(parser *ps, ae_axis *axis, const config_setting_t *spec, const char *spec_name,
+                     const char *where)
+{
+    const ae_setting *s = axis->setting;
+    double t[3] = {0, 0, 1};
+    uint64_t count = 0;
+    if (strcmp(spec_name, "values") == 0) {
+        int type = config_setting_type(spec);
+        if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+            return ae_fail(ps->err, "%s: values expects a list [...]", where);
+        count = (uint64_t)config_setting_length(spec);
+        if (count == 0) return ae_fail(ps->err, "%s: empty axis (no values)", where);
+        axis->values = ae_xcalloc(count, sizeof(double));
+        for (uint64_t k = 0; k < count; k++) {
+            const config_setting_t *item = config_setting_get_elem(spec, (unsigned)k);
+            if (parse_value(ps, s, item, &axis->values[k])) return -1;
+        }
+        axis->count = count;
+        return 0;
+    }
+    if (s->type == AE_SET_ENUM) return ae_fail(ps->err, "%s: %s is a name: use values = [\"...\"]", where, s->key);
+    int is_range = strcmp(spec_name, "range") == 0;
+    int items = parse_axis_triplet(ps, spec, where, t, is_range ? 2 : 3, 3);
+    if (items < 0) return -1;
+    if (is_range) {
+        if (t[2] == 0) return ae_fail(ps->err, "%s: range step must not be 0", where);
+        double span = ceil((t[1] - t[0]) / t[2]);
+        if (!(span > 0)) return ae_fail(ps->err, "%s: empty axis (range [%g, %g) has no values)", where, t[0], t[1]);
+        if (span > (double)AE_RUNS_MAX) return ae_fail(ps->err, "%s: range has too many values", where);
+        count = (uint64_t)span;
+    } else {
+        if (t[2] != floor(t[2]) || t[2] < 0 || t[2] > (double)AE_RUNS_MAX)
+            return ae_fail(ps->err, "%s: count must be a whole number, got %g", where, t[2]);
+        count = (uint64_t)t[2];
+        if (count == 0) return ae_fail(ps->err, "%s: empty axis (count is 0)", where);
+    }
+    axis->values = ae_xcalloc(count, sizeof(double));
+    axis->count = count;
+    char item_where[1100];
+    for (uint64_t k = 0; k < count; k++) {
+        double frac = count > 1 ? (double)k / (double)(count - 1) : 0.0;
+        double value = is_range ? t[0] + (double)k * t[2]
+                       : k == count - 1 && count > 1 ? t[1]
+                                                     : t[0] + (t[1] - t[0]) * frac;
+        if (strcmp(spec_name, "logspace") == 0) value = pow(10.0, value);
+        axis->values[k] = value;
+        snprintf(item_where, sizeof item_where, "%s (value %llu)", where, (unsigned long long)k);
+        if (check_number(s, value, item_where, ps->err)) return -1;
+    }
+    return 0;
+}
+
+static int parse_axis(parser *ps, const config_setting_t *node, int index)
+{
+    char where[1024];
+    snprintf(where, sizeof where, "%s:%d: grid[%d]", ps->path, config_setting_source_line(node), index);
+    if (config_setting_type(node) != CONFIG_TYPE_GROUP)
+        return ae_fail(ps->err, "%s: expects a group { param = \"...\"; values = [...]; }", where);
+    ae_config *cfg = ps->cfg;
+    if (cfg->n_axes == AE_AXES_MAX) return ae_fail(ps->err, "%s: more than %d axes", where, AE_AXES_MAX);
+    ae_axis *axis = &cfg->axes[cfg->n_axes];
+    const config_setting_t *spec = NULL;
+    const char *param = NULL;
+    for (int k = 0; k < config_setting_length(node); k++) {
+        const config_setting_t *member = config_setting_get_elem(node, (unsigned)k);
+        const char *name = config_setting_name(member);
+        snprintf(where, sizeof where, "%s:%d: grid[%d].%s", ps->path, config_setting_source_line(member), index,
+                 name);
+        if (strcmp(name, "param") == 0) {
+            if (config_setting_type(member) != CONFIG_TYPE_STRING)
+                return ae_fail(ps->err, "%s: expects a setting name such as \"train.lr\"", where);
+            param = config_setting_get_string(member);
+        } else if (!strcmp(name, "linspace") || !strcmp(name, "logspace") || !strcmp(name, "range") ||
+                   !strcmp(name, "values")) {
+            if (spec) return ae_fail(ps->err, "%s: an axis takes one of linspace, logspace, range, values", where);
+            spec = member;
+        } else {
+            return ae_fail(ps->err, "%s: unknown key (an axis has param and one of linspace, logspace, range, "
+                                    "values)",
+                           where);
+        }
+    }
+    snprintf(where, sizeof where, "%s:%d: grid[%d]", ps->path, config_setting_source_line(node), index);
+    if (!param) return ae_fail(ps->err, "%s: missing param = \"group.key\"", where);
+    if (!spec) return ae_fail(ps->err, "%s: missing linspace, logspace, range or values", where);
+    axis->setting = ae_setting_find(param);
+    snprintf(where, sizeof where, "%s:%d: grid[%d] %s", ps->path, config_setting_source_line(spec), index, param);
+    if (!axis->setting)
+        return ae_fail(ps->err, "%s: %s", where,
+                       is_text_key(param) ? "is not numeric and cannot be a grid axis" : "unknown setting");
+    for (int a = 0; a < cfg->n_axes; a++)
+        if (cfg->axes[a].setting == axis->setting)
+            return ae_fail(ps->err, "%s: this setting is already an axis", where);
+    snprintf(axis->name, sizeof axis->name, "%s", axis->setting->dim);
+    cfg->n_axes++; /* owned from here, so free() reaches its values */
+    return fill_axis(ps, axis, spec, config_setting_name(spec), where);
+}
+
+static int parse_grid(parser *ps, const config_setting_t *grid)
+{
+    int type = config_setting_type(grid);
+    if (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY) {
+        char where[1024];
+        where_of(ps, grid, "grid", where, sizeof where);
+        return ae_fail(ps->err, "%s: expects a list ( { param = ...; ... }, ... )", where);
+    }
+    for (int k = 0; k < config_setting_length(grid); k++)
+        if (parse_axis(ps, config_setting_get_elem(grid, (unsigned)k), k)) return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* --set KEY=VALUE                                                           */
+/* ------------------------------------------------------------------------ */
+
+static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
+{
+    const char *equals = strchr(assignment, '=');
+    char key[256], where[512];
+    if (!equals || equals == assignment || (size_t)(equals - assignment) >= sizeof key)
+        return ae_fail(err, "--set %s: expects KEY=VALUE, e.g. --set train.steps=500", assignment);
+    snprintf(key, sizeof key, "%.*s", (int)(equals - assignment), assignment);
+    const char *text = equals + 1;
+    snprintf(where, sizeof where, "--set %s", key);
+    if (is_text_key(key)) return set_text(cfg, key, text, where, err);
+    const ae_setting *s = ae_setting_find(key);
+    if (!s) return ae_fail(err, "%s: unknown key", where);
+    for (int a = 0; a < cfg->n_axes; a++)
+        if (cfg->axes[a].setting == s) return ae_fail(err, "%s: is a grid axis in the config; change the axis", where);
+    double value;
+    if (s->type == AE_SET_ENUM) {
+        int index = enum_index(s, text);
+        if (index < 0) return check_number(s, 0, where, err);
+        value = index;
+    } else {
+        char *end;
+        value = strtod(text, &end);
+        if (end == text || *end) return ae_fail(err, "%s: \"%s\" is not a number", where, text);
+        if (check_number(s, value, where, err)) return -1;
+    }
+    ae_setting_put(s, &cfg->params, value);
+    if (s->offset == offsetof(ae_params, n)) cfg->n_given = 1;
+    if (s->offset == offsetof(ae_params, m)) cfg->m_given = 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int parse_root(parser *ps, config_t *lc)
+{
+    const config_setting_t *root = config_root_setting(lc);
+    for (int k = 0; k < config_setting_length(root); k++) {
+        const config_setting_t *node = config_setting_get_elem(root, (unsigned)k);
+        const char *name = config_setting_name(node);
+        int known = 0;
+        for (int g = 0; groups[g]; g++)
+            if (strcmp(groups[g], name) == 0) known = 1;
+        if (strcmp(name, "grid") == 0) {
+            if (parse_grid(ps, node)) return -1;
+        } else if (known) {
+            if (parse_group(ps, node, name)) return -1;
+        } else {
+            char where[1024];
+            where_of(ps, node, name, where, sizeof where);
+            return ae_fail(ps->err, "%s: unknown section (expected model, init, train, perturb, grid)", where);
+        }
+    }
+    return 0;
+}
+
+/* Checks that only make sense once everything is read. */
+static int check_whole(const ae_config *cfg, ae_error *err)
+{
+    uint64_t total = 1;
+    for (int a = 0; a < cfg->n_axes; a++) {
+        if (cfg->axes[a].count > AE_RUNS_MAX / total)
+            return ae_fail(err, "%s: the grid has more than %llu runs (axis %s makes it overflow)", cfg->path,
+                           (unsigned long long)AE_RUNS_MAX, cfg->axes[a].setting->key);
+        total *= cfg->axes[a].count;
+    }
+    if (cfg->params.scheme == AE_INIT_FILE && !cfg->init_file)
+        return ae_fail(err, "%s: init.scheme = \"file\" needs init.file = \"earlier.h5\"", cfg->path);
+    if (cfg->params.scheme != AE_INIT_FILE && (cfg->init_file || cfg->init_select))
+        return ae_fail(err, "%s: init.file and init.select need init.scheme = \"file\"", cfg->path);
+    for (int a = 0; a < cfg->n_axes; a++) {
+        const ae_setting *s = cfg->axes[a].setting;
+        int shape_axis = s->offset == offsetof(ae_params, n) || s->offset == offsetof(ae_params, m);
+        if (shape_axis && cfg->params.scheme == AE_INIT_FILE)
+            return ae_fail(err, "%s: %s cannot be an axis with base states from a file", cfg->path, s->key);
+        if (s->offset == offsetof(ae_params, scheme))
+            for (uint64_t k = 0; k < cfg->axes[a].count; k++)
+                if (cfg->axes[a].values[k] == AE_INIT_FILE)
+                    return ae_fail(err, "%s: init.scheme \"file\" cannot be an axis value", cfg->path);
+    }
+    return 0;
+}
+
+/* libconfig arrays hold one scalar type, so `logspace = [-4.0, -1.0, 64]` (DESIGN.md's own
+ * example) would be a syntax error.  This rewrites the integer literals of an array that
+ * also holds a float literal as floats ("64" -> "64.0"), outside strings and comments.
+ * Only characters are inserted within lines, so line numbers in errors stay right. */
+static int is_float_literal(const char *token, size_t length)
+{
+    if (length > 1 && token[0] == '0' && (token[1] == 'x' || token[1] == 'X')) return 0;
+    for (size_t k = 0; k < length; k++)
+        if (token[k] == '.' || token[k] == 'e' || token[k] == 'E') return 1;
+    return 0;
+}
+
+static size_t skip_string_or_comment(const char *text, size_t at)
+{
+    if (text[at] == '"') {
+        for (at++; text[at] && text[at] != '"'; at++)
+            if (text[at] == '\\' && text[at + 1]) at++;
+        return text[at] ? at + 1 : at;
+    }
+    if (text[at] == '#' || (text[at] == '/' && text[at + 1] == '/')) return at + strcspn(text + at, "\n");
+    if (text[at] == '/' && text[at + 1] == '*') {
+        const char *end = strstr(text + at + 2, "*/");
+        return end ? (size_t)(end - text) + 2 : strlen(text);
+    }
+    return at;
+}
+
+static size_t number_length(const char *text)
+{
+    size_t k = 0;
+    if (text[k] == '+' || text[k] == '-') k++;
+    while (isalnum((unsigned char)text[k]) || text[k] == '.' ||
+           ((text[k] == '+' || text[k] == '-') && (text[k - 1] == 'e' || text[k - 1] == 'E')))
+        k++;
+    return k;
+}
+
+static char *normalise_arrays(const char *text)
+{
+    ae_strbuf out = {0};
+    ae_strbuf_printf(&out, "%s", "");
+    size_t at = 0;
+    while (text[at]) {
+        size_t skipped = skip_string_or_comment(text, at);
+        if (skipped != at) {
+            ae_strbuf_printf(&out, "%.*s", (int)(skipped - at), text + at);
+            at = skipped;
+            continue;
+        }
+        if (text[at] != '[') {
+            ae_strbuf_printf(&out, "%c", text[at++]);
+            continue;
+        }
+        size_t close = at + 1;
+        int has_float = 0, plain = 1;
+        while (text[close] && text[close] != ']') {
+            size_t next = skip_string_or_comment(text, close);
+            if (next != close) { plain &= text[close] != '"'; close = next; continue; }
+            if (isdigit((unsigned char)text[close]) || text[close] == '.' ||
+                ((text[close] == '-' || text[close] == '+') && (isdigit((unsigned char)text[close + 1]) || text[close + 1] == '.'))) {
+                size_t length = number_length(text + close);
+                has_float |= is_float_literal(text + close, length);
+                close += length;
+            } else {
+                close++;
+            }
+        }
+        if (!text[close] || !has_float || !plain) {
+            ae_strbuf_printf(&out, "%c", text[at++]);
+            continue;
+        }
+        for (size_t k = at; k <= close;) {
+            size_t next = skip_string_or_comment(text, k);
+            if (next != k) {
+                ae_strbuf_printf(&out, "%.*s", (int)(next - k), text + k);
+                k = next;
+            } else if (isdigit((unsigned char)text[k]) || ((text[k] == '-' || text[k] == '+') && isdigit((unsigned char)text[k + 1]))) {
+                size_t length = number_length(text + k);
+                int integer = !is_float_literal(text + k, length) && strspn(text + k + (text[k] == '-' || text[k] == '+'), "0123456789") == length - (text[k] == '-' || text[k] == '+');
+                ae_strbuf_printf(&out, "%.*s%s", (int)length, text + k, integer ? ".0" : "");
+                k += length;
+            } else {
+                ae_strbuf_printf(&out, "%c", text[k++]);
+            }
+        }
+        at = close + 1;
+    }
+    return out.data;
+}
+
+int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->params = default_params;
+    cfg->path = ae_xstrdup(path);
+    cfg->text = ae_read_file(path, err);
+    if (!cfg->text) return -1;
+    config_t lc;
+    config_init(&lc);
+    int status = 0;
+    char *normalised = normalise_arrays(cfg->text);
+    if (config_read_string(&lc, normalised) != CONFIG_TRUE) {
+        status = ae_fail(err, "%s:%d: syntax error: %s", path, config_error_line(&lc), config_error_text(&lc));
+    } else {
+        parser ps = {path, cfg, err};
+        status = parse_root(&ps, &lc);
+    }
+    config_destroy(&lc);
+    free(normalised);
+    ae_strbuf overrides = {0};
+    ae_strbuf_printf(&overrides, "%s", "");
+    for (int k = 0; k < n_sets && status == 0; k++) {
+        status = apply_set(cfg, sets[k], err);
+        ae_strbuf_printf(&overrides, "%s\n", sets[k]);
+    }
+    cfg->overrides = overrides.data;
+    if (status == 0) status = check_whole(cfg, err);
+    return status;
+}
+
+void ae_config_free(ae_config *cfg)
+{
+    for (int a = 0; a < cfg->n_axes; a++) free(cfg->axes[a].values);
+    free(cfg->path);
+    free(cfg->text);
+    free(cfg->overrides);
+    free(cfg->init_file);
+    free(cfg->init_select);
+    free(cfg->perturb_features);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The resolved config as JSON: one key per line, so two can be diffed.       */
+/* ------------------------------------------------------------------------ */
+
+static void json_string(ae_strbuf *sb, const char *text)
+{
+    ae_strbuf_printf(sb, "\"");
+    for (const char *c = text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            ae_strbuf_printf(sb, "\\%c", *c);
+        else if ((unsigned char)*c < 0x20)
+            ae_strbuf_printf(sb, "\\u%04x", (unsigned char)*c);
+        else
+            ae_strbuf_printf(sb, "%c", *c);
+    }
+    ae_strbuf_printf(sb, "\"");
+}
+
+static void json_value(ae_strbuf *sb, const ae_setting *s, double value)
+{
+    if (s->type == AE_SET_ENUM)
+        json_string(sb, s->names[(int)value]);
+    else if (s->type == AE_SET_REAL)
+        ae_strbuf_printf(sb, "%.9g", value); /* float32 round-trips in 9 digits */
+    else
+        ae_strbuf_printf(sb, "%.0f", value);
+}
+
+char *ae_config_json(const ae_config *cfg)
+{
+    ae_strbuf sb = {0};
+    ae_strbuf_printf(&sb, "{\n");
+    for (size_t k = 0; k < N_SETTINGS; k++) {
+        ae_strbuf_printf(&sb, "  \"%s\": ", settings[k].key);
+        json_value(&sb, &settings[k], ae_setting_get(&settings[k], &cfg->params));
+        ae_strbuf_printf(&sb, ",\n");
+    }
+    ae_strbuf_printf(&sb, "  \"init.file\": ");
+    json_string(&sb, cfg->init_file ? cfg->init_file : "");
+    ae_strbuf_printf(&sb, ",\n  \"init.select\": ");
+    json_string(&sb, cfg->init_select ? cfg->init_select : "all");
+    ae_strbuf_printf(&sb, ",\n  \"perturb.features\": ");
+    if (cfg->perturb_kind == AE_PERTURB_LIST) {
+        ae_strbuf_printf(&sb, "[");
+        for (int k = 0; k < cfg->n_perturb_features; k++)
+            ae_strbuf_printf(&sb, "%s%d", k ? ", " : "", cfg->perturb_features[k]);
+        ae_strbuf_printf(&sb, "]");
+    } else {
+        json_string(&sb, cfg->perturb_kind == AE_PERTURB_DEAD_NEIGHBORS ? "dead_neighbors" : "none");
+    }
+    ae_strbuf_printf(&sb, ",\n  \"grid\": [");
+    for (int a = 0; a < cfg->n_axes; a++) {
+        const ae_axis *axis = &cfg->axes[a];
+        ae_strbuf_printf(&sb, "%s\n    {\"param\": \"%s\", \"values\": [", a ? "," : "", axis->setting->key);
+        for (uint64_t k = 0; k < axis->count; k++) {
+            if (k) ae_strbuf_printf(&sb, ", ");
+            json_value(&sb, axis->setting, axis->values[k]);
+        }
+        ae_strbuf_printf(&sb, "]}");
+    }
+    ae_strbuf_printf(&sb, "%s]\n}\n", cfg->n_axes ? "\n  " : "");
+    return sb.data;
+}
+
+void ae_config_print_settings(FILE *stream)
+{
+    for (size_t k = 0; k < N_SETTINGS; k++) {
+        const ae_setting *s = &settings[k];
+        double value = ae_setting_get(s, &default_params);
+        char text[256];
+        if (s->type == AE_SET_ENUM) {
+            char names[200];
+            enum_list(s, names, sizeof names);
+            snprintf(text, sizeof text, "\"%s\"   one of %s", s->names[(int)value], names);
+        } else {
+            snprintf(text, sizeof text, "%-10.6g [%g, %g]", value, s->min, s->max);
+        }
+        fprintf(stream, "  %-20s %s  %s\n", s->key, text, s->long_name);
+    }
+    fprintf(stream, "  %-20s %s\n", "init.file", "\"\"   base states: an earlier output (scheme \"file\")");
+    fprintf(stream, "  %-20s %s\n", "init.select", "\"all\"  all | <index> | first:<outcome> | all:<outcome>");
+    fprintf(stream, "  %-20s %s\n", "perturb.features", "\"none\" dead_neighbors | none | [i, j, ...]");
+}

@@ -1,0 +1,74 @@
+/* grid.c - the runs of a sweep: axes in order, row-major flat run numbers. */
+#include "ae_config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae_error *err)
+{
+    memset(grid, 0, sizeof *grid);
+    grid->cfg = cfg;
+    grid->params = cfg->params;
+    if (bases) {
+        if ((cfg->n_given && bases->n != cfg->params.n) || (cfg->m_given && bases->m != cfg->params.m))
+            return ae_fail(err, "%s: model is n=%d, m=%d but the base states in %s are n=%d, m=%d", cfg->path,
+                           cfg->params.n, cfg->params.m, cfg->init_file, bases->n, bases->m);
+        grid->params.n = bases->n;
+        grid->params.m = bases->m;
+        if (bases->count > 1) {
+            ae_axis *axis = &grid->axes[grid->n_axes++];
+            snprintf(axis->name, sizeof axis->name, "base");
+            axis->count = bases->count;
+            axis->values = ae_xcalloc(bases->count, sizeof(double));
+            for (uint64_t k = 0; k < bases->count; k++) axis->values[k] = (double)bases->source_index[k];
+            grid->has_base_axis = 1;
+        }
+    }
+    grid->total = 1;
+    for (int a = 0; a < cfg->n_axes; a++) {
+        ae_axis *axis = &grid->axes[grid->n_axes++];
+        *axis = cfg->axes[a];
+        axis->values = ae_xcalloc(axis->count, sizeof(double));
+        memcpy(axis->values, cfg->axes[a].values, axis->count * sizeof(double));
+    }
+    for (int a = 0; a < grid->n_axes; a++) {
+        if (grid->axes[a].count > AE_RUNS_MAX / grid->total)
+            return ae_fail(err, "%s: the grid has more than %llu runs", cfg->path, (unsigned long long)AE_RUNS_MAX);
+        grid->total *= grid->axes[a].count;
+    }
+    grid->n_max = grid->params.n;
+    grid->m_max = grid->params.m;
+    for (int a = 0; a < grid->n_axes; a++) {
+        const ae_axis *axis = &grid->axes[a];
+        for (uint64_t k = 0; axis->setting && k < axis->count; k++) {
+            if (axis->setting->offset == offsetof(ae_params, n) && axis->values[k] > grid->n_max)
+                grid->n_max = (int)axis->values[k];
+            if (axis->setting->offset == offsetof(ae_params, m) && axis->values[k] > grid->m_max)
+                grid->m_max = (int)axis->values[k];
+        }
+    }
+    return 0;
+}
+
+void ae_grid_free(ae_grid *grid)
+{
+    for (int a = 0; a < grid->n_axes; a++) free(grid->axes[a].values);
+    memset(grid, 0, sizeof *grid);
+}
+
+void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t *base)
+{
+    *params = grid->params;
+    *base = 0;
+    for (int a = grid->n_axes - 1; a >= 0; a--) {
+        const ae_axis *axis = &grid->axes[a];
+        uint64_t index = flat % axis->count;
+        flat /= axis->count;
+        if (axis->setting)
+            ae_setting_put(axis->setting, params, axis->values[index]);
+        else
+            *base = index;
+    }
+}

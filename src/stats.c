@@ -1,0 +1,19 @@
+/* stats.c - Wilson score intervals for outcome fractions. */
+#include "ae_stats.h"
+
+#include <math.h>
+
+void ae_wilson(uint64_t k, uint64_t n, double *lo, double *hi)
+{
+    const double z = 1.959963984540054; /* 97.5 % normal quantile */
+    if (n == 0) {
+        *lo = 0.0, *hi = 1.0;
+        return;
+    }
+    double trials = (double)n, p = (double)k / trials, z2 = z * z;
+    double denom = 1.0 + z2 / trials;
+    double center = (p + z2 / (2.0 * trials)) / denom;
+    double half = z / denom * sqrt(p * (1.0 - p) / trials + z2 / (4.0 * trials * trials));
+    *lo = fmax(0.0, center - half);
+    *hi = fmin(1.0, center + half);
+}

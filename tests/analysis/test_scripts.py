@@ -1,0 +1,223 @@
+"""Each analysis script on files produced by the engine (see conftest.py)."""
+import re
+
+import h5py
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from analysis import census, chaos_map, common, latent, report, trajectories
+from conftest import run_module
+
+
+def check_image(path, size):
+    """The PNG has size[0] x size[1] inches at common.DPI and is not blank."""
+    img = mpimg.imread(str(path))
+    height, width = img.shape[:2]
+    assert (width, height) == (round(size[0] * common.DPI), round(size[1] * common.DPI))
+    rgb = img[..., :3].reshape(-1, 3)
+    assert rgb.std() > 0.05
+    assert len(np.unique(rgb, axis=0)) > 20
+
+
+def raw(path, name):
+    """A variable as stored (no xarray decoding), and the done flags."""
+    with h5py.File(path, "r") as f:
+        return f[name][...], f["done"][...].astype(bool)
+
+
+# ----------------------------------------------------------------------------- chaos_map
+
+
+def test_chaos_map_defaults(chaos, tmp_path):
+    out = tmp_path / "map.png"
+    assert chaos_map.main([chaos, "-o", str(out)]) == 0
+    check_image(out, chaos_map.SIZE_ONE)
+
+
+def test_chaos_map_fraction_with_outcome_panel(tiny, tmp_path):
+    out = tmp_path / "map.png"
+    assert chaos_map.main([tiny, "-o", str(out), "--reduce", "fraction:perfect", "--panel", "outcome"]) == 0
+    check_image(out, chaos_map.SIZE_TWO)
+
+
+def test_chaos_map_pdf_recovered_panel(chaos, tmp_path):
+    out = tmp_path / "map.pdf"
+    assert chaos_map.main([chaos, "-o", str(out), "--var", "loss", "--panel", "recovered",
+                           "--x", "bias_delta", "--y", "lr", "--logy"]) == 0
+    assert out.read_bytes()[:5] == b"%PDF-"
+
+
+def test_default_axes():
+    assert chaos_map.pick_axes(["seed", "bias_delta", "lr"]) == ("lr", "bias_delta")
+    assert chaos_map.pick_axes(["seed", "lr"]) == ("seed", "lr")
+    assert chaos_map.pick_axes(["seed", "lr", "n"], y="seed") == ("lr", "seed")
+    with pytest.raises(common.AnalysisError, match="two grid axes"):
+        chaos_map.pick_axes(["seed"])
+
+
+def test_reduce_matches_raw_file(tiny, partial):
+    for path in (tiny, partial):
+        splay, done = raw(path, "splay")
+        outcome, _ = raw(path, "outcome")
+        ds = common.open_dataset(path)
+        assert common.grid_dims(ds) == ["lr", "seed"]
+        mean, _ = common.reduce(ds, "splay", ("lr",), "mean")
+        with np.errstate(invalid="ignore"):
+            want = np.where(done, splay, 0).sum(axis=1) / done.sum(axis=1)
+            frac = np.sum(done & (outcome == 0), axis=1) / np.sum(done, axis=1)
+        np.testing.assert_allclose(mean.values, want, rtol=1e-6)
+        perfect, _ = common.reduce(ds, "splay", ("lr",), "fraction:perfect")
+        np.testing.assert_allclose(perfect.values, frac)
+    assert np.isnan(mean.values[0])  # partial: no run of the first lr is done
+
+
+# ----------------------------------------------------------------------------- census
+
+
+def parse_table(text):
+    lines = text.strip().splitlines()
+    rows = [re.findall(r"(\S+) \[(\S+), (\S+)\]|^\s*(\S+)\s+(\d+)", line) for line in lines[1:]]
+    return lines[0].split(), lines[1:], rows
+
+
+def test_census_by_lr(tiny, tmp_path, capsys):
+    out = tmp_path / "census.png"
+    assert census.main([tiny, "-o", str(out)]) == 0
+    check_image(out, census.SIZE)
+    header, lines, _ = parse_table(capsys.readouterr().out)
+    assert header == ["lr", "done", "perfect", "mean_bias_failure", "dead_failure", "diverged"]
+    outcome, done = raw(tiny, "outcome")
+    assert len(lines) == outcome.shape[0]
+    for line, oc, dn in zip(lines, outcome, done):
+        fields = line.split()
+        assert int(fields[1]) == dn.sum()
+        fracs = [float(x) for x in re.findall(r"(\d\.\d+) \[", line)]
+        assert fracs == pytest.approx([np.sum(dn & (oc == c)) / dn.sum() for c in range(4)], abs=5e-4)
+
+
+def test_census_overall_and_partial(partial, tmp_path, capsys):
+    assert census.main([partial, "--by", "none", "-o", str(tmp_path / "c.png")]) == 0
+    _, lines, _ = parse_table(capsys.readouterr().out)
+    _, done = raw(partial, "outcome")
+    assert len(lines) == 1 and lines[0].split()[:2] == ["all", str(done.sum())]
+    assert census.main([partial, "--by", "seed", "-o", str(tmp_path / "c.pdf")]) == 0
+    _, lines, _ = parse_table(capsys.readouterr().out)
+    assert [int(line.split()[1]) for line in lines] == done.sum(axis=0).tolist()
+
+
+# ----------------------------------------------------------------------------- latent
+
+
+def test_latent_first_done_run(chaos, tmp_path):
+    out = tmp_path / "latent.png"
+    assert latent.main([chaos, "-o", str(out)]) == 0
+    check_image(out, latent.SIZE)
+
+
+def test_latent_selection_nearest(tiny, tmp_path):
+    ds = common.open_dataset(tiny)
+    lrs = ds["lr"].values
+    index, run = latent.pick_run(ds, ["lr=0.011", "seed=3"])
+    assert float(run["lr"]) == lrs[np.argmin(np.abs(lrs - 0.011))] and int(run["seed"]) == 3
+    assert index == int(np.argmin(np.abs(lrs - 0.011))) * ds.sizes["seed"] + 3
+    out = tmp_path / "latent.png"
+    assert latent.main([tiny, "--sel", "lr=0.011", "--sel", "seed=3", "-o", str(out)]) == 0
+    check_image(out, latent.SIZE)
+
+
+# ----------------------------------------------------------------------------- trajectories
+
+
+def test_trajectories(chaos, tmp_path):
+    out = tmp_path / "traj.png"
+    assert trajectories.main([chaos, "-o", str(out)]) == 0
+    runs = common.open_dataset(chaos, group="trajectory")["run"].values
+    assert runs.tolist() == [0, 3]
+    check_image(out, (trajectories.ROW_SIZE[0], trajectories.ROW_SIZE[1] * len(runs)))
+    assert trajectories.main([chaos, "--run", "3", "-o", str(out)]) == 0
+    check_image(out, trajectories.ROW_SIZE)
+
+
+def test_dead_feature_is_the_unlearnt_one(chaos):
+    ds = common.open_dataset(chaos)
+    tr = trajectories.open_trajectories(chaos)
+    for run in tr["run"].values:
+        sub = tr.sel(run=run)
+        W, b = sub["W"].values, sub["b"].values
+        dead, coords, one = trajectories.dead_features(ds, int(run), W, b)
+        recon, _ = raw(chaos, "recon")
+        flat = recon.reshape(-1, recon.shape[-1])[int(run)]
+        assert dead == set(np.flatnonzero(flat < 0.5).tolist())
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@pytest.mark.parametrize("which", ["tiny", "chaos"])
+def test_report(which, request, tmp_path):
+    path = request.getfixturevalue(which)
+    folder = tmp_path / "report"
+    assert report.main([path, "-o", str(folder)]) == 0
+    page = (folder / "index.html").read_text()
+    images = re.findall(r'<img src="([^"]+)"', page)
+    expected = {"census.png", "chaos_map.png", "latent.png"} | ({"trajectories.png"} if which == "chaos" else set())
+    assert expected <= set(images)
+    assert ("trajectories.png" in images) == (which == "chaos")
+    for name in images:
+        assert (folder / name).is_file()
+    check_image(folder / "census.png", census.SIZE)
+    check_image(folder / "chaos_map.png", chaos_map.SIZE_TWO)
+    ds = common.open_dataset(path)
+    for key in ("aesweep_version", "git_commit", "backend", "config"):
+        assert f"<th>{key}</th>" in page
+    assert "<th>mean_bias_failure</th>" in page
+    assert str(ds.attrs["git_commit"]) in page
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def assert_clear_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    message = proc.stderr.strip()
+    assert "Traceback" not in message and len(message.splitlines()) == 1, message
+    for word in words:
+        assert word in message
+
+
+@pytest.mark.parametrize("name", ["chaos_map", "census", "latent", "trajectories", "report"])
+def test_missing_file(name, tmp_path):
+    proc = run_module(name, tmp_path / "nope.h5", "-o", tmp_path / ("out" if name == "report" else "out.png"))
+    assert_clear_error(proc, "no such file", "nope.h5")
+
+
+def test_missing_variable(tiny, tmp_path):
+    assert_clear_error(run_module("chaos_map", tiny, "--var", "bogus", "-o", tmp_path / "x.png"),
+                       "missing variable", "bogus")
+
+
+def test_missing_group(tiny, tmp_path):
+    assert_clear_error(run_module("trajectories", tiny, "-o", tmp_path / "x.png"), "trajectory")
+
+
+@pytest.mark.parametrize("name, args", [
+    ("latent", ["--sel", "seed=99"]),
+    ("census", ["--sel", "seed=99"]),
+    ("chaos_map", ["--sel", "seed=99"]),
+])
+def test_empty_selection(name, args, tiny, tmp_path):
+    assert_clear_error(run_module(name, tiny, *args, "-o", tmp_path / "x.png"), "empty selection")
+
+
+def test_empty_selection_no_done_runs(partial, tmp_path):
+    lr0 = common.open_dataset(partial)["lr"].values[0]
+    assert_clear_error(run_module("latent", partial, "--sel", f"lr={lr0}", "-o", tmp_path / "x.png"),
+                       "empty selection")
+
+
+def test_bad_arguments(tiny, tmp_path):
+    assert_clear_error(run_module("census", tiny, "-o", tmp_path / "x.jpg"), ".png or .pdf")
+    assert_clear_error(run_module("census", tiny, "--by", "bogus", "-o", tmp_path / "x.png"), "bogus")
+    assert_clear_error(run_module("chaos_map", tiny, "--reduce", "fraction:bogus", "-o", tmp_path / "x.png"),
+                       "unknown outcome")
