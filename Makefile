@@ -10,7 +10,8 @@ BUILD    := build
 CUDA_HOME ?= /usr/local/cuda
 
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
-HDF5_LIBDIR := $(shell pkg-config --variable=libdir hdf5 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/hdf5/serial)
+HDF5_LIBDIR := $(patsubst -L%,%,$(filter -L%,$(shell pkg-config --libs hdf5 2>/dev/null)))
+HDF5_LIBDIR := $(or $(HDF5_LIBDIR),/usr/lib/x86_64-linux-gnu/hdf5/serial)
 GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # -ffp-contract=off: no silent FMA contraction, so the CPU's float math is what the source says.
@@ -49,9 +50,12 @@ $(BUILD)/obj/cu_%.o: kernels/%.cu $(HEADERS)
 $(BUILD)/aesweep: $(BUILD)/obj/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The unit tests also check our Philox against cuRAND's host generator when cuRAND is here.
+CURAND_TEST := -DAE_HAVE_CURAND -I$(CUDA_HOME)/include -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcurand
+CURAND_TEST := $(if $(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(CURAND_TEST))
+
 $(BUILD)/test_unit: tests/unit/test_unit.c $(LIB_OBJ) $(HEADERS)
-	$(CC) $(CFLAGS) -I$(CUDA_HOME)/include tests/unit/test_unit.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) \
-	    $(if $(wildcard $(CUDA_HOME)/lib64/libcurand.so),-DAE_HAVE_CURAND -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcurand) -o $@
+	$(CC) $(CFLAGS) tests/unit/test_unit.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CURAND_TEST) -o $@
 
 APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)

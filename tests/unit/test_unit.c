@@ -1,0 +1,535 @@
+/*
+ * test_unit.c - unit tests of the per-model math and the host modules.
+ * Each test returns 0 or fails at the first broken CHECK; the run ends with
+ * "N passed, M failed" and exits non-zero when anything failed.
+ */
+#include "ae_backend.h"
+#include "ae_stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef AE_HAVE_CURAND
+#include <curand.h>
+#endif
+
+#define CHECK(cond, ...)                                                                                          \
+    do {                                                                                                          \
+        if (!(cond)) {                                                                                            \
+            printf("    %s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);                                  \
+            printf(__VA_ARGS__);                                                                                  \
+            printf("\n");                                                                                         \
+            return 1;                                                                                             \
+        }                                                                                                         \
+    } while (0)
+
+/* |got - want| <= abs + rel |want|, the llm.c style of tolerance */
+static int close_to(double got, double want, double abs_tol, double rel_tol)
+{
+    return fabs(got - want) <= abs_tol + rel_tol * fabs(want);
+}
+
+static const double two_pi = 6.283185307179586;
+
+/* ------------------------------------------------------------------------ */
+/* Randomness                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Words 0..15 of cuRAND's host Philox4x32-10 generator, seed 1234, default ordering,
+ * recorded from curandGenerate: the generator interleaves subsequences 4 words at a time. */
+static int test_philox_known_answers(void)
+{
+    static const uint32_t curand_words[16] = {0x2090b348, 0xda7cf0ab, 0x4401906f, 0xcbca470e, 0xd115a128, 0x52fc7c75,
+                                              0xc7f33f17, 0x0f1539db, 0x8b438957, 0xec6a41f7, 0x71067dfe, 0x421d9aa5,
+                                              0xa8faf0a4, 0xbf4a632d, 0xabd21f9f, 0x677b289a};
+    uint32_t words[4];
+    ae_philox4x32_10(0, 0, 1234, words); /* counter 0 of subsequence 0 */
+    for (int k = 0; k < 4; k++) CHECK(words[k] == curand_words[k], "word %d: %08x", k, words[k]);
+    ae_philox4x32_10(0, 1, 1234, words); /* counter 0 of subsequence 1 */
+    for (int k = 0; k < 4; k++) CHECK(words[k] == curand_words[4 + k], "word %d: %08x", 4 + k, words[k]);
+    return 0;
+}
+
+#ifdef AE_HAVE_CURAND
+/* The live cuRAND host generator (no GPU needed) against ours, many seeds and subsequences. */
+static int test_philox_matches_curand(void)
+{
+    enum { SUBSEQUENCES = 64 };
+    uint64_t seeds[] = {0, 1, 7, 0xdeadbeefcafeULL, 9007199254740991ULL};
+    for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+        curandGenerator_t gen;
+        CHECK(curandCreateGeneratorHost(&gen, CURAND_RNG_PSEUDO_PHILOX4_32_10) == CURAND_STATUS_SUCCESS, "create");
+        CHECK(curandSetPseudoRandomGeneratorSeed(gen, seeds[s]) == CURAND_STATUS_SUCCESS, "seed");
+        uint32_t got[SUBSEQUENCES * 4];
+        CHECK(curandGenerate(gen, got, SUBSEQUENCES * 4) == CURAND_STATUS_SUCCESS, "generate");
+        curandDestroyGenerator(gen);
+        for (uint64_t sub = 0; sub < SUBSEQUENCES; sub++) {
+            uint32_t words[4];
+            ae_philox4x32_10(0, sub, seeds[s], words);
+            for (int k = 0; k < 4; k++)
+                CHECK(words[k] == got[sub * 4 + (uint64_t)k], "seed %llu subsequence %llu word %d",
+                      (unsigned long long)seeds[s], (unsigned long long)sub, k);
+        }
+    }
+    return 0;
+}
+#endif
+
+static int test_transcendentals(void)
+{
+    for (int k = 1; k <= 100000; k++) {
+        double u = ae_unit_open((uint32_t)((uint64_t)k * 42949ULL + (uint64_t)k * k));
+        CHECK(close_to(ae_log_unit(u), log(u), 1e-300, 4e-16), "log(%.17g) = %.17g, libm %.17g", u, ae_log_unit(u),
+              log(u));
+        double c, s;
+        ae_sincos_2pi(u, &c, &s);
+        CHECK(close_to(c, cos(two_pi * u), 2e-15, 0) && close_to(s, sin(two_pi * u), 2e-15, 0), "sincos(2pi %.17g)",
+              u);
+    }
+    CHECK(ae_log_unit(1.0) == 0.0, "log 1");
+    return 0;
+}
+
+static int test_normal_and_uniform_moments(void)
+{
+    const int draws = 200000;
+    double sum = 0, sum2 = 0, usum = 0, umin = 2, umax = -2;
+    for (int k = 0; k < draws; k++) {
+        double z = ae_normal(42, AE_STREAM_INIT, (uint64_t)k);
+        sum += z, sum2 += z * z;
+        double u = ae_uniform(42, AE_STREAM_INIT, (uint64_t)k);
+        usum += u;
+        umin = fmin(umin, u), umax = fmax(umax, u);
+    }
+    double mean = sum / draws, var = sum2 / draws - mean * mean;
+    CHECK(fabs(mean) < 0.01, "normal mean %g", mean);
+    CHECK(fabs(var - 1) < 0.01, "normal variance %g", var);
+    CHECK(fabs(usum / draws) < 0.01 && umin > -1 && umax < 1 && umin < -0.999 && umax > 0.999, "uniform %g [%g, %g]",
+          usum / draws, umin, umax);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gradients                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Central finite differences of the double loss against the analytic gradient. */
+static int check_gradient(int n, int m, const double *W, const double *b, const char *label)
+{
+    double gW[AE_N_MAX * AE_M_MAX], gb[AE_N_MAX], scratch_W[AE_N_MAX * AE_M_MAX], scratch_b[AE_N_MAX];
+    double theta[AE_P_MAX];
+    const int P = n * m + n;
+    memcpy(theta, W, (size_t)(n * m) * sizeof(double));
+    memcpy(theta + n * m, b, (size_t)n * sizeof(double));
+    ae_loss_grad_f64(n, m, theta, theta + n * m, gW, gb);
+    const double h = 1e-7;
+    for (int e = 0; e < P; e++) {
+        double saved = theta[e];
+        theta[e] = saved + h;
+        double up = ae_loss_grad_f64(n, m, theta, theta + n * m, scratch_W, scratch_b);
+        theta[e] = saved - h;
+        double down = ae_loss_grad_f64(n, m, theta, theta + n * m, scratch_W, scratch_b);
+        theta[e] = saved;
+        double numeric = (up - down) / (2 * h), analytic = e < n * m ? gW[e] : gb[e - n * m];
+        CHECK(close_to(analytic, numeric, 1e-8, 1e-6), "%s n=%d m=%d parameter %d: analytic %.10g, numeric %.10g",
+              label, n, m, e, analytic, numeric);
+    }
+    return 0;
+}
+
+static int test_gradient_finite_differences(void)
+{
+    const int ns[] = {2, 3, 7, 16, 40}, ms[] = {1, 2, 3, 4};
+    double W[AE_N_MAX * AE_M_MAX], b[AE_N_MAX];
+    uint64_t draw = 0;
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t c = 0; c < sizeof ms / sizeof ms[0]; c++) {
+            int n = ns[a], m = ms[c];
+            for (int e = 0; e < n * m; e++) W[e] = 0.7 * ae_normal(7, 0, draw++);
+            for (int i = 0; i < n; i++) b[i] = 0.3 * ae_normal(7, 0, draw++);
+            if (check_gradient(n, m, W, b, "random point")) return 1;
+            /* near the ReLU kinks: shift each bias so that Z_i0 sits 1e-4 above or below 0 */
+            for (int i = 0; i < n; i++) {
+                double dot = 0;
+                for (int k = 0; k < m; k++) dot += W[i * m + k] * W[k];
+                b[i] = -dot + (i % 2 ? 1e-4 : -1e-4);
+            }
+            if (check_gradient(n, m, W, b, "near kinks")) return 1;
+        }
+    return 0;
+}
+
+/* The float engine computes what its double twin computes, to float precision. */
+static int test_float_gradient_matches_double(void)
+{
+    const int n = 7, m = 2, P = n * m + n;
+    float thetaf[AE_P_MAX], gradf[AE_P_MAX];
+    double thetad[AE_P_MAX], gradd[AE_P_MAX];
+    for (int e = 0; e < P; e++) thetaf[e] = (float)(0.5 * ae_normal(3, 0, (uint64_t)e)), thetad[e] = thetaf[e];
+    float lossf = ae_loss_grad(n, m, thetaf, thetaf + n * m, gradf, gradf + n * m);
+    double lossd = ae_loss_grad_f64(n, m, thetad, thetad + n * m, gradd, gradd + n * m);
+    CHECK(close_to(lossf, lossd, 1e-7, 1e-5), "loss %g vs %g", lossf, lossd);
+    CHECK(close_to(ae_loss(n, m, thetaf, thetaf + n * m), lossf, 0, 0), "ae_loss differs from ae_loss_grad");
+    for (int e = 0; e < P; e++) CHECK(close_to(gradf[e], gradd[e], 1e-6, 1e-4), "grad %d: %g vs %g", e, gradf[e], gradd[e]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizers: two steps of each against PyTorch's update rules written out  */
+/* ------------------------------------------------------------------------ */
+
+static ae_params optimizer_params(int optimizer, float lr, float wd, float momentum)
+{
+    ae_params p = {.n = 2, .m = 1, .optimizer = optimizer, .lr = lr, .weight_decay = wd, .beta1 = 0.9f,
+                   .beta2 = 0.999f, .eps = 1e-8f, .momentum = momentum};
+    return p;
+}
+
+static int test_sgd_steps(void)
+{
+    float theta[2] = {1.0f, -2.0f}, s1[2], s2[2];
+    const float g1[2] = {0.5f, 0.25f}, g2[2] = {-1.0f, 0.125f};
+    ae_params p = optimizer_params(AE_OPT_SGD, 0.1f, 0.01f, 0.9f);
+    ae_opt opt;
+    ae_opt_reset(&opt, 2, s1, s2);
+    ae_opt_step(&p, &opt, 2, theta, g1, s1, s2);
+    ae_opt_step(&p, &opt, 2, theta, g2, s1, s2);
+    /* by hand: d = g + wd p; buf1 = d1; p1 = p0 - lr buf1; buf2 = 0.9 buf1 + d2; p2 = p1 - lr buf2 */
+    double p0[2] = {1, -2};
+    for (int e = 0; e < 2; e++) {
+        double d1 = g1[e] + 0.01 * p0[e], p1 = p0[e] - 0.1 * d1;
+        double d2 = g2[e] + 0.01 * p1, buf2 = 0.9 * d1 + d2, p2 = p1 - 0.1 * buf2;
+        CHECK(close_to(theta[e], p2, 1e-7, 1e-6), "sgd parameter %d: %.9g, by hand %.9g", e, theta[e], p2);
+    }
+    return 0;
+}
+
+static int adam_by_hand(int decoupled, double wd, const double *grads, int steps, double p0, double *out)
+{
+    const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    double p = p0, m = 0, v = 0;
+    for (int t = 1; t <= steps; t++) {
+        double g = grads[t - 1];
+        if (decoupled)
+            p *= 1 - lr * wd;
+        else
+            g += wd * p;
+        m = b1 * m + (1 - b1) * g;
+        v = b2 * v + (1 - b2) * g * g;
+        double m_hat = m / (1 - pow(b1, t)), v_hat = v / (1 - pow(b2, t));
+        p -= lr * m_hat / (sqrt(v_hat) + eps);
+    }
+    *out = p;
+    return 0;
+}
+
+static int test_adam_and_adamw_steps(void)
+{
+    const double grads[3] = {0.5, -0.2, 0.3};
+    for (int optimizer = AE_OPT_ADAM; optimizer <= AE_OPT_ADAMW; optimizer++) {
+        float theta[2] = {1.5f, 1.5f}, s1[2], s2[2];
+        ae_params p = optimizer_params(optimizer, 1e-2f, 0.1f, 0);
+        ae_opt opt;
+        ae_opt_reset(&opt, 2, s1, s2);
+        for (int t = 0; t < 3; t++) {
+            float g[2] = {(float)grads[t], (float)grads[t]};
+            ae_opt_step(&p, &opt, 2, theta, g, s1, s2);
+        }
+        double want;
+        adam_by_hand(optimizer == AE_OPT_ADAMW, 0.1, grads, 3, 1.5, &want);
+        CHECK(close_to(theta[0], want, 1e-7, 1e-6), "%s: %.9g, by hand %.9g", optimizer == AE_OPT_ADAM ? "adam" : "adamw",
+              theta[0], want);
+    }
+    /* the first Adam step moves every parameter by lr (times the sign of its gradient) */
+    float theta[1] = {0}, s1[1], s2[1], g[1] = {1e-3f};
+    ae_params p = optimizer_params(AE_OPT_ADAM, 1e-2f, 0, 0);
+    ae_opt opt;
+    ae_opt_reset(&opt, 1, s1, s2);
+    ae_opt_step(&p, &opt, 1, theta, g, s1, s2);
+    CHECK(close_to(theta[0], -1e-2, 1e-9, 1e-4), "first step %g", theta[0]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The mean-bias fixed point and hand-built states                           */
+/* ------------------------------------------------------------------------ */
+
+static ae_params ideal_params(int n)
+{
+    ae_params p = {.n = n, .m = 2, .scheme = AE_INIT_IDEAL_FAILURE, .radius = 1.4284271247461902f, .dead_eps = 1e-3f,
+                   .optimizer = AE_OPT_SGD, .lr = 0.1f, .steps = 5000, .check_every = 100, .plateau_steps = 1000};
+    return p;
+}
+
+/* A dead feature (W_i = 0) with only its bias free settles where b_i is the mean of its
+ * targets: b_i = 1/n (the blog's Symmetric Failure). */
+static int test_mean_bias_fixed_point(void)
+{
+    for (int n = 3; n <= 12; n += 3) {
+        ae_params p = ideal_params(n);
+        float theta[AE_P_MAX], grad[AE_P_MAX];
+        ae_init_ideal_failure(&p, theta, theta + n * 2);
+        const int dead = n - 1;
+        theta[dead * 2] = theta[dead * 2 + 1] = 0.0f;
+        float *b = theta + n * 2;
+        b[dead] = 0.6f;
+        for (int step = 0; step < 3000; step++) {
+            ae_loss_grad(n, 2, theta, b, grad, grad + n * 2);
+            b[dead] -= 2.0f * grad[n * 2 + dead];
+        }
+        CHECK(close_to(b[dead], 1.0 / n, 1e-6, 0), "n=%d: b_dead = %.8g, 1/n = %.8g", n, b[dead], 1.0 / n);
+    }
+    return 0;
+}
+
+static int test_ideal_failure_state(void)
+{
+    const int n = 7;
+    ae_params p = ideal_params(n);
+    float theta[AE_P_MAX];
+    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    const float *W = theta, *b = theta + 2 * n;
+    double radius = 1.4284271247461902;
+    for (int i = 0; i < n - 1; i++) {
+        CHECK(close_to(hypot(W[2 * i], W[2 * i + 1]), radius, 1e-6, 0), "norm of feature %d", i);
+        CHECK(fabs(remainder(atan2(W[2 * i + 1], W[2 * i]) - two_pi * i / (n - 1), two_pi)) < 1e-6, "angle %d", i);
+        CHECK(close_to(b[i], 1 - radius * radius, 1e-6, 0), "bias %d", i);
+    }
+    double dead_angle = atan2(W[2 * (n - 1) + 1], W[2 * (n - 1)]), want = two_pi * (n - 1.5) / (n - 1);
+    CHECK(close_to(hypot(W[2 * (n - 1)], W[2 * (n - 1) + 1]), 1e-3, 1e-9, 0), "dead norm");
+    CHECK(fabs(remainder(dead_angle - want, two_pi)) < 1e-6, "dead angle %g, want %g", dead_angle, want);
+    CHECK(close_to(b[n - 1], 1.0 / n, 1e-7, 0), "dead bias");
+    int neighbors[2];
+    CHECK(ae_dead_neighbors(n, 2, W, b, neighbors) == 2, "found");
+    CHECK((neighbors[0] == n - 2 && neighbors[1] == 0), "neighbours %d %d", neighbors[0], neighbors[1]);
+    return 0;
+}
+
+/* Learnt features at the given angles (degrees), radius 1.3, plus a dead feature at W = 0. */
+static void polygon_state(int live, const double *degrees, float *theta)
+{
+    const int n = live + 1;
+    for (int i = 0; i < live; i++) {
+        theta[2 * i] = (float)(1.3 * cos(degrees[i] * two_pi / 360));
+        theta[2 * i + 1] = (float)(1.3 * sin(degrees[i] * two_pi / 360));
+        theta[2 * n + i] = (float)(1 - 1.3 * 1.3);
+    }
+    theta[2 * live] = theta[2 * live + 1] = 0.0f;
+    theta[2 * n + live] = 1.0f / (float)n;
+}
+
+static int test_dead_neighbors(void)
+{
+    /* dead direction undefined (W_dead = 0): the bisector of the widest gap, here 100..200 degrees */
+    const double angles[5] = {10, 40, 200, 100, 300};
+    float theta[AE_P_MAX];
+    polygon_state(5, angles, theta);
+    int neighbors[2];
+    CHECK(ae_dead_neighbors(6, 2, theta, theta + 12, neighbors) == 2, "found");
+    CHECK(neighbors[0] == 3 && neighbors[1] == 2, "widest gap: %d %d", neighbors[0], neighbors[1]);
+    /* a defined dead direction at 20 degrees lies between features 0 (10) and 1 (40) */
+    theta[10] = (float)(1e-3 * cos(20 * two_pi / 360));
+    theta[11] = (float)(1e-3 * sin(20 * two_pi / 360));
+    CHECK(ae_dead_neighbors(6, 2, theta, theta + 12, neighbors) == 2, "found");
+    CHECK(neighbors[0] == 0 && neighbors[1] == 1, "around 20 degrees: %d %d", neighbors[0], neighbors[1]);
+    /* ... and one at 320 degrees between features 4 (300) and 0 (10, wrapping) */
+    theta[10] = (float)(1e-3 * cos(320 * two_pi / 360));
+    theta[11] = (float)(1e-3 * sin(320 * two_pi / 360));
+    CHECK(ae_dead_neighbors(6, 2, theta, theta + 12, neighbors) == 2, "found");
+    CHECK(neighbors[0] == 4 && neighbors[1] == 0, "around 320 degrees: %d %d", neighbors[0], neighbors[1]);
+    return 0;
+}
+
+static int summarize(int n, const float *theta, ae_summary *out)
+{
+    float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
+    ae_summarize(n, 2, theta, theta + 2 * n, recon, norm, scratch, out);
+    return 0;
+}
+
+static int test_outcome_classes(void)
+{
+    const int n = 7;
+    float theta[AE_P_MAX];
+    ae_summary s;
+    ae_params p = ideal_params(n);
+    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_MEAN_BIAS_FAILURE && s.n_learnt == n - 1, "ideal failure: %d, %d learnt", s.outcome,
+          s.n_learnt);
+    theta[2 * n + n - 1] = -0.05f; /* the dead feature never fires */
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_DEAD_FAILURE, "dead: %d", s.outcome);
+    double angles[7];
+    for (int i = 0; i < n; i++) angles[i] = 360.0 * i / n;
+    polygon_state(n, angles, theta); /* n learnt features and one extra: use n+1 features */
+    theta[2 * n] = (float)(1.3 * cos(0.3)), theta[2 * n + 1] = (float)(1.3 * sin(0.3)); /* learn the extra too */
+    theta[2 * (n + 1) + n] = (float)(1 - 1.3 * 1.3);
+    summarize(n + 1, theta, &s);
+    CHECK(s.outcome == AE_OUT_PERFECT && s.n_learnt == n + 1, "perfect: %d, %d learnt", s.outcome, s.n_learnt);
+    theta[3] = NAN;
+    summarize(n + 1, theta, &s);
+    CHECK(s.outcome == AE_OUT_DIVERGED, "diverged: %d", s.outcome);
+    return 0;
+}
+
+static int test_geometry_metrics(void)
+{
+    const int n = 6;
+    double angles[6];
+    for (int i = 0; i < n; i++) angles[i] = 60.0 * i;
+    float theta[AE_P_MAX];
+    polygon_state(n, angles, theta); /* 6 learnt on a hexagon + 1 dead at 0 */
+    ae_summary s;
+    summarize(n + 1, theta, &s);
+    CHECK(close_to(s.splay, 6 * 1.3, 1e-5, 0), "splay %g", s.splay);
+    CHECK(s.asymmetry < 1e-6, "asymmetry %g", s.asymmetry);
+    CHECK(s.radius_levels == 1, "levels %d", s.radius_levels);
+    CHECK(close_to(s.min_gap, two_pi / 6, 1e-5, 0), "min gap %g", s.min_gap);
+    /* stretch three features by 20 %: two circles; all on one side: asymmetric */
+    for (int i = 0; i < 3; i++) theta[2 * i] *= 1.2f, theta[2 * i + 1] *= 1.2f;
+    summarize(n + 1, theta, &s);
+    CHECK(s.radius_levels == 2, "levels %d", s.radius_levels);
+    CHECK(s.asymmetry > 0.01, "asymmetry %g", s.asymmetry);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tracking                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static int test_recovery_detection(void)
+{
+    ae_params p = ideal_params(7);
+    p.plateau_steps = 1000;
+    /* learning, then a failure plateau from step 300 to 2000, then perfect */
+    ae_track track;
+    ae_track_reset(&track);
+    const int learnt_at[] = {0, 3, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 6, 7};
+    for (int k = 0; k < (int)(sizeof learnt_at / sizeof learnt_at[0]); k++) ae_track_check(&p, &track, 100 * k, learnt_at[k]);
+    CHECK(track.recovered == 1 && track.recovery_step == 2100, "recovered %d at %lld", track.recovered,
+          (long long)track.recovery_step);
+    CHECK(track.first_perfect_step == 2100, "first perfect %lld", (long long)track.first_perfect_step);
+    /* a short plateau (700 steps) then perfect is ordinary learning, not recovery */
+    ae_track_reset(&track);
+    const int quick[] = {0, 4, 6, 6, 6, 6, 6, 6, 6, 6, 7};
+    for (int k = 0; k < (int)(sizeof quick / sizeof quick[0]); k++) ae_track_check(&p, &track, 100 * k, quick[k]);
+    CHECK(track.recovered == 0 && track.first_perfect_step == 1000, "recovered %d, first perfect %lld", track.recovered,
+          (long long)track.first_perfect_step);
+    return 0;
+}
+
+/* The mean-bias state is held by real training (plain SGD at lr 0.1). */
+static int test_mean_bias_state_is_stable(void)
+{
+    const int n = 7;
+    ae_params p = ideal_params(n);
+    float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    ae_buffers buf = {theta, grad, s1, s2};
+    ae_track track;
+    ae_init_state(&p, NULL, NULL, theta);
+    ae_train(&p, &buf, &track, NULL);
+    const float *W = theta, *b = theta + 2 * n;
+    double dead_norm = hypot(W[2 * (n - 1)], W[2 * (n - 1) + 1]);
+    CHECK(ae_recon(2, W + 2 * (n - 1), b[n - 1]) < 0.5f, "the dead feature was learnt");
+    CHECK(dead_norm < 1e-3, "|W_dead| = %g", dead_norm);
+    CHECK(fabs(b[n - 1] - 1.0 / n) < 1e-3, "b_dead = %g", b[n - 1]);
+    CHECK(track.diverged_step == -1 && track.first_perfect_step == -1, "track");
+    return 0;
+}
+
+static int test_divergence_stops_the_run(void)
+{
+    const int n = 5;
+    ae_params p = ideal_params(n);
+    p.scheme = AE_INIT_XAVIER_NORMAL;
+    p.lr = 1e4f;
+    p.steps = 200;
+    float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    ae_buffers buf = {theta, grad, s1, s2};
+    ae_track track;
+    ae_init_state(&p, NULL, NULL, theta);
+    ae_train(&p, &buf, &track, NULL);
+    ae_summary s;
+    summarize(n, theta, &s);
+    CHECK(track.diverged_step > 0 && track.diverged_step < 200, "diverged at %lld", (long long)track.diverged_step);
+    CHECK(s.outcome == AE_OUT_DIVERGED, "outcome %d", s.outcome);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Host modules                                                              */
+/* ------------------------------------------------------------------------ */
+
+static int test_wilson_interval(void)
+{
+    double lo, hi;
+    ae_wilson(0, 10, &lo, &hi);
+    CHECK(close_to(lo, 0, 1e-12, 0) && close_to(hi, 0.27754, 1e-4, 0), "0/10: [%g, %g]", lo, hi);
+    ae_wilson(5, 10, &lo, &hi);
+    CHECK(close_to(lo, 0.23659, 1e-4, 0) && close_to(hi, 0.76341, 1e-4, 0), "5/10: [%g, %g]", lo, hi);
+    ae_wilson(81, 263, &lo, &hi);
+    CHECK(close_to(lo, 0.25530, 1e-4, 0) && close_to(hi, 0.36624, 1e-4, 0), "81/263: [%g, %g]", lo, hi);
+    return 0;
+}
+
+/* The initial state of a run depends on its seed, not on where it sits in a grid. */
+static int test_init_invariance(void)
+{
+    const int n = 7, m = 2;
+    ae_params p = {.n = n, .m = m, .scheme = AE_INIT_XAVIER_NORMAL, .seed = 12345};
+    float alone[AE_P_MAX], again[AE_P_MAX];
+    ae_init_state(&p, NULL, NULL, alone);
+    for (int other = 0; other < 100; other++) { /* other runs initialised in between change nothing */
+        ae_params q = p;
+        q.seed = (int64_t)other;
+        ae_init_state(&q, NULL, NULL, again);
+    }
+    ae_init_state(&p, NULL, NULL, again);
+    CHECK(memcmp(alone, again, sizeof(float) * (size_t)(n * m + n)) == 0, "init changed");
+    double std = sqrt(2.0 / (n + m)), sum2 = 0;
+    for (int e = 0; e < n * m; e++) sum2 += (double)alone[e] * alone[e];
+    CHECK(sum2 / (n * m) < 4 * std * std && sum2 > 0, "xavier scale %g", sqrt(sum2 / (n * m)));
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef int (*test_fn)(void);
+static const struct {
+    const char *name;
+    test_fn run;
+} tests[] = {
+    {"philox_known_answers", test_philox_known_answers},
+#ifdef AE_HAVE_CURAND
+    {"philox_matches_curand_host_generator", test_philox_matches_curand},
+#endif
+    {"transcendentals", test_transcendentals},
+    {"normal_and_uniform_moments", test_normal_and_uniform_moments},
+    {"gradient_finite_differences", test_gradient_finite_differences},
+    {"float_gradient_matches_double", test_float_gradient_matches_double},
+    {"sgd_steps", test_sgd_steps},
+    {"adam_and_adamw_steps", test_adam_and_adamw_steps},
+    {"mean_bias_fixed_point", test_mean_bias_fixed_point},
+    {"ideal_failure_state", test_ideal_failure_state},
+    {"dead_neighbors", test_dead_neighbors},
+    {"outcome_classes", test_outcome_classes},
+    {"geometry_metrics", test_geometry_metrics},
+    {"recovery_detection", test_recovery_detection},
+    {"mean_bias_state_is_stable", test_mean_bias_state_is_stable},
+    {"divergence_stops_the_run", test_divergence_stops_the_run},
+    {"wilson_interval", test_wilson_interval},
+    {"init_invariance", test_init_invariance},
+};
+
+int main(void)
+{
+    int passed = 0, failed = 0;
+    for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
+        int status = tests[t].run();
+        printf("%s %s\n", status ? "FAIL" : "ok  ", tests[t].name);
+        status ? failed++ : passed++;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
