@@ -127,9 +127,9 @@ static int check_number(const ae_setting *s, double value, const char *where, ae
     }
     if (!isfinite(value)) return ae_fail(err, "%s: value must be finite", where);
     if ((s->type == AE_SET_INT32 || s->type == AE_SET_INT64) && value != floor(value))
-        return ae_fail(err, "%s: expects an integer, got %.17g", where, value);
+        return ae_fail(err, "%s: expects an integer, got %.10g", where, value);
     if (value < s->min || value > s->max)
-        return ae_fail(err, "%s: %.17g is out of range [%.17g, %.17g]", where, value, s->min, s->max);
+        return ae_fail(err, "%s: %.10g is out of range [%.10g, %.10g]", where, value, s->min, s->max);
     return 0;
 }
 

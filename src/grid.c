@@ -38,15 +38,18 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
             return ae_fail(err, "%s: the grid has more than %llu runs", cfg->path, (unsigned long long)AE_RUNS_MAX);
         grid->total *= grid->axes[a].count;
     }
+    /* per-feature data is padded to the largest n (and m) any run has */
     grid->n_max = grid->params.n;
     grid->m_max = grid->params.m;
     for (int a = 0; a < grid->n_axes; a++) {
         const ae_axis *axis = &grid->axes[a];
-        for (uint64_t k = 0; axis->setting && k < axis->count; k++) {
-            if (axis->setting->offset == offsetof(ae_params, n) && axis->values[k] > grid->n_max)
-                grid->n_max = (int)axis->values[k];
-            if (axis->setting->offset == offsetof(ae_params, m) && axis->values[k] > grid->m_max)
-                grid->m_max = (int)axis->values[k];
+        if (!axis->setting) continue;
+        int is_n = axis->setting->offset == offsetof(ae_params, n), is_m = axis->setting->offset == offsetof(ae_params, m);
+        if (is_n) grid->n_max = 0;
+        if (is_m) grid->m_max = 0;
+        for (uint64_t k = 0; k < axis->count; k++) {
+            if (is_n && axis->values[k] > grid->n_max) grid->n_max = (int)axis->values[k];
+            if (is_m && axis->values[k] > grid->m_max) grid->m_max = (int)axis->values[k];
         }
     }
     return 0;

@@ -1,0 +1,272 @@
+"""End-to-end: sweeps through the real binary, real HDF5 files, opened with xarray."""
+import re
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import REPO, run_aesweep
+
+SMALL = """
+model = { n = 5; m = 2; };
+init  = { scheme = "xavier_normal"; seed = 0; };
+train = { optimizer = "adamw"; lr = 1e-3; steps = 400; check_every = 50; };
+grid  = ( { param = "train.lr"; logspace = [-3.0, -1.0, 5]; },
+          { param = "init.seed"; range = [0, 6]; } );
+"""
+
+VARIABLES = ["outcome", "recovered", "n_learnt", "radius_levels", "recovery_step", "first_perfect_step",
+             "diverged_step", "loss", "splay", "asymmetry", "min_gap", "recon", "norm", "b_final", "W_final", "done"]
+
+
+def read_all(path):
+    with h5py.File(path, "r") as f:
+        return {name: f[name][()] for name in VARIABLES}
+
+
+def assert_same_data(a, b):
+    da, db = read_all(a), read_all(b)
+    for name in VARIABLES:
+        assert da[name].shape == db[name].shape, name
+        assert np.array_equal(da[name], db[name], equal_nan=da[name].dtype.kind == "f"), name
+
+
+def test_sweep_opens_in_xarray_with_labelled_axes(tmp_path, write_config):
+    out = tmp_path / "out.h5"
+    run_aesweep("run", write_config(SMALL), "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    assert ds["outcome"].dims == ("lr", "seed")
+    assert ds["W_final"].dims == ("lr", "seed", "feature", "latent")
+    assert ds["recon"].dims == ("lr", "seed", "feature")
+    np.testing.assert_allclose(ds["lr"].values, np.logspace(-3, -1, 5))
+    assert list(ds["seed"].values) == [0, 1, 2, 3, 4, 5]
+    assert ds.sizes["feature"] == 5 and ds.sizes["latent"] == 2
+    assert (ds["done"].values == 1).all()
+    assert set(np.unique(ds["outcome"].values)) <= {0, 1, 2, 3}
+    assert ds["outcome"].attrs["flag_meanings"] == "perfect mean_bias_failure dead_failure diverged"
+    for name in ["loss", "splay", "recon", "W_final"]:
+        assert ds[name].attrs["long_name"] and "units" in ds[name].attrs
+    for key in ["config", "config_json", "aesweep_version", "git_commit", "backend", "device", "start_time",
+                "end_time", "model_steps_per_second"]:
+        assert key in ds.attrs, key
+    assert ds.attrs["backend"] == "cpu" and ds.attrs["model_steps_per_second"] > 0
+    # the records agree with each other: n_learnt counts recon >= 0.5, splay sums the norms
+    recon = ds["recon"].values
+    assert (ds["n_learnt"].values == (recon >= 0.5).sum(-1)).all()
+    np.testing.assert_allclose(ds["splay"].values, ds["norm"].values.sum(-1), rtol=1e-5)
+    np.testing.assert_allclose(ds["norm"].values, np.linalg.norm(ds["W_final"].values, axis=-1), rtol=1e-5)
+    perfect = ds["outcome"].values == 0
+    assert (ds["n_learnt"].values[perfect] == 5).all()
+
+
+def test_two_runs_of_one_config_give_identical_data(tmp_path, write_config):
+    cfg = write_config(SMALL)
+    run_aesweep("run", cfg, "-o", tmp_path / "a.h5", "--quiet")
+    run_aesweep("run", cfg, "-o", tmp_path / "b.h5", "--quiet")
+    assert_same_data(tmp_path / "a.h5", tmp_path / "b.h5")
+
+
+def test_results_do_not_depend_on_thread_count(tmp_path, write_config):
+    cfg = write_config(SMALL)
+    run_aesweep("run", cfg, "-o", tmp_path / "one.h5", "--threads", "1", "--quiet")
+    run_aesweep("run", cfg, "-o", tmp_path / "two.h5", "--threads", "2", "--quiet")
+    assert_same_data(tmp_path / "one.h5", tmp_path / "two.h5")
+
+
+@pytest.mark.parametrize("steps", [0, 300])
+def test_a_run_does_not_depend_on_the_grid_around_it(tmp_path, write_config, steps):
+    big = write_config(SMALL, "big.cfg")
+    alone = write_config(SMALL.split("grid")[0] + "grid = ( { param = \"init.seed\"; values = [4]; } );\n",
+                         "alone.cfg")
+    run_aesweep("run", big, "-o", tmp_path / "big.h5", "--set", f"train.steps={steps}", "--quiet")
+    run_aesweep("run", alone, "-o", tmp_path / "alone.h5", "--set", "train.lr=0.01",
+                "--set", f"train.steps={steps}", "--quiet")
+    with h5py.File(tmp_path / "big.h5") as big_file, h5py.File(tmp_path / "alone.h5") as alone_file:
+        lr_index = int(np.argmin(abs(big_file["lr"][()] - 0.01)))
+        assert np.array_equal(big_file["W_final"][lr_index, 4], alone_file["W_final"][0])
+        assert np.array_equal(big_file["b_final"][lr_index, 4], alone_file["b_final"][0])
+
+
+def test_existing_output_is_never_overwritten(tmp_path, write_config):
+    cfg, out = write_config(SMALL), tmp_path / "out.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    before = out.read_bytes()
+    proc = run_aesweep("run", cfg, "-o", out, "--quiet", check=False)
+    assert proc.returncode == 2 and "--resume" in proc.stderr and "--force" in proc.stderr
+    assert out.read_bytes() == before
+    run_aesweep("run", cfg, "-o", out, "--force", "--quiet")
+
+
+def test_resume_completes_runs_not_done_with_identical_results(tmp_path, write_config):
+    cfg, out, ref = write_config(SMALL), tmp_path / "out.h5", tmp_path / "ref.h5"
+    run_aesweep("run", cfg, "-o", ref, "--quiet")
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    with h5py.File(out, "r+") as f:  # as if killed: half the runs never written
+        done = f["done"][()]
+        done.flat[7:23] = 0
+        f["done"][...] = done
+        for name in ["loss", "W_final", "b_final"]:
+            data = f[name][()]
+            data.reshape(done.size, -1)[7:23] = np.nan
+            f[name][...] = data
+    info = run_aesweep("info", out).stdout
+    assert "14 / 30" in info
+    run_aesweep("run", cfg, "-o", out, "--resume", "--quiet")
+    assert_same_data(out, ref)
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path, write_config):
+    cfg, out = write_config(SMALL), tmp_path / "out.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    proc = run_aesweep("run", cfg, "-o", out, "--resume", "--set", "train.steps=500", check=False)
+    assert proc.returncode == 2
+    assert "different config" in proc.stderr and '"train.steps": 400' in proc.stderr and "500" in proc.stderr
+
+
+def test_shards_merge_into_the_unsharded_file(tmp_path, write_config):
+    cfg = write_config(SMALL)
+    run_aesweep("run", cfg, "-o", tmp_path / "full.h5", "--quiet")
+    shards = [tmp_path / f"shard{k}.h5" for k in range(4)]
+    for k, shard in enumerate(shards):  # 30 runs in 4 slices: boundaries inside rows of the grid
+        run_aesweep("run", cfg, "-o", shard, "--shard", f"{k}/4", "--quiet")
+    run_aesweep("merge", tmp_path / "merged.h5", *shards)
+    assert_same_data(tmp_path / "merged.h5", tmp_path / "full.h5")
+    proc = run_aesweep("merge", tmp_path / "partial.h5", *shards[:3], check=False)
+    assert proc.returncode == 2 and "undone" in proc.stderr and not (tmp_path / "partial.h5").exists()
+    proc = run_aesweep("merge", tmp_path / "twice.h5", shards[0], shards[0], check=False)
+    assert proc.returncode == 2 and "earlier shard" in proc.stderr
+
+
+def test_n_as_an_axis_pads_per_feature_variables_with_nan(tmp_path, write_config):
+    cfg = write_config("""
+train = { steps = 100; };
+grid  = ( { param = "model.n"; values = [3, 6]; }, { param = "init.seed"; range = [0, 2]; } );
+""")
+    out = tmp_path / "n.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    assert ds.sizes["feature"] == 6
+    assert np.isnan(ds["recon"].sel(n=3).values[:, 3:]).all()
+    assert np.isfinite(ds["recon"].sel(n=3).values[:, :3]).all()
+    assert np.isfinite(ds["W_final"].sel(n=6).values).all()
+
+
+def test_an_optimizer_axis_has_named_coordinates(tmp_path, write_config):
+    cfg = write_config("""
+train = { steps = 50; weight_decay = 0.0; };
+grid  = ( { param = "train.optimizer"; values = ["sgd", "adam", "adamw"]; } );
+""")
+    out = tmp_path / "opt.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    assert list(ds["optimizer"].values) == ["sgd", "adam", "adamw"]
+    # without weight decay Adam and AdamW are the same optimizer
+    np.testing.assert_array_equal(ds["W_final"].sel(optimizer="adam"), ds["W_final"].sel(optimizer="adamw"))
+    assert not np.array_equal(ds["W_final"].sel(optimizer="sgd"), ds["W_final"].sel(optimizer="adam"))
+
+
+def test_base_states_from_a_file_round_trip_bit_exactly(tmp_path, write_config):
+    source = tmp_path / "pop.h5"
+    run_aesweep("run", write_config(SMALL), "-o", source, "--quiet")
+    copy = write_config(f"""
+init  = {{ scheme = "file"; file = "{source}"; select = "all"; }};
+train = {{ steps = 0; }};
+""", "copy.cfg")
+    out = tmp_path / "copy.h5"
+    run_aesweep("run", copy, "-o", out, "--quiet")
+    ds, src = xr.open_dataset(out, engine="h5netcdf"), xr.open_dataset(source, engine="h5netcdf")
+    assert ds["outcome"].dims == ("base",)
+    assert list(ds["base"].values) == list(range(30))
+    assert np.array_equal(ds["W_final"].values, src["W_final"].values.reshape(30, 5, 2))
+    assert np.array_equal(ds["b_final"].values, src["b_final"].values.reshape(30, 5))
+
+
+def test_base_states_selected_by_outcome(tmp_path, write_config):
+    source = tmp_path / "ideal.h5"
+    run_aesweep("run", write_config("""
+init  = { scheme = "ideal_failure"; };
+train = { steps = 0; };
+grid  = ( { param = "init.dead_eps"; values = [0.001, 0.002]; } );
+""", "ideal.cfg"), "-o", source, "--quiet")
+    chaos = write_config(f"""
+init    = {{ scheme = "file"; file = "{source}"; select = "first:mean_bias_failure"; }};
+perturb = {{ features = "dead_neighbors"; }};
+train   = {{ optimizer = "sgd"; weight_decay = 0.0; steps = 0; }};
+grid    = ( {{ param = "perturb.bias_delta"; values = [0.0, 0.1]; }} );
+""", "chaos.cfg")
+    out = tmp_path / "chaos.h5"
+    run_aesweep("run", chaos, "-o", out, "--quiet")
+    with h5py.File(source) as src, h5py.File(out) as f:
+        assert "base" not in f  # one base state: no base axis
+        b0, b1 = f["b_final"][0], f["b_final"][1]
+        assert np.array_equal(b0, src["b_final"][0])
+        # delta lands on the two neighbours of the dead feature 6: features 5 and 0
+        np.testing.assert_allclose(b1 - b0, [0.1, 0, 0, 0, 0, 0.1, 0], atol=1e-6)
+    proc = run_aesweep("run", write_config(chaos.read_text().replace("first:mean_bias_failure", "all:perfect"),
+                                           "none.cfg"), "-o", tmp_path / "none.h5", check=False)
+    assert proc.returncode == 2 and "no run" in proc.stderr
+
+
+def test_info_reports_progress_and_outcomes(tmp_path, write_config):
+    out = tmp_path / "out.h5"
+    run_aesweep("run", write_config(SMALL), "-o", out, "--quiet")
+    text = run_aesweep("info", out).stdout
+    assert "30 / 30" in text and "by lr" in text and "by seed" in text and "perfect" in text
+    proc = run_aesweep("info", tmp_path / "missing.h5", check=False)
+    assert proc.returncode == 1 and "missing.h5" in proc.stderr
+
+
+BAD = sorted((REPO / "tests" / "configs" / "bad").glob("*.cfg"))
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_config_is_a_clear_error(tmp_path, path):
+    expect = re.match(r"# expect: (.*)", path.read_text()).group(1)
+    proc = run_aesweep("run", path, "-o", tmp_path / "out.h5", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert path.name in proc.stderr and expect in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") <= 3 and not (tmp_path / "out.h5").exists()
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("train.weight_decay=inf", "--set train.weight_decay: value must be finite"),
+    ("train.beta1=nan", "--set train.beta1: value must be finite"),
+    ("train.steps=fast", "--set train.steps: \"fast\" is not a number"),
+    ("train.speed=1", "--set train.speed: unknown key"),
+    ("train.lr", "expects KEY=VALUE"),
+    ("model.n=1", "--set model.n: 1 is out of range"),
+    ("train.optimizer=adagrad", "--set train.optimizer: expects one of"),
+    ("init.seed=3", "--set init.seed: is a grid axis"),
+])
+def test_bad_set_is_a_clear_error(tmp_path, write_config, setting, message):
+    proc = run_aesweep("run", write_config(SMALL), "-o", tmp_path / "out.h5", "--set", setting, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_command_line_usage():
+    help_text = run_aesweep("--help").stdout
+    for word in ["run CONFIG", "info", "merge", "bench", "--resume", "train.lr", "perturb.bias_delta", "exit codes"]:
+        assert word in help_text
+    assert run_aesweep("--version").stdout.startswith("aesweep ")
+    for args in [[], ["frobnicate"], ["run"], ["run", "sweeps/quickstart.cfg"], ["run", "x.cfg", "-o"],
+                 ["run", "sweeps/quickstart.cfg", "-o", "x.h5", "--shard", "3/3"],
+                 ["run", "sweeps/quickstart.cfg", "-o", "x.h5", "--threads", "0"]]:
+        proc = run_aesweep(*args, check=False)
+        assert proc.returncode == 2, (args, proc.stderr)
+    proc = run_aesweep("run", "no/such.cfg", "-o", "x.h5", check=False)
+    assert proc.returncode == 2 and "no/such.cfg" in proc.stderr
+
+
+def test_unwritable_output_is_a_runtime_error(tmp_path, write_config):
+    proc = run_aesweep("run", write_config(SMALL), "-o", tmp_path / "no" / "such" / "dir" / "out.h5", check=False)
+    assert proc.returncode == 1 and "cannot create" in proc.stderr
+
+
+def test_shipped_sweeps_are_valid_configs(tmp_path):
+    for cfg in sorted((REPO / "sweeps").glob("*.cfg")):
+        proc = run_aesweep("run", cfg, "-o", tmp_path / "x.h5", "--set", "train.steps=0", "--shard", "0/100000000",
+                           "--quiet", "--force", check=False)
+        assert proc.returncode in (0, 2), proc.stderr
+        assert proc.returncode == 0 or "init.file" in proc.stderr, (cfg, proc.stderr)
