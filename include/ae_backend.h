@@ -7,6 +7,7 @@
  *   ae_results_alloc / _free     per-run records of one batch, structure of arrays
  *   ae_prepare_run(job, flat, ...) host helper: settings, initial state, perturbation
  *   ae_record_run(...)           store one finished run into ae_results slot
+ *   ae_trajectories_train/_free  training curves of the config's trajectory runs
  *   ae_backend_cpu_create        the CPU backend (src/backend_cpu.c)
  *   ae_backend_cuda_create       the CUDA backend (kernels/, when built with nvcc)
  *   ae_backend_select            --backend auto|cpu|cuda
@@ -46,6 +47,21 @@ void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *
 /* Computes the end-of-run metrics of the state theta and stores them in slot `slot`. */
 void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
                    const ae_track *track);
+
+/* Loss, W and b of the config's trajectory runs every `every` steps (NaN past a run's
+ * own steps, n or m).  Always trained on the CPU, with the same math as the sweep. */
+typedef struct {
+    int count;
+    uint64_t *runs;      /* flat run indices, count */
+    int64_t every, points;
+    int n_max, m_max;
+    float *loss;         /* count * points */
+    float *W;            /* count * points * n_max * m_max */
+    float *b;            /* count * points * n_max */
+} ae_trajectories;
+
+void ae_trajectories_train(const ae_job *job, ae_trajectories *traj);
+void ae_trajectories_free(ae_trajectories *traj);
 
 typedef struct ae_backend ae_backend;
 struct ae_backend {

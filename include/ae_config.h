@@ -58,6 +58,9 @@ typedef struct {
     ae_perturb_kind perturb_kind;
     int32_t *perturb_features;       /* AE_PERTURB_LIST */
     int n_perturb_features;
+    int64_t trajectory_every;        /* record loss, W, b of some runs every k steps (0: off) */
+    uint64_t *trajectory_runs;       /* flat run indices */
+    int n_trajectory_runs;
     ae_axis axes[AE_AXES_MAX];       /* the config's grid axes, in order */
     int n_axes;
 } ae_config;

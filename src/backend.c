@@ -78,6 +78,62 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
     }
 }
 
+void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
+{
+    const ae_config *cfg = job->cfg;
+    const ae_grid *grid = job->grid;
+    memset(traj, 0, sizeof *traj);
+    if (!cfg->trajectory_every) return;
+    int64_t max_steps = 0;
+    for (int k = 0; k < cfg->n_trajectory_runs; k++) {
+        ae_params params;
+        uint64_t base;
+        ae_grid_run(grid, cfg->trajectory_runs[k], &params, &base);
+        if (params.steps > max_steps) max_steps = params.steps;
+    }
+    traj->count = cfg->n_trajectory_runs;
+    traj->runs = cfg->trajectory_runs;
+    traj->every = cfg->trajectory_every;
+    traj->points = max_steps / traj->every + 1;
+    traj->n_max = grid->n_max;
+    traj->m_max = grid->m_max;
+    const uint64_t points = (uint64_t)traj->points, count = (uint64_t)traj->count;
+    const uint64_t n_max = (uint64_t)grid->n_max, m_max = (uint64_t)grid->m_max;
+    traj->loss = ae_xmalloc(count * points * sizeof(float));
+    traj->W = ae_xmalloc(count * points * n_max * m_max * sizeof(float));
+    traj->b = ae_xmalloc(count * points * n_max * sizeof(float));
+    float *trace_theta = ae_xmalloc(points * AE_P_MAX * sizeof(float));
+    for (uint64_t k = 0; k < count; k++) {
+        float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+        ae_buffers buffers = {theta, grad, s1, s2};
+        ae_params p;
+        ae_track track;
+        float *loss = traj->loss + k * points;
+        for (uint64_t t = 0; t < points; t++) loss[t] = NAN;
+        for (uint64_t e = 0; e < points * AE_P_MAX; e++) trace_theta[e] = NAN;
+        ae_prepare_run(job, traj->runs[k], &p, theta);
+        ae_trace trace = {traj->every, loss, trace_theta};
+        ae_train(&p, &buffers, &track, &trace);
+        const uint64_t n = (uint64_t)p.n, m = (uint64_t)p.m, P = n * m + n;
+        for (uint64_t t = 0; t < points; t++)
+            for (uint64_t i = 0; i < n_max; i++) {
+                const float *point = trace_theta + t * P;
+                uint64_t at = (k * points + t) * n_max + i;
+                traj->b[at] = i < n ? point[n * m + i] : NAN;
+                for (uint64_t c = 0; c < m_max; c++) traj->W[at * m_max + c] = i < n && c < m ? point[i * m + c] : NAN;
+            }
+    }
+    free(trace_theta);
+}
+
+void ae_trajectories_free(ae_trajectories *traj)
+{
+    free(traj->loss);
+    free(traj->W);
+    free(traj->b);
+    memset(traj, 0, sizeof *traj);
+}
+
 #ifndef AE_HAVE_CUDA
 ae_backend *ae_backend_cuda_create(ae_error *err)
 {

@@ -60,7 +60,7 @@ static const ae_params default_params = {
 
 /* Keys that hold text rather than numbers. */
 static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", NULL};
-static const char *const groups[] = {"model", "init", "train", "perturb", NULL};
+static const char *const groups[] = {"model", "init", "train", "perturb", "trajectory", NULL};
 
 const ae_setting *ae_setting_find(const char *key)
 {
@@ -247,6 +247,47 @@ static int parse_text_key(parser *ps, const char *key, const config_setting_t *n
         return parse_features_list(ps, node, where);
     if (type != CONFIG_TYPE_STRING) return ae_fail(ps->err, "%s: expects a string, got %s", where, type_name(type));
     return set_text(ps->cfg, key, config_setting_get_string(node), where, ps->err);
+}
+
+/* trajectory = { every = 100; runs = [0, 5]; } */
+static int parse_trajectory(parser *ps, const config_setting_t *group)
+{
+    char where[1024];
+    ae_config *cfg = ps->cfg;
+    for (int k = 0; k < config_setting_length(group); k++) {
+        const config_setting_t *node = config_setting_get_elem(group, (unsigned)k);
+        const char *name = config_setting_name(node);
+        int type = config_setting_type(node);
+        snprintf(where, sizeof where, "%s:%d: trajectory.%s", ps->path, config_setting_source_line(node), name);
+        if (strcmp(name, "every") == 0) {
+            if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+                return ae_fail(ps->err, "%s: expects an integer, got %s", where, type_name(type));
+            cfg->trajectory_every = config_setting_get_int64(node);
+            if (cfg->trajectory_every < 1) return ae_fail(ps->err, "%s: must be at least 1", where);
+        } else if (strcmp(name, "runs") == 0) {
+            if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+                return ae_fail(ps->err, "%s: expects a list of flat run indices [0, 5, ...]", where);
+            int count = config_setting_length(node);
+            if (count == 0) return ae_fail(ps->err, "%s: the list is empty", where);
+            free(cfg->trajectory_runs);
+            cfg->trajectory_runs = ae_xcalloc((size_t)count, sizeof(uint64_t));
+            cfg->n_trajectory_runs = count;
+            for (int r = 0; r < count; r++) {
+                const config_setting_t *item = config_setting_get_elem(node, (unsigned)r);
+                int item_type = config_setting_type(item);
+                if ((item_type != CONFIG_TYPE_INT && item_type != CONFIG_TYPE_INT64) || config_setting_get_int64(item) < 0)
+                    return ae_fail(ps->err, "%s: item %d is not a run index (an integer >= 0)", where, r + 1);
+                cfg->trajectory_runs[r] = (uint64_t)config_setting_get_int64(item);
+            }
+        } else {
+            return ae_fail(ps->err, "%s: unknown key (trajectory has every and runs)", where);
+        }
+    }
+    if (!cfg->trajectory_every || !cfg->trajectory_runs) {
+        snprintf(where, sizeof where, "%s:%d: trajectory", ps->path, config_setting_source_line(group));
+        return ae_fail(ps->err, "%s: needs both every = <steps> and runs = [<run index>, ...]", where);
+    }
+    return 0;
 }
 
 /* model = {...}; init = {...}; ... : every member must be a known key. */
@@ -460,12 +501,14 @@ static int parse_root(parser *ps, config_t *lc)
             if (strcmp(groups[g], name) == 0) known = 1;
         if (strcmp(name, "grid") == 0) {
             if (parse_grid(ps, node)) return -1;
+        } else if (strcmp(name, "trajectory") == 0 && config_setting_type(node) == CONFIG_TYPE_GROUP) {
+            if (parse_trajectory(ps, node)) return -1;
         } else if (known) {
             if (parse_group(ps, node, name)) return -1;
         } else {
             char where[1024];
             where_of(ps, node, name, where, sizeof where);
-            return ae_fail(ps->err, "%s: unknown section (expected model, init, train, perturb, grid)", where);
+            return ae_fail(ps->err, "%s: unknown section (expected model, init, train, perturb, trajectory, grid)", where);
         }
     }
     return 0;
@@ -627,6 +670,7 @@ void ae_config_free(ae_config *cfg)
     free(cfg->init_file);
     free(cfg->init_select);
     free(cfg->perturb_features);
+    free(cfg->trajectory_runs);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -680,6 +724,10 @@ char *ae_config_json(const ae_config *cfg)
     } else {
         json_string(&sb, cfg->perturb_kind == AE_PERTURB_DEAD_NEIGHBORS ? "dead_neighbors" : "none");
     }
+    ae_strbuf_printf(&sb, ",\n  \"trajectory.every\": %lld,\n  \"trajectory.runs\": [", (long long)cfg->trajectory_every);
+    for (int k = 0; k < cfg->n_trajectory_runs; k++)
+        ae_strbuf_printf(&sb, "%s%llu", k ? ", " : "", (unsigned long long)cfg->trajectory_runs[k]);
+    ae_strbuf_printf(&sb, "]");
     ae_strbuf_printf(&sb, ",\n  \"grid\": [");
     for (int a = 0; a < cfg->n_axes; a++) {
         const ae_axis *axis = &cfg->axes[a];

@@ -38,6 +38,10 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
             return ae_fail(err, "%s: the grid has more than %llu runs", cfg->path, (unsigned long long)AE_RUNS_MAX);
         grid->total *= grid->axes[a].count;
     }
+    for (int k = 0; k < cfg->n_trajectory_runs; k++)
+        if (cfg->trajectory_runs[k] >= grid->total)
+            return ae_fail(err, "%s: trajectory.runs: run %llu does not exist (the grid has %llu runs)", cfg->path,
+                           (unsigned long long)cfg->trajectory_runs[k], (unsigned long long)grid->total);
     /* per-feature data is padded to the largest n (and m) any run has */
     grid->n_max = grid->params.n;
     grid->m_max = grid->params.m;

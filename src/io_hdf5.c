@@ -405,6 +405,55 @@ ae_out *ae_out_create(const char *path, const ae_job *job, const ae_provenance *
     return out;
 }
 
+/* The `trajectory` group: its own run, step, feature and latent dimensions. */
+int ae_out_write_trajectories(ae_out *out, const ae_trajectories *traj, ae_error *err)
+{
+    if (traj->count == 0) return 0;
+    hid_t group = H5Gcreate2(out->file, "trajectory", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_TRY(group);
+    ae_axis axes[4] = {{.count = (uint64_t)traj->count}, {.count = (uint64_t)traj->points},
+                       {.count = (uint64_t)traj->n_max}, {.count = (uint64_t)traj->m_max}};
+    const char *names[4] = {"run", "step", "feature", "latent"};
+    const char *long_names[4] = {"flat index of the run in the grid", "training step", "feature index i",
+                                 "latent dimension"};
+    hid_t scales[4];
+    hsize_t dims[4];
+    for (int d = 0; d < 4; d++) {
+        axes[d].values = ae_xcalloc(axes[d].count, sizeof(double));
+        for (uint64_t k = 0; k < axes[d].count; k++)
+            axes[d].values[k] = d == 0 ? (double)traj->runs[k] : d == 1 ? (double)(k * (uint64_t)traj->every) : (double)k;
+        int status = make_coordinate(group, names[d], &axes[d], d == 1 ? "step" : "1", long_names[d], &scales[d], err);
+        free(axes[d].values);
+        if (status) return -1;
+        dims[d] = axes[d].count;
+    }
+    const struct {
+        const char *name, *long_name;
+        int rank;
+        const float *data;
+        hid_t scale_dims[4];
+    } vars[3] = {{"loss", "MSE loss", 2, traj->loss, {scales[0], scales[1]}},
+                 {"W", "weights W_i", 4, traj->W, {scales[0], scales[1], scales[2], scales[3]}},
+                 {"b", "bias b_i", 3, traj->b, {scales[0], scales[1], scales[2]}}};
+    hsize_t var_dims[4];
+    for (int v = 0; v < 3; v++) {
+        float fill = NAN;
+        hid_t ds;
+        for (int d = 0; d < vars[v].rank; d++) var_dims[d] = dims[d];
+        if (make_variable(group, vars[v].name, H5T_NATIVE_FLOAT, &fill, vars[v].rank, var_dims, vars[v].scale_dims, &ds,
+                          err) ||
+            put_text_attr(ds, "long_name", vars[v].long_name, err) || put_text_attr(ds, "units", "1", err) ||
+            put_array_attr(ds, "_FillValue", H5T_NATIVE_FLOAT, 0, &fill, err))
+            return -1;
+        H5_TRY(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, vars[v].data));
+        H5Dclose(ds);
+    }
+    for (int d = 0; d < 4; d++) H5Dclose(scales[d]);
+    H5Gclose(group);
+    H5_TRY(H5Fflush(out->file, H5F_SCOPE_GLOBAL));
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Resuming                                                                  */
 /* ------------------------------------------------------------------------ */

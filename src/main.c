@@ -238,6 +238,13 @@ static int command_run(int argc, char **argv)
     out = opt.resume ? ae_out_resume(opt.output, &job, done, &err)
                      : ae_out_create(opt.output, &job, &prov, opt.force, &err);
     if (!out) goto finish;
+    if (!opt.resume && cfg.trajectory_every) {
+        ae_trajectories traj;
+        ae_trajectories_train(&job, &traj);
+        int failed = ae_out_write_trajectories(out, &traj, &err);
+        ae_trajectories_free(&traj);
+        if (failed) goto finish;
+    }
     if (!opt.quiet && opt.shard_count > 1)
         fprintf(stderr, "aesweep: shard %llu/%llu of %llu runs on %s (%s)\n", (unsigned long long)opt.shard_index,
                 (unsigned long long)opt.shard_count, (unsigned long long)grid.total, backend->name, backend->device);

@@ -33,7 +33,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def chaos(tmp_path_factory):
-    """lr x bias_delta chaos map from the ideal failure state, trajectories of runs 0 and 3."""
+    """lr x bias_delta chaos map from the ideal failure state, trajectories of runs 0 and 9."""
     return produce(tmp_path_factory, "tiny_chaos.cfg", "chaos.h5")
 
 

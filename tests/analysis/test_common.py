@@ -51,11 +51,10 @@ def test_parse_sel():
             common.parse_sel([bad])
 
 
-def test_mode_ignores_nan_and_breaks_ties_low():
-    da = xr.DataArray([[0, 1, 1], [2, 2, 0], [np.nan, np.nan, np.nan], [1, 0, np.nan]], dims=("x", "seed"))
-    assert common.mode(da, ["x"], [0, 1, 2, 3]).values.tolist()[:2] == [1.0, 2.0]
-    out = common.mode(da, ["x"], [0, 1, 2, 3]).values
-    assert np.isnan(out[2]) and out[3] == 0.0
+def test_mode_ignores_nan_and_breaks_ties_first():
+    da = xr.DataArray([[0, 5, 5], [2, 2, 0], [np.nan, np.nan, np.nan], [5, 0, np.nan]], dims=("x", "seed"))
+    out = common.mode_index(da, ["x"], [5, 0, 2]).values  # codes need not be sorted
+    assert out[:2].tolist() == [0.0, 2.0] and np.isnan(out[2]) and out[3] == 0.0
 
 
 def test_convex_hull_and_half_plane():

@@ -133,9 +133,9 @@ def test_trajectories(chaos, tmp_path):
     out = tmp_path / "traj.png"
     assert trajectories.main([chaos, "-o", str(out)]) == 0
     runs = common.open_dataset(chaos, group="trajectory")["run"].values
-    assert runs.tolist() == [0, 3]
+    assert runs.tolist() == [0, 9]
     check_image(out, (trajectories.ROW_SIZE[0], trajectories.ROW_SIZE[1] * len(runs)))
-    assert trajectories.main([chaos, "--run", "3", "-o", str(out)]) == 0
+    assert trajectories.main([chaos, "--run", "9", "-o", str(out)]) == 0
     check_image(out, trajectories.ROW_SIZE)
 
 

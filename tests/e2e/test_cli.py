@@ -270,3 +270,19 @@ def test_shipped_sweeps_are_valid_configs(tmp_path):
                            "--quiet", "--force", check=False)
         assert proc.returncode in (0, 2), proc.stderr
         assert proc.returncode == 0 or "init.file" in proc.stderr, (cfg, proc.stderr)
+
+
+def test_trajectories_end_where_the_sweep_ends(tmp_path, write_config):
+    cfg = write_config(SMALL.replace("train =", "trajectory = { every = 100; runs = [0, 13]; };\ntrain ="))
+    out = tmp_path / "traj.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    traj = xr.open_dataset(out, engine="h5netcdf", group="trajectory")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    assert list(traj["run"].values) == [0, 13] and list(traj["step"].values) == [0, 100, 200, 300, 400]
+    assert traj["W"].dims == ("run", "step", "feature", "latent")
+    for k, run in enumerate([0, 13]):
+        lr_index, seed_index = divmod(run, 6)
+        assert np.array_equal(traj["W"].values[k, -1], ds["W_final"].values[lr_index, seed_index])
+        assert np.array_equal(traj["b"].values[k, -1], ds["b_final"].values[lr_index, seed_index])
+        assert traj["loss"].values[k, -1] == ds["loss"].values[lr_index, seed_index]
+    assert traj["loss"].values[1, -1] < traj["loss"].values[1, 0] / 100  # lr 1e-2 from a random start: it learns

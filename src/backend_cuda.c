@@ -1,0 +1,397 @@
+/*
+ * backend_cuda.c - the CUDA backend: host glue around kernels/train.cu.
+ *
+ * Per train call, in chunks that fit the device: decode every run's settings with
+ * ae_grid_run, upload them (one ae_params per run: a whole batch of different settings
+ * is one launch per kernel), let the kernels init, train and summarize every run on
+ * the device, copy the final states and metrics back and store them in ae_results.
+ * Base states (scheme "file") are uploaded once per job.  Buffers grow lazily to the
+ * largest chunk seen and are freed in destroy.
+ *
+ * Every CUDA call goes through cudaCheck (kernels/train.cuh); a failure becomes an
+ * ae_error with AE_EXIT_RUNTIME naming the call, file and line.
+ */
+#include "ae_backend.h"
+#include "ae_bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/train.cuh"
+
+/* Device memory a chunk may take (of what is free), and pinned host memory for staging. */
+#define CUDA_DEVICE_FRACTION 0.8
+#define CUDA_HOST_STAGING_BYTES ((size_t)2 << 30)
+#define CUDA_CHUNK_MAX ((uint64_t)1 << 30) /* kernels index runs with uint32 */
+
+typedef struct {
+    int device, variant;
+    double kernel_seconds;
+    cudaEvent_t start, stop;
+    /* per-run buffers for `capacity` runs with the strides below: device and pinned host */
+    uint64_t capacity;
+    int stride_theta, stride_feature;
+    ae_params *d_params, *h_params;
+    uint32_t *d_base, *h_base, *d_order, *h_order;
+    float *d_theta, *h_theta, *d_recon, *h_recon, *d_norm, *h_norm;
+    ae_track *d_track, *h_track;
+    ae_summary *d_summary, *h_summary;
+    /* per job */
+    const ae_bases *bases; /* the ones in d_base_W, d_base_b */
+    float *d_base_W, *d_base_b;
+    int32_t *d_features;
+    int features_capacity;
+} cuda_backend;
+
+static int cuda_fail(ae_error *err) { return ae_fail_runtime(err, "CUDA backend: %s", aek_last_error()); }
+
+/* Frees and NULLs a device pointer (cudaFree(NULL) is a no-op). */
+static int free_device(void *pointer_to_pointer)
+{
+    void **p = pointer_to_pointer;
+    int rc = cudaCheck(cudaFree(*p));
+    *p = NULL;
+    return rc;
+}
+
+static int free_host(void *pointer_to_pointer)
+{
+    void **p = pointer_to_pointer;
+    int rc = cudaCheck(cudaFreeHost(*p));
+    *p = NULL;
+    return rc;
+}
+
+static int free_buffers(cuda_backend *c)
+{
+    int rc = 0;
+    rc |= free_device(&c->d_params), rc |= free_host(&c->h_params);
+    rc |= free_device(&c->d_base), rc |= free_host(&c->h_base);
+    rc |= free_device(&c->d_order), rc |= free_host(&c->h_order);
+    rc |= free_device(&c->d_theta), rc |= free_host(&c->h_theta);
+    rc |= free_device(&c->d_recon), rc |= free_host(&c->h_recon);
+    rc |= free_device(&c->d_norm), rc |= free_host(&c->h_norm);
+    rc |= free_device(&c->d_track), rc |= free_host(&c->h_track);
+    rc |= free_device(&c->d_summary), rc |= free_host(&c->h_summary);
+    c->capacity = 0;
+    return rc;
+}
+
+/* Bytes of device (and of pinned host) memory one run takes. */
+static size_t bytes_per_run(int stride_theta, int stride_feature)
+{
+    return sizeof(ae_params) + 2 * sizeof(uint32_t) + sizeof(ae_track) + sizeof(ae_summary) +
+           ((size_t)stride_theta + 2 * (size_t)stride_feature) * sizeof(float);
+}
+
+/* Makes the buffers hold at least min(want, what fits) runs of these strides; the
+ * capacity it got is c->capacity (>= 1). */
+static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int stride_feature, ae_error *err)
+{
+    if (want <= c->capacity && stride_theta <= c->stride_theta && stride_feature <= c->stride_feature) return 0;
+    if (free_buffers(c)) return cuda_fail(err);
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaCheck(cudaMemGetInfo(&free_bytes, &total_bytes))) return cuda_fail(err);
+    size_t per_run = bytes_per_run(stride_theta, stride_feature);
+    uint64_t fit = (uint64_t)((double)free_bytes * CUDA_DEVICE_FRACTION) / per_run;
+    uint64_t host_fit = CUDA_HOST_STAGING_BYTES / per_run;
+    uint64_t n = want;
+    if (n > fit) n = fit;
+    if (n > host_fit) n = host_fit;
+    if (n > CUDA_CHUNK_MAX) n = CUDA_CHUNK_MAX;
+    if (n == 0)
+        return ae_fail_runtime(err, "CUDA backend: not enough device memory for one run (%zu bytes free)",
+                               free_bytes);
+    size_t runs = (size_t)n, theta = runs * (size_t)stride_theta, feature = runs * (size_t)stride_feature;
+    if (cudaCheck(cudaMalloc((void **)&c->d_params, runs * sizeof(ae_params))) ||
+        cudaCheck(cudaMalloc((void **)&c->d_base, runs * sizeof(uint32_t))) ||
+        cudaCheck(cudaMalloc((void **)&c->d_order, runs * sizeof(uint32_t))) ||
+        cudaCheck(cudaMalloc((void **)&c->d_theta, theta * sizeof(float))) ||
+        cudaCheck(cudaMalloc((void **)&c->d_recon, feature * sizeof(float))) ||
+        cudaCheck(cudaMalloc((void **)&c->d_norm, feature * sizeof(float))) ||
+        cudaCheck(cudaMalloc((void **)&c->d_track, runs * sizeof(ae_track))) ||
+        cudaCheck(cudaMalloc((void **)&c->d_summary, runs * sizeof(ae_summary))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_params, runs * sizeof(ae_params))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_base, runs * sizeof(uint32_t))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_order, runs * sizeof(uint32_t))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_theta, theta * sizeof(float))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_recon, feature * sizeof(float))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_norm, feature * sizeof(float))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_track, runs * sizeof(ae_track))) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_summary, runs * sizeof(ae_summary)))) {
+        int rc = cuda_fail(err);
+        free_buffers(c);
+        return rc;
+    }
+    c->capacity = n;
+    c->stride_theta = stride_theta;
+    c->stride_feature = stride_feature;
+    return 0;
+}
+
+/* Base states and the perturbed-feature list of the job, on the device. */
+static int upload_job(cuda_backend *c, const ae_job *job, ae_error *err)
+{
+    const ae_config *cfg = job->cfg;
+    if (job->bases != c->bases) {
+        if (free_device(&c->d_base_W) || free_device(&c->d_base_b)) return cuda_fail(err);
+        c->bases = NULL;
+        const ae_bases *b = job->bases;
+        if (b && b->count > 0) {
+            size_t nW = (size_t)b->count * (size_t)b->n * (size_t)b->m, nb = (size_t)b->count * (size_t)b->n;
+            if (cudaCheck(cudaMalloc((void **)&c->d_base_W, nW * sizeof(float))) ||
+                cudaCheck(cudaMalloc((void **)&c->d_base_b, nb * sizeof(float))) ||
+                cudaCheck(cudaMemcpy(c->d_base_W, b->W, nW * sizeof(float), cudaMemcpyHostToDevice)) ||
+                cudaCheck(cudaMemcpy(c->d_base_b, b->b, nb * sizeof(float), cudaMemcpyHostToDevice)))
+                return cuda_fail(err);
+        }
+        c->bases = b;
+    }
+    int nf = cfg->perturb_kind == AE_PERTURB_LIST ? cfg->n_perturb_features : 0;
+    if (nf > c->features_capacity) {
+        if (free_device(&c->d_features) ||
+            cudaCheck(cudaMalloc((void **)&c->d_features, (size_t)nf * sizeof(int32_t))))
+            return cuda_fail(err);
+        c->features_capacity = nf;
+    }
+    if (nf > 0 && cudaCheck(cudaMemcpy(c->d_features, cfg->perturb_features, (size_t)nf * sizeof(int32_t),
+                                       cudaMemcpyHostToDevice)))
+        return cuda_fail(err);
+    return 0;
+}
+
+/* Stores one run's device-computed record into slot `slot` of res, NaN-padded to
+ * res->n_max, res->m_max: the layout of ae_record_run (src/backend.c), minus the
+ * summary, which the device computed. */
+static void store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
+                      const ae_track *track, const ae_summary *sum, const float *recon, const float *norm)
+{
+    const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
+    res->outcome[slot] = (int8_t)sum->outcome;
+    res->n_learnt[slot] = (int16_t)sum->n_learnt;
+    res->radius_levels[slot] = (int16_t)sum->radius_levels;
+    res->loss[slot] = sum->loss;
+    res->splay[slot] = sum->splay;
+    res->asymmetry[slot] = sum->asymmetry;
+    res->min_gap[slot] = sum->min_gap;
+    res->recovered[slot] = (int8_t)track->recovered;
+    res->recovery_step[slot] = track->recovery_step;
+    res->first_perfect_step[slot] = track->first_perfect_step;
+    res->diverged_step[slot] = track->diverged_step;
+    if (sum->outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
+    for (int i = 0; i < n_max; i++) {
+        uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
+        res->recon[at] = i < n ? recon[i] : NAN;
+        res->norm[at] = i < n ? norm[i] : NAN;
+        res->b_final[at] = i < n ? theta[n * m + i] : NAN;
+        for (int k = 0; k < m_max; k++)
+            res->W_final[at * (uint64_t)m_max + (uint64_t)k] = i < n && k < m ? theta[i * m + k] : NAN;
+    }
+}
+
+/* Trains runs first .. first+count-1 (one chunk that fits the buffers) into res slots
+ * slot0 .. slot0+count-1. */
+static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, uint64_t slot0,
+                       ae_results *res, ae_error *err)
+{
+    const ae_bases *bases = job->bases;
+    for (uint64_t r = 0; r < count; r++) {
+        uint64_t base;
+        ae_params *p = &c->h_params[r];
+        ae_grid_run(job->grid, first + r, p, &base);
+        if (p->n < AE_N_MIN || p->n > AE_N_MAX || p->m < AE_M_MIN || p->m > AE_M_MAX ||
+            p->n * p->m + p->n > c->stride_theta || p->n > c->stride_feature)
+            return ae_fail_runtime(err, "CUDA backend: run %llu has n=%d, m=%d outside the grid's n_max=%d, m_max=%d",
+                                   (unsigned long long)(first + r), p->n, p->m, job->grid->n_max,
+                                   job->grid->m_max);
+        if (p->scheme == AE_INIT_FILE &&
+            (!bases || base >= bases->count || bases->n != p->n || bases->m != p->m))
+            return ae_fail_runtime(err, "CUDA backend: run %llu has no base state of n=%d, m=%d",
+                                   (unsigned long long)(first + r), p->n, p->m);
+        c->h_base[r] = (uint32_t)base;
+    }
+    const ae_config *cfg = job->cfg;
+    aek_batch bt = {
+        .count = (uint32_t)count,
+        .params = c->d_params,
+        .base = c->d_base,
+        .base_W = c->d_base_W,
+        .base_b = c->d_base_b,
+        .base_n = bases ? bases->n : 0,
+        .base_m = bases ? bases->m : 0,
+        .perturb_kind = (int32_t)cfg->perturb_kind,
+        .n_perturb_features = cfg->perturb_kind == AE_PERTURB_LIST ? cfg->n_perturb_features : 0,
+        .perturb_features = c->d_features,
+        .stride_theta = c->stride_theta,
+        .stride_feature = c->stride_feature,
+        .order = c->d_order,
+        .theta = c->d_theta,
+        .track = c->d_track,
+        .summary = c->d_summary,
+        .recon = c->d_recon,
+        .norm = c->d_norm,
+    };
+    size_t runs = (size_t)count, theta = runs * (size_t)c->stride_theta, feature = runs * (size_t)c->stride_feature;
+    float ms = 0;
+    /* outcome -1 marks a run no kernel wrote: checked below */
+    if (cudaCheck(cudaMemcpyAsync(c->d_params, c->h_params, runs * sizeof(ae_params), cudaMemcpyHostToDevice, 0)) ||
+        cudaCheck(cudaMemcpyAsync(c->d_base, c->h_base, runs * sizeof(uint32_t), cudaMemcpyHostToDevice, 0)) ||
+        cudaCheck(cudaMemsetAsync(c->d_summary, 0xff, runs * sizeof(ae_summary), 0)) ||
+        cudaCheck(cudaEventRecord(c->start, 0)) || aek_train(&bt, c->h_params, c->h_order, c->variant, 0) ||
+        cudaCheck(cudaEventRecord(c->stop, 0)) ||
+        cudaCheck(cudaMemcpyAsync(c->h_theta, c->d_theta, theta * sizeof(float), cudaMemcpyDeviceToHost, 0)) ||
+        cudaCheck(cudaMemcpyAsync(c->h_recon, c->d_recon, feature * sizeof(float), cudaMemcpyDeviceToHost, 0)) ||
+        cudaCheck(cudaMemcpyAsync(c->h_norm, c->d_norm, feature * sizeof(float), cudaMemcpyDeviceToHost, 0)) ||
+        cudaCheck(cudaMemcpyAsync(c->h_track, c->d_track, runs * sizeof(ae_track), cudaMemcpyDeviceToHost, 0)) ||
+        cudaCheck(cudaMemcpyAsync(c->h_summary, c->d_summary, runs * sizeof(ae_summary), cudaMemcpyDeviceToHost,
+                                  0)) ||
+        cudaCheck(cudaStreamSynchronize(0)) || cudaCheck(cudaEventElapsedTime(&ms, c->start, c->stop)))
+        return cuda_fail(err);
+    c->kernel_seconds += ms * 1e-3;
+    for (uint64_t r = 0; r < count; r++) {
+        const ae_summary *sum = &c->h_summary[r];
+        if (sum->outcome < AE_OUT_PERFECT || sum->outcome > AE_OUT_DIVERGED)
+            return ae_fail_runtime(err, "CUDA backend: internal error: run %llu was not trained",
+                                   (unsigned long long)(first + r));
+        store_run(res, slot0 + r, &c->h_params[r], c->h_theta + r * (size_t)c->stride_theta, &c->h_track[r], sum,
+                  c->h_recon + r * (size_t)c->stride_feature, c->h_norm + r * (size_t)c->stride_feature);
+    }
+    return 0;
+}
+
+static int cuda_train(ae_backend *backend, const ae_job *job, uint64_t first, uint64_t count, ae_results *res,
+                      ae_error *err)
+{
+    cuda_backend *c = backend->impl;
+    const int n_max = job->grid->n_max, m_max = job->grid->m_max;
+    c->kernel_seconds = 0;
+    if (count == 0) return 0;
+    if (count > res->capacity || n_max > res->n_max || m_max > res->m_max)
+        return ae_fail_runtime(err, "CUDA backend: results hold %llu runs of n_max=%d, m_max=%d; asked for %llu",
+                               (unsigned long long)res->capacity, res->n_max, res->m_max, (unsigned long long)count);
+    if (upload_job(c, job, err) || ensure_capacity(c, count, n_max * m_max + n_max, n_max, err)) return -1;
+    for (uint64_t done = 0; done < count;) {
+        uint64_t chunk = count - done < c->capacity ? count - done : c->capacity;
+        if (train_chunk(c, job, first + done, chunk, done, res, err)) return -1;
+        done += chunk;
+    }
+    return 0;
+}
+
+static void cuda_destroy(ae_backend *backend)
+{
+    if (!backend) return;
+    cuda_backend *c = backend->impl;
+    if (c) {
+        /* errors here have nowhere to go; the process is ending or moving on */
+        free_buffers(c);
+        free_device(&c->d_base_W);
+        free_device(&c->d_base_b);
+        free_device(&c->d_features);
+        if (c->start) cudaCheck(cudaEventDestroy(c->start));
+        if (c->stop) cudaCheck(cudaEventDestroy(c->stop));
+        free(c);
+    }
+    free(backend);
+}
+
+/* AESWEEP_KERNEL=k picks a kernel variant (kernels/train.cuh); unset: the default. */
+static int kernel_from_env(ae_error *err)
+{
+    const char *text = getenv("AESWEEP_KERNEL");
+    if (!text || !*text) return AEK_DEFAULT_VARIANT;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*end || v < 0 || v >= AEK_VARIANTS) {
+        ae_fail(err, "AESWEEP_KERNEL=%s: expects a kernel variant 0..%d", text, AEK_VARIANTS - 1);
+        return -1;
+    }
+    return (int)v;
+}
+
+ae_backend *ae_backend_cuda_create(ae_error *err)
+{
+    int devices = 0;
+    if (cudaCheck(cudaGetDeviceCount(&devices))) {
+        ae_fail_runtime(err, "no usable CUDA device: %s", aek_last_error());
+        return NULL;
+    }
+    if (devices == 0) {
+        ae_fail_runtime(err, "no CUDA device found (cudaGetDeviceCount reports 0)");
+        return NULL;
+    }
+    int variant = kernel_from_env(err);
+    if (variant < 0) return NULL;
+    struct cudaDeviceProp prop;
+    const int device = 0; /* the first visible one: CUDA_VISIBLE_DEVICES picks another */
+    if (cudaCheck(cudaSetDevice(device)) || cudaCheck(cudaGetDeviceProperties(&prop, device))) {
+        cuda_fail(err);
+        return NULL;
+    }
+    if (aek_probe()) {
+        ae_fail_runtime(err, "the CUDA kernels cannot run on %s (compute capability %d.%d; built for sm_90): %s",
+                        prop.name, prop.major, prop.minor, aek_last_error());
+        return NULL;
+    }
+    cuda_backend *c = ae_xcalloc(1, sizeof *c);
+    c->device = device;
+    c->variant = variant;
+    ae_backend *backend = ae_xcalloc(1, sizeof *backend);
+    backend->impl = c;
+    backend->train = cuda_train;
+    backend->destroy = cuda_destroy;
+    if (cudaCheck(cudaEventCreate(&c->start)) || cudaCheck(cudaEventCreate(&c->stop))) {
+        cuda_fail(err);
+        cuda_destroy(backend);
+        return NULL;
+    }
+    snprintf(backend->name, sizeof backend->name, "cuda");
+    snprintf(backend->device, sizeof backend->device, "%s", prop.name);
+    return backend;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Extras for `aesweep bench` (ae_bench.h)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* FP32 lanes per SM by architecture: 64 on sm_60, sm_70, sm_75 and sm_80 (A100),
+ * 128 on sm_61, sm_86, sm_89, sm_90 (H100, H200) and newer. */
+static int fp32_lanes_per_sm(int major, int minor)
+{
+    if (major >= 9) return 128;
+    if (major == 8) return minor == 0 ? 64 : 128;
+    if (major == 7) return 64;
+    if (major == 6) return minor == 0 ? 64 : 128;
+    return 128;
+}
+
+double ae_cuda_peak_flops(const ae_backend *backend, char *how, size_t how_size)
+{
+    const cuda_backend *c = backend->impl;
+    int sms = 0, khz = 0, major = 0, minor = 0;
+    /* cudaDeviceProp.clockRate is gone in CUDA 13: the attribute gives the peak clock */
+    if (cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device)) ||
+        cudaCheck(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, c->device)) ||
+        cudaCheck(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, c->device)) ||
+        cudaCheck(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, c->device))) {
+        snprintf(how, how_size, "unknown: %s", aek_last_error());
+        return 0;
+    }
+    int lanes = fp32_lanes_per_sm(major, minor);
+    snprintf(how, how_size, "%d SMs x %d FP32 lanes x 2 (FMA) x %.0f MHz (cudaDevAttrClockRate, sm_%d%d)", sms,
+             lanes, khz * 1e-3, major, minor);
+    return (double)sms * lanes * 2.0 * khz * 1e3;
+}
+
+double ae_cuda_kernel_seconds(const ae_backend *backend) { return ((const cuda_backend *)backend->impl)->kernel_seconds; }
+
+int ae_cuda_set_kernel(ae_backend *backend, int variant)
+{
+    if (variant < 0 || variant >= AEK_VARIANTS) return -1;
+    ((cuda_backend *)backend->impl)->variant = variant;
+    return 0;
+}
+
+const char *ae_cuda_kernel_name(int variant) { return aek_kernel_name(variant); }

@@ -1,0 +1,381 @@
+/*
+ * bench.c - `aesweep bench`: how many model-steps per second a backend trains, and what
+ * fraction of the device's FP32 peak the useful flops of those steps reach.
+ *
+ * For each n it builds a sweep in memory (n, m = 2, AdamW with the defaults, one grid
+ * axis over init.seed with R values), trains it once for a few steps (the warm-up: buffers,
+ * module loading) and then for S steps, timed.  The CUDA backend also reports the time
+ * its kernels took (CUDA events), which excludes the host's grid decoding and copies.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "ae_bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BENCH_MAX_N 16       /* values in --n */
+#define BENCH_WARMUP_STEPS 10
+/* Auto --runs: about this many useful flops per timed train call (at least enough runs
+ * to fill the device, at most BENCH_RUNS_MAX). */
+#define BENCH_FLOPS_CUDA 4e12
+#define BENCH_FLOPS_CPU 5e9
+#define BENCH_RUNS_MAX ((uint64_t)1 << 22)
+
+static const char bench_usage[] =
+    "usage: aesweep bench [--n N[,N...]] [--m M] [--runs R] [--steps S] [--backend auto|cpu|cuda]\n"
+    "                     [--threads T] [--kernel K[,K...]] [--json FILE]\n"
+    "  --n        model sizes (default 7,16,64)\n"
+    "  --m        latent dims (default 2)\n"
+    "  --runs     runs per size (default: about 4e12 useful flops on CUDA, 5e9 on the CPU)\n"
+    "  --steps    training steps per run (default 10000)\n"
+    "  --backend  auto (default), cpu or cuda\n"
+    "  --threads  CPU threads (default: all cores)\n"
+    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local; default: the\n"
+    "             backend's, AESWEEP_KERNEL or 1)\n"
+    "  --json     also write the results as JSON to FILE ('-': stdout)\n";
+
+/* ------------------------------------------------------------------------ */
+/* Useful flops and peaks                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Useful flops of one training step of an (n, m) model, counted on the dense
+ * formulation a framework would run (no credit for the header's sparsity or for the
+ * symmetry of W^T W, none for compares and selects, none for the outcome check that
+ * runs every check_every steps):
+ *   forward   Z = W^T W                               2 n^2 m
+ *             + b, ReLU, Y - I, sum of squares (loss)  5 n^2
+ *   backward  dZ = (2/n^2) (Y - I) [Z > 0]             n^2
+ *             db = row sums of dZ                      n^2
+ *             dW = W (dZ + dZ^T)                       n^2 + 2 n^2 m
+ *   optimizer per parameter (P = n m + n):
+ *             Adam: m lerp 2, v update 3, sqrt 1, / bias correction 1, + eps 1, / 1,
+ *             * step size 1, - 1 = 11; AdamW + 1 (decay); Adam + 2 with weight decay;
+ *             SGD 2, + 2 with weight decay, + 2 with momentum.
+ * n = 7, m = 2, AdamW: 441 + 343 + 21 * 12 = 1036. */
+double ae_flops_per_step(int n, int m, const ae_params *p)
+{
+    const double nn = (double)n * n, P = (double)n * m + n;
+    double forward = 2 * nn * m + 5 * nn;
+    double backward = 3 * nn + 2 * nn * m;
+    double per_param;
+    if (p->optimizer == AE_OPT_SGD)
+        per_param = 2 + (p->weight_decay != 0.0f ? 2 : 0) + (p->momentum != 0.0f ? 2 : 0);
+    else if (p->optimizer == AE_OPT_ADAMW)
+        per_param = 12;
+    else
+        per_param = 11 + (p->weight_decay != 0.0f ? 2 : 0);
+    return forward + backward + per_param * P;
+}
+
+/* Physical cores: distinct (physical id, core id) pairs of /proc/cpuinfo, else the
+ * online logical CPUs. */
+static int cpu_cores(void)
+{
+    int ids[4096][2], count = 0, phys = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        const char *colon = strchr(line, ':');
+        if (!colon) continue;
+        if (strncmp(line, "physical id", 11) == 0) phys = atoi(colon + 1);
+        if (strncmp(line, "core id", 7) == 0 && count < 4096) {
+            int core = atoi(colon + 1), seen = 0;
+            for (int k = 0; k < count && !seen; k++) seen = ids[k][0] == phys && ids[k][1] == core;
+            if (!seen) ids[count][0] = phys, ids[count][1] = core, count++;
+        }
+    }
+    if (f) fclose(f);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return count > 0 ? count : online > 0 ? (int)online : 1;
+}
+
+/* The clock in MHz: cpufreq's maximum, else the first "cpu MHz" of /proc/cpuinfo. */
+static double cpu_mhz(const char **source)
+{
+    double mhz = 0;
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+    if (f) {
+        double khz;
+        if (fscanf(f, "%lf", &khz) == 1 && khz > 0) mhz = khz * 1e-3, *source = "cpuinfo_max_freq";
+        fclose(f);
+        if (mhz > 0) return mhz;
+    }
+    f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        const char *colon = strchr(line, ':');
+        if (strncmp(line, "cpu MHz", 7) == 0 && colon) {
+            mhz = atof(colon + 1);
+            *source = "/proc/cpuinfo cpu MHz (current clock)";
+            break;
+        }
+    }
+    if (f) fclose(f);
+    return mhz;
+}
+
+double ae_cpu_peak_flops(char *how, size_t how_size)
+{
+    int lanes = 4;
+    const char *simd = "SSE (4 lanes, mul + add)";
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx512f"))
+        lanes = 16, simd = "AVX-512 FMA";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        lanes = 8, simd = "AVX2 FMA";
+#elif defined(__aarch64__)
+    simd = "NEON FMA";
+#endif
+    const char *source = "unknown";
+    int cores = cpu_cores();
+    double mhz = cpu_mhz(&source);
+    /* one vector FMA unit per core assumed: chips with two reach twice this */
+    snprintf(how, how_size, "%d cores x %d FP32 lanes (%s) x 2 x %.0f MHz (%s)", cores, lanes, simd, mhz, source);
+    return (double)cores * lanes * 2.0 * mhz * 1e6;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One measurement                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int n, m, kernel; /* kernel: CUDA variant, -1 for the CPU */
+    uint64_t runs;
+    int64_t steps;
+    double seconds, kernel_seconds, flops_per_step, model_steps_per_s, kernel_model_steps_per_s, peak_fraction;
+    uint64_t outcomes[4];
+} bench_row;
+
+/* The settings every bench sweep shares: the defaults of DESIGN.md section 1. */
+static void bench_params(ae_params *p, int n, int m, int64_t steps)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n, p->m = m;
+    p->scheme = AE_INIT_XAVIER_NORMAL, p->optimizer = AE_OPT_ADAMW;
+    p->init_std = 1.0f, p->init_bound = 1.0f, p->bias_init = 0.0f;
+    p->radius = sqrtf(2.0f) * 1.01f, p->dead_eps = 1e-3f;
+    p->lr = 1e-3f, p->weight_decay = 0.01f, p->beta1 = 0.9f, p->beta2 = 0.999f, p->eps = 1e-8f;
+    p->steps = steps, p->check_every = 100, p->plateau_steps = 1000;
+}
+
+static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
+{
+    static char path[] = "(aesweep bench)", empty[] = "";
+    ae_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.path = path, cfg.text = empty, cfg.overrides = empty;
+    bench_params(&cfg.params, row->n, row->m, row->steps);
+    cfg.n_given = cfg.m_given = 1;
+    cfg.perturb_kind = AE_PERTURB_NONE;
+    ae_axis *axis = &cfg.axes[cfg.n_axes++];
+    axis->setting = ae_setting_find("init.seed");
+    if (!axis->setting) return ae_fail_runtime(err, "bench: the setting init.seed is unknown");
+    snprintf(axis->name, sizeof axis->name, "%s", axis->setting->dim ? axis->setting->dim : "seed");
+    axis->count = row->runs;
+    axis->values = ae_xcalloc(row->runs, sizeof(double));
+    for (uint64_t r = 0; r < row->runs; r++) axis->values[r] = (double)r;
+
+    ae_grid grid;
+    ae_results res;
+    int status = ae_grid_build(&grid, &cfg, NULL, err);
+    free(axis->values);
+    if (status) return -1;
+    ae_job job = {&cfg, &grid, NULL};
+    ae_results_alloc(&res, row->runs, grid.n_max, grid.m_max);
+    /* warm-up: the same runs for a few steps, so buffers are allocated before timing */
+    grid.params.steps = row->steps < BENCH_WARMUP_STEPS ? row->steps : BENCH_WARMUP_STEPS;
+    status = backend->train(backend, &job, 0, row->runs, &res, err);
+    grid.params.steps = row->steps;
+    double start = ae_now();
+    if (!status) status = backend->train(backend, &job, 0, row->runs, &res, err);
+    row->seconds = ae_now() - start;
+    if (!status) {
+        for (uint64_t r = 0; r < row->runs; r++)
+            if (res.outcome[r] >= 0 && res.outcome[r] <= 3) row->outcomes[res.outcome[r]]++;
+        double model_steps = (double)row->runs * (double)row->steps;
+        row->flops_per_step = ae_flops_per_step(row->n, row->m, &grid.params);
+        row->model_steps_per_s = model_steps / row->seconds;
+        row->kernel_seconds = 0;
+#ifdef AE_HAVE_CUDA
+        if (strcmp(backend->name, "cuda") == 0) row->kernel_seconds = ae_cuda_kernel_seconds(backend);
+#endif
+        row->kernel_model_steps_per_s = row->kernel_seconds > 0 ? model_steps / row->kernel_seconds : 0;
+    }
+    ae_results_free(&res);
+    ae_grid_free(&grid);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Command line                                                              */
+/* ------------------------------------------------------------------------ */
+
+static int bench_usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "aesweep bench: %s%s\n%s", what, arg, bench_usage);
+    return AE_EXIT_USAGE;
+}
+
+/* "7,16,64" into values (each in lo..hi); the count, or -1. */
+static int parse_list(const char *text, int *values, int max, int lo, int hi)
+{
+    int count = 0;
+    const char *at = text;
+    while (*at) {
+        char *end;
+        long v = strtol(at, &end, 10);
+        if (end == at || v < lo || v > hi || count == max || (*end && *end != ',')) return -1;
+        values[count++] = (int)v;
+        at = *end ? end + 1 : end;
+    }
+    return count > 0 ? count : -1;
+}
+
+static void write_json(FILE *f, const ae_backend *backend, double peak, const char *peak_how, const bench_row *rows,
+                       int n_rows)
+{
+    fprintf(f, "{\n  \"backend\": \"%s\",\n  \"device\": \"", backend->name);
+    for (const char *c = backend->device; *c; c++) fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+    fprintf(f, "\",\n  \"peak_flops\": %.6g,\n  \"peak_source\": \"%s\",\n  \"results\": [\n", peak, peak_how);
+    for (int k = 0; k < n_rows; k++) {
+        const bench_row *r = &rows[k];
+        fprintf(f,
+                "    {\"n\": %d, \"m\": %d, \"kernel\": %d, \"runs\": %llu, \"steps\": %lld, \"seconds\": %.6g, "
+                "\"kernel_seconds\": %.6g, \"model_steps_per_s\": %.6g, \"kernel_model_steps_per_s\": %.6g, "
+                "\"flops_per_step\": %.6g, \"peak_fraction\": %.6g, "
+                "\"outcomes\": {\"perfect\": %llu, \"mean_bias_failure\": %llu, \"dead_failure\": %llu, "
+                "\"diverged\": %llu}}%s\n",
+                r->n, r->m, r->kernel, (unsigned long long)r->runs, (long long)r->steps, r->seconds,
+                r->kernel_seconds, r->model_steps_per_s, r->kernel_model_steps_per_s, r->flops_per_step,
+                r->peak_fraction, (unsigned long long)r->outcomes[0], (unsigned long long)r->outcomes[1],
+                (unsigned long long)r->outcomes[2], (unsigned long long)r->outcomes[3], k + 1 < n_rows ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+}
+
+int ae_bench_main(int argc, char **argv)
+{
+    int ns[BENCH_MAX_N] = {7, 16, 64}, n_ns = 3, m = 2, threads = 0;
+    int kernels[8] = {-1}, n_kernels = 1;
+    long long runs = 0, steps = 10000;
+    const char *backend_name = "auto", *json = NULL;
+    for (int k = 0; k < argc; k++) {
+        const char *arg = argv[k], *value = k + 1 < argc ? argv[k + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            fputs(bench_usage, stdout);
+            return AE_EXIT_OK;
+        }
+        if (!value) return bench_usage_error("missing value or unknown option ", arg);
+        k++;
+        if (!strcmp(arg, "--n")) {
+            if ((n_ns = parse_list(value, ns, BENCH_MAX_N, AE_N_MIN, AE_N_MAX)) < 0)
+                return bench_usage_error("--n expects sizes 2..256, comma-separated: ", value);
+        } else if (!strcmp(arg, "--m")) {
+            m = (int)strtol(value, &end, 10);
+            if (*end || m < AE_M_MIN || m > AE_M_MAX) return bench_usage_error("--m expects 1..4: ", value);
+        } else if (!strcmp(arg, "--runs")) {
+            runs = strtoll(value, &end, 10);
+            if (*end || runs < 1 || (uint64_t)runs > AE_RUNS_MAX) return bench_usage_error("--runs expects >= 1: ", value);
+        } else if (!strcmp(arg, "--steps")) {
+            steps = strtoll(value, &end, 10);
+            if (*end || steps < 1) return bench_usage_error("--steps expects >= 1: ", value);
+        } else if (!strcmp(arg, "--threads")) {
+            threads = (int)strtol(value, &end, 10);
+            if (*end || threads < 1 || threads > 4096) return bench_usage_error("--threads expects 1..4096: ", value);
+        } else if (!strcmp(arg, "--kernel")) {
+            if ((n_kernels = parse_list(value, kernels, 8, 0, 15)) < 0)
+                return bench_usage_error("--kernel expects variants, comma-separated: ", value);
+        } else if (!strcmp(arg, "--backend")) {
+            backend_name = value;
+        } else if (!strcmp(arg, "--json")) {
+            json = value;
+        } else {
+            return bench_usage_error("unknown option ", arg);
+        }
+    }
+
+    ae_error err = {{0}, 0};
+    ae_backend *backend = ae_backend_select(backend_name, threads, 0, &err);
+    if (!backend) {
+        fprintf(stderr, "aesweep bench: %s\n", err.msg);
+        return err.code ? err.code : AE_EXIT_RUNTIME;
+    }
+    const int cuda = strcmp(backend->name, "cuda") == 0;
+    char peak_how[512];
+    double peak = 0;
+#ifdef AE_HAVE_CUDA
+    if (cuda) peak = ae_cuda_peak_flops(backend, peak_how, sizeof peak_how);
+#endif
+    if (!cuda) peak = ae_cpu_peak_flops(peak_how, sizeof peak_how);
+    if (!cuda && kernels[0] >= 0) fprintf(stderr, "aesweep bench: note: --kernel applies to the CUDA backend only\n");
+    if (!cuda) n_kernels = 1, kernels[0] = -1;
+
+    printf("backend %s: %s\npeak    %.3g FP32 flop/s = %s\n\n", backend->name, backend->device, peak, peak_how);
+    printf("%5s %3s %-8s %9s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "kernel", "runs", "steps", "seconds",
+           "model-steps/s", "kernel only", "flops/step", "% peak", "diverg");
+    bench_row rows[BENCH_MAX_N * 8];
+    int n_rows = 0, status = 0;
+    for (int a = 0; a < n_ns && !status; a++) {
+        for (int b = 0; b < n_kernels && !status; b++) {
+            bench_row *row = &rows[n_rows];
+            memset(row, 0, sizeof *row);
+            row->n = ns[a], row->m = m, row->kernel = kernels[b], row->steps = steps;
+#ifdef AE_HAVE_CUDA
+            if (cuda && row->kernel >= 0 && ae_cuda_set_kernel(backend, row->kernel)) {
+                fprintf(stderr, "aesweep bench: no kernel variant %d\n", row->kernel);
+                status = AE_EXIT_USAGE;
+                break;
+            }
+#endif
+            if (runs > 0) {
+                row->runs = (uint64_t)runs;
+            } else {
+                ae_params p;
+                bench_params(&p, row->n, row->m, steps);
+                double budget = cuda ? BENCH_FLOPS_CUDA : BENCH_FLOPS_CPU;
+                double want = budget / ((double)steps * ae_flops_per_step(row->n, row->m, &p));
+                uint64_t lo = cuda ? 4096 : 4 * (uint64_t)ae_cpu_threads(threads);
+                row->runs = want < (double)lo ? lo : want > (double)BENCH_RUNS_MAX ? BENCH_RUNS_MAX : (uint64_t)want;
+            }
+            if (bench_one(backend, row, &err)) {
+                fprintf(stderr, "aesweep bench: n=%d: %s\n", row->n, err.msg);
+                status = err.code ? err.code : AE_EXIT_RUNTIME;
+                break;
+            }
+            double best = row->kernel_model_steps_per_s > 0 ? row->kernel_model_steps_per_s : row->model_steps_per_s;
+            row->peak_fraction = peak > 0 ? best * row->flops_per_step / peak : 0;
+            char kernel[16] = "-", kernel_rate[32] = "-";
+            if (cuda) snprintf(kernel, sizeof kernel, "%d", row->kernel);
+            if (row->kernel_model_steps_per_s > 0)
+                snprintf(kernel_rate, sizeof kernel_rate, "%.4g", row->kernel_model_steps_per_s);
+            printf("%5d %3d %-8s %9llu %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m, kernel,
+                   (unsigned long long)row->runs, (long long)row->steps, row->seconds, row->model_steps_per_s,
+                   kernel_rate, row->flops_per_step, 100.0 * row->peak_fraction,
+                   (unsigned long long)row->outcomes[AE_OUT_DIVERGED]);
+            fflush(stdout);
+            n_rows++;
+        }
+    }
+    if (cuda)
+        printf("\nkernel -1: the backend's default (AESWEEP_KERNEL or 1); 'kernel only' times the kernels alone "
+               "(CUDA events); %% peak uses it.\n");
+    if (json && n_rows > 0) {
+        FILE *f = strcmp(json, "-") == 0 ? stdout : fopen(json, "w");
+        if (!f) {
+            fprintf(stderr, "aesweep bench: cannot write %s\n", json);
+            status = status ? status : AE_EXIT_RUNTIME;
+        } else {
+            write_json(f, backend, peak, peak_how, rows, n_rows);
+            if (f != stdout && fclose(f)) {
+                fprintf(stderr, "aesweep bench: cannot write %s\n", json);
+                status = status ? status : AE_EXIT_RUNTIME;
+            }
+        }
+    }
+    backend->destroy(backend);
+    return status;
+}
