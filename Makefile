@@ -16,7 +16,7 @@ GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown
 
 # -ffp-contract=off: no silent FMA contraction, so the CPU's float math is what the source says.
 CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Wshadow -Werror -ffp-contract=off -fopenmp \
-            -Iinclude $(HDF5_CFLAGS) -DAE_GIT_COMMIT='"$(GIT_COMMIT)"'
+            -Iinclude -I$(BUILD) $(HDF5_CFLAGS)
 LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -lm
 LDFLAGS  := -fopenmp
 
@@ -35,15 +35,25 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 HEADERS  := $(wildcard include/*.h kernels/*.cuh)
 
-.PHONY: all deps demo test test-unit test-e2e test-python test-gpu bench clean help
+.PHONY: FORCE all deps demo test test-unit test-e2e test-python test-gpu bench clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
-$(BUILD)/obj/%.o: src/%.c $(HEADERS)
+# Objects depend on the flags they were built with, so `make CUDA=0` then `make` rebuilds.
+$(BUILD)/flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS) $(NVCCFLAGS) $(CUDA)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(NVCCFLAGS) $(CUDA)' > $@
+
+# The commit the binary was built from, for the output's provenance.
+$(BUILD)/ae_commit.h: FORCE
+	@mkdir -p $(BUILD)
+	@echo '#define AE_GIT_COMMIT "$(GIT_COMMIT)"' | cmp -s - $@ || echo '#define AE_GIT_COMMIT "$(GIT_COMMIT)"' > $@
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) $(BUILD)/flags $(BUILD)/ae_commit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu $(HEADERS)
+$(BUILD)/obj/cu_%.o: kernels/%.cu $(HEADERS) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 

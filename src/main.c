@@ -284,7 +284,11 @@ int main(int argc, char **argv)
         return AE_EXIT_OK;
     }
     if (!strcmp(command, "--version")) {
-        printf("aesweep %s\n", AE_VERSION);
+#ifdef AE_HAVE_CUDA
+        printf("aesweep %s (backends: cpu, cuda)\n", AE_VERSION);
+#else
+        printf("aesweep %s (backends: cpu)\n", AE_VERSION);
+#endif
         return AE_EXIT_OK;
     }
     if (!strcmp(command, "run")) return command_run(argc - 2, argv + 2);
