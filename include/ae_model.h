@@ -13,12 +13,15 @@
  *
  * API (in file order):
  *   ae_philox4x32_10, ae_log_unit, ae_sincos_2pi, ae_normal, ae_uniform   randomness
- *   ae_loss_grad (float), ae_loss_grad_f64 (double, for tests)             forward/backward
- *   ae_opt_reset, ae_opt_step                                              optimizers
+ *   AE_DEFINE_LOSS_GRAD, ae_loss_grad, ae_loss_grad_f64 (tests), ae_loss   forward/backward
+ *   AE_DEFINE_OPT_STEP, ae_opt_reset, ae_opt_step                          optimizers
  *   ae_init_random, ae_init_ideal_failure, ae_dead_neighbors               initial states
  *   ae_learnt_signature, ae_track_check                                    outcome tracking
  *   ae_summarize                                                           end-of-run metrics
- *   ae_train                                                               the training loop
+ *   AE_DEFINE_TRAIN, ae_train                                              the training loop
+ *
+ * The AE_DEFINE_* macros make LANES-wide versions (several runs side by side, for
+ * SIMD on the CPU); the plain names are the single-model ones.
  */
 #ifndef AE_MODEL_H
 #define AE_MODEL_H
@@ -170,44 +173,78 @@ AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Forward and backward.  dL/dZ_ij = (2/n^2)(Y_ij - I_ij)[Z_ij > 0];          */
-/* dL/db_i = sum_j dZ_ij; dL/dW_k = sum_j (dZ_kj + dZ_jk) W_j.                */
-/* Written as a macro so the float engine and the double test twin are one text. */
+/* Lanes.  The hot path trains LANES runs side by side, structure of arrays: */
+/* element e of lane l at [e * LANES + l].  Every loop over lanes is the      */
+/* innermost loop and has no branch, so a C compiler turns it into SIMD;      */
+/* LANES = 1 is a single model (the CUDA kernels and the scalar CPU path).    */
+/* The lanes of one call share n, m, the optimizer and the step schedule;     */
+/* all else (lr, Delta, seed, ...) is per lane.  The lanes never mix, and a   */
+/* lane computes exactly what it would alone: the CPU's SIMD and scalar paths */
+/* give the same bits.                                                        */
 /* ------------------------------------------------------------------------ */
 
-#define AE_DEFINE_LOSS_GRAD(NAME, REAL)                                                      \
-    AE_FN REAL NAME(int n, int m, const REAL *W, const REAL *b, REAL *gW, REAL *gb)          \
-    {                                                                                        \
-        const REAL grad_scale = (REAL)2 / (REAL)(n * n);                                     \
-        REAL loss = 0;                                                                       \
-        for (int e = 0; e < n * m; e++) gW[e] = 0;                                           \
-        for (int i = 0; i < n; i++) gb[i] = 0;                                               \
-        for (int i = 0; i < n; i++) {                                                        \
-            const REAL *Wi = W + i * m;                                                      \
-            for (int j = 0; j < n; j++) {                                                    \
-                const REAL *Wj = W + j * m;                                                  \
-                REAL z = 0;                                                                  \
-                for (int k = 0; k < m; k++) z += Wi[k] * Wj[k];                              \
-                z += b[i];                                                                   \
-                REAL residual = (z > 0 ? z : (REAL)0) - (i == j ? (REAL)1 : (REAL)0);        \
-                loss += residual * residual;                                                 \
-                if (z > 0) {                                                                 \
-                    REAL dz = grad_scale * residual;                                         \
-                    gb[i] += dz;                                                             \
-                    for (int k = 0; k < m; k++) {                                            \
-                        gW[i * m + k] += dz * Wj[k];                                         \
-                        gW[j * m + k] += dz * Wi[k];                                         \
-                    }                                                                        \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
-        return loss / (REAL)(n * n);                                                         \
+#ifdef __CUDACC__
+#define AE_RESTRICT __restrict__
+#else
+#define AE_RESTRICT restrict
+#endif
+
+/* Forward and backward.  dL/dZ_ij = (2/n^2)(Y_ij - I_ij)[Z_ij > 0];
+ * dL/db_i = sum_j dZ_ij; dL/dW_k = sum_j (dZ_kj + dZ_jk) W_j.  Where Z_ij <= 0 the
+ * update adds 0, which leaves finite sums as they are: no branch is needed. */
+#define AE_DEFINE_LOSS_GRAD(NAME, REAL, LANES, M)                                                      \
+    AE_FN void NAME(int n, int m_runtime, const REAL *AE_RESTRICT W, const REAL *AE_RESTRICT b,         \
+                    REAL *AE_RESTRICT gW, REAL *AE_RESTRICT gb, REAL *AE_RESTRICT loss)                 \
+    {                                                                                                  \
+        const int m = M > 0 ? M : m_runtime; /* M > 0: the latent size fixed at compile time */         \
+        const REAL grad_scale = (REAL)2 / (REAL)(n * n);                                               \
+        REAL z[LANES], dz[LANES];                                                                      \
+        for (int e = 0; e < n * m * LANES; e++) gW[e] = 0;                                             \
+        for (int e = 0; e < n * LANES; e++) gb[e] = 0;                                                 \
+        for (int l = 0; l < LANES; l++) loss[l] = 0;                                                   \
+        for (int i = 0; i < n; i++)                                                                    \
+            for (int j = 0; j < n; j++) {                                                              \
+                const REAL target = i == j ? (REAL)1 : (REAL)0;                                        \
+                for (int l = 0; l < LANES; l++) z[l] = 0;                                              \
+                for (int k = 0; k < m; k++)                                                            \
+                    for (int l = 0; l < LANES; l++)                                                    \
+                        z[l] += W[(i * m + k) * LANES + l] * W[(j * m + k) * LANES + l];               \
+                for (int l = 0; l < LANES; l++) {                                                      \
+                    REAL zl = z[l] + b[i * LANES + l];                                                 \
+                    REAL residual = (zl > 0 ? zl : (REAL)0) - target;                                  \
+                    loss[l] += residual * residual;                                                    \
+                    dz[l] = zl > 0 ? grad_scale * residual : (REAL)0;                                  \
+                    gb[i * LANES + l] += dz[l];                                                        \
+                }                                                                                      \
+                for (int k = 0; k < m; k++)                                                            \
+                    for (int l = 0; l < LANES; l++) {                                                  \
+                        gW[(i * m + k) * LANES + l] += dz[l] * W[(j * m + k) * LANES + l];             \
+                        gW[(j * m + k) * LANES + l] += dz[l] * W[(i * m + k) * LANES + l];             \
+                    }                                                                                  \
+            }                                                                                          \
+        for (int l = 0; l < LANES; l++) loss[l] = loss[l] / (REAL)(n * n);                            \
     }
 
-AE_DEFINE_LOSS_GRAD(ae_loss_grad, float)
-AE_DEFINE_LOSS_GRAD(ae_loss_grad_f64, double)
+AE_DEFINE_LOSS_GRAD(ae_loss_grad_x1, float, 1, 0)
+AE_DEFINE_LOSS_GRAD(ae_loss_grad_f64_x1, double, 1, 0)
 
-/* Loss alone, at the state the run ends in. */
+/* One model: returns the loss, fills the gradient. */
+AE_FN float ae_loss_grad(int n, int m, const float *W, const float *b, float *gW, float *gb)
+{
+    float loss;
+    ae_loss_grad_x1(n, m, W, b, gW, gb, &loss);
+    return loss;
+}
+
+/* The same in double precision, for the finite-difference tests. */
+AE_FN double ae_loss_grad_f64(int n, int m, const double *W, const double *b, double *gW, double *gb)
+{
+    double loss;
+    ae_loss_grad_f64_x1(n, m, W, b, gW, gb, &loss);
+    return loss;
+}
+
+/* Loss alone, at the state the run ends in (the same sums as ae_loss_grad). */
 AE_FN float ae_loss(int n, int m, const float *W, const float *b)
 {
     float loss = 0;
@@ -225,6 +262,8 @@ AE_FN float ae_loss(int n, int m, const float *W, const float *b)
 /* ------------------------------------------------------------------------ */
 /* Optimizers with PyTorch's semantics (torch.optim, single-tensor path).    */
 /* Scalars PyTorch computes in Python doubles are computed in double here.    */
+/* Terms that vanish for a setting (weight decay 0, momentum 0) are computed  */
+/* anyway: adding 0 leaves a finite number as it is, and lanes need no branch. */
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -240,45 +279,59 @@ AE_FN void ae_opt_reset(ae_opt *opt, int P, float *s1, float *s2)
     for (int e = 0; e < P; e++) s1[e] = 0, s2[e] = 0;
 }
 
-/* One update of the P parameters theta from grad; s1/s2: momentum / Adam moments. */
-AE_FN void ae_opt_step(const ae_params *p, ae_opt *opt, int P, float *theta, const float *grad,
-                       float *s1, float *s2)
+/* One update of P parameters in each of LANES lanes (params[l], opt[l] per lane;
+ * params[0]->optimizer for all).  s1/s2: momentum buffer or Adam's moments. */
+#define AE_DEFINE_OPT_STEP(NAME, LANES)                                                                \
+    AE_FN void NAME(const ae_params *const *params, ae_opt *opt, int P, float *AE_RESTRICT theta,      \
+                    const float *AE_RESTRICT grad, float *AE_RESTRICT s1, float *AE_RESTRICT s2)        \
+    {                                                                                                  \
+        float lr[LANES], wd[LANES], decay[LANES], momentum[LANES], step_size[LANES];                   \
+        float bias2_sqrt[LANES], lerp_weight[LANES], beta2[LANES], one_minus_beta2[LANES], eps[LANES];  \
+        const int optimizer = params[0]->optimizer, first_step = opt[0].t == 0;                        \
+        for (int l = 0; l < LANES; l++) {                                                              \
+            const ae_params *p = params[l];                                                            \
+            opt[l].t += 1;                                                                             \
+            opt[l].beta1_pow *= (double)p->beta1;                                                      \
+            opt[l].beta2_pow *= (double)p->beta2;                                                      \
+            lr[l] = p->lr, wd[l] = p->weight_decay, momentum[l] = p->momentum;                         \
+            decay[l] = (float)(1.0 - (double)p->lr * (double)p->weight_decay);                         \
+            step_size[l] = (float)((double)p->lr / (1.0 - opt[l].beta1_pow));                          \
+            bias2_sqrt[l] = (float)sqrt(1.0 - opt[l].beta2_pow);                                       \
+            lerp_weight[l] = (float)(1.0 - (double)p->beta1);                                          \
+            beta2[l] = p->beta2, one_minus_beta2[l] = (float)(1.0 - (double)p->beta2), eps[l] = p->eps; \
+        }                                                                                              \
+        if (optimizer == AE_OPT_SGD) {                                                                 \
+            for (int e = 0; e < P; e++)                                                                \
+                for (int l = 0; l < LANES; l++) {                                                      \
+                    const int at = e * LANES + l;                                                      \
+                    float g = grad[at] + wd[l] * theta[at];                                            \
+                    s1[at] = first_step ? g : momentum[l] * s1[at] + g; /* torch: buf = g at first */  \
+                    theta[at] = theta[at] - lr[l] * s1[at];                                            \
+                }                                                                                      \
+            return;                                                                                    \
+        }                                                                                              \
+        const int decoupled = optimizer == AE_OPT_ADAMW; /* AdamW: p *= 1 - lr wd, no L2 term */       \
+        for (int e = 0; e < P; e++)                                                                    \
+            for (int l = 0; l < LANES; l++) {                                                          \
+                const int at = e * LANES + l;                                                          \
+                float g = grad[at];                                                                    \
+                if (decoupled)                                                                         \
+                    theta[at] = theta[at] * decay[l];                                                  \
+                else                                                                                   \
+                    g = g + wd[l] * theta[at];                                                         \
+                s1[at] = s1[at] + lerp_weight[l] * (g - s1[at]); /* torch's lerp, weight < 0.5 */      \
+                s2[at] = beta2[l] * s2[at] + one_minus_beta2[l] * (g * g);                             \
+                float denom = sqrtf(s2[at]) / bias2_sqrt[l] + eps[l];                                  \
+                theta[at] = theta[at] - step_size[l] * (s1[at] / denom);                               \
+            }                                                                                          \
+    }
+
+AE_DEFINE_OPT_STEP(ae_opt_step_x1, 1)
+
+/* One model's update of its P parameters theta from grad. */
+AE_FN void ae_opt_step(const ae_params *p, ae_opt *opt, int P, float *theta, const float *grad, float *s1, float *s2)
 {
-    const float lr = p->lr, wd = p->weight_decay;
-    opt->t += 1;
-    if (p->optimizer == AE_OPT_SGD) {
-        const float momentum = p->momentum;
-        for (int e = 0; e < P; e++) {
-            float g = grad[e];
-            if (wd != 0.0f) g = g + wd * theta[e];
-            if (momentum != 0.0f) {
-                s1[e] = opt->t == 1 ? g : momentum * s1[e] + g;
-                g = s1[e];
-            }
-            theta[e] = theta[e] - lr * g;
-        }
-        return;
-    }
-    opt->beta1_pow *= (double)p->beta1;
-    opt->beta2_pow *= (double)p->beta2;
-    const float step_size = (float)((double)lr / (1.0 - opt->beta1_pow));
-    const float bias2_sqrt = (float)sqrt(1.0 - opt->beta2_pow);
-    const float lerp_weight = (float)(1.0 - (double)p->beta1);
-    const float one_minus_beta2 = (float)(1.0 - (double)p->beta2);
-    const float beta2 = p->beta2, eps = p->eps;
-    const int adamw = p->optimizer == AE_OPT_ADAMW;
-    const float decay = (float)(1.0 - (double)lr * (double)wd);
-    for (int e = 0; e < P; e++) {
-        float g = grad[e];
-        if (adamw)
-            theta[e] = theta[e] * decay;
-        else if (wd != 0.0f)
-            g = g + wd * theta[e];
-        s1[e] = s1[e] + lerp_weight * (g - s1[e]);
-        s2[e] = beta2 * s2[e] + one_minus_beta2 * (g * g);
-        float denom = sqrtf(s2[e]) / bias2_sqrt + eps;
-        theta[e] = theta[e] - step_size * (s1[e] / denom);
-    }
+    ae_opt_step_x1(&p, opt, P, theta, grad, s1, s2);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -446,13 +499,6 @@ AE_FN void ae_track_reset(ae_track *track)
     track->recovered = 0;
 }
 
-AE_FN int ae_count_learnt(int n, int m, const float *W, const float *b)
-{
-    int learnt = 0;
-    for (int i = 0; i < n; i++) learnt += ae_recon(m, W + i * m, b[i]) >= AE_LEARNT_THRESHOLD;
-    return learnt;
-}
-
 /* A failure state is a number of learnt features below n; it "sits" while that number
  * stays the same.  Recovery: a failure state held for plateau_steps, then perfect. */
 AE_FN void ae_track_check(const ae_params *p, ae_track *track, int64_t step, int learnt)
@@ -559,13 +605,15 @@ AE_FN void ae_summarize(int n, int m, const float *W, const float *b, float *rec
 /* The training loop of one run                                              */
 /* ------------------------------------------------------------------------ */
 
-/* The arrays one run trains in; P = n*m + n floats each. */
+/* The arrays runs train in: P = n*m + n floats per lane each (SoA for LANES > 1).
+ * frozen: P floats per lane, where a lane that diverges keeps the state it broke in
+ * while its neighbours go on (unused when LANES = 1, where the run just stops). */
 typedef struct {
-    float *theta, *grad, *s1, *s2;
+    float *theta, *grad, *s1, *s2, *frozen;
 } ae_buffers;
 
-/* Optional record of a run's training: loss and theta at steps 0, every, 2*every, ...
- * (points = steps / every + 1 slots; NULL trace: nothing recorded). */
+/* Optional record of a single run's training: loss and theta at steps 0, every,
+ * 2*every, ... (points = steps / every + 1 slots; NULL: nothing recorded). */
 typedef struct {
     int64_t every;
     float *loss;  /* points */
@@ -581,29 +629,69 @@ AE_FN void ae_trace_point(const ae_params *p, const ae_trace *trace, int64_t ste
     for (int e = 0; e < P; e++) trace->theta[point * P + e] = theta[e];
 }
 
-/* Trains from the state in buf->theta for p->steps steps.  Checks outcome every
- * check_every steps (and at the end) into track.  A non-finite loss marks the run
- * diverged and stops it: the state stays where it broke. */
+/* Learnt features of lane `lane` of a LANES-wide state. */
+AE_FN int ae_count_learnt_lane(int n, int m, int lanes, int lane, const float *theta)
+{
+    int learnt = 0;
+    for (int i = 0; i < n; i++) {
+        float z = 0;
+        for (int k = 0; k < m; k++) {
+            float w = theta[(i * m + k) * lanes + lane];
+            z += w * w;
+        }
+        z += theta[(n * m + i) * lanes + lane];
+        learnt += (z > 0 ? z : 0.0f) >= AE_LEARNT_THRESHOLD;
+    }
+    return learnt;
+}
+
+/* Trains LANES runs from the states in buf->theta for params[0]->steps steps,
+ * checking outcomes every check_every steps (and at the end) into track[l].  A lane
+ * whose loss turns non-finite is diverged: it stops, its state stays where it broke. */
+#define AE_DEFINE_TRAIN(NAME, LOSS_GRAD, OPT_STEP, LANES)                                              \
+    AE_FN void NAME(const ae_params *const *params, const ae_buffers *buf, ae_track *track,            \
+                    const ae_trace *trace)                                                             \
+    {                                                                                                  \
+        const ae_params *p0 = params[0];                                                               \
+        const int n = p0->n, m = p0->m, P = n * m + n;                                                 \
+        float *theta = buf->theta, *grad = buf->grad;                                                  \
+        float loss[LANES];                                                                             \
+        int running = LANES, stopped[LANES];                                                           \
+        ae_opt opt[LANES];                                                                             \
+        for (int l = 0; l < LANES; l++) {                                                              \
+            opt[l].t = 0, opt[l].beta1_pow = 1.0, opt[l].beta2_pow = 1.0;                              \
+            stopped[l] = 0;                                                                            \
+            ae_track_reset(&track[l]);                                                                 \
+        }                                                                                              \
+        for (int e = 0; e < P * LANES; e++) buf->s1[e] = 0, buf->s2[e] = 0;                            \
+        for (int64_t step = 0;; step++) {                                                              \
+            if (step % p0->check_every == 0 || step == p0->steps)                                      \
+                for (int l = 0; l < LANES; l++)                                                        \
+                    if (!stopped[l])                                                                   \
+                        ae_track_check(params[l], &track[l], step,                                     \
+                                       ae_count_learnt_lane(n, m, LANES, l, theta));                   \
+            if (LANES == 1) ae_trace_point(p0, trace, step, theta);                                    \
+            if (step == p0->steps) break;                                                              \
+            LOSS_GRAD(n, m, theta, theta + n * m * LANES, grad, grad + n * m * LANES, loss);           \
+            for (int l = 0; l < LANES; l++) {                                                          \
+                if (stopped[l] || isfinite(loss[l])) continue;                                         \
+                stopped[l] = 1, running--;                                                             \
+                track[l].diverged_step = step;                                                         \
+                for (int e = 0; e < P && LANES > 1; e++) buf->frozen[e * LANES + l] = theta[e * LANES + l]; \
+            }                                                                                          \
+            if (running == 0) break;                                                                   \
+            OPT_STEP(params, opt, P, theta, grad, buf->s1, buf->s2);                                   \
+        }                                                                                              \
+        for (int l = 0; l < LANES && LANES > 1; l++)                                                   \
+            for (int e = 0; e < P && stopped[l]; e++) theta[e * LANES + l] = buf->frozen[e * LANES + l]; \
+    }
+
+AE_DEFINE_TRAIN(ae_train_x1, ae_loss_grad_x1, ae_opt_step_x1, 1)
+
+/* Trains one run (trace: optional training curve). */
 AE_FN void ae_train(const ae_params *p, const ae_buffers *buf, ae_track *track, const ae_trace *trace)
 {
-    const int n = p->n, m = p->m, P = n * m + n;
-    float *W = buf->theta, *b = buf->theta + n * m;
-    float *gW = buf->grad, *gb = buf->grad + n * m;
-    ae_opt opt;
-    ae_opt_reset(&opt, P, buf->s1, buf->s2);
-    ae_track_reset(track);
-    for (int64_t step = 0;; step++) {
-        if (step % p->check_every == 0 || step == p->steps)
-            ae_track_check(p, track, step, ae_count_learnt(n, m, W, b));
-        ae_trace_point(p, trace, step, buf->theta);
-        if (step == p->steps) break;
-        float loss = ae_loss_grad(n, m, W, b, gW, gb);
-        if (!isfinite(loss)) {
-            track->diverged_step = step;
-            break;
-        }
-        ae_opt_step(p, &opt, P, buf->theta, buf->grad, buf->s1, buf->s2);
-    }
+    ae_train_x1(&p, buf, track, trace);
 }
 
 #endif /* AE_MODEL_H */

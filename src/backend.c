@@ -105,7 +105,7 @@ void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
     float *trace_theta = ae_xmalloc(points * AE_P_MAX * sizeof(float));
     for (uint64_t k = 0; k < count; k++) {
         float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-        ae_buffers buffers = {theta, grad, s1, s2};
+        ae_buffers buffers = {theta, grad, s1, s2, NULL};
         ae_params p;
         ae_track track;
         float *loss = traj->loss + k * points;

@@ -9,29 +9,124 @@
 #include <omp.h>
 #endif
 
+/* Runs trained side by side in SIMD lanes: 16 floats fill an AVX-512 register. */
+#define CPU_LANES 16
+
+/* The lane functions of ae_model.h, instantiated once per instruction set: m = 2 (the
+ * design point, its loops unrolled) and any m.  GCC compiles each set for its target;
+ * cpu_lane_trainer() picks the best one this CPU runs. */
+#define CPU_LANE_FUNCTIONS(ISA)                                                                         \
+    AE_DEFINE_LOSS_GRAD(loss_grad_m2_##ISA, float, CPU_LANES, 2)                                        \
+    AE_DEFINE_LOSS_GRAD(loss_grad_##ISA, float, CPU_LANES, 0)                                           \
+    AE_DEFINE_OPT_STEP(opt_step_##ISA, CPU_LANES)                                                       \
+    AE_DEFINE_TRAIN(train_m2_##ISA, loss_grad_m2_##ISA, opt_step_##ISA, CPU_LANES)                      \
+    AE_DEFINE_TRAIN(train_##ISA, loss_grad_##ISA, opt_step_##ISA, CPU_LANES)                            \
+    static void train_lanes_##ISA(const ae_params *const *params, const ae_buffers *buf, ae_track *track) \
+    {                                                                                                  \
+        if (params[0]->m == 2)                                                                         \
+            train_m2_##ISA(params, buf, track, NULL);                                                  \
+        else                                                                                           \
+            train_##ISA(params, buf, track, NULL);                                                     \
+    }
+
+typedef void (*lane_trainer)(const ae_params *const *params, const ae_buffers *buf, ae_track *track);
+
+CPU_LANE_FUNCTIONS(baseline)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC target("avx2")
+CPU_LANE_FUNCTIONS(avx2)
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+CPU_LANE_FUNCTIONS(avx512)
+#pragma GCC pop_options
+#define CPU_HAVE_X86_VARIANTS 1
+#endif
+
+/* The widest instruction set this CPU has; AESWEEP_CPU_ISA=baseline|avx2|avx512 overrides
+ * (for benchmarks and tests: every variant must give the same bits). */
+static lane_trainer cpu_lane_trainer(const char **name)
+{
+    const char *want = getenv("AESWEEP_CPU_ISA");
+#ifdef CPU_HAVE_X86_VARIANTS
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+    if (avx512 && (!want || !strcmp(want, "avx512"))) return *name = "avx512", train_lanes_avx512;
+    if (avx2 && (!want || !strcmp(want, "avx2") || !strcmp(want, "avx512"))) return *name = "avx2", train_lanes_avx2;
+#endif
+    (void)want;
+    return *name = "baseline", train_lanes_baseline;
+}
+
 typedef struct {
     int threads;
+    lane_trainer train_lanes;
 } cpu_backend;
+
+/* Up to CPU_LANES consecutive runs that can share lanes. */
+typedef struct {
+    uint64_t first;
+    int count;
+} lane_group;
+
+/* Lanes share the model shape, the optimizer and the step schedule. */
+static int same_schedule(const ae_params *a, const ae_params *b)
+{
+    return a->n == b->n && a->m == b->m && a->optimizer == b->optimizer && a->steps == b->steps &&
+           a->check_every == b->check_every;
+}
+
+/* One group: initial states into SoA lanes, train, record each lane. */
+static void train_group(const cpu_backend *cpu, const ae_job *job, lane_group group, uint64_t slot, ae_results *res,
+                        float *work)
+{
+    float *theta = work, *grad = work + CPU_LANES * AE_P_MAX, *s1 = grad + CPU_LANES * AE_P_MAX;
+    float *s2 = s1 + CPU_LANES * AE_P_MAX, *frozen = s2 + CPU_LANES * AE_P_MAX;
+    float *one = frozen + CPU_LANES * AE_P_MAX; /* one run's theta, contiguous */
+    ae_params params[CPU_LANES];
+    const ae_params *lanes[CPU_LANES];
+    ae_track track[CPU_LANES];
+    int P = 0;
+    for (int l = 0; l < CPU_LANES; l++) {
+        /* lanes past the group's runs repeat its first run: harmless work, never recorded */
+        ae_prepare_run(job, group.first + (uint64_t)(l < group.count ? l : 0), &params[l], one);
+        P = params[l].n * params[l].m + params[l].n;
+        for (int e = 0; e < P; e++) theta[e * CPU_LANES + l] = one[e];
+        lanes[l] = &params[l];
+    }
+    ae_buffers buffers = {theta, grad, s1, s2, frozen};
+    cpu->train_lanes(lanes, &buffers, track);
+    for (int l = 0; l < group.count; l++) {
+        for (int e = 0; e < P; e++) one[e] = theta[e * CPU_LANES + l];
+        ae_record_run(res, slot + (uint64_t)l, &params[l], one, &track[l]);
+    }
+}
 
 static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uint64_t count, ae_results *res,
                      ae_error *err)
 {
     (void)err;
     const cpu_backend *cpu = backend->impl;
-    const int64_t runs = (int64_t)count;
+    lane_group *groups = ae_xcalloc(count, sizeof *groups);
+    int64_t n_groups = 0;
+    ae_params previous, current;
+    for (uint64_t r = 0; r < count; r++) {
+        uint64_t base;
+        ae_grid_run(job->grid, first + r, &current, &base);
+        if (n_groups == 0 || groups[n_groups - 1].count == CPU_LANES || !same_schedule(&previous, &current))
+            groups[n_groups++] = (lane_group){first + r, 0};
+        groups[n_groups - 1].count++;
+        previous = current;
+    }
 #pragma omp parallel num_threads(cpu->threads)
     {
-        float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-        ae_buffers buffers = {theta, grad, s1, s2};
+        float *work = ae_xmalloc(6 * CPU_LANES * AE_P_MAX * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t r = 0; r < runs; r++) {
-            ae_params params;
-            ae_track track;
-            ae_prepare_run(job, first + (uint64_t)r, &params, theta);
-            ae_train(&params, &buffers, &track, NULL);
-            ae_record_run(res, (uint64_t)r, &params, theta, &track);
-        }
+        for (int64_t g = 0; g < n_groups; g++) train_group(cpu, job, groups[g], groups[g].first - first, res, work);
+        free(work);
     }
+    free(groups);
     return 0;
 }
 
@@ -75,11 +170,13 @@ ae_backend *ae_backend_cpu_create(int threads)
     ae_backend *backend = ae_xcalloc(1, sizeof *backend);
     cpu_backend *cpu = ae_xcalloc(1, sizeof *cpu);
     cpu->threads = ae_cpu_threads(threads);
+    const char *isa;
+    cpu->train_lanes = cpu_lane_trainer(&isa);
     char model[200];
     cpu_model_name(model, sizeof model);
     snprintf(backend->name, sizeof backend->name, "cpu");
-    snprintf(backend->device, sizeof backend->device, "%s, %d thread%s", model, cpu->threads,
-             cpu->threads == 1 ? "" : "s");
+    snprintf(backend->device, sizeof backend->device, "%s, %d thread%s, %s x%d lanes", model, cpu->threads,
+             cpu->threads == 1 ? "" : "s", isa, CPU_LANES);
     backend->impl = cpu;
     backend->train = cpu_train;
     backend->destroy = cpu_destroy;

@@ -177,47 +177,83 @@ def test_report(which, request, tmp_path):
 
 # ----------------------------------------------------------------------------- errors
 
+MODULES = {"chaos_map": chaos_map, "census": census, "latent": latent, "trajectories": trajectories,
+           "report": report}
 
-def assert_clear_error(proc, *words):
-    assert proc.returncode == 2, proc.stderr
-    message = proc.stderr.strip()
+
+def assert_clear_error(returncode, stderr, *words):
+    assert returncode == 2, stderr
+    message = stderr.strip()
     assert "Traceback" not in message and len(message.splitlines()) == 1, message
     for word in words:
         assert word in message
 
 
-@pytest.mark.parametrize("name", ["chaos_map", "census", "latent", "trajectories", "report"])
-def test_missing_file(name, tmp_path):
-    proc = run_module(name, tmp_path / "nope.h5", "-o", tmp_path / ("out" if name == "report" else "out.png"))
-    assert_clear_error(proc, "no such file", "nope.h5")
+def in_process(capsys, name, *args):
+    """(exit status, stderr) of analysis.<name>.main(args)."""
+    status = MODULES[name].main([str(a) for a in args])
+    return status, capsys.readouterr().err
 
 
-def test_missing_variable(tiny, tmp_path):
-    assert_clear_error(run_module("chaos_map", tiny, "--var", "bogus", "-o", tmp_path / "x.png"),
-                       "missing variable", "bogus")
+# The three kinds the issue names, through `python3 -m` in a subprocess.
+
+def test_missing_file_subprocess(tmp_path):
+    proc = run_module("chaos_map", tmp_path / "nope.h5", "-o", tmp_path / "out.png")
+    assert_clear_error(proc.returncode, proc.stderr, "no such file", "nope.h5")
 
 
-def test_missing_group(tiny, tmp_path):
-    assert_clear_error(run_module("trajectories", tiny, "-o", tmp_path / "x.png"), "trajectory")
+def test_missing_variable_subprocess(tiny, tmp_path):
+    proc = run_module("chaos_map", tiny, "--var", "bogus", "-o", tmp_path / "x.png")
+    assert_clear_error(proc.returncode, proc.stderr, "missing variable", "bogus")
+
+
+def test_empty_selection_subprocess(tiny, tmp_path):
+    proc = run_module("latent", tiny, "--sel", "seed=99", "-o", tmp_path / "x.png")
+    assert_clear_error(proc.returncode, proc.stderr, "empty selection", "seed=99")
+
+
+# The same and more, in-process (faster).
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_missing_file(name, tmp_path, capsys):
+    out = tmp_path / ("out" if name == "report" else "out.png")
+    assert_clear_error(*in_process(capsys, name, tmp_path / "nope.h5", "-o", out), "no such file", "nope.h5")
+
+
+def test_missing_group(tiny, tmp_path, capsys):
+    assert_clear_error(*in_process(capsys, "trajectories", tiny, "-o", tmp_path / "x.png"), "trajectory")
 
 
 @pytest.mark.parametrize("name, args", [
-    ("latent", ["--sel", "seed=99"]),
     ("census", ["--sel", "seed=99"]),
     ("chaos_map", ["--sel", "seed=99"]),
+    ("trajectories", ["--run", "12345"]),
+    ("latent", ["--outcome", "diverged"]),
 ])
-def test_empty_selection(name, args, tiny, tmp_path):
-    assert_clear_error(run_module(name, tiny, *args, "-o", tmp_path / "x.png"), "empty selection")
+def test_empty_selection(name, args, tiny, chaos, tmp_path, capsys):
+    path = chaos if name == "trajectories" else tiny
+    assert_clear_error(*in_process(capsys, name, path, *args, "-o", tmp_path / "x.png"), "empty selection")
 
 
-def test_empty_selection_no_done_runs(partial, tmp_path):
+def test_empty_selection_no_done_runs(partial, tmp_path, capsys):
     lr0 = common.open_dataset(partial)["lr"].values[0]
-    assert_clear_error(run_module("latent", partial, "--sel", f"lr={lr0}", "-o", tmp_path / "x.png"),
+    assert_clear_error(*in_process(capsys, "latent", partial, "--sel", f"lr={lr0}", "-o", tmp_path / "x.png"),
                        "empty selection")
 
 
-def test_bad_arguments(tiny, tmp_path):
-    assert_clear_error(run_module("census", tiny, "-o", tmp_path / "x.jpg"), ".png or .pdf")
-    assert_clear_error(run_module("census", tiny, "--by", "bogus", "-o", tmp_path / "x.png"), "bogus")
-    assert_clear_error(run_module("chaos_map", tiny, "--reduce", "fraction:bogus", "-o", tmp_path / "x.png"),
-                       "unknown outcome")
+@pytest.mark.parametrize("name, args, words", [
+    ("census", ["-o", "{tmp}/x.jpg"], [".png or .pdf"]),
+    ("census", ["--by", "bogus"], ["unknown grid axis", "bogus"]),
+    ("census", ["-o", "{tmp}/no/such/dir/x.png"], ["does not exist"]),
+    ("chaos_map", ["--reduce", "fraction:bogus"], ["unknown outcome", "bogus"]),
+    ("chaos_map", ["--reduce", "max"], ["bad --reduce"]),
+    ("chaos_map", ["--x", "seed", "--y", "seed"], ["same axis"]),
+    ("chaos_map", ["--x", "bias_delta"], ["unknown grid axis"]),
+    ("latent", ["--sel", "lr"], ["AXIS=VALUE"]),
+    ("latent", ["--sel", "seed=x"], ["not an integer"]),
+])
+def test_bad_arguments(name, args, words, tiny, tmp_path, capsys):
+    args = [a.format(tmp=tmp_path) for a in args]
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "x.png")]
+    assert_clear_error(*in_process(capsys, name, tiny, *args), *words)

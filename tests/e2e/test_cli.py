@@ -286,3 +286,11 @@ def test_trajectories_end_where_the_sweep_ends(tmp_path, write_config):
         assert np.array_equal(traj["b"].values[k, -1], ds["b_final"].values[lr_index, seed_index])
         assert traj["loss"].values[k, -1] == ds["loss"].values[lr_index, seed_index]
     assert traj["loss"].values[1, -1] < traj["loss"].values[1, 0] / 100  # lr 1e-2 from a random start: it learns
+
+
+@pytest.mark.parametrize("isa", ["avx2", "baseline"])
+def test_every_cpu_instruction_set_gives_the_same_bits(tmp_path, write_config, isa):
+    cfg = write_config(SMALL)
+    run_aesweep("run", cfg, "-o", tmp_path / "best.h5", "--quiet")
+    run_aesweep("run", cfg, "-o", tmp_path / f"{isa}.h5", "--quiet", env={"AESWEEP_CPU_ISA": isa})
+    assert_same_data(tmp_path / "best.h5", tmp_path / f"{isa}.h5")

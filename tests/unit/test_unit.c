@@ -425,7 +425,7 @@ static int test_mean_bias_state_is_stable(void)
     const int n = 7;
     ae_params p = ideal_params(n);
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2};
+    ae_buffers buf = {theta, grad, s1, s2, NULL};
     ae_track track;
     ae_init_state(&p, NULL, NULL, theta);
     ae_train(&p, &buf, &track, NULL);
@@ -446,7 +446,7 @@ static int test_divergence_stops_the_run(void)
     p.lr = 1e4f;
     p.steps = 200;
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2};
+    ae_buffers buf = {theta, grad, s1, s2, NULL};
     ae_track track;
     ae_init_state(&p, NULL, NULL, theta);
     ae_train(&p, &buf, &track, NULL);
@@ -454,6 +454,65 @@ static int test_divergence_stops_the_run(void)
     summarize(n, theta, &s);
     CHECK(track.diverged_step > 0 && track.diverged_step < 200, "diverged at %lld", (long long)track.diverged_step);
     CHECK(s.outcome == AE_OUT_DIVERGED, "outcome %d", s.outcome);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lanes: several runs side by side compute exactly what each computes alone  */
+/* ------------------------------------------------------------------------ */
+
+#define TEST_LANES 8
+AE_DEFINE_LOSS_GRAD(test_loss_grad_lanes, float, TEST_LANES, 0)
+AE_DEFINE_LOSS_GRAD(test_loss_grad_lanes_m2, float, TEST_LANES, 2)
+AE_DEFINE_OPT_STEP(test_opt_step_lanes, TEST_LANES)
+AE_DEFINE_TRAIN(test_train_lanes, test_loss_grad_lanes, test_opt_step_lanes, TEST_LANES)
+AE_DEFINE_TRAIN(test_train_lanes_m2, test_loss_grad_lanes_m2, test_opt_step_lanes, TEST_LANES)
+
+static int test_lanes_match_single_runs(void)
+{
+    static float theta[TEST_LANES * AE_P_MAX], grad[TEST_LANES * AE_P_MAX], s1[TEST_LANES * AE_P_MAX],
+        s2[TEST_LANES * AE_P_MAX], frozen[TEST_LANES * AE_P_MAX];
+    const int shapes[][2] = {{7, 2}, {3, 1}, {16, 3}, {5, 2}};
+    for (int optimizer = AE_OPT_SGD; optimizer <= AE_OPT_ADAMW; optimizer++)
+        for (size_t shape = 0; shape < sizeof shapes / sizeof shapes[0]; shape++) {
+            const int n = shapes[shape][0], m = shapes[shape][1], P = n * m + n;
+            ae_params params[TEST_LANES];
+            const ae_params *lanes[TEST_LANES];
+            ae_track tracks[TEST_LANES];
+            for (int l = 0; l < TEST_LANES; l++) {
+                params[l] = (ae_params){.n = n, .m = m, .scheme = AE_INIT_XAVIER_NORMAL, .seed = 100 + l,
+                                        .optimizer = optimizer, .lr = (float)(1e-3 * (l + 1)), .weight_decay = 0.01f * (l % 3),
+                                        .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .momentum = 0.5f * (l % 2),
+                                        .steps = 2000, .check_every = 100, .plateau_steps = 500};
+                if (l == 3) params[l].lr = 1e20f; /* this lane diverges; the others go on */
+                lanes[l] = &params[l];
+                float one[AE_P_MAX];
+                ae_init_state(&params[l], NULL, NULL, one);
+                for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
+            }
+            ae_buffers buffers = {theta, grad, s1, s2, frozen};
+            if (m == 2)
+                test_train_lanes_m2(lanes, &buffers, tracks, NULL);
+            else
+                test_train_lanes(lanes, &buffers, tracks, NULL);
+            for (int l = 0; l < TEST_LANES; l++) {
+                float alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
+                ae_buffers single = {alone, g, a1, a2, NULL};
+                ae_track track;
+                ae_init_state(&params[l], NULL, NULL, alone);
+                ae_train(&params[l], &single, &track, NULL);
+                for (int e = 0; e < P; e++) {
+                    float lane = theta[e * TEST_LANES + l];
+                    CHECK(memcmp(&lane, &alone[e], sizeof lane) == 0 || (isnan(lane) && isnan(alone[e])),
+                          "optimizer %d n=%d m=%d lane %d parameter %d: %.9g alone %.9g", optimizer, n, m, l, e, lane,
+                          alone[e]);
+                }
+                CHECK(track.diverged_step == tracks[l].diverged_step && track.recovered == tracks[l].recovered &&
+                          track.first_perfect_step == tracks[l].first_perfect_step,
+                      "lane %d track differs", l);
+            }
+            CHECK(tracks[3].diverged_step > 0, "lane 3 should diverge");
+        }
     return 0;
 }
 
@@ -518,6 +577,7 @@ static const struct {
     {"recovery_detection", test_recovery_detection},
     {"mean_bias_state_is_stable", test_mean_bias_state_is_stable},
     {"divergence_stops_the_run", test_divergence_stops_the_run},
+    {"lanes_match_single_runs", test_lanes_match_single_runs},
     {"wilson_interval", test_wilson_interval},
     {"init_invariance", test_init_invariance},
 };

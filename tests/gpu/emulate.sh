@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# emulate.sh - runs the CUDA kernels and the CUDA backend on the CPU, no GPU needed:
+# kernels/*.cu compiled as C++ (tests/gpu/emu/nvcc-emu), the CUDA runtime replaced by a
+# host stand-in (tests/gpu/emu/runtime.cpp).  It checks the kernels' logic (dispatch,
+# strides, per-run outputs, chunking), not the GPU's arithmetic: without FMA contraction
+# the emulated backend must equal the CPU backend bit for bit.
+#   1. tests/gpu/test_gpu.c against the emulation: every check must pass
+#   2. quickstart-sized sweeps through build/emu/aesweep, --backend cpu and cuda, with the
+#      emulated device's memory set small so that the backend splits batches into chunks:
+#      every variable of the two output files must be identical
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+EMU=${EMU_BUILD:-build/emu}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$EMU/cuda/include" "$EMU/cuda/lib64"
+cp tests/gpu/emu/cuda_runtime.h tests/gpu/emu/cuda_runtime_api.h "$EMU/cuda/include/"
+g++ -std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$EMU/cuda/include" -c tests/gpu/emu/runtime.cpp \
+    -o "$EMU/runtime.o"
+ar rcs "$EMU/cuda/lib64/libcudart_static.a" "$EMU/runtime.o"
+make -s BUILD="$EMU" CUDA=1 CUDA_HOME="$PWD/$EMU/cuda" NVCC="$PWD/tests/gpu/emu/nvcc-emu" "$EMU/aesweep"
+gcc -std=c11 -O2 -Wall -Wextra -Wshadow -Werror -Iinclude -I"$EMU/cuda/include" tests/gpu/test_gpu.c \
+    "$EMU/obj/cu_train.o" -L"$EMU/cuda/lib64" -lcudart_static -lstdc++ -lm -o "$EMU/test_gpu"
+
+echo "== test_gpu on the emulated device"
+"$EMU/test_gpu"
+
+echo "== sweeps: cpu backend vs emulated cuda backend (every variable identical)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for name in small chaos file; do
+    set_file=()
+    [ "$name" = file ] && set_file=(--set "init.file=$tmp/chaos-cpu.h5")
+    "$EMU/aesweep" run "tests/gpu/$name.cfg" -o "$tmp/$name-cpu.h5" --backend cpu --quiet "${set_file[@]}"
+    for kernel in 0 1 2; do
+        AESWEEP_KERNEL=$kernel AEK_EMU_FREE_BYTES=30000 "$EMU/aesweep" run "tests/gpu/$name.cfg" \
+            -o "$tmp/$name-cuda$kernel.h5" --backend cuda --quiet "${set_file[@]}"
+        "$PYTHON" tests/gpu/compare.py --exact "$tmp/$name-cpu.h5" "$tmp/$name-cuda$kernel.h5"
+    done
+done
+echo "emulation: all checks passed"
