@@ -14,7 +14,7 @@ import numpy as np
 from analysis import common
 
 PROG = "analysis.census"
-SIZE = (8.0, 5.0)  # inches
+SIZE = (13.0, 5.5)  # inches
 MAX_TICKS = 16  # tick labels shown at most (the others are thinned out)
 
 
@@ -76,35 +76,38 @@ def format_table(t):
 
 
 def render(ds, t):
+    """Left: stacked bars of the outcome fractions. Right: each outcome's fraction with
+    its 95 % Wilson interval (outcomes seen at least once)."""
     fig = common.new_figure(*SIZE)
-    ax = fig.subplots()
+    bars, points = fig.subplots(1, 2, sharex=True)
     x = np.arange(len(t["labels"]))
     colors = common.class_colors(t["names"])
     frac = np.nan_to_num(t["frac"])
+    seen = [j for j in range(len(t["names"])) if t["count"][:, j].sum() > 0]
     bottom = np.zeros(len(x))
-    k = len(t["names"])
-    top = 1.0
     for j, (name, color) in enumerate(zip(t["names"], colors)):
-        ax.bar(x, frac[:, j], 0.8, bottom=bottom, color=color, label=name)
-        ok = t["count"][:, j] > 0  # (empty classes: their interval is in the table)
-        shift = (j - (k - 1) / 2) * 0.8 / (k + 1)  # interval markers side by side
-        centre = bottom + frac[:, j]
-        ax.errorbar(x[ok] + shift, centre[ok],
-                    yerr=np.maximum(0, [(frac[:, j] - t["lo"][:, j])[ok], (t["hi"][:, j] - frac[:, j])[ok]]),
-                    fmt="none", ecolor="0.15", elinewidth=0.8, capsize=2)
-        top = max(top, float(np.max(bottom + t["hi"][:, j], initial=0, where=ok)))
+        bars.bar(x, frac[:, j], 0.8, bottom=bottom, color=color, label=name)
         bottom += frac[:, j]
+    for rank, j in enumerate(seen):
+        ok = t["done"] > 0
+        shift = (rank - (len(seen) - 1) / 2) * 0.6 / max(len(seen), 1)  # side by side
+        err = np.maximum(0, [frac[ok, j] - t["lo"][ok, j], t["hi"][ok, j] - frac[ok, j]])
+        points.errorbar(x[ok] + shift, frac[ok, j], yerr=err, fmt="o-", ms=4, lw=1, capsize=3,
+                        color=colors[j], label=t["names"][j])
     step = max(1, int(np.ceil(len(x) / MAX_TICKS)))
     ticks = [f"{v}\nn={n}" for v, n in zip(t["labels"], t["done"])]
-    ax.set_xticks(x[::step], ticks[::step], fontsize=8)
-    ax.set_xlabel(common.label(ds[t["by"]], t["by"]) if t["by"] else "")
-    ax.set_ylabel("fraction of finished runs")
-    ax.set_ylim(0, max(1.0, top) + 0.02)
     pad = max(0.0, (3 - len(x)) / 2)  # keep one or two bars from filling the width
-    ax.set_xlim(-0.6 - pad, len(x) - 0.4 + pad)
-    ax.set_title(f"outcomes{' by ' + t['by'] if t['by'] else ''} "
-                 "(whiskers: 95 % Wilson interval of each class, from its segment's base)", fontsize=9)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    for ax in (bars, points):
+        ax.set_xticks(x[::step], ticks[::step], fontsize=8)
+        ax.set_xlabel(common.label(ds[t["by"]], t["by"]) if t["by"] else "")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlim(-0.6 - pad, len(x) - 0.4 + pad)
+    by = f" by {t['by']}" if t["by"] else ""
+    bars.set_ylabel("fraction of finished runs (n below each bar)")
+    bars.set_title(f"outcomes{by}", fontsize=10)
+    points.set_title(f"outcome fractions{by}, 95 % Wilson intervals", fontsize=10)
+    points.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    bars.legend(loc="upper left", bbox_to_anchor=(0, -0.15), fontsize=8, frameon=False, ncol=4)
     return fig
 
 

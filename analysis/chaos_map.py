@@ -10,7 +10,7 @@ map of a categorical variable: the most frequent class over the reduced axes.
 import argparse
 import sys
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
@@ -77,15 +77,13 @@ def render(ds, args):
     common.require_done(ds, args.sel)
     ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])
     cells = (common.axis_cells(ds, x, args.logx), common.axis_cells(ds, y, args.logy))
-    reduced = [d for d in ds[args.var].dims if d not in (x, y)]
-    if args.reduce.startswith("fraction:"):
-        reduced = [d for d in common.grid_dims(ds) if d not in (x, y)]
+    fraction = args.reduce.startswith("fraction:")
+    reduced = common.others(ds["outcome" if fraction else args.var], (x, y))
     value, cbar_label = common.reduce(ds, args.var, (x, y), args.reduce)
 
     fig = common.new_figure(*(SIZE_TWO if args.panel else SIZE_ONE))
     axes = fig.subplots(1, 2 if args.panel else 1, squeeze=False)[0]
-    cmap = plt.get_cmap("viridis").with_extremes(bad=common.NAN_COLOR)
-    fraction = args.reduce.startswith("fraction:")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad=common.NAN_COLOR)
     limits = dict(vmin=0.0, vmax=1.0) if fraction else {}
     mesh = draw_map(axes[0], ds, value, x, y, cells, cmap=cmap, **limits)
     fig.colorbar(mesh, ax=axes[0], label=cbar_label)
@@ -96,9 +94,8 @@ def render(ds, args):
     if args.panel:
         classes = categorical(ds, args.panel)
         codes, names = [c for c, _ in classes], [n for _, n in classes]
-        best = common.mode(common.masked(ds, args.panel), (x, y), codes)
-        index = best.copy(data=np.searchsorted(codes, best.fillna(codes[0]).values).astype(float))
-        index = index.where(best.notnull())
+        values = common.masked(ds, args.panel)
+        index = common.mode_index(values, (x, y), codes)
         colors = common.class_colors(names)
         cmap = ListedColormap(colors).with_extremes(bad=common.NAN_COLOR)
         norm = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes))
@@ -107,7 +104,8 @@ def render(ds, args):
         handles.append(Patch(color=common.NAN_COLOR, label="not done"))
         axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
                        frameon=False)
-        mode_over = f" (most frequent over {', '.join(reduced)})" if reduced else ""
+        over = common.others(values, (x, y))
+        mode_over = f" (most frequent over {', '.join(over)})" if over else ""
         axes[1].set_title(f"{args.panel}{mode_over}", fontsize=10)
     return fig
 

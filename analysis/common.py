@@ -7,18 +7,21 @@ order; per-feature variables add `feature`, `W_final` adds `latent`.
 import os
 import sys
 
+import h5py
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is set)
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
 
 DPI = 100
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 LEARNT = 0.5  # feature i is learnt when Y_ii = recon_i >= 0.5
 NAN_COLOR = "0.85"  # cells of runs not done yet
 FIGURE_EXTENSIONS = (".png", ".pdf")
+MAX_INT_TICKS = 20  # integer grid axes up to this length get a tick per value
 
 
 class AnalysisError(Exception):
@@ -30,7 +33,7 @@ def run_cli(prog, body, args):
     try:
         body(args)
     except AnalysisError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     return 0
 
@@ -63,8 +66,6 @@ def open_dataset(path, group=None):
 
 def has_group(path, group):
     """True/False when the file can be read, None when it cannot."""
-    import h5py
-
     try:
         with h5py.File(path, "r") as f:
             return group in f and isinstance(f[group], h5py.Group)
@@ -261,13 +262,12 @@ def reduce(ds, name, keep, how):
     raise AnalysisError(f"bad --reduce '{how}' (use mean, median or fraction:<outcome>)")
 
 
-def mode(da, keep, codes):
-    """Most frequent of `codes` over the dimensions not in `keep` (ties: the first code);
-    NaN where every value is NaN."""
+def mode_index(da, keep, codes):
+    """Index in `codes` of the most frequent code over the dimensions not in `keep`
+    (ties: the first); NaN where every value is NaN."""
     dims = others(da, keep)
     counts = xr.concat([(da == c).sum(dims) for c in codes], dim="_code")
-    best = xr.DataArray(np.asarray(codes, float), dims="_code")[counts.argmax("_code")]
-    return best.where(counts.sum("_code") > 0)
+    return counts.argmax("_code").astype(float).where(counts.sum("_code") > 0)
 
 
 # ----------------------------------------------------------------------------- axes
@@ -301,15 +301,18 @@ def cell_edges(values, log=False):
 
 
 def axis_cells(ds, dim, force_log=False):
-    """(edges, log, ticks) for a grid axis in a heatmap; ticks is None for numeric axes.
+    """(edges, log, ticks) for a grid axis in a heatmap.
 
-    Non-numeric axes (strings) get one unit cell per value, labelled by the value.
+    ticks is (positions, labels), or None to leave them to matplotlib. Non-numeric
+    axes (strings) get one unit cell per value, labelled by the value; short integer
+    axes (seeds, n) get a tick per value.
     """
     values = ds[dim].values
     if not is_numeric(values):
-        return np.arange(len(values) + 1) - 0.5, False, [fmt(v) for v in values]
+        return np.arange(len(values) + 1) - 0.5, False, (np.arange(len(values)), [fmt(v) for v in values])
     log = force_log or wants_log(values)
-    return cell_edges(values, log), log, None
+    ticks = (values, [fmt(v) for v in values]) if values.dtype.kind in "iu" and len(values) <= MAX_INT_TICKS else None
+    return cell_edges(values, log), log, ticks
 
 
 def style_axis(ax, which, ds, dim, log, ticks):
@@ -317,7 +320,7 @@ def style_axis(ax, which, ds, dim, log, ticks):
     if log:
         getattr(ax, f"set_{which}scale")("log")
     if ticks is not None:
-        getattr(ax, f"set_{which}ticks")(np.arange(len(ticks)), ticks)
+        getattr(ax, f"set_{which}ticks")(*ticks)
 
 
 OUTCOME_COLORS = {"perfect": "tab:green", "mean_bias_failure": "tab:orange",
@@ -327,16 +330,16 @@ OUTCOME_COLORS = {"perfect": "tab:green", "mean_bias_failure": "tab:orange",
 
 def class_colors(names):
     """A fixed colour per outcome name (tab10 for names without one)."""
-    cmap = plt.get_cmap("tab10")
+    cmap = matplotlib.colormaps["tab10"]
     return [OUTCOME_COLORS.get(n, cmap(i % 10)) for i, n in enumerate(names)]
 
 
 def feature_colors(count, skip=None):
     """One colour per feature (tab10, tab20 beyond 10), leaving out colour `skip`."""
-    cmap = plt.get_cmap("tab10" if count <= 10 else "tab20")
+    cmap = matplotlib.colormaps["tab10" if count <= 10 else "tab20"]
     colors = [cmap(i) for i in range(cmap.N)]
     if skip is not None:
-        colors = [c for c in colors if not np.allclose(c, matplotlib.colors.to_rgba(skip))]
+        colors = [c for c in colors if not np.allclose(c, to_rgba(skip))]
     return [colors[i % len(colors)] for i in range(count)]
 
 

@@ -51,7 +51,9 @@ def figures(path, ds, folder, table):
 
 
 def html_table(header, rows):
-    cells = lambda tag, row: "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)
+    def cells(tag, row):
+        return "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in row)
+
     body = "\n".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
     return f"<table>\n<tr>{cells('th', header)}</tr>\n{body}\n</table>"
 

@@ -61,9 +61,9 @@ def draw_run(axes, ds, tr, run):
     dead, coords, one = dead_features(ds, run, W, b)
     colors = common.feature_colors(W.shape[1], skip="tab:red")
     loss_ax, norm_ax, bias_ax = axes
-    loss_ax.plot(steps, sub["loss"].values, color="k", lw=1)
     loss = sub["loss"].values
-    if np.any(np.isfinite(loss) & (loss > 0)):
+    loss_ax.plot(steps, loss, color="k", lw=1)
+    if common.wants_log(loss[np.isfinite(loss)]):
         loss_ax.set_yscale("log")
     for i in range(W.shape[1]):
         if not np.isfinite(W[:, i]).any():
