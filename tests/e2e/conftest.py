@@ -1,23 +1,5 @@
-"""Fixtures for end-to-end tests: the real build/aesweep binary on real files."""
-import os
-import subprocess
-from pathlib import Path
-
+"""Fixtures for the end-to-end tests (helpers live in e2e_support.py)."""
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-AESWEEP = REPO / "build" / "aesweep"
-
-
-def run_aesweep(*args, check=True, env=None):
-    """Runs build/aesweep with args; returns the CompletedProcess (text)."""
-    if not AESWEEP.exists():
-        pytest.fail(f"{AESWEEP} is missing: run `make` first")
-    proc = subprocess.run([str(AESWEEP), *map(str, args)], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, **(env or {})}, timeout=300)
-    if check and proc.returncode != 0:
-        pytest.fail(f"aesweep {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture

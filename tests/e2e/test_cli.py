@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import REPO, run_aesweep
+from e2e_support import REPO, run_aesweep
 
 SMALL = """
 model = { n = 5; m = 2; };
