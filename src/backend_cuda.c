@@ -90,7 +90,9 @@ static size_t bytes_per_run(int stride_theta, int stride_feature)
  * capacity it got is c->capacity (>= 1). */
 static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int stride_feature, ae_error *err)
 {
-    if (want <= c->capacity && stride_theta <= c->stride_theta && stride_feature <= c->stride_feature) return 0;
+    const int same_strides = stride_theta <= c->stride_theta && stride_feature <= c->stride_feature;
+    if (want <= c->capacity && same_strides) return 0;
+    if (same_strides && want < 2 * c->capacity) want = 2 * c->capacity; /* grow geometrically */
     if (free_buffers(c)) return cuda_fail(err);
     size_t free_bytes = 0, total_bytes = 0;
     if (cudaCheck(cudaMemGetInfo(&free_bytes, &total_bytes))) return cuda_fail(err);
@@ -197,20 +199,30 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
                        ae_results *res, ae_error *err)
 {
     const ae_bases *bases = job->bases;
-    for (uint64_t r = 0; r < count; r++) {
+    const int64_t runs_i = (int64_t)count;
+    int64_t bad = runs_i; /* the first run whose settings the buffers cannot take */
+    /* the host's share of a chunk, per run: decode its settings, later store its record;
+     * with OpenMP on all cores, so the host keeps up with the device on short runs */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(min : bad) if (runs_i > 4096)
+#endif
+    for (int64_t r = 0; r < runs_i; r++) {
         uint64_t base;
         ae_params *p = &c->h_params[r];
-        ae_grid_run(job->grid, first + r, p, &base);
-        if (p->n < AE_N_MIN || p->n > AE_N_MAX || p->m < AE_M_MIN || p->m > AE_M_MAX ||
-            p->n * p->m + p->n > c->stride_theta || p->n > c->stride_feature)
-            return ae_fail_runtime(err, "CUDA backend: run %llu has n=%d, m=%d outside the grid's n_max=%d, m_max=%d",
-                                   (unsigned long long)(first + r), p->n, p->m, job->grid->n_max,
-                                   job->grid->m_max);
-        if (p->scheme == AE_INIT_FILE &&
-            (!bases || base >= bases->count || bases->n != p->n || bases->m != p->m))
-            return ae_fail_runtime(err, "CUDA backend: run %llu has no base state of n=%d, m=%d",
-                                   (unsigned long long)(first + r), p->n, p->m);
+        ae_grid_run(job->grid, first + (uint64_t)r, p, &base);
+        int ok = p->n >= AE_N_MIN && p->n <= AE_N_MAX && p->m >= AE_M_MIN && p->m <= AE_M_MAX &&
+                 p->n * p->m + p->n <= c->stride_theta && p->n <= c->stride_feature;
+        if (p->scheme == AE_INIT_FILE)
+            ok = ok && bases && base < bases->count && bases->n == p->n && bases->m == p->m;
+        if (!ok && r < bad) bad = r;
         c->h_base[r] = (uint32_t)base;
+    }
+    if (bad < runs_i) {
+        const ae_params *p = &c->h_params[bad];
+        return ae_fail_runtime(err, "CUDA backend: run %llu (n=%d, m=%d) does not fit the grid's n_max=%d, "
+                               "m_max=%d or has no base state of its size",
+                               (unsigned long long)(first + (uint64_t)bad), p->n, p->m, job->grid->n_max,
+                               job->grid->m_max);
     }
     const ae_config *cfg = job->cfg;
     aek_batch bt = {
@@ -250,14 +262,22 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         cudaCheck(cudaStreamSynchronize(0)) || cudaCheck(cudaEventElapsedTime(&ms, c->start, c->stop)))
         return cuda_fail(err);
     c->kernel_seconds += ms * 1e-3;
-    for (uint64_t r = 0; r < count; r++) {
+    int64_t untrained = runs_i;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(min : untrained) if (runs_i > 4096)
+#endif
+    for (int64_t r = 0; r < runs_i; r++) {
         const ae_summary *sum = &c->h_summary[r];
-        if (sum->outcome < AE_OUT_PERFECT || sum->outcome > AE_OUT_DIVERGED)
-            return ae_fail_runtime(err, "CUDA backend: internal error: run %llu was not trained",
-                                   (unsigned long long)(first + r));
-        store_run(res, slot0 + r, &c->h_params[r], c->h_theta + r * (size_t)c->stride_theta, &c->h_track[r], sum,
-                  c->h_recon + r * (size_t)c->stride_feature, c->h_norm + r * (size_t)c->stride_feature);
+        if (sum->outcome < AE_OUT_PERFECT || sum->outcome > AE_OUT_DIVERGED) {
+            if (r < untrained) untrained = r;
+            continue;
+        }
+        store_run(res, slot0 + (uint64_t)r, &c->h_params[r], c->h_theta + r * c->stride_theta, &c->h_track[r], sum,
+                  c->h_recon + r * c->stride_feature, c->h_norm + r * c->stride_feature);
     }
+    if (untrained < runs_i)
+        return ae_fail_runtime(err, "CUDA backend: internal error: run %llu was not trained",
+                               (unsigned long long)(first + (uint64_t)untrained));
     return 0;
 }
 

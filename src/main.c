@@ -8,6 +8,7 @@
 #include "ae_bench.h"
 #include "ae_io.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,8 @@ finish:
 
 int main(int argc, char **argv)
 {
+    /* a file-size limit (or a full quota) must be a write error we report, not a silent death */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         print_usage(stderr);
         return AE_EXIT_USAGE;
