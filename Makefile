@@ -15,8 +15,9 @@ HDF5_LIBDIR := $(or $(HDF5_LIBDIR),/usr/lib/x86_64-linux-gnu/hdf5/serial)
 GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # -ffp-contract=off: no silent FMA contraction, so the CPU's float math is what the source says.
-CFLAGS   := -std=c11 -O2 -g -Wall -Wextra -Wshadow -Werror -ffp-contract=off -fno-math-errno -fopenmp \
-            -Iinclude -I$(BUILD) $(HDF5_CFLAGS)
+BASE_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Wshadow -Werror -ffp-contract=off -fno-math-errno -fopenmp \
+               -Iinclude -I$(BUILD) $(HDF5_CFLAGS)
+CFLAGS   := $(BASE_CFLAGS)
 LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -lm
 LDFLAGS  := -fopenmp
 
@@ -35,7 +36,7 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 HEADERS  := $(wildcard include/*.h kernels/*.cuh)
 
-.PHONY: FORCE all deps demo test test-unit test-e2e test-python test-gpu bench clean help
+.PHONY: FORCE all deps demo test test-unit test-python sanitize fuzz test-gpu bench clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -87,13 +88,49 @@ demo: deps all  ## install, build, run the quickstart sweep, show what it found 
 	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
 	@echo "chaos map: out/quickstart_chaos_map.png"
 
-test: test-unit test-python  ## every test this machine can run (no GPU needed)
+test: test-unit sanitize test-python  ## every test this machine can run (no GPU needed)
 
 test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed points, Philox, metrics
 	$(BUILD)/test_unit
 
 test-python: all  ## end-to-end sweeps through the binary and the analysis scripts on its files
 	$(PYTHON) -m pytest -q tests/e2e tests/analysis
+
+# --- Sanitizers and fuzzing: the host code (CPU backend) under ASan and UBSan -------------
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_OBJ   := $(patsubst src/%.c,$(BUILD)/san/%.o,$(filter-out src/main.c src/backend_cuda.c,$(wildcard src/*.c)))
+FUZZ_SECONDS ?= 60
+export LSAN_OPTIONS = suppressions=$(CURDIR)/tests/fuzz/lsan.supp
+FUZZ_INPUTS = sweeps/*.cfg tests/configs/bad/*.cfg $(filter-out %.keep,$(wildcard tests/fuzz/regressions/*))
+
+$(BUILD)/san/%.o: src/%.c $(HEADERS) $(BUILD)/flags $(BUILD)/ae_commit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/san/test_unit: tests/unit/test_unit.c $(SAN_OBJ)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $^ $(LDFLAGS) $(LDLIBS) $(CURAND_TEST) -o $@
+
+$(BUILD)/san/aesweep: $(BUILD)/san/main.o $(SAN_OBJ)
+	$(CC) $(SAN_FLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/san/fuzz_replay: tests/fuzz/fuzz_config.c $(SAN_OBJ)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY $^ $(LDFLAGS) $(LDLIBS) -o $@
+
+sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay  ## C tests, a sweep and the fuzz corpus under ASan+UBSan
+	$(BUILD)/san/test_unit
+	$(BUILD)/san/fuzz_replay $(FUZZ_INPUTS)
+	$(BUILD)/san/aesweep run sweeps/quickstart.cfg -o $(BUILD)/san/quickstart.h5 --force --quiet --set train.steps=300
+	$(BUILD)/san/aesweep run sweeps/quickstart.cfg -o $(BUILD)/san/quickstart.h5 --resume --quiet --set train.steps=300
+	$(BUILD)/san/aesweep info $(BUILD)/san/quickstart.h5 > /dev/null
+
+$(BUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/grid.c src/util.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(filter %.c,$^) -lconfig -lm -o $@
+
+fuzz: $(BUILD)/fuzz_config  ## fuzz the config loader for FUZZ_SECONDS; crashes go to tests/fuzz/regressions
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=tests/fuzz/regressions/ \
+	    $(BUILD)/fuzz-corpus sweeps tests/configs/bad
 
 test-gpu: all  ## GPU checks against the CPU backend (needs an NVIDIA GPU; see tests/gpu/README.md)
 	bash tests/gpu/run.sh

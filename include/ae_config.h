@@ -4,6 +4,7 @@
  * API:
  *   ae_setting_find(key)                   the table entry of a numeric setting ("train.lr")
  *   ae_config_load(path, sets, nsets, ...) parses a config file plus --set KEY=VALUE overrides
+ *   ae_config_parse(path, text, ...)       the same from text in memory (tests, fuzzing)
  *   ae_config_free(cfg)
  *   ae_config_json(cfg)                    the resolved config, one key per line (for the file)
  *   ae_grid_build / ae_grid_free           axes (with the implicit `base` axis) and run count
@@ -21,6 +22,7 @@
 
 #define AE_AXES_MAX 16
 #define AE_RUNS_MAX ((uint64_t)1 << 40) /* beyond this no file or GPU is big enough */
+#define AE_AXIS_MAX ((uint64_t)1 << 24) /* values of one axis: 128 MiB of coordinates */
 
 typedef enum { AE_SET_INT32, AE_SET_INT64, AE_SET_REAL, AE_SET_ENUM } ae_setting_type;
 
@@ -66,6 +68,9 @@ typedef struct {
 } ae_config;
 
 int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err);
+/* The same from text already in memory (path: the name errors use). */
+int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *const *sets, int n_sets,
+                    ae_error *err);
 void ae_config_free(ae_config *cfg);
 char *ae_config_json(const ae_config *cfg); /* malloc'd */
 void ae_config_print_settings(FILE *stream); /* the table, for --help */

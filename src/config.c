@@ -368,11 +368,16 @@ static int fill_axis(parser *ps, ae_axis *axis, const config_setting_t *spec, co
         if (t[2] == 0) return ae_fail(ps->err, "%s: range step must not be 0", where);
         double span = ceil((t[1] - t[0]) / t[2]);
         if (!(span > 0)) return ae_fail(ps->err, "%s: empty axis (range [%g, %g) has no values)", where, t[0], t[1]);
-        if (span > (double)AE_RUNS_MAX) return ae_fail(ps->err, "%s: range has too many values", where);
+        if (span > (double)AE_AXIS_MAX)
+            return ae_fail(ps->err, "%s: range has %.0f values, more than one axis takes (%llu)", where, span,
+                           (unsigned long long)AE_AXIS_MAX);
         count = (uint64_t)span;
     } else {
-        if (t[2] != floor(t[2]) || t[2] < 0 || t[2] > (double)AE_RUNS_MAX)
+        if (t[2] != floor(t[2]) || t[2] < 0)
             return ae_fail(ps->err, "%s: count must be a whole number, got %g", where, t[2]);
+        if (t[2] > (double)AE_AXIS_MAX)
+            return ae_fail(ps->err, "%s: %.0f values, more than one axis takes (%llu)", where, t[2],
+                           (unsigned long long)AE_AXIS_MAX);
         count = (uint64_t)t[2];
         if (count == 0) return ae_fail(ps->err, "%s: empty axis (count is 0)", where);
     }
@@ -578,6 +583,23 @@ static size_t number_length(const char *text)
     return k;
 }
 
+/* Line of the first @include outside strings and comments, or 0. */
+static int include_line(const char *text)
+{
+    int line = 1;
+    for (size_t at = 0; text[at];) {
+        size_t skipped = skip_string_or_comment(text, at);
+        for (size_t k = at; k < skipped; k++) line += text[k] == '\n';
+        if (skipped != at) {
+            at = skipped;
+            continue;
+        }
+        if (strncmp(text + at, "@include", 8) == 0) return line;
+        line += text[at++] == '\n';
+    }
+    return 0;
+}
+
 static char *normalise_arrays(const char *text)
 {
     ae_strbuf out = {0};
@@ -631,18 +653,21 @@ static char *normalise_arrays(const char *text)
     return out.data;
 }
 
-int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err)
+int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *const *sets, int n_sets, ae_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->params = default_params;
     cfg->path = ae_xstrdup(path);
-    cfg->text = ae_read_file(path, err);
-    if (!cfg->text) return -1;
+    cfg->text = ae_xstrdup(text);
     config_t lc;
     config_init(&lc);
     int status = 0;
     char *normalised = normalise_arrays(cfg->text);
-    if (config_read_string(&lc, normalised) != CONFIG_TRUE) {
+    int include = include_line(cfg->text);
+    if (include) {
+        /* the config's text is stored in the output: a sweep must be one whole file */
+        status = ae_fail(err, "%s:%d: @include is not supported: a sweep config is one file", path, include);
+    } else if (config_read_string(&lc, normalised) != CONFIG_TRUE) {
         status = ae_fail(err, "%s:%d: syntax error: %s", path, config_error_line(&lc), config_error_text(&lc));
     } else {
         parser ps = {path, cfg, err};
@@ -658,6 +683,18 @@ int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_se
     }
     cfg->overrides = overrides.data;
     if (status == 0) status = check_whole(cfg, err);
+    return status;
+}
+
+int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err)
+{
+    char *text = ae_read_file(path, err);
+    if (!text) {
+        memset(cfg, 0, sizeof *cfg);
+        return -1;
+    }
+    int status = ae_config_parse(cfg, path, text, sets, n_sets, err);
+    free(text);
     return status;
 }
 

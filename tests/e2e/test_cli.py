@@ -294,3 +294,18 @@ def test_every_cpu_instruction_set_gives_the_same_bits(tmp_path, write_config, i
     run_aesweep("run", cfg, "-o", tmp_path / "best.h5", "--quiet")
     run_aesweep("run", cfg, "-o", tmp_path / f"{isa}.h5", "--quiet", env={"AESWEEP_CPU_ISA": isa})
     assert_same_data(tmp_path / "best.h5", tmp_path / f"{isa}.h5")
+
+
+def test_slurm_array_script_shards_then_merges(tmp_path, write_config):
+    cfg, log = write_config(SMALL), tmp_path / "sbatch.log"
+    env = {"PATH": f"{REPO / 'tests' / 'e2e' / 'fake_slurm'}:/usr/bin:/bin", "FAKE_SLURM_LOG": str(log),
+           "SBATCH_OPTIONS": "--partition=test"}
+    import os
+    import subprocess
+    proc = subprocess.run(["bash", str(REPO / "sweeps" / "slurm_array.sh"), str(cfg), str(tmp_path / "out.h5"), "3",
+                           "--threads", "1"], cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    calls = log.read_text().splitlines()
+    assert "--array=0-2" in calls[0] and "--partition=test" in calls[0] and "--dependency=afterok:" in calls[1]
+    run_aesweep("run", cfg, "-o", tmp_path / "full.h5", "--quiet")
+    assert_same_data(tmp_path / "out.h5", tmp_path / "full.h5")

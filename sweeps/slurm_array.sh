@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run one sweep on a Slurm cluster: a job array with one shard per task, then a merge
+# job that starts when every task has succeeded (--dependency=afterok).
+#
+#   sweeps/slurm_array.sh CONFIG OUT.h5 SHARDS [aesweep run options...]
+#   sweeps/slurm_array.sh sweeps/chaos_n7.cfg out/chaos_n7.h5 16 --backend cuda
+#
+# Shards go to OUT.shards/shard_K.h5.  A task that is requeued or rerun resumes its
+# shard instead of starting over.  Options for sbatch (partition, time, GPUs) come from
+# $SBATCH_OPTIONS, e.g. SBATCH_OPTIONS="--partition=gpu --gres=gpu:1 --time=2:00:00".
+# $AESWEEP names the binary (default: build/aesweep beside this script).
+set -euo pipefail
+if [ $# -lt 3 ]; then
+    sed -n '2,12p' "$0" >&2
+    exit 2
+fi
+config=$1 out=$2 shards=$3
+shift 3
+case $shards in '' | *[!0-9]* | 0) echo "slurm_array.sh: SHARDS must be a whole number >= 1" >&2; exit 2 ;; esac
+aesweep=${AESWEEP:-$(cd "$(dirname "$0")/.." && pwd)/build/aesweep}
+folder=${out%.h5}.shards
+mkdir -p "$folder"
+extra=$(printf ' %q' "$@")
+
+task="shard=$folder/shard_\$SLURM_ARRAY_TASK_ID.h5; \
+resume=; [ -e \"\$shard\" ] && resume=--resume; \
+$aesweep run $config -o \"\$shard\" --shard \$SLURM_ARRAY_TASK_ID/$shards \$resume --quiet$extra"
+array=$(sbatch --parsable ${SBATCH_OPTIONS:-} --job-name=aesweep --array=0-$((shards - 1)) \
+    --output="$folder/task_%a.log" --wrap "$task")
+array=${array%%;*}
+merge=$(sbatch --parsable --job-name=aesweep-merge --dependency=afterok:"$array" \
+    --output="$folder/merge.log" --wrap "$aesweep merge --force $out $folder/shard_*.h5 && $aesweep info $out")
+echo "submitted shards as job array $array and the merge as job ${merge%%;*}: $out"
