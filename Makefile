@@ -7,17 +7,29 @@ CC       ?= cc
 NVCC     ?= nvcc
 PYTHON   ?= python3
 BUILD    := build
+# make MPI=1: build/mpi/aesweep, for `mpirun -np N build/mpi/aesweep run ...`, with OpenMPI
+# and parallel HDF5 (libhdf5-openmpi-dev, openmpi-bin): ranks split the runs, one file.
+MPI      ?= 0
+ifeq ($(MPI),1)
+CC       := mpicc
+BUILD    := build/mpi
+endif
 CUDA_HOME ?= /usr/local/cuda
 
-HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
-HDF5_LIBDIR := $(patsubst -L%,%,$(filter -L%,$(shell pkg-config --libs hdf5 2>/dev/null)))
+# Serial HDF5 by name: with OpenMPI's HDF5 also installed, Debian may point plain "hdf5" at it.
+HDF5_PC     := $(shell pkg-config --exists hdf5-serial 2>/dev/null && echo hdf5-serial || echo hdf5)
+ifeq ($(MPI),1)
+HDF5_PC     := hdf5-openmpi
+endif
+HDF5_CFLAGS := $(shell pkg-config --cflags $(HDF5_PC) 2>/dev/null || echo -I/usr/include/hdf5/serial)
+HDF5_LIBDIR := $(firstword $(patsubst -L%,%,$(filter -L%,$(shell pkg-config --libs $(HDF5_PC) 2>/dev/null))))
 HDF5_LIBDIR := $(or $(HDF5_LIBDIR),/usr/lib/x86_64-linux-gnu/hdf5/serial)
 GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # -ffp-contract=off: no silent FMA contraction, so the CPU's float math is what the source says.
 BASE_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Wshadow -Werror -ffp-contract=off -fno-math-errno -fopenmp \
                -Iinclude -I$(BUILD) $(HDF5_CFLAGS)
-CFLAGS   := $(BASE_CFLAGS)
+CFLAGS   := $(BASE_CFLAGS) $(if $(filter 1,$(MPI)),-DAE_HAVE_MPI)
 LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -lm
 LDFLAGS  := -fopenmp
 
@@ -36,7 +48,7 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 HEADERS  := $(wildcard include/*.h kernels/*.cuh)
 
-.PHONY: FORCE all deps demo test test-unit test-python sanitize fuzz test-gpu bench clean help
+.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu bench clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -71,7 +83,8 @@ CURAND_TEST := $(if $(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(CURAND_TEST))
 $(BUILD)/test_unit: tests/unit/test_unit.c $(LIB_OBJ) $(HEADERS)
 	$(CC) $(CFLAGS) tests/unit/test_unit.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CURAND_TEST) -o $@
 
-APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip
+APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip \
+                libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 deps:  ## install what the build and tests need (Debian packages, Python packages of analysis/)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -93,7 +106,10 @@ test: test-unit sanitize test-python  ## every test this machine can run (no GPU
 test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed points, Philox, metrics
 	$(BUILD)/test_unit
 
-test-python: all  ## end-to-end sweeps through the binary and the analysis scripts on its files
+mpi:  ## build/mpi/aesweep: the MPI build (OpenMPI, parallel HDF5), CPU backend only
+	$(MAKE) MPI=1 CUDA=0 all
+
+test-python: all mpi  ## end-to-end sweeps through the binary (serial and MPI) and the analysis scripts
 	$(PYTHON) -m pytest -q tests/e2e tests/analysis
 
 # --- Sanitizers and fuzzing: the host code (CPU backend) under ASan and UBSan -------------

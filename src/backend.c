@@ -137,7 +137,7 @@ void ae_trajectories_free(ae_trajectories *traj)
 #ifndef AE_HAVE_CUDA
 ae_backend *ae_backend_cuda_create(ae_error *err)
 {
-    ae_fail_runtime(err, "this aesweep was built without CUDA (nvcc was not on the PATH at build time)");
+    ae_fail_runtime(err, "this aesweep was built without the CUDA backend");
     return NULL;
 }
 #endif

@@ -313,6 +313,14 @@ int ae_bench_main(int argc, char **argv)
     if (!cuda) peak = ae_cpu_peak_flops(peak_how, sizeof peak_how);
     if (!cuda && kernels[0] >= 0) fprintf(stderr, "aesweep bench: note: --kernel applies to the CUDA backend only\n");
     if (!cuda) n_kernels = 1, kernels[0] = -1;
+#ifdef AE_HAVE_CUDA
+    for (int b = 0; b < n_kernels; b++)
+        if (cuda && kernels[b] >= 0 && ae_cuda_set_kernel(backend, kernels[b])) {
+            fprintf(stderr, "aesweep bench: no kernel variant %d (0 shared, 1 fixed, 2 local)\n", kernels[b]);
+            backend->destroy(backend);
+            return AE_EXIT_USAGE;
+        }
+#endif
 
     printf("backend %s: %s\npeak    %.3g FP32 flop/s = %s\n\n", backend->name, backend->device, peak, peak_how);
     printf("%5s %3s %-8s %9s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "kernel", "runs", "steps", "seconds",
@@ -325,11 +333,7 @@ int ae_bench_main(int argc, char **argv)
             memset(row, 0, sizeof *row);
             row->n = ns[a], row->m = m, row->kernel = kernels[b], row->steps = steps;
 #ifdef AE_HAVE_CUDA
-            if (cuda && row->kernel >= 0 && ae_cuda_set_kernel(backend, row->kernel)) {
-                fprintf(stderr, "aesweep bench: no kernel variant %d\n", row->kernel);
-                status = AE_EXIT_USAGE;
-                break;
-            }
+            if (cuda && row->kernel >= 0) ae_cuda_set_kernel(backend, row->kernel);
 #endif
             if (runs > 0) {
                 row->runs = (uint64_t)runs;
@@ -361,8 +365,8 @@ int ae_bench_main(int argc, char **argv)
         }
     }
     if (cuda)
-        printf("\nkernel -1: the backend's default (AESWEEP_KERNEL or 1); 'kernel only' times the kernels alone "
-               "(CUDA events); %% peak uses it.\n");
+        printf("\n'kernel only': the kernels alone (CUDA events), which %% peak uses; 'model-steps/s' includes the "
+               "host's work.%s\n", kernels[0] < 0 ? "\nkernel -1: the backend's default (AESWEEP_KERNEL, else 1)." : "");
     if (json && n_rows > 0) {
         FILE *f = strcmp(json, "-") == 0 ? stdout : fopen(json, "w");
         if (!f) {

@@ -11,6 +11,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ae_io.h"
 
+#ifdef AE_HAVE_MPI
+#include <mpi.h>
+#endif
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <stddef.h>
@@ -227,6 +230,18 @@ static herr_t select_runs(hid_t space, int rank, int extra, uint64_t first, uint
 /* Creating the file                                                         */
 /* ------------------------------------------------------------------------ */
 
+/* File access: one process, or (make MPI=1) every rank of MPI_COMM_WORLD sharing the file
+ * through parallel HDF5.  Creating, flushing and closing are then collective: all ranks
+ * make the same calls with the same values, and each rank writes its own runs. */
+static hid_t file_access(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#ifdef AE_HAVE_MPI
+    H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
+#endif
+    return fapl;
+}
+
 static long fault_write_from_env(void)
 {
     const char *fault = getenv("AESWEEP_FAULT_WRITE");
@@ -392,8 +407,10 @@ ae_out *ae_out_create(const char *path, const ae_job *job, const ae_provenance *
     /* netCDF-4 tracks creation order; readers such as netCDF-C expect it */
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-    out->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    hid_t fapl = file_access();
+    out->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
     H5Pclose(fcpl);
+    H5Pclose(fapl);
     if (out->file < 0) {
         h5_fail(err, "H5Fcreate", __FILE__, __LINE__);
         snprintf(err->msg, sizeof err->msg, "%s: cannot create the output file (is the folder there and writable?)",
@@ -486,7 +503,9 @@ ae_out *ae_out_resume(const char *path, const ae_job *job, uint8_t *done, ae_err
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     ae_out *out = ae_xcalloc(1, sizeof *out);
-    out->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t fapl = file_access();
+    out->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
     if (out->file < 0) {
         ae_fail_runtime(err, "%s: cannot open for --resume (missing, not HDF5, or locked by a running sweep)", path);
         free(out);

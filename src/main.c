@@ -8,6 +8,10 @@
 #include "ae_bench.h"
 #include "ae_io.h"
 
+#ifdef AE_HAVE_MPI
+#include <mpi.h>
+#endif
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +78,68 @@ static int report(const ae_error *err)
 {
     fprintf(stderr, "aesweep: %s\n", err->msg);
     return err->code ? err->code : AE_EXIT_RUNTIME;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ranks: under `mpirun` (make MPI=1) the ranks split the runs and share the output  */
+/* file; in one process these are the identity.                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    int rank, size;
+} ranks;
+
+static ranks world_ranks(void)
+{
+    ranks r = {0, 1};
+#ifdef AE_HAVE_MPI
+    MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &r.size);
+#endif
+    return r;
+}
+
+/* Is flag set on any rank? (keeps the ranks' batch loops, and so HDF5's collective
+ * flushes, in step) */
+static int any_rank(int flag)
+{
+#ifdef AE_HAVE_MPI
+    MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+#endif
+    return flag;
+}
+
+static double sum_over_ranks(double value)
+{
+#ifdef AE_HAVE_MPI
+    MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+#endif
+    return value;
+}
+
+/* Rank 0's text on every rank: collective attribute writes need the same values. */
+static void share_text(char *text, int size)
+{
+#ifdef AE_HAVE_MPI
+    MPI_Bcast(text, size, MPI_CHAR, 0, MPI_COMM_WORLD);
+#else
+    (void)text, (void)size;
+#endif
+}
+
+/* Each rank of a node drives its own GPU: the rank's index among the node's ranks. */
+static void pick_gpu_by_node_rank(void)
+{
+#ifdef AE_HAVE_MPI
+    MPI_Comm node;
+    int node_rank;
+    char text[16];
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &node_rank);
+    MPI_Comm_free(&node);
+    snprintf(text, sizeof text, "%d", node_rank);
+    setenv("AESWEEP_CUDA_DEVICE", text, 0);
+#endif
 }
 
 /* ------------------------------------------------------------------------ */
@@ -167,27 +233,32 @@ static int train_all(const run_options *opt, const ae_job *job, ae_backend *back
                      ae_provenance *prov, ae_error *err)
 {
     const ae_grid *grid = job->grid;
-    uint64_t first = grid->total * opt->shard_index / opt->shard_count;
-    uint64_t end = grid->total * (opt->shard_index + 1) / opt->shard_count;
+    const ranks world = world_ranks();
+    /* the slice of this shard, and within it of this MPI rank */
+    uint64_t shard_first = grid->total * opt->shard_index / opt->shard_count;
+    uint64_t shard_end = grid->total * (opt->shard_index + 1) / opt->shard_count;
+    uint64_t first = shard_first + (shard_end - shard_first) * (uint64_t)world.rank / (uint64_t)world.size;
+    uint64_t end = shard_first + (shard_end - shard_first) * (uint64_t)(world.rank + 1) / (uint64_t)world.size;
     uint64_t done_before = 0;
     for (uint64_t r = first; r < end; r++) done_before += done[r];
-    progress pr = {!opt->quiet && isatty(STDERR_FILENO), ae_now(), end - first, done_before};
+    progress pr = {!opt->quiet && world.rank == 0 && isatty(STDERR_FILENO), ae_now(), end - first, done_before};
     uint64_t minimum = (uint64_t)ae_cpu_threads(opt->threads) * 16;
     minimum = minimum < BATCH_MIN ? BATCH_MIN : minimum;
     uint64_t batch = minimum, done_now = done_before;
     ae_results res;
     ae_results_alloc(&res, batch, grid->n_max, grid->m_max);
     double train_seconds = 0, model_steps = 0;
-    for (uint64_t at = first; at < end;) {
+    for (uint64_t at = first;;) {
         while (at < end && done[at]) at++;
-        if (at == end) break;
         uint64_t count = end - at < batch ? end - at : batch;
+        /* every rank writes (maybe nothing) until no rank has runs left */
+        if (!any_rank(count > 0)) break;
         if (count > res.capacity) {
             ae_results_free(&res);
             ae_results_alloc(&res, count, grid->n_max, grid->m_max);
         }
         double t0 = ae_now();
-        if (backend->train(backend, job, at, count, &res, err)) return -1;
+        if (count && backend->train(backend, job, at, count, &res, err)) return -1;
         double seconds = ae_now() - t0;
         if (ae_out_write(out, at, count, &res, err)) return -1;
         train_seconds += seconds;
@@ -201,11 +272,12 @@ static int train_all(const run_options *opt, const ae_job *job, ae_backend *back
         }
         progress_show(&pr, done_now, 0);
         at += count;
-        batch = next_batch_size(count, seconds, minimum);
+        if (count) batch = next_batch_size(count, seconds, minimum);
     }
     progress_show(&pr, done_now, 1);
     ae_results_free(&res);
-    prov->model_steps_per_second = train_seconds > 0 ? model_steps / train_seconds : 0;
+    /* all ranks train at once: the sweep's rate is the sum of theirs */
+    prov->model_steps_per_second = sum_over_ranks(train_seconds > 0 ? model_steps / train_seconds : 0);
     return 0;
 }
 
@@ -230,11 +302,15 @@ static int command_run(int argc, char **argv)
         goto finish;
     if (ae_grid_build(&grid, &cfg, cfg.params.scheme == AE_INIT_FILE ? &bases : NULL, &err)) goto finish;
     ae_job job = {&cfg, &grid, cfg.params.scheme == AE_INIT_FILE ? &bases : NULL};
-    backend = ae_backend_select(opt.backend, opt.threads, opt.quiet, &err);
+    const ranks world = world_ranks();
+    if (world.size > 1) pick_gpu_by_node_rank();
+    backend = ae_backend_select(opt.backend, opt.threads, opt.quiet || world.rank > 0, &err);
     if (!backend) goto finish;
     ae_provenance prov = {.backend = backend->name, .device = backend->device};
     ae_utc_time(prov.start_time, sizeof prov.start_time);
     snprintf(prov.end_time, sizeof prov.end_time, "running");
+    share_text(prov.start_time, sizeof prov.start_time);
+    share_text(backend->device, sizeof backend->device);
     done = ae_xcalloc(grid.total, 1);
     out = opt.resume ? ae_out_resume(opt.output, &job, done, &err)
                      : ae_out_create(opt.output, &job, &prov, opt.force, &err);
@@ -246,7 +322,12 @@ static int command_run(int argc, char **argv)
         ae_trajectories_free(&traj);
         if (failed) goto finish;
     }
-    if (!opt.quiet && opt.shard_count > 1)
+    if (world.size > 1 && world.rank == 0 && !opt.quiet)
+        fprintf(stderr, "aesweep: %llu runs over %d MPI ranks on %s (%s)\n", (unsigned long long)grid.total, world.size,
+                backend->name, backend->device);
+    else if (world.rank > 0 || opt.quiet)
+        ;
+    else if (opt.shard_count > 1)
         fprintf(stderr, "aesweep: shard %llu/%llu of %llu runs on %s (%s)\n", (unsigned long long)opt.shard_index,
                 (unsigned long long)opt.shard_count, (unsigned long long)grid.total, backend->name, backend->device);
     else if (!opt.quiet)
@@ -254,10 +335,11 @@ static int command_run(int argc, char **argv)
                 backend->device);
     if (train_all(&opt, &job, backend, out, done, &prov, &err)) goto finish;
     ae_utc_time(prov.end_time, sizeof prov.end_time);
+    share_text(prov.end_time, sizeof prov.end_time);
     status = ae_out_close(out, &prov, &err);
     out = NULL;
-    if (status == 0 && !opt.quiet) fprintf(stderr, "aesweep: wrote %s (%.3g model-steps/s)\n", opt.output,
-                                           prov.model_steps_per_second);
+    if (status == 0 && !opt.quiet && world.rank == 0)
+        fprintf(stderr, "aesweep: wrote %s (%.3g model-steps/s)\n", opt.output, prov.model_steps_per_second);
 finish:
     if (out) ae_out_close(out, NULL, NULL);
     if (backend) backend->destroy(backend);
@@ -266,6 +348,15 @@ finish:
     ae_bases_free(&bases);
     if (cfg.path) ae_config_free(&cfg);
     free(opt.sets);
+    if (status && world_ranks().size > 1) {
+        /* a config error stops every rank alike; a runtime failure of one rank leaves the
+         * others waiting in collective calls: take the whole job down */
+        if (err.code == AE_EXIT_USAGE) return world_ranks().rank == 0 ? report(&err) : AE_EXIT_USAGE;
+        report(&err);
+#ifdef AE_HAVE_MPI
+        MPI_Abort(MPI_COMM_WORLD, AE_EXIT_RUNTIME);
+#endif
+    }
     return status ? report(&err) : AE_EXIT_OK;
 }
 
@@ -273,7 +364,21 @@ finish:
 /* Dispatch                                                                  */
 /* ------------------------------------------------------------------------ */
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+#ifdef AE_HAVE_MPI
+    MPI_Init(&argc, &argv);
+#endif
+    int status = dispatch(argc, argv);
+#ifdef AE_HAVE_MPI
+    MPI_Finalize();
+#endif
+    return status;
+}
+
+static int dispatch(int argc, char **argv)
 {
     /* a file-size limit (or a full quota) must be a write error we report, not a silent death */
     signal(SIGXFSZ, SIG_IGN);
