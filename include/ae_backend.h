@@ -31,6 +31,7 @@ typedef struct {
     int16_t *n_learnt, *radius_levels;
     int64_t *recovery_step, *first_perfect_step, *diverged_step;
     float *loss, *splay, *asymmetry, *min_gap;
+    float *twin_distance, *ftle; /* NaN without twins */
     /* per run and feature (n_max each, NaN past the run's n) */
     float *recon, *norm, *b_final;
     /* per run, feature and latent (n_max * m_max each) */
@@ -47,6 +48,8 @@ void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *
 /* Computes the end-of-run metrics of the state theta and stores them in slot `slot`. */
 void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
                    const ae_track *track);
+/* The distance of slot's run to its twin at the end, and its finite-time Lyapunov exponent. */
+void ae_record_twin(ae_results *res, uint64_t slot, const ae_params *params, double distance);
 
 /* Loss, W and b of the config's trajectory runs every `every` steps (NaN past a run's
  * own steps, n or m).  Always trained on the CPU, with the same math as the sweep. */

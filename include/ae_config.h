@@ -57,6 +57,7 @@ typedef struct {
     char *init_file;     /* scheme "file": source of base states */
     char *init_select;   /* "all", "<index>", "first:<outcome>", "all:<outcome>" */
     int n_given, m_given;            /* model.n / model.m appear in the config */
+    int twin_enabled;                /* twin.eps appears: every run trains a twin */
     ae_perturb_kind perturb_kind;
     int32_t *perturb_features;       /* AE_PERTURB_LIST */
     int n_perturb_features;

@@ -16,7 +16,8 @@
  *   AE_DEFINE_LOSS_GRAD, ae_loss_grad, ae_loss_grad_f64 (tests), ae_loss   forward/backward
  *   AE_DEFINE_OPT_STEP, ae_opt_reset, ae_opt_step                          optimizers
  *   ae_init_random, ae_init_ideal_failure, ae_dead_neighbors               initial states
- *   ae_learnt_signature, ae_track_check                                    outcome tracking
+ *   ae_track_reset, ae_track_check                                         outcome tracking
+ *   ae_intervene, ae_twin_perturb                                          resampling, twins
  *   ae_summarize                                                           end-of-run metrics
  *   AE_DEFINE_TRAIN, ae_train                                              the training loop
  *
@@ -58,6 +59,8 @@ typedef enum {
     AE_OUT_DIVERGED = 3
 } ae_outcome;
 
+typedef enum { AE_INTERVENE_NONE = 0, AE_INTERVENE_ANTHROPIC = 1, AE_INTERVENE_REPULSOR = 2 } ae_intervention;
+
 /* Philox subsequences: each use of randomness in a run has its own stream. */
 enum { AE_STREAM_INIT = 0, AE_STREAM_TWIN = 1, AE_STREAM_INTERVENE = 2 };
 
@@ -70,6 +73,10 @@ typedef struct {
     float lr, weight_decay, beta1, beta2, eps, momentum;
     int64_t steps, check_every, plateau_steps;
     float bias_delta;
+    int32_t intervene;             /* ae_intervention */
+    int64_t intervene_at_step;
+    float intervene_scale, intervene_delta, intervene_noise;
+    float twin_eps;
 } ae_params;
 
 /* ------------------------------------------------------------------------ */
@@ -605,6 +612,93 @@ AE_FN void ae_summarize(int n, int m, const float *W, const float *b, float *rec
 /* The training loop of one run                                              */
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* Interventions on unlearnt features (DESIGN.md section 4) and twin runs     */
+/* ------------------------------------------------------------------------ */
+
+/* Resamples every unlearnt feature of lane `lane` (LANES-wide SoA state), and resets the
+ * optimizer state of each parameter it touches:
+ *   anthropic: W_dead = scale (0.2) x mean live norm x a random unit vector of the run's
+ *              Philox stream (the dead feature's own input has no latent image); b_dead = 0.
+ *   repulsor:  S = unit sum of the live W_j; W_dead = -scale (0.05) x mean live norm x S
+ *              + noise x a random normal vector; b_j += delta for live j with W_j.(-S) > 0.
+ * scale 0 means the method's own default.  Nothing happens without live and dead features. */
+AE_FN void ae_intervene(const ae_params *p, int lanes, int lane, float *theta, float *s1, float *s2)
+{
+    const int n = p->n, m = p->m;
+#define AE_AT(e) ((e) * lanes + lane)
+    float live_sum[AE_M_MAX] = {0}, norm_sum = 0.0f;
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        float norm2 = 0;
+        for (int k = 0; k < m; k++) norm2 += theta[AE_AT(i * m + k)] * theta[AE_AT(i * m + k)];
+        float z = norm2 + theta[AE_AT(n * m + i)];
+        if ((z > 0 ? z : 0.0f) < AE_LEARNT_THRESHOLD) continue;
+        live++;
+        norm_sum += sqrtf(norm2);
+        for (int k = 0; k < m; k++) live_sum[k] += theta[AE_AT(i * m + k)];
+    }
+    if (live == 0 || live == n) return;
+    const float mean_norm = norm_sum / (float)live;
+    const int repulsor = p->intervene == AE_INTERVENE_REPULSOR;
+    const float scale = p->intervene_scale > 0.0f ? p->intervene_scale : repulsor ? 0.05f : 0.2f;
+    float sum_norm2 = 0;
+    for (int k = 0; k < m; k++) sum_norm2 += live_sum[k] * live_sum[k];
+    const float sum_norm = sqrtf(sum_norm2);
+    if (repulsor && sum_norm == 0.0f) return; /* live features cancel: no direction */
+    uint64_t draw = 0;
+    int dead[AE_N_MAX], n_dead = 0;
+    for (int i = 0; i < n; i++) {
+        float z = theta[AE_AT(n * m + i)];
+        for (int k = 0; k < m; k++) z += theta[AE_AT(i * m + k)] * theta[AE_AT(i * m + k)];
+        if ((z > 0 ? z : 0.0f) < AE_LEARNT_THRESHOLD) dead[n_dead++] = i;
+    }
+    for (int a = 0; a < n_dead; a++) {
+        const int i = dead[a];
+        double direction[AE_M_MAX], length2 = 0;
+        for (int k = 0; k < m; k++) {
+            direction[k] = ae_normal((uint64_t)p->seed, AE_STREAM_INTERVENE, draw++);
+            length2 += direction[k] * direction[k];
+        }
+        for (int k = 0; k < m; k++) {
+            const int e = AE_AT(i * m + k);
+            theta[e] = repulsor ? -scale * mean_norm * (live_sum[k] / sum_norm) + p->intervene_noise * (float)direction[k]
+                                : (float)((double)scale * (double)mean_norm * direction[k] / sqrt(length2));
+            s1[e] = 0.0f, s2[e] = 0.0f;
+        }
+        if (!repulsor) {
+            theta[AE_AT(n * m + i)] = 0.0f;
+            s1[AE_AT(n * m + i)] = 0.0f, s2[AE_AT(n * m + i)] = 0.0f;
+        }
+    }
+    if (!repulsor) return;
+    for (int j = 0; j < n; j++) {
+        int is_dead = 0;
+        for (int a = 0; a < n_dead; a++) is_dead |= dead[a] == j;
+        float toward_repulsor = 0;
+        for (int k = 0; k < m; k++) toward_repulsor -= theta[AE_AT(j * m + k)] * live_sum[k];
+        if (is_dead || toward_repulsor <= 0.0f) continue;
+        theta[AE_AT(n * m + j)] += p->intervene_delta;
+        s1[AE_AT(n * m + j)] = 0.0f, s2[AE_AT(n * m + j)] = 0.0f;
+    }
+#undef AE_AT
+}
+
+/* The twin of a run starts eps away: theta + eps x a random unit vector over all P
+ * parameters, from the run's own Philox stream. */
+AE_FN void ae_twin_perturb(const ae_params *p, int lanes, int lane, float *theta)
+{
+    const int P = p->n * p->m + p->n;
+    double length2 = 0;
+    for (int e = 0; e < P; e++) {
+        double draw = ae_normal((uint64_t)p->seed, AE_STREAM_TWIN, (uint64_t)e);
+        length2 += draw * draw;
+    }
+    for (int e = 0; e < P; e++)
+        theta[e * lanes + lane] += (float)((double)p->twin_eps * ae_normal((uint64_t)p->seed, AE_STREAM_TWIN, (uint64_t)e) /
+                                           sqrt(length2));
+}
+
 /* The arrays runs train in: P = n*m + n floats per lane each (SoA for LANES > 1).
  * frozen: P floats per lane, where a lane that diverges keeps the state it broke in
  * while its neighbours go on (unused when LANES = 1, where the run just stops). */
@@ -672,6 +766,10 @@ AE_FN int ae_count_learnt_lane(int n, int m, int lanes, int lane, const float *t
                                        ae_count_learnt_lane(n, m, LANES, l, theta));                   \
             if (LANES == 1) ae_trace_point(p0, trace, step, theta);                                    \
             if (step == p0->steps) break;                                                              \
+            for (int l = 0; l < LANES; l++)                                                            \
+                if (params[l]->intervene != AE_INTERVENE_NONE && step == params[l]->intervene_at_step &&  \
+                    !stopped[l])                                                                       \
+                    ae_intervene(params[l], LANES, l, theta, buf->s1, buf->s2);                        \
             LOSS_GRAD(n, m, theta, theta + n * m * LANES, grad, grad + n * m * LANES, loss);           \
             for (int l = 0; l < LANES; l++) {                                                          \
                 if (stopped[l] || isfinite(loss[l])) continue;                                         \

@@ -23,6 +23,8 @@ void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max)
     res->splay = ae_xcalloc(capacity, sizeof(float));
     res->asymmetry = ae_xcalloc(capacity, sizeof(float));
     res->min_gap = ae_xcalloc(capacity, sizeof(float));
+    res->twin_distance = ae_xcalloc(capacity, sizeof(float));
+    res->ftle = ae_xcalloc(capacity, sizeof(float));
     res->recon = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
     res->norm = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
     res->b_final = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
@@ -33,7 +35,7 @@ void ae_results_free(ae_results *res)
 {
     void *arrays[] = {res->outcome, res->recovered, res->n_learnt, res->radius_levels, res->recovery_step,
                       res->first_perfect_step, res->diverged_step, res->loss, res->splay, res->asymmetry,
-                      res->min_gap, res->recon, res->norm, res->b_final, res->W_final};
+                      res->min_gap, res->twin_distance, res->ftle, res->recon, res->norm, res->b_final, res->W_final};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
     memset(res, 0, sizeof *res);
 }
@@ -63,6 +65,8 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
     res->splay[slot] = sum.splay;
     res->asymmetry[slot] = sum.asymmetry;
     res->min_gap[slot] = sum.min_gap;
+    res->twin_distance[slot] = NAN;
+    res->ftle[slot] = NAN;
     res->recovered[slot] = (int8_t)track->recovered;
     res->recovery_step[slot] = track->recovery_step;
     res->first_perfect_step[slot] = track->first_perfect_step;
@@ -76,6 +80,15 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
         for (int k = 0; k < m_max; k++)
             res->W_final[at * (uint64_t)m_max + (uint64_t)k] = i < n && k < m ? theta[i * m + k] : NAN;
     }
+}
+
+void ae_record_twin(ae_results *res, uint64_t slot, const ae_params *params, double distance)
+{
+    res->twin_distance[slot] = (float)distance;
+    /* ftle = ln(d_T / eps) / T: undefined without a start distance or training time */
+    res->ftle[slot] = params->twin_eps > 0.0f && params->steps > 0
+                          ? (float)(log(distance / (double)params->twin_eps) / (double)params->steps)
+                          : NAN;
 }
 
 void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)

@@ -83,7 +83,8 @@ static void train_group(const cpu_backend *cpu, const ae_job *job, lane_group gr
 {
     float *theta = work, *grad = work + CPU_LANES * AE_P_MAX, *s1 = grad + CPU_LANES * AE_P_MAX;
     float *s2 = s1 + CPU_LANES * AE_P_MAX, *frozen = s2 + CPU_LANES * AE_P_MAX;
-    float *one = frozen + CPU_LANES * AE_P_MAX; /* one run's theta, contiguous */
+    float *twin = frozen + CPU_LANES * AE_P_MAX; /* end states of the twins */
+    float *one = twin + CPU_LANES * AE_P_MAX;    /* one run's theta, contiguous */
     ae_params params[CPU_LANES];
     const ae_params *lanes[CPU_LANES];
     ae_track track[CPU_LANES];
@@ -96,6 +97,29 @@ static void train_group(const cpu_backend *cpu, const ae_job *job, lane_group gr
         lanes[l] = &params[l];
     }
     ae_buffers buffers = {theta, grad, s1, s2, frozen};
+    if (job->cfg->twin_enabled) {
+        /* the twins first, in the same buffers; keep their end states in `twin` */
+        ae_track twin_track[CPU_LANES];
+        for (int l = 0; l < CPU_LANES; l++) ae_twin_perturb(&params[l], CPU_LANES, l, theta);
+        cpu->train_lanes(lanes, &buffers, twin_track);
+        memcpy(twin, theta, (size_t)(P * CPU_LANES) * sizeof(float));
+        for (int l = 0; l < CPU_LANES; l++) {
+            ae_prepare_run(job, group.first + (uint64_t)(l < group.count ? l : 0), &params[l], one);
+            for (int e = 0; e < P; e++) theta[e * CPU_LANES + l] = one[e];
+        }
+        cpu->train_lanes(lanes, &buffers, track);
+        for (int l = 0; l < group.count; l++) {
+            double distance2 = 0;
+            for (int e = 0; e < P; e++) {
+                double gap = (double)theta[e * CPU_LANES + l] - (double)twin[e * CPU_LANES + l];
+                distance2 += gap * gap;
+            }
+            for (int e = 0; e < P; e++) one[e] = theta[e * CPU_LANES + l];
+            ae_record_run(res, slot + (uint64_t)l, &params[l], one, &track[l]);
+            ae_record_twin(res, slot + (uint64_t)l, &params[l], sqrt(distance2));
+        }
+        return;
+    }
     cpu->train_lanes(lanes, &buffers, track);
     for (int l = 0; l < group.count; l++) {
         for (int e = 0; e < P; e++) one[e] = theta[e * CPU_LANES + l];
@@ -121,7 +145,7 @@ static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uin
     }
 #pragma omp parallel num_threads(cpu->threads)
     {
-        float *work = ae_xmalloc(6 * CPU_LANES * AE_P_MAX * sizeof(float));
+        float *work = ae_xmalloc((6 * CPU_LANES + 1) * AE_P_MAX * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
         for (int64_t g = 0; g < n_groups; g++) train_group(cpu, job, groups[g], groups[g].first - first, res, work);
         free(work);

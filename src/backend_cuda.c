@@ -178,6 +178,8 @@ static void store_run(ae_results *res, uint64_t slot, const ae_params *params, c
     res->splay[slot] = sum->splay;
     res->asymmetry[slot] = sum->asymmetry;
     res->min_gap[slot] = sum->min_gap;
+    res->twin_distance[slot] = NAN; /* ae_record_twin's, when the run has a twin */
+    res->ftle[slot] = NAN;
     res->recovered[slot] = (int8_t)track->recovered;
     res->recovery_step[slot] = track->recovery_step;
     res->first_perfect_step[slot] = track->first_perfect_step;
@@ -194,12 +196,15 @@ static void store_run(ae_results *res, uint64_t slot, const ae_params *params, c
 }
 
 /* Trains runs first .. first+count-1 (one chunk that fits the buffers) into res slots
- * slot0 .. slot0+count-1. */
+ * slot0 .. slot0+count-1.  With twins (twin.eps), device slot count+r is the twin of
+ * run r: the same settings, its start moved by ae_twin_perturb. */
 static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, uint64_t slot0,
                        ae_results *res, ae_error *err)
 {
     const ae_bases *bases = job->bases;
+    const int twins = job->cfg->twin_enabled != 0;
     const int64_t runs_i = (int64_t)count;
+    const uint64_t slots = count * (uint64_t)(1 + twins);
     int64_t bad = runs_i; /* the first run whose settings the buffers cannot take */
     /* the host's share of a chunk, per run: decode its settings, later store its record;
      * with OpenMP on all cores, so the host keeps up with the device on short runs */
@@ -217,6 +222,10 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         if (!ok && r < bad) bad = r;
         c->h_base[r] = (uint32_t)base;
     }
+    if (twins) {
+        memcpy(c->h_params + count, c->h_params, count * sizeof(ae_params));
+        memcpy(c->h_base + count, c->h_base, count * sizeof(uint32_t));
+    }
     if (bad < runs_i) {
         const ae_params *p = &c->h_params[bad];
         return ae_fail_runtime(err, "CUDA backend: run %llu (n=%d, m=%d) does not fit the grid's n_max=%d, "
@@ -226,7 +235,7 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
     }
     const ae_config *cfg = job->cfg;
     aek_batch bt = {
-        .count = (uint32_t)count,
+        .count = (uint32_t)slots,
         .params = c->d_params,
         .base = c->d_base,
         .base_W = c->d_base_W,
@@ -238,6 +247,7 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         .perturb_features = c->d_features,
         .stride_theta = c->stride_theta,
         .stride_feature = c->stride_feature,
+        .twin_from = twins ? (uint32_t)count : 0,
         .order = c->d_order,
         .theta = c->d_theta,
         .track = c->d_track,
@@ -245,7 +255,7 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         .recon = c->d_recon,
         .norm = c->d_norm,
     };
-    size_t runs = (size_t)count, theta = runs * (size_t)c->stride_theta, feature = runs * (size_t)c->stride_feature;
+    size_t runs = (size_t)slots, theta = runs * (size_t)c->stride_theta, feature = runs * (size_t)c->stride_feature;
     float ms = 0;
     /* outcome -1 marks a run no kernel wrote: checked below */
     if (cudaCheck(cudaMemcpyAsync(c->d_params, c->h_params, runs * sizeof(ae_params), cudaMemcpyHostToDevice, 0)) ||
@@ -262,20 +272,31 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         cudaCheck(cudaStreamSynchronize(0)) || cudaCheck(cudaEventElapsedTime(&ms, c->start, c->stop)))
         return cuda_fail(err);
     c->kernel_seconds += ms * 1e-3;
-    int64_t untrained = runs_i;
+    int64_t untrained = (int64_t)slots;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) reduction(min : untrained) if (runs_i > 4096)
 #endif
     for (int64_t r = 0; r < runs_i; r++) {
-        const ae_summary *sum = &c->h_summary[r];
-        if (sum->outcome < AE_OUT_PERFECT || sum->outcome > AE_OUT_DIVERGED) {
+        const ae_params *p = &c->h_params[r];
+        const ae_summary *sum = &c->h_summary[r], *twin_sum = &c->h_summary[r + (twins ? runs_i : 0)];
+        if (sum->outcome < AE_OUT_PERFECT || sum->outcome > AE_OUT_DIVERGED || twin_sum->outcome < AE_OUT_PERFECT ||
+            twin_sum->outcome > AE_OUT_DIVERGED) {
             if (r < untrained) untrained = r;
             continue;
         }
-        store_run(res, slot0 + (uint64_t)r, &c->h_params[r], c->h_theta + r * c->stride_theta, &c->h_track[r], sum,
-                  c->h_recon + r * c->stride_feature, c->h_norm + r * c->stride_feature);
+        const float *theta_r = c->h_theta + r * c->stride_theta;
+        store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
+                  c->h_norm + r * c->stride_feature);
+        if (!twins) continue;
+        const float *twin = c->h_theta + (runs_i + r) * c->stride_theta;
+        double distance2 = 0;
+        for (int e = 0; e < p->n * p->m + p->n; e++) {
+            double gap = (double)theta_r[e] - (double)twin[e];
+            distance2 += gap * gap;
+        }
+        ae_record_twin(res, slot0 + (uint64_t)r, p, sqrt(distance2));
     }
-    if (untrained < runs_i)
+    if (untrained < (int64_t)slots)
         return ae_fail_runtime(err, "CUDA backend: internal error: run %llu was not trained",
                                (unsigned long long)(first + (uint64_t)untrained));
     return 0;
@@ -291,9 +312,11 @@ static int cuda_train(ae_backend *backend, const ae_job *job, uint64_t first, ui
     if (count > res->capacity || n_max > res->n_max || m_max > res->m_max)
         return ae_fail_runtime(err, "CUDA backend: results hold %llu runs of n_max=%d, m_max=%d; asked for %llu",
                                (unsigned long long)res->capacity, res->n_max, res->m_max, (unsigned long long)count);
-    if (upload_job(c, job, err) || ensure_capacity(c, count, n_max * m_max + n_max, n_max, err)) return -1;
+    const uint64_t per_run = job->cfg->twin_enabled ? 2 : 1; /* device slots per run */
+    if (upload_job(c, job, err) || ensure_capacity(c, count * per_run, n_max * m_max + n_max, n_max, err)) return -1;
+    if (c->capacity < per_run) return ae_fail_runtime(err, "CUDA backend: not enough device memory for a run and its twin");
     for (uint64_t done = 0; done < count;) {
-        uint64_t chunk = count - done < c->capacity ? count - done : c->capacity;
+        uint64_t chunk = count - done < c->capacity / per_run ? count - done : c->capacity / per_run;
         if (train_chunk(c, job, first + done, chunk, done, res, err)) return -1;
         done += chunk;
     }

@@ -9,6 +9,7 @@
 #include "ae_config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <libconfig.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 static const char *const scheme_names[] = {"xavier_normal", "normal", "uniform", "file", "ideal_failure", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
+static const char *const intervene_names[] = {"none", "anthropic", "repulsor", NULL};
 
 #define BIG 1e12
 #define FIELD(f) offsetof(ae_params, f)
@@ -48,6 +50,17 @@ static const ae_setting settings[] = {
      "failure plateau before a recovery counts"},
     {"perturb.bias_delta", "bias_delta", AE_SET_REAL, FIELD(bias_delta), -1e3, 1e3, NULL, "1",
      "bias perturbation delta"},
+    {"intervene.method", "intervention", AE_SET_ENUM, FIELD(intervene), 0, 2, intervene_names, "1",
+     "resampling of unlearnt features"},
+    {"intervene.at_step", "at_step", AE_SET_INT64, FIELD(intervene_at_step), 0, BIG, NULL, "step",
+     "step the resampling happens at"},
+    {"intervene.scale", "scale", AE_SET_REAL, FIELD(intervene_scale), 0, 1e3, NULL, "1",
+     "resampled norm over mean live norm (0: 0.2 anthropic, 0.05 repulsor)"},
+    {"intervene.delta", "intervene_delta", AE_SET_REAL, FIELD(intervene_delta), -1e3, 1e3, NULL, "1",
+     "repulsor: bias shift of live features facing the repulsor"},
+    {"intervene.noise", "noise", AE_SET_REAL, FIELD(intervene_noise), 0, 1e3, NULL, "1",
+     "repulsor: std of the noise added to resampled weights"},
+    {"twin.eps", "twin_eps", AE_SET_REAL, FIELD(twin_eps), 0, 1e3, NULL, "1", "distance of the twin run at start"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -56,11 +69,13 @@ static const ae_params default_params = {
     .init_std = 0.1f, .init_bound = 0.1f, .bias_init = 0.0f, .radius = 1.4284271247461902f /* sqrt2 * 1.01 */,
     .dead_eps = 1e-3f, .lr = 1e-3f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
     .momentum = 0.0f, .steps = 10000, .check_every = 100, .plateau_steps = 1000, .bias_delta = 0.0f,
+    .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0f, .intervene_delta = 0.0f,
+    .intervene_noise = 1e-3f, .twin_eps = 0.0f,
 };
 
 /* Keys that hold text rather than numbers. */
 static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", NULL};
-static const char *const groups[] = {"model", "init", "train", "perturb", "trajectory", NULL};
+static const char *const groups[] = {"model", "init", "train", "perturb", "trajectory", "intervene", "twin", NULL};
 
 const ae_setting *ae_setting_find(const char *key)
 {
@@ -131,6 +146,15 @@ static int check_number(const ae_setting *s, double value, const char *where, ae
     if (value < s->min || value > s->max)
         return ae_fail(err, "%s: %.10g is out of range [%.10g, %.10g]", where, value, s->min, s->max);
     return 0;
+}
+
+/* Settings whose mere presence means something: model.n/m given (they must then match a
+ * file's base states), twin.eps given (twins are trained, even for eps = 0). */
+static void note_given(ae_config *cfg, const ae_setting *s)
+{
+    if (s->offset == offsetof(ae_params, n)) cfg->n_given = 1;
+    if (s->offset == offsetof(ae_params, m)) cfg->m_given = 1;
+    if (s->offset == offsetof(ae_params, twin_eps)) cfg->twin_enabled = 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -314,8 +338,7 @@ static int parse_group(parser *ps, const config_setting_t *group, const char *gr
         double value;
         if (parse_value(ps, s, node, &value)) return -1;
         ae_setting_put(s, &ps->cfg->params, value);
-        if (s->offset == offsetof(ae_params, n)) ps->cfg->n_given = 1;
-        if (s->offset == offsetof(ae_params, m)) ps->cfg->m_given = 1;
+        note_given(ps->cfg, s);
     }
     return 0;
 }
@@ -439,6 +462,7 @@ static int parse_axis(parser *ps, const config_setting_t *node, int index)
         if (cfg->axes[a].setting == axis->setting)
             return ae_fail(ps->err, "%s: this setting is already an axis", where);
     snprintf(axis->name, sizeof axis->name, "%s", axis->setting->dim);
+    note_given(cfg, axis->setting);
     cfg->n_axes++; /* owned from here, so free() reaches its values */
     return fill_axis(ps, axis, spec, config_setting_name(spec), where);
 }
@@ -486,8 +510,7 @@ static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
         if (check_number(s, value, where, err)) return -1;
     }
     ae_setting_put(s, &cfg->params, value);
-    if (s->offset == offsetof(ae_params, n)) cfg->n_given = 1;
-    if (s->offset == offsetof(ae_params, m)) cfg->m_given = 1;
+    note_given(cfg, s);
     return 0;
 }
 
@@ -513,7 +536,7 @@ static int parse_root(parser *ps, config_t *lc)
         } else {
             char where[1024];
             where_of(ps, node, name, where, sizeof where);
-            return ae_fail(ps->err, "%s: unknown section (expected model, init, train, perturb, trajectory, grid)", where);
+            return ae_fail(ps->err, "%s: unknown section (expected model, init, train, perturb, intervene, twin, trajectory, grid)", where);
         }
     }
     return 0;
@@ -546,10 +569,14 @@ static int check_whole(const ae_config *cfg, ae_error *err)
     return 0;
 }
 
-/* libconfig arrays hold one scalar type, so `logspace = [-4.0, -1.0, 64]` (DESIGN.md's own
- * example) would be a syntax error.  This rewrites the integer literals of an array that
- * also holds a float literal as floats ("64" -> "64.0"), outside strings and comments.
- * Only characters are inserted within lines, so line numbers in errors stay right. */
+/* Two traps of libconfig 1.5, closed before it reads the text:
+ *  - its arrays hold one scalar type, so `logspace = [-4.0, -1.0, 64]` (DESIGN.md's own
+ *    example) is a syntax error: integers of an array that also holds a float become
+ *    floats ("64" -> "64.0");
+ *  - integers past 32 bits silently wrap (1000000000000 reads as -727379968): such
+ *    literals get libconfig's 64-bit suffix ("1000000000000L").
+ * Only characters are inserted within lines, outside strings and comments, so line
+ * numbers in errors stay right. */
 static int is_float_literal(const char *token, size_t length)
 {
     if (length > 1 && token[0] == '0' && (token[1] == 'x' || token[1] == 'X')) return 0;
@@ -600,11 +627,38 @@ static int include_line(const char *text)
     return 0;
 }
 
-static char *normalise_arrays(const char *text)
+/* Copies the number token at text (length bytes), rewritten as the comment above says. */
+static int is_big_integer(const char *text, size_t length)
+{
+    int sign = text[0] == '-' || text[0] == '+';
+    if (is_float_literal(text, length) || strspn(text + sign, "0123456789") != length - (size_t)sign) return 0;
+    errno = 0;
+    long long value = strtoll(text, NULL, 10);
+    return errno == ERANGE || value > 2147483647LL || value < -2147483648LL;
+}
+
+/* as_float: the token is in an array holding a float; as_wide: in one holding a big integer */
+static void copy_number(ae_strbuf *out, const char *text, size_t length, int as_float, int as_wide)
+{
+    int sign = text[0] == '-' || text[0] == '+';
+    int integer = !is_float_literal(text, length) && strspn(text + sign, "0123456789") == length - (size_t)sign;
+    const char *suffix = !integer ? "" : as_float ? ".0" : as_wide || is_big_integer(text, length) ? "L" : "";
+    ae_strbuf_printf(out, "%.*s%s", (int)length, text, suffix);
+}
+
+static int starts_number(const char *text, size_t at)
+{
+    if (at > 0 && (isalnum((unsigned char)text[at - 1]) || text[at - 1] == '_' || text[at - 1] == '.')) return 0;
+    return isdigit((unsigned char)text[at]) ||
+           ((text[at] == '-' || text[at] == '+') && isdigit((unsigned char)text[at + 1]));
+}
+
+static char *normalise_numbers(const char *text)
 {
     ae_strbuf out = {0};
     ae_strbuf_printf(&out, "%s", "");
-    size_t at = 0;
+    size_t at = 0, array_end = 0;
+    int in_float_array = 0, in_wide_array = 0;
     while (text[at]) {
         size_t skipped = skip_string_or_comment(text, at);
         if (skipped != at) {
@@ -612,43 +666,31 @@ static char *normalise_arrays(const char *text)
             at = skipped;
             continue;
         }
-        if (text[at] != '[') {
-            ae_strbuf_printf(&out, "%c", text[at++]);
+        if (text[at] == '[') { /* does this array hold a float? */
+            size_t close = at + 1;
+            in_float_array = in_wide_array = 0;
+            while (text[close] && text[close] != ']') {
+                size_t next = skip_string_or_comment(text, close);
+                if (next != close) {
+                    close = next;
+                } else if (starts_number(text, close) || (text[close] == '.' && isdigit((unsigned char)text[close + 1]))) {
+                    size_t length = number_length(text + close);
+                    in_float_array |= is_float_literal(text + close, length);
+                    in_wide_array |= is_big_integer(text + close, length);
+                    close += length;
+                } else {
+                    close++;
+                }
+            }
+            array_end = close;
+        }
+        if (starts_number(text, at)) {
+            size_t length = number_length(text + at);
+            copy_number(&out, text + at, length, in_float_array && at < array_end, in_wide_array && at < array_end);
+            at += length;
             continue;
         }
-        size_t close = at + 1;
-        int has_float = 0, plain = 1;
-        while (text[close] && text[close] != ']') {
-            size_t next = skip_string_or_comment(text, close);
-            if (next != close) { plain &= text[close] != '"'; close = next; continue; }
-            if (isdigit((unsigned char)text[close]) || text[close] == '.' ||
-                ((text[close] == '-' || text[close] == '+') && (isdigit((unsigned char)text[close + 1]) || text[close + 1] == '.'))) {
-                size_t length = number_length(text + close);
-                has_float |= is_float_literal(text + close, length);
-                close += length;
-            } else {
-                close++;
-            }
-        }
-        if (!text[close] || !has_float || !plain) {
-            ae_strbuf_printf(&out, "%c", text[at++]);
-            continue;
-        }
-        for (size_t k = at; k <= close;) {
-            size_t next = skip_string_or_comment(text, k);
-            if (next != k) {
-                ae_strbuf_printf(&out, "%.*s", (int)(next - k), text + k);
-                k = next;
-            } else if (isdigit((unsigned char)text[k]) || ((text[k] == '-' || text[k] == '+') && isdigit((unsigned char)text[k + 1]))) {
-                size_t length = number_length(text + k);
-                int integer = !is_float_literal(text + k, length) && strspn(text + k + (text[k] == '-' || text[k] == '+'), "0123456789") == length - (text[k] == '-' || text[k] == '+');
-                ae_strbuf_printf(&out, "%.*s%s", (int)length, text + k, integer ? ".0" : "");
-                k += length;
-            } else {
-                ae_strbuf_printf(&out, "%c", text[k++]);
-            }
-        }
-        at = close + 1;
+        ae_strbuf_printf(&out, "%c", text[at++]);
     }
     return out.data;
 }
@@ -662,7 +704,7 @@ int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *co
     config_t lc;
     config_init(&lc);
     int status = 0;
-    char *normalised = normalise_arrays(cfg->text);
+    char *normalised = normalise_numbers(cfg->text);
     int include = include_line(cfg->text);
     if (include) {
         /* the config's text is stored in the output: a sweep must be one whole file */
@@ -761,6 +803,7 @@ char *ae_config_json(const ae_config *cfg)
     } else {
         json_string(&sb, cfg->perturb_kind == AE_PERTURB_DEAD_NEIGHBORS ? "dead_neighbors" : "none");
     }
+    ae_strbuf_printf(&sb, ",\n  \"twin.enabled\": %s", cfg->twin_enabled ? "true" : "false");
     ae_strbuf_printf(&sb, ",\n  \"trajectory.every\": %lld,\n  \"trajectory.runs\": [", (long long)cfg->trajectory_every);
     for (int k = 0; k < cfg->n_trajectory_runs; k++)
         ae_strbuf_printf(&sb, "%s%llu", k ? ", " : "", (unsigned long long)cfg->trajectory_runs[k]);

@@ -55,6 +55,8 @@ static const out_var out_vars[] = {
     {"splay", PER_RUN, VT_F32, RES(splay), NAN, "1", "splay, sum of feature norms"},
     {"asymmetry", PER_RUN, VT_F32, RES(asymmetry), NAN, "1", "norm of the feature sum over the splay"},
     {"min_gap", PER_RUN, VT_F32, RES(min_gap), NAN, "rad", "smallest angle between adjacent learnt features"},
+    {"twin_distance", PER_RUN, VT_F32, RES(twin_distance), NAN, "1", "distance to the twin run at the end"},
+    {"ftle", PER_RUN, VT_F32, RES(ftle), NAN, "1/step", "finite-time Lyapunov exponent ln(d_T/eps)/T"},
     {"recon", PER_FEATURE, VT_F32, RES(recon), NAN, "1", "reconstruction of the active feature, Y_ii"},
     {"norm", PER_FEATURE, VT_F32, RES(norm), NAN, "1", "feature norm |W_i|"},
     {"b_final", PER_FEATURE, VT_F32, RES(b_final), NAN, "1", "final bias b_i"},

@@ -17,7 +17,7 @@ grid  = ( { param = "train.lr"; logspace = [-3.0, -1.0, 5]; },
           { param = "init.seed"; range = [0, 6]; } );
 """
 
-VARIABLES = ["outcome", "recovered", "n_learnt", "radius_levels", "recovery_step", "first_perfect_step",
+VARIABLES = ["outcome", "recovered", "n_learnt", "radius_levels", "recovery_step", "first_perfect_step", "twin_distance", "ftle",
              "diverged_step", "loss", "splay", "asymmetry", "min_gap", "recon", "norm", "b_final", "W_final", "done"]
 
 
@@ -309,3 +309,56 @@ def test_slurm_array_script_shards_then_merges(tmp_path, write_config):
     assert "--array=0-2" in calls[0] and "--partition=test" in calls[0] and "--dependency=afterok:" in calls[1]
     run_aesweep("run", cfg, "-o", tmp_path / "full.h5", "--quiet")
     assert_same_data(tmp_path / "out.h5", tmp_path / "full.h5")
+
+
+def test_twins_measure_how_runs_separate(tmp_path, write_config):
+    cfg = write_config("""
+model = { n = 7; };
+init  = { scheme = "ideal_failure"; };
+perturb = { features = "dead_neighbors"; bias_delta = 0.05; };
+train = { steps = 2000; weight_decay = 0.0; };
+grid  = ( { param = "twin.eps"; values = [0.0, 1e-4]; },
+          { param = "train.lr"; values = [0.0, 1e-3, 3e-2]; } );
+""")
+    out = tmp_path / "twins.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    distance, ftle = ds["twin_distance"], ds["ftle"]
+    assert (distance.sel(twin_eps=0.0).values == 0).all()          # eps = 0: the twin is the run
+    assert np.isnan(ftle.sel(twin_eps=0.0).values).all()
+    moved = distance.sel(twin_eps=1e-4)
+    np.testing.assert_allclose(moved.sel(lr=0.0), 1e-4, rtol=1e-3)  # lr 0: nothing moves
+    assert abs(float(ftle.sel(twin_eps=1e-4, lr=0.0))) < 1e-6      # ... so its FTLE is 0
+    assert (moved.sel(lr=[1e-3, 3e-2]).values > 0).all()
+    proc = run_aesweep("run", cfg, "-o", tmp_path / "cuda.h5", "--backend", "cuda", check=False)
+    assert proc.returncode != 0
+
+
+def test_interventions_run_and_change_failed_runs(tmp_path, write_config):
+    cfg = write_config("""
+model = { n = 7; };
+init  = { scheme = "ideal_failure"; };
+train = { steps = 1; lr = 0.0; };
+intervene = { at_step = 0; delta = 0.1; };
+grid  = ( { param = "intervene.method"; values = ["none", "anthropic", "repulsor"]; } );
+""")
+    out = tmp_path / "resample.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    norm = ds["norm"].sel(feature=6)
+    assert float(norm.sel(intervention="none")) < 2e-3                    # the dead feature as it was
+    np.testing.assert_allclose(float(norm.sel(intervention="anthropic")), 0.2 * np.sqrt(2) * 1.01, rtol=1e-3)
+    np.testing.assert_allclose(float(norm.sel(intervention="repulsor")), 0.05 * np.sqrt(2) * 1.01, rtol=0.1)
+    assert float(ds["b_final"].sel(intervention="anthropic", feature=6)) == 0
+
+
+def test_large_integers_are_read_exactly(tmp_path, write_config):
+    cfg = write_config("""
+init  = { seed = 5000000000; };
+train = { steps = 0; };
+grid  = ( { param = "init.seed"; values = [3000000000, 4000000000]; }, { param = "train.lr"; values = [1e-3, 1]; } );
+""")
+    out = tmp_path / "big.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    assert list(ds["seed"].values) == [3000000000, 4000000000] and list(ds["lr"].values) == [1e-3, 1.0]

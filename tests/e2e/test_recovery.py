@@ -43,17 +43,25 @@ def check_killed_file(path, total=200):
     return int(done.sum())
 
 
-# Each batch writes 15 variables and then its `done` flags: write 16 is batch 1's done
-# flags, 9 the middle of batch 1's records, 17 and 40 inside later batches.
-@pytest.mark.parametrize("fault_write", [1, 9, 16, 17, 40])
-def test_killed_at_a_write_resumes_to_identical_data(tmp_path, reference, fault_write):
+def writes_per_batch(path):
+    """A batch writes each per-run variable, then its `done` flags."""
+    with h5py.File(path, "r") as f:
+        return sum(1 for name, item in f.items() if isinstance(item, h5py.Dataset) and item.shape[:2] == (10, 20))
+
+
+# (batch, write within the batch): the first write, one in the middle of the records, the
+# `done` flags (records all on disk, not yet marked), and writes of later batches.
+@pytest.mark.parametrize("batch, position", [(1, "first"), (1, "middle"), (1, "done"), (2, "first"), (3, "middle")])
+def test_killed_at_a_write_resumes_to_identical_data(tmp_path, reference, batch, position):
     cfg, ref = reference
+    per_batch = writes_per_batch(ref)
+    fault_write = (batch - 1) * per_batch + {"first": 1, "middle": per_batch // 2, "done": per_batch}[position]
     out = tmp_path / "killed.h5"
     proc = run_aesweep("run", cfg, "-o", out, "--quiet", "--threads", "1", check=False,
                        env={"AESWEEP_FAULT_WRITE": str(fault_write)})
     assert proc.returncode == -signal.SIGKILL
     done = check_killed_file(out)
-    assert done < 200 and (done == 0) == (fault_write <= 16)
+    assert done < 200 and (done == 0) == (batch == 1)
     run_aesweep("run", cfg, "-o", out, "--resume", "--quiet")
     assert_same_data(out, ref)
 

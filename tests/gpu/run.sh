@@ -2,58 +2,63 @@
 # run.sh - the GPU checks of aesweep's CUDA backend (make test-gpu; needs an NVIDIA GPU).
 #
 #   bash tests/gpu/run.sh              build (make, nvcc on the PATH), then check
-#   bash tests/gpu/run.sh --bundle     build here and copy the shared libraries build/aesweep
-#                                      needs into build/gpu-libs, then stop: for a GPU
-#                                      machine without libconfig/HDF5 (carry build/ there)
-#   bash tests/gpu/run.sh --prebuilt   check with build/aesweep and build/test_gpu as they are
+#   bash tests/gpu/run.sh --bundle     build here, then stop: for a GPU machine without
+#                                      libconfig/HDF5 (see tests/gpu/README.md)
+#   bash tests/gpu/run.sh --prebuilt   check with the binaries built before, as they are
 #
-# Checks, each reported, all run even when one fails; exit 1 if any failed:
-#   1. build/test_gpu: init bits, 2 000-step AdamW against the CPU, divergence (test_gpu.c)
-#   2. sweeps on both backends, outcomes compared with h5py (tests/gpu/compare.py):
-#      sweeps/quickstart.cfg, and tests/gpu/{small,chaos,file}.cfg under each kernel variant
-#   3. compute-sanitizer memcheck and racecheck on a small sweep, each kernel variant
-#   4. for information: aesweep bench (n = 7, 16, 64, every variant) and, if torch is
-#      installed, analysis/baselines/torch_batched.py
-# Environment: BUILD (build), PYTHON (python3), OUTCOME_MAX_MISMATCH (fraction of runs whose
-# outcome may differ between the backends, default 0: FMA contraction on the device can
-# flip a run that sits on a basin boundary of a chaotic map), SKIP_BENCH=1.
+# Two builds: $BUILD (the real one: nvcc contracts a*b+c into FMAs) and $BUILD/nofma
+# (kernels built with -fmad=false, whose float math is then the CPU's, operation for
+# operation).  Checks, each reported, all run even when one fails; exit 1 if any failed:
+#   1. $BUILD/test_gpu: init bits, 2 000-step AdamW against the CPU, divergence (test_gpu.c)
+#   2. sweeps through $BUILD/aesweep on both backends, outcomes compared with h5py
+#      (compare.py): tests/gpu/small.cfg run for run; sweeps/quickstart.cfg and
+#      tests/gpu/{chaos,file}.cfg, chaotic maps where an FMA can move a run on a basin
+#      boundary, by outcome fractions (and the runs that differ are listed)
+#   3. the same sweeps through $BUILD/nofma/aesweep, under each kernel variant: every
+#      dataset of the output identical to the CPU backend's (min_gap within 1e-6: acosf)
+#   4. compute-sanitizer memcheck and racecheck on a small sweep, each kernel variant
+#   5. for information: aesweep bench (n = 7, 16, 64, every variant) and, if torch sees
+#      the GPU, analysis/baselines/torch_batched.py
+# Environment: BUILD (build), PYTHON (python3), OUTCOME_MAX_MISMATCH (fraction of small.cfg's
+# runs whose outcome may differ, default 0), SKIP_BENCH=1.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
+NOFMA=$BUILD/nofma
 PYTHON=${PYTHON:-python3}
 MAX_MISMATCH=${OUTCOME_MAX_MISMATCH:-0}
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+GENCODE="-gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90"
 mode=${1:-build}
 
-build_test_gpu() {
+if [ "$mode" != --prebuilt ]; then
+    link=()
+    # --bundle: an RPATH (transitive, unlike RUNPATH) to the libraries copied beside the binaries
+    [ "$mode" = --bundle ] &&
+        link=(LDFLAGS='-fopenmp -Wl,--disable-new-dtags -Wl,-rpath,\$$ORIGIN/gpu-libs:\$$ORIGIN/../gpu-libs')
+    rm -f "$BUILD/aesweep" "$NOFMA/aesweep"
+    make -s all CUDA=1 BUILD="$BUILD" "${link[@]}" &&
+        make -s all CUDA=1 BUILD="$NOFMA" "${link[@]}" \
+            NVCCFLAGS="-O3 -std=c++17 -Iinclude -Xcompiler -Wall,-Wextra -fmad=false $GENCODE" ||
+        { echo "run.sh: build failed"; exit 1; }
+    [ -f "$BUILD/obj/cu_train.o" ] || { echo "run.sh: no CUDA objects in $BUILD (nvcc not on the PATH?)"; exit 1; }
     gcc -std=c11 -O2 -Wall -Wextra -Wshadow -Werror -Iinclude -I"$CUDA_HOME/include" tests/gpu/test_gpu.c \
         "$BUILD/obj/cu_train.o" -L"$CUDA_HOME/lib64" -lcudart_static -lstdc++ -ldl -lrt -lpthread -lm \
-        -o "$BUILD/test_gpu"
-}
-
-if [ "$mode" != --prebuilt ]; then
-    make -s all CUDA=1 BUILD="$BUILD" || { echo "run.sh: build failed"; exit 1; }
-    [ -f "$BUILD/obj/cu_train.o" ] || { echo "run.sh: no CUDA objects in $BUILD (nvcc not on the PATH?)"; exit 1; }
-    build_test_gpu || { echo "run.sh: building test_gpu failed"; exit 1; }
+        -o "$BUILD/test_gpu" || { echo "run.sh: building test_gpu failed"; exit 1; }
 fi
 if [ "$mode" = --bundle ]; then
-    # relink with an RPATH (transitive, unlike RUNPATH) to gpu-libs beside the binary, and
-    # copy there every shared library it loads but those of the C/C++ runtime and OpenMP,
-    # which a machine with nvcc has in newer versions
-    rm -f "$BUILD/aesweep"
-    make -s all CUDA=1 BUILD="$BUILD" LDFLAGS='-fopenmp -Wl,--disable-new-dtags -Wl,-rpath,\$$ORIGIN/gpu-libs' ||
-        exit 1
+    # every shared library aesweep loads but those of the C/C++ runtime and OpenMP, which
+    # a machine with nvcc has in newer versions
     rm -rf "$BUILD/gpu-libs"
     mkdir -p "$BUILD/gpu-libs"
     ldd "$BUILD/aesweep" | awk '$3 ~ /^\// {print $3}' |
         grep -Ev '/(libc|libm|libdl|librt|libpthread|libresolv|libstdc\+\+|libgcc_s|libgomp|ld-linux[^/]*)\.so' |
         xargs -r cp -L -t "$BUILD/gpu-libs/"
-    echo "bundled: $BUILD/aesweep, $BUILD/test_gpu, $BUILD/gpu-libs ($(ls "$BUILD/gpu-libs" | wc -l) libraries)"
-    echo "carry $BUILD to the GPU machine, then there: bash tests/gpu/run.sh --prebuilt"
+    echo "bundled $BUILD/aesweep, $NOFMA/aesweep, $BUILD/test_gpu and $BUILD/gpu-libs ($(du -sh "$BUILD/gpu-libs" | cut -f1))"
+    echo "carry those four paths to the GPU machine, then there: bash tests/gpu/run.sh --prebuilt"
     exit 0
 fi
 
-AESWEEP=$BUILD/aesweep
 failures=()
 step() { # step NAME COMMAND...: runs it, records a failure
     local name=$1
@@ -71,29 +76,44 @@ trap 'rm -rf "$tmp"' EXIT
 # 1. kernels against the CPU path
 step "test_gpu" "$BUILD/test_gpu"
 
-# 2. sweeps on both backends
-sweep_pair() { # sweep_pair NAME CONFIG KERNEL [aesweep args...]
-    local name=$1 cfg=$2 kernel=$3
-    shift 3
-    [ -f "$tmp/$name-cpu.h5" ] || "$AESWEEP" run "$cfg" -o "$tmp/$name-cpu.h5" --backend cpu --quiet "$@" || return 1
-    AESWEEP_KERNEL=$kernel "$AESWEEP" run "$cfg" -o "$tmp/$name-cuda$kernel.h5" --backend cuda --quiet "$@" || return 1
-    "$PYTHON" tests/gpu/compare.py --max-mismatch "$MAX_MISMATCH" "$tmp/$name-cpu.h5" "$tmp/$name-cuda$kernel.h5"
+# 2, 3. sweeps on both backends
+sweep_pair() { # sweep_pair BINARY TAG CONFIG KERNEL COMPARE-ARGS -- [aesweep args...]
+    local bin=$1 tag=$2 cfg=$3 kernel=$4 compare=()
+    shift 4
+    while [ "$1" != -- ]; do compare+=("$1"); shift; done
+    shift
+    local name
+    name=$(basename "$cfg" .cfg)
+    [ -f "$tmp/$tag-$name-cpu.h5" ] ||
+        "$bin" run "$cfg" -o "$tmp/$tag-$name-cpu.h5" --backend cpu --quiet "$@" || return 1
+    AESWEEP_KERNEL=$kernel "$bin" run "$cfg" -o "$tmp/$tag-$name-cuda$kernel.h5" --backend cuda --quiet "$@" ||
+        return 1
+    "$PYTHON" tests/gpu/compare.py "${compare[@]}" "$tmp/$tag-$name-cpu.h5" "$tmp/$tag-$name-cuda$kernel.h5"
 }
-step "quickstart: cpu vs cuda outcomes" sweep_pair quickstart sweeps/quickstart.cfg 1
+chaos_base() { echo "--set init.file=$tmp/$1-chaos-cpu.h5"; }
+step "small.cfg: each run's outcome equal" \
+    sweep_pair "$BUILD/aesweep" fma tests/gpu/small.cfg 1 --max-mismatch "$MAX_MISMATCH" --
+for cfg in sweeps/quickstart.cfg tests/gpu/chaos.cfg tests/gpu/file.cfg; do
+    # shellcheck disable=SC2046
+    step "$(basename "$cfg"): outcome fractions equal" \
+        sweep_pair "$BUILD/aesweep" fma "$cfg" 1 --stat -- $([ "$cfg" = tests/gpu/file.cfg ] && chaos_base fma)
+done
 for kernel in 0 1 2; do
-    step "small.cfg kernel $kernel: cpu vs cuda outcomes" sweep_pair small tests/gpu/small.cfg $kernel
-    step "chaos.cfg kernel $kernel: cpu vs cuda outcomes" sweep_pair chaos tests/gpu/chaos.cfg $kernel
-    step "file.cfg kernel $kernel: cpu vs cuda outcomes" \
-        sweep_pair file tests/gpu/file.cfg $kernel --set "init.file=$tmp/chaos-cpu.h5"
+    for cfg in tests/gpu/small.cfg sweeps/quickstart.cfg tests/gpu/chaos.cfg tests/gpu/file.cfg; do
+        # shellcheck disable=SC2046
+        step "-fmad=false, kernel $kernel, $(basename "$cfg"): every dataset identical to the CPU's" \
+            sweep_pair "$NOFMA/aesweep" nofma "$cfg" $kernel --exact -- \
+            $([ "$cfg" = tests/gpu/file.cfg ] && chaos_base nofma)
+    done
 done
 
-# 3. sanitizers: the CUDA backend on a small sweep, few steps
+# 4. sanitizers: the CUDA backend on a small sweep, few steps
 sanitize() { # sanitize TOOL KERNEL
     local tool=$1 kernel=$2 log=$tmp/sanitize-$1-$2.log summary
     case $tool in memcheck) summary='ERROR SUMMARY: 0 errors' ;; racecheck) summary='RACECHECK SUMMARY: 0 hazards' ;; esac
     AESWEEP_KERNEL=$kernel compute-sanitizer --tool "$tool" --error-exitcode 99 \
-        "$AESWEEP" run tests/gpu/small.cfg -o "$tmp/sanitize.h5" --backend cuda --quiet --force --set train.steps=40 \
-        >"$log" 2>&1
+        "$BUILD/aesweep" run tests/gpu/small.cfg -o "$tmp/sanitize.h5" --backend cuda --quiet --force \
+        --set train.steps=40 >"$log" 2>&1
     local rc=$?
     tail -n 3 "$log"
     [ $rc -eq 0 ] && grep -q "$summary" "$log"
@@ -104,15 +124,16 @@ if command -v compute-sanitizer >/dev/null; then
         step "compute-sanitizer racecheck, kernel $kernel" sanitize racecheck $kernel
     done
 else
-    echo "== compute-sanitizer not on the PATH"
+    echo
+    echo "== compute-sanitizer is not on the PATH"
     failures+=("compute-sanitizer missing")
 fi
 
-# 4. speed, for information
+# 5. speed, for information
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
     echo
     echo "== aesweep bench (information)"
-    "$AESWEEP" bench --backend cuda --kernel 0,1,2 --json "$tmp/bench.json" || failures+=("aesweep bench")
+    "$BUILD/aesweep" bench --backend cuda --kernel 0,1,2 || failures+=("aesweep bench")
     if "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
         echo
         echo "== torch baseline (information)"

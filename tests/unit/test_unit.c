@@ -517,6 +517,74 @@ static int test_lanes_match_single_runs(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Interventions on a hand-built failure state, against their definitions     */
+/* ------------------------------------------------------------------------ */
+
+static int test_anthropic_resampling(void)
+{
+    const int n = 7, P = 3 * n;
+    ae_params p = ideal_params(n);
+    p.seed = 99;
+    p.intervene = AE_INTERVENE_ANTHROPIC;
+    float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    theta[2 * 2] *= 1.5f; /* one longer live feature: the mean live norm is not the radius */
+    memcpy(before, theta, sizeof theta);
+    for (int e = 0; e < P; e++) s1[e] = s2[e] = 1.0f;
+    ae_intervene(&p, 1, 0, theta, s1, s2);
+    double mean_norm = 0;
+    for (int i = 0; i < n - 1; i++) mean_norm += hypot(before[2 * i], before[2 * i + 1]) / (n - 1);
+    double u = ae_normal(99, AE_STREAM_INTERVENE, 0), v = ae_normal(99, AE_STREAM_INTERVENE, 1), len = hypot(u, v);
+    CHECK(close_to(theta[2 * 6], 0.2 * mean_norm * u / len, 1e-7, 1e-6) &&
+              close_to(theta[2 * 6 + 1], 0.2 * mean_norm * v / len, 1e-7, 1e-6),
+          "W_dead = (%g, %g)", theta[12], theta[13]);
+    CHECK(theta[2 * n + 6] == 0.0f, "b_dead = %g", theta[2 * n + 6]);
+    for (int e = 0; e < P; e++) {
+        int touched = e == 12 || e == 13 || e == 2 * n + 6;
+        CHECK(touched || theta[e] == before[e], "parameter %d changed", e);
+        CHECK(touched ? s1[e] == 0 && s2[e] == 0 : s1[e] == 1 && s2[e] == 1, "optimizer state of %d", e);
+    }
+    return 0;
+}
+
+static int test_repulsor_resampling(void)
+{
+    const int n = 7, P = 3 * n;
+    ae_params p = ideal_params(n);
+    p.seed = 5;
+    p.intervene = AE_INTERVENE_REPULSOR;
+    p.intervene_delta = 0.1f;
+    p.intervene_noise = 1e-3f;
+    float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    theta[0] *= 1.3f, theta[1] *= 1.3f; /* break the hexagon's symmetry: the live sum points to feature 0 */
+    memcpy(before, theta, sizeof theta);
+    for (int e = 0; e < P; e++) s1[e] = s2[e] = 1.0f;
+    ae_intervene(&p, 1, 0, theta, s1, s2);
+    double sum[2] = {0, 0}, mean_norm = 0;
+    for (int i = 0; i < n - 1; i++) {
+        sum[0] += before[2 * i], sum[1] += before[2 * i + 1];
+        mean_norm += hypot(before[2 * i], before[2 * i + 1]) / (n - 1);
+    }
+    double sum_norm = hypot(sum[0], sum[1]);
+    for (int k = 0; k < 2; k++) {
+        double want = -0.05 * mean_norm * sum[k] / sum_norm + 1e-3 * ae_normal(5, AE_STREAM_INTERVENE, (uint64_t)k);
+        CHECK(close_to(theta[12 + k], want, 1e-7, 1e-5), "W_dead[%d] = %g, want %g", k, theta[12 + k], want);
+    }
+    CHECK(theta[2 * n + 6] == before[2 * n + 6], "b_dead changed");
+    for (int j = 0; j < n - 1; j++) {
+        int faces_repulsor = -(before[2 * j] * sum[0] + before[2 * j + 1] * sum[1]) > 0;
+        float want = faces_repulsor ? before[2 * n + j] + 0.1f : before[2 * n + j];
+        CHECK(theta[2 * n + j] == want, "b_%d = %g, want %g", j, theta[2 * n + j], want);
+        CHECK((s1[2 * n + j] == 0) == faces_repulsor, "optimizer state of b_%d", j);
+        CHECK(theta[2 * j] == before[2 * j] && theta[2 * j + 1] == before[2 * j + 1], "W_%d changed", j);
+    }
+    CHECK(theta[2 * n + 3] > before[2 * n + 3] && theta[2 * n + 0] == before[2 * n + 0],
+          "feature 3 faces the repulsor, feature 0 does not");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Host modules                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -578,6 +646,8 @@ static const struct {
     {"mean_bias_state_is_stable", test_mean_bias_state_is_stable},
     {"divergence_stops_the_run", test_divergence_stops_the_run},
     {"lanes_match_single_runs", test_lanes_match_single_runs},
+    {"anthropic_resampling", test_anthropic_resampling},
+    {"repulsor_resampling", test_repulsor_resampling},
     {"wilson_interval", test_wilson_interval},
     {"init_invariance", test_init_invariance},
 };
