@@ -48,7 +48,7 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 HEADERS  := $(wildcard include/*.h kernels/*.cuh)
 
-.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu bench clean help
+.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu-emu test-gpu bench clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -101,7 +101,7 @@ demo: deps all  ## install, build, run the quickstart sweep, show what it found 
 	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
 	@echo "chaos map: out/quickstart_chaos_map.png"
 
-test: test-unit sanitize test-python  ## every test this machine can run (no GPU needed)
+test: test-unit sanitize test-python test-gpu-emu  ## every test this machine can run (no GPU needed)
 
 test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed points, Philox, metrics
 	$(BUILD)/test_unit
@@ -147,6 +147,9 @@ fuzz: $(BUILD)/fuzz_config  ## fuzz the config loader for FUZZ_SECONDS; crashes 
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=tests/fuzz/regressions/ \
 	    $(BUILD)/fuzz-corpus sweeps tests/configs/bad
+
+test-gpu-emu:  ## the CUDA backend's host code and kernels compiled as C++ on an emulated device, against the CPU
+	bash tests/gpu/emulate.sh
 
 test-gpu: all  ## GPU checks against the CPU backend (needs an NVIDIA GPU; see tests/gpu/README.md)
 	bash tests/gpu/run.sh

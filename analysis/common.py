@@ -361,3 +361,25 @@ def save_figure(fig, path):
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
+
+
+LOG_AXES = ("lr",)  # grid axes drawn on a log scale whenever their values are all > 0
+
+
+def log_by_default(ds, dim):
+    """True for an axis in LOG_AXES (the learning rate) whose coordinates are all > 0."""
+    values = ds[dim].values
+    return dim in LOG_AXES and is_numeric(values) and bool(np.all(np.asarray(values, dtype=float) > 0))
+
+
+def tick_each_value(ax, which, ds, dim, limit=MAX_INT_TICKS):
+    """On a numeric axis with at most `limit` coordinates: a labelled tick at each value
+    and no minor tick labels (a log axis spanning little more than a decade otherwise
+    labels its minor ticks over each other). Longer or string axes are left alone."""
+    values = ds[dim].values
+    if not is_numeric(values) or len(values) > limit:
+        return
+    from matplotlib.ticker import NullFormatter
+
+    getattr(ax, f"set_{which}ticks")(values, [fmt(v) for v in values])
+    getattr(ax, f"{which}axis").set_minor_formatter(NullFormatter())

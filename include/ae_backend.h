@@ -6,7 +6,7 @@
  *   ae_job                       everything a backend needs to train any run of the sweep
  *   ae_results_alloc / _free     per-run records of one batch, structure of arrays
  *   ae_prepare_run(job, flat, ...) host helper: settings, initial state, perturbation
- *   ae_record_run(...)           store one finished run into ae_results slot
+ *   ae_record_run / ae_store_run store one finished run into an ae_results slot
  *   ae_trajectories_train/_free  training curves of the config's trajectory runs
  *   ae_backend_cpu_create        the CPU backend (src/backend_cpu.c)
  *   ae_backend_cuda_create       the CUDA backend (kernels/, when built with nvcc)
@@ -45,6 +45,9 @@ void ae_results_free(ae_results *res);
  * run's Philox stream, a base state, or ideal_failure, then the bias perturbation. */
 void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *theta);
 
+/* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`. */
+void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta, const ae_track *track,
+                  const ae_summary *sum, const float *recon, const float *norm);
 /* Computes the end-of-run metrics of the state theta and stores them in slot `slot`. */
 void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
                    const ae_track *track);

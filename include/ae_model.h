@@ -190,10 +190,16 @@ AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
 /* give the same bits.                                                        */
 /* ------------------------------------------------------------------------ */
 
-#ifdef __CUDACC__
+#if defined(__CUDACC__) || defined(__cplusplus)
 #define AE_RESTRICT __restrict__
 #else
 #define AE_RESTRICT restrict
+#endif
+/* nvcc: unroll the loops over features (with n fixed at compile time they disappear) */
+#ifdef __CUDACC__
+#define AE_UNROLL _Pragma("unroll")
+#else
+#define AE_UNROLL
 #endif
 
 /* Forward and backward.  dL/dZ_ij = (2/n^2)(Y_ij - I_ij)[Z_ij > 0];
@@ -209,8 +215,8 @@ AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
         for (int e = 0; e < n * m * LANES; e++) gW[e] = 0;                                             \
         for (int e = 0; e < n * LANES; e++) gb[e] = 0;                                                 \
         for (int l = 0; l < LANES; l++) loss[l] = 0;                                                   \
-        for (int i = 0; i < n; i++)                                                                    \
-            for (int j = 0; j < n; j++) {                                                              \
+        AE_UNROLL for (int i = 0; i < n; i++)                                                          \
+            AE_UNROLL for (int j = 0; j < n; j++) {                                                    \
                 const REAL target = i == j ? (REAL)1 : (REAL)0;                                        \
                 for (int l = 0; l < LANES; l++) z[l] = 0;                                              \
                 for (int k = 0; k < m; k++)                                                            \
@@ -374,7 +380,7 @@ AE_FN void ae_init_ideal_failure(const ae_params *p, float *W, float *b)
         ae_sincos_2pi((double)i / (double)live, &c, &s);
         W[i * m] = (float)(radius * c);
         if (m > 1) W[i * m + 1] = (float)(radius * s);
-        b[i] = (float)(1.0 - radius * radius);
+        b[i] = (float)fma(-radius, radius, 1.0); /* explicit: no backend may contract it otherwise */
     }
     double c, s; /* bisector of angles 2pi(n-2)/(n-1) and 2pi: (2n-3)/(2(n-1)) turns */
     ae_sincos_2pi((double)(2 * n - 3) / (double)(2 * live), &c, &s);

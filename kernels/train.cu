@@ -39,7 +39,8 @@ extern "C" const char *aek_last_error(void) { return aek_error_text; }
 /* ------------------------------------------------------------------------ */
 
 /* theta (n*m + n floats) = the run's initial state: a random scheme from its Philox
- * stream, ideal_failure, or its base state, then the bias perturbation. */
+ * stream, ideal_failure, or its base state, then the bias perturbation; a twin slot
+ * then moves eps away (as the CPU backend does). */
 static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t slot, const ae_params *p,
                                                 float *theta)
 {
@@ -51,6 +52,7 @@ static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t sl
     }
     ae_init_state(p, base_W, base_b, theta);
     ae_perturb(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
+    if (bt.twin_from > 0 && slot >= bt.twin_from) ae_twin_perturb(p, 1, 0, theta);
 }
 
 /* End-of-run metrics on the device, and the one write of the run's results.
@@ -84,7 +86,8 @@ static __global__ void train_shared(aek_batch bt, const uint32_t *order, uint32_
     ae_params p = bt.params[slot];
     const int P = p.n * p.m + p.n;
     float *theta = smem + (size_t)threadIdx.x * words;
-    ae_buffers buf = {theta, theta + P, theta + 2 * P, theta + 3 * P};
+    ae_buffers buf = {}; /* value-initialised: fields the header may add are 0 */
+    buf.theta = theta, buf.grad = theta + P, buf.s1 = theta + 2 * P, buf.s2 = theta + 3 * P;
     ae_track track;
     init_run(bt, slot, &p, theta);
     ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
@@ -98,8 +101,12 @@ static __global__ void train_shared(aek_batch bt, const uint32_t *order, uint32_
 #define AEK_FIXED_THREADS 128
 
 /* Instances (N, M).  m = 2 is the design point; each instance is a fully unrolled copy
- * of the training step, so the list stays where registers hold 4 (N*M + N) floats
- * (check `-Xptxas -v`: 0 bytes stack frame, no spills, for every instance). */
+ * of the training step, so the list stays where registers can hold 4 (N*M + N) floats.
+ * The state stays in registers only where the compiler unrolls the header's loops:
+ * with nvcc 13, n*n*m <= 98 and (6, 4) do so; (8..12, 2) and (7, 3) keep their loss-grad
+ * loop rolled, so their arrays live in local memory, unless the header's i and j loops
+ * carry `#pragma unroll`, which makes n <= 12 (m = 2) register-resident too.  Check
+ * with `nvcc -ptx` (no ld.local/st.local in the step loop) or `-Xptxas -v`. */
 #define AEK_FIXED_LIST(X)                                                                       \
     X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2) X(7, 2) X(8, 2) X(9, 2) X(10, 2) X(11, 2) X(12, 2) \
     X(2, 1) X(3, 1) X(4, 1) X(5, 1) X(6, 1) X(7, 1) X(8, 1)                                   \
@@ -115,8 +122,10 @@ static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batc
     if (t >= count) return;
     uint32_t slot = order[t];
     ae_params p = bt.params[slot];
-    if (p.n != N || p.m != M) return; /* never: the host groups runs by (n, m) */
-    p.n = N, p.m = M;                 /* constants from here on, so the header's loops unroll */
+    if (p.n != N || p.m != M || p.intervene != AE_INTERVENE_NONE) return; /* never: see aek_train */
+    /* constants from here on, so the header's loops unroll and the intervention code,
+     * whose indexing is dynamic, is not compiled in */
+    p.n = N, p.m = M, p.intervene = AE_INTERVENE_NONE;
     /* The state is indexed dynamically only by init, perturbation and summary: they work
      * on `spill` (local memory, touched twice), so theta, grad, s1, s2 are indexed with
      * constants only and the compiler keeps them in registers. */
@@ -125,7 +134,8 @@ static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batc
     init_run(bt, slot, &p, spill);
 #pragma unroll
     for (int e = 0; e < P; e++) theta[e] = spill[e];
-    ae_buffers buf = {theta, grad, s1, s2};
+    ae_buffers buf = {};
+    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;
     ae_track track;
     ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
 #pragma unroll
@@ -150,7 +160,8 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batc
     ae_params p = bt.params[slot];
     if (p.n > NCAP || p.m > MCAP) return; /* never: the host buckets runs by (n, m) */
     float theta[PCAP], grad[PCAP], s1[PCAP], s2[PCAP];
-    ae_buffers buf = {theta, grad, s1, s2};
+    ae_buffers buf = {};
+    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;
     ae_track track;
     init_run(bt, slot, &p, theta);
     ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
@@ -258,6 +269,14 @@ static int kernel_of(int variant, int n, int m)
     return kernel_table[variant][n][m];
 }
 
+/* The kernel entry for one run: AEK_FIXED compiles the intervention out, so a run
+ * with one goes to entry 0. */
+static int kernel_for(int variant, const ae_params *p)
+{
+    int k = kernel_of(variant, p->n, p->m);
+    return kernels[k].variant == AEK_FIXED && p->intervene != AE_INTERVENE_NONE ? 0 : k;
+}
+
 extern "C" int aek_has_fixed(int n, int m) { return kernel_of(AEK_FIXED, n, m) != 0; }
 
 extern "C" const char *aek_kernel_name(int variant)
@@ -277,7 +296,7 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
     int n_max[AEK_KERNELS] = {0}, m_max[AEK_KERNELS] = {0};
     for (uint32_t s = 0; s < bt->count; s++) {
         const ae_params *p = &host_params[s];
-        int k = kernel_of(variant, p->n, p->m);
+        int k = kernel_for(variant, p);
         start[k + 1]++;
         if (p->n > n_max[k]) n_max[k] = p->n;
         if (p->m > m_max[k]) m_max[k] = p->m;
@@ -285,7 +304,7 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
     for (int k = 0; k < AEK_KERNELS; k++) start[k + 1] += start[k], fill[k] = start[k];
     for (uint32_t s = 0; s < bt->count; s++) {
         const ae_params *p = &host_params[s];
-        host_order[fill[kernel_of(variant, p->n, p->m)]++] = s;
+        host_order[fill[kernel_for(variant, p)]++] = s;
     }
     if (bt->count == 0) return 0;
     if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, bt->count * sizeof(uint32_t), cudaMemcpyHostToDevice,

@@ -19,7 +19,8 @@
  *                 Any n <= 256, m <= 4: the correctness path.
  *   1 AEK_FIXED   n, m compile-time constants (instances in train.cu, m = 2 design
  *                 point first): the inlined header loops unroll and W, b, the gradient
- *                 and the Adam moments live in registers.  Other (n, m) fall back to 0.
+ *                 and the Adam moments live in registers.  Other (n, m), and runs with
+ *                 an intervention (its indexing is dynamic), fall back to 0.
  *   2 AEK_LOCAL   runtime n, m; arrays in per-thread local memory sized by a
  *                 compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
  * Every variant calls the header's ae_init_state, ae_perturb, ae_train and ae_summarize:
@@ -57,6 +58,8 @@ typedef struct {
     const int32_t *perturb_features; /* AE_PERTURB_LIST: feature indices */
     int32_t stride_theta;            /* floats per slot of theta, >= n*m + n of every run */
     int32_t stride_feature;          /* floats per slot of recon and norm, >= n of every run */
+    uint32_t twin_from;              /* > 0: slots >= twin_from are twins (ae_twin_perturb at
+                                        start) of slot - twin_from; 0: no twins */
     uint32_t *order;                 /* [count] scratch: slots grouped by kernel (aek_train) */
     /* outputs */
     float *theta;                    /* [count][stride_theta] final [W | b] (aek_init: initial) */

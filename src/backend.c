@@ -51,27 +51,24 @@ void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *
     ae_perturb(params, job->cfg->perturb_kind, job->cfg->perturb_features, job->cfg->n_perturb_features, theta);
 }
 
-void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
-                   const ae_track *track)
+void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta, const ae_track *track,
+                  const ae_summary *sum, const float *recon, const float *norm)
 {
     const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
-    float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
-    ae_summary sum;
-    ae_summarize(n, m, theta, theta + n * m, recon, norm, scratch, &sum);
-    res->outcome[slot] = (int8_t)sum.outcome;
-    res->n_learnt[slot] = (int16_t)sum.n_learnt;
-    res->radius_levels[slot] = (int16_t)sum.radius_levels;
-    res->loss[slot] = sum.loss;
-    res->splay[slot] = sum.splay;
-    res->asymmetry[slot] = sum.asymmetry;
-    res->min_gap[slot] = sum.min_gap;
-    res->twin_distance[slot] = NAN;
+    res->outcome[slot] = (int8_t)sum->outcome;
+    res->n_learnt[slot] = (int16_t)sum->n_learnt;
+    res->radius_levels[slot] = (int16_t)sum->radius_levels;
+    res->loss[slot] = sum->loss;
+    res->splay[slot] = sum->splay;
+    res->asymmetry[slot] = sum->asymmetry;
+    res->min_gap[slot] = sum->min_gap;
+    res->twin_distance[slot] = NAN; /* ae_record_twin's, when the run has a twin */
     res->ftle[slot] = NAN;
     res->recovered[slot] = (int8_t)track->recovered;
     res->recovery_step[slot] = track->recovery_step;
     res->first_perfect_step[slot] = track->first_perfect_step;
     res->diverged_step[slot] = track->diverged_step;
-    if (sum.outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
+    if (sum->outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
     for (int i = 0; i < n_max; i++) {
         uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
         res->recon[at] = i < n ? recon[i] : NAN;
@@ -80,6 +77,15 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
         for (int k = 0; k < m_max; k++)
             res->W_final[at * (uint64_t)m_max + (uint64_t)k] = i < n && k < m ? theta[i * m + k] : NAN;
     }
+}
+
+void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
+                   const ae_track *track)
+{
+    float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
+    ae_summary sum;
+    ae_summarize(params->n, params->m, theta, theta + params->n * params->m, recon, norm, scratch, &sum);
+    ae_store_run(res, slot, params, theta, track, &sum, recon, norm);
 }
 
 void ae_record_twin(ae_results *res, uint64_t slot, const ae_params *params, double distance)

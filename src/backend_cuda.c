@@ -164,37 +164,6 @@ static int upload_job(cuda_backend *c, const ae_job *job, ae_error *err)
     return 0;
 }
 
-/* Stores one run's device-computed record into slot `slot` of res, NaN-padded to
- * res->n_max, res->m_max: the layout of ae_record_run (src/backend.c), minus the
- * summary, which the device computed. */
-static void store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
-                      const ae_track *track, const ae_summary *sum, const float *recon, const float *norm)
-{
-    const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
-    res->outcome[slot] = (int8_t)sum->outcome;
-    res->n_learnt[slot] = (int16_t)sum->n_learnt;
-    res->radius_levels[slot] = (int16_t)sum->radius_levels;
-    res->loss[slot] = sum->loss;
-    res->splay[slot] = sum->splay;
-    res->asymmetry[slot] = sum->asymmetry;
-    res->min_gap[slot] = sum->min_gap;
-    res->twin_distance[slot] = NAN; /* ae_record_twin's, when the run has a twin */
-    res->ftle[slot] = NAN;
-    res->recovered[slot] = (int8_t)track->recovered;
-    res->recovery_step[slot] = track->recovery_step;
-    res->first_perfect_step[slot] = track->first_perfect_step;
-    res->diverged_step[slot] = track->diverged_step;
-    if (sum->outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
-    for (int i = 0; i < n_max; i++) {
-        uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
-        res->recon[at] = i < n ? recon[i] : NAN;
-        res->norm[at] = i < n ? norm[i] : NAN;
-        res->b_final[at] = i < n ? theta[n * m + i] : NAN;
-        for (int k = 0; k < m_max; k++)
-            res->W_final[at * (uint64_t)m_max + (uint64_t)k] = i < n && k < m ? theta[i * m + k] : NAN;
-    }
-}
-
 /* Trains runs first .. first+count-1 (one chunk that fits the buffers) into res slots
  * slot0 .. slot0+count-1.  With twins (twin.eps), device slot count+r is the twin of
  * run r: the same settings, its start moved by ae_twin_perturb. */
@@ -285,7 +254,7 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
             continue;
         }
         const float *theta_r = c->h_theta + r * c->stride_theta;
-        store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
+        ae_store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
                   c->h_norm + r * c->stride_feature);
         if (!twins) continue;
         const float *twin = c->h_theta + (runs_i + r) * c->stride_theta;
@@ -367,8 +336,20 @@ ae_backend *ae_backend_cuda_create(ae_error *err)
     }
     int variant = kernel_from_env(err);
     if (variant < 0) return NULL;
+    /* AESWEEP_CUDA_DEVICE=k (set per node rank by the MPI build): device k mod the count,
+     * so ranks beyond the GPUs share them round-robin; else the first visible one */
+    int device = 0;
+    const char *device_text = getenv("AESWEEP_CUDA_DEVICE");
+    if (device_text && *device_text) {
+        char *end;
+        long k = strtol(device_text, &end, 10);
+        if (*end || k < 0) {
+            ae_fail(err, "AESWEEP_CUDA_DEVICE=%s: expects a device number >= 0", device_text);
+            return NULL;
+        }
+        device = (int)(k % devices);
+    }
     struct cudaDeviceProp prop;
-    const int device = 0; /* the first visible one: CUDA_VISIBLE_DEVICES picks another */
     if (cudaCheck(cudaSetDevice(device)) || cudaCheck(cudaGetDeviceProperties(&prop, device))) {
         cuda_fail(err);
         return NULL;

@@ -306,10 +306,6 @@ static int command_run(int argc, char **argv)
     if (world.size > 1) pick_gpu_by_node_rank();
     backend = ae_backend_select(opt.backend, opt.threads, opt.quiet || world.rank > 0, &err);
     if (!backend) goto finish;
-    if (cfg.twin_enabled && strcmp(backend->name, "cpu") != 0) {
-        ae_fail(&err, "%s: twin runs (twin.eps) are trained by the CPU backend only: use --backend cpu", cfg.path);
-        goto finish;
-    }
     ae_provenance prov = {.backend = backend->name, .device = backend->device};
     ae_utc_time(prov.start_time, sizeof prov.start_time);
     snprintf(prov.end_time, sizeof prov.end_time, "running");

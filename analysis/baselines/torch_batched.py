@@ -139,6 +139,8 @@ def main():
     ap.add_argument("--modes", default="eager,eager_fused,compile", help="comma-separated subset")
     ap.add_argument("--json", help="write the results as JSON to this file ('-': stdout)")
     args = ap.parse_args()
+    if args.runs < 1 or args.steps < 1 or args.warmup < 0 or not 2 <= args.n <= 256 or not 1 <= args.m <= 4:
+        ap.error("expects --runs >= 1, --steps >= 1, --warmup >= 0, 2 <= --n <= 256, 1 <= --m <= 4")
     device = torch.device(args.device)
     modes = [x for x in args.modes.split(",") if x]
     unknown = set(modes) - {"eager", "eager_fused", "compile"}

@@ -1,0 +1,177 @@
+"""Recovery probability per intervention method (none, anthropic, repulsor, ...).
+
+    python3 -m analysis.resample_compare OUT.h5 [--x lr] [--y intervene_delta]
+        [--logx] [--logy] [--sel AXIS=VALUE]... [-o resample_compare.png]
+
+The file needs an `intervention` grid axis. Recovery probability = the share of
+finished runs whose final outcome is perfect. One heatmap per method over the two
+axes --x and --y (default: lr and intervene_delta, or the first two other axes), reduced
+over every other axis (typically `base`), on one colour scale [0, 1]; a last panel gives
+each method's overall recovery probability with its 95 % Wilson interval. Prints the
+table: method, finished runs, recovered (perfect) runs, fraction [lo, hi]. Without two
+axes besides `intervention` only the last panel is drawn.
+"""
+import argparse
+import sys
+
+import matplotlib
+import numpy as np
+
+from analysis import common
+from analysis.chaos_map import draw_map
+
+PROG = "analysis.resample_compare"
+METHOD = "intervention"  # the grid axis of intervene.method
+PANEL = (4.2, 4.6)  # inches per panel (the figure is one row of panels)
+COLORBAR = 1.0  # inches added for the shared colour bar
+TICKS_MAX = 8  # a labelled tick per value on map axes up to this length
+ANNOTATE_MAX = 64  # write k/n into the cells of maps up to this many cells
+
+
+def parser():
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    common.add_common_args(p, "resample_compare.png")
+    p.add_argument("--x", help="grid axis on x (default: lr, or the first axis besides intervention)")
+    p.add_argument("--y", help="grid axis on y (default: intervene_delta, or the second axis besides intervention)")
+    p.add_argument("--logx", action="store_true", help="log x axis (always for lr)")
+    p.add_argument("--logy", action="store_true", help="log y axis (always for lr)")
+    common.add_sel_arg(p)
+    return p
+
+
+def size(methods, maps=True):
+    """Figure size (inches) for this many methods, with or without the per-method maps."""
+    if not maps:
+        return PANEL
+    return (PANEL[0] * (methods + 1) + COLORBAR, PANEL[1])
+
+
+def pick_axes(dims, x=None, y=None):
+    """(x, y) among the grid axes besides `intervention`; (None, None) when fewer than two
+    and neither is asked for."""
+    if METHOD not in dims:
+        raise common.AnalysisError(f"no '{METHOD}' dimension in file: not a sweep over intervene.method "
+                                   f"(grid axes: {', '.join(dims) or 'none'})")
+    for a in (x, y):
+        if a == METHOD:
+            raise common.AnalysisError(f"--x/--y cannot be '{METHOD}' (there is one panel per method)")
+        if a is not None and a not in dims:
+            raise common.AnalysisError(f"unknown grid axis '{a}' (grid axes: {', '.join(dims)})")
+    rest = [d for d in dims if d != METHOD]
+    if x is None and y is None and len(rest) < 2:
+        return None, None
+    if len(rest) < 2:
+        raise common.AnalysisError(f"maps need two grid axes besides '{METHOD}' (file has: {', '.join(rest) or 'none'})")
+    prefer = ["lr", "intervene_delta"] if {"lr", "intervene_delta"} <= set(rest) else rest[:2]
+    x = x or next(d for d in [prefer[0]] + rest if d != y)
+    y = y or next(d for d in [prefer[1]] + rest if d != x)
+    if x == y:
+        raise common.AnalysisError(f"--x and --y are the same axis '{x}'")
+    return x, y
+
+
+def recovered_counts(ds, keep):
+    """(recovered, finished) run counts over `keep` (DataArrays; finished = done runs)."""
+    outcome = common.masked(ds, "outcome")
+    hit = outcome == common.outcome_code(ds, "perfect")
+    over = common.others(outcome, keep)
+    done = outcome.notnull()
+    return hit.sum(over), done.sum(over)
+
+
+def table(ds):
+    """dict: methods, runs, recovered, frac, lo, hi (one entry per method)."""
+    k, n = recovered_counts(ds, [METHOD])
+    k, n = k.values.astype(int), n.values.astype(int)
+    lo, hi = common.wilson(k, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = k / n
+    return dict(methods=[common.fmt(v) for v in ds[METHOD].values], runs=n, recovered=k, frac=frac, lo=lo, hi=hi)
+
+
+def format_table(t):
+    header = ["method", "runs", "recovered", "fraction [lo, hi]"]
+    rows = [[m, str(n), str(k), f"{f:.3f} [{lo:.3f}, {hi:.3f}]" if n else "-"]
+            for m, n, k, f, lo, hi in zip(t["methods"], t["runs"], t["recovered"], t["frac"], t["lo"], t["hi"])]
+    widths = [max(len(line[c]) for line in [header] + rows) for c in range(len(header))]
+    return ["  ".join(text.rjust(w) for text, w in zip(line, widths)) for line in [header] + rows]
+
+
+def prepare(ds, args):
+    """(selected and sorted ds, x, y, table)."""
+    ds = common.select(ds, args.sel)
+    x, y = pick_axes(common.grid_dims(ds), args.x, args.y)
+    common.require(ds, "outcome")
+    common.require_done(ds, args.sel)
+    ds = ds.sortby([d for d in (x, y) if d is not None and common.is_numeric(ds[d].values)])
+    return ds, x, y, table(ds)
+
+
+def annotate(ax, ds, x, y, k, n):
+    """k/n in each cell (cells at the coordinate values; string axes at 0, 1, ...)."""
+    def centres(d):
+        v = ds[d].values
+        return v if common.is_numeric(v) else np.arange(len(v))
+    k, n = k.transpose(y, x).values, n.transpose(y, x).values
+    for i, cy in enumerate(centres(y)):
+        for j, cx in enumerate(centres(x)):
+            ax.text(cx, cy, f"{k[i, j]}/{n[i, j]}", ha="center", va="center", fontsize=7,
+                    color="black" if n[i, j] == 0 or k[i, j] / n[i, j] > 0.5 else "white")
+
+
+def render(ds, x, y, t, args):
+    methods = t["methods"]
+    maps = x is not None
+    fig = common.new_figure(*size(len(methods), maps))
+    axes = list(fig.subplots(1, len(methods) + 1 if maps else 1, squeeze=False)[0])
+    if maps:
+        cells = [common.axis_cells(ds, d, force or common.log_by_default(ds, d))
+                 for d, force in ((x, args.logx), (y, args.logy))]
+        k, n = recovered_counts(ds, [METHOD, x, y])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = (k / n).where(n > 0)
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad=common.NAN_COLOR)
+        over = common.others(common.require(ds, "outcome"), (METHOD, x, y))
+        over = f"\n(share of finished runs over {', '.join(over)})" if over else ""
+        for i, (ax, method) in enumerate(zip(axes, methods)):
+            mesh = draw_map(ax, ds, frac.isel({METHOD: i}), x, y, cells, cmap=cmap, vmin=0.0, vmax=1.0)
+            common.tick_each_value(ax, "x", ds, x, TICKS_MAX)
+            common.tick_each_value(ax, "y", ds, y, TICKS_MAX)
+            if ds.sizes[x] * ds.sizes[y] <= ANNOTATE_MAX:
+                annotate(ax, ds, x, y, k.isel({METHOD: i}), n.isel({METHOD: i}))
+            ax.set_title(f"{method}: recovered {t['frac'][i]:.0%} of {t['runs'][i]}{over}", fontsize=10)
+            if i:
+                ax.set_ylabel("")
+        fig.colorbar(mesh, ax=axes[:-1], label="recovery probability (final outcome perfect)", fraction=0.04)
+
+    ax = axes[-1]
+    pos = np.arange(len(methods))
+    ok = t["runs"] > 0
+    frac = np.nan_to_num(t["frac"])
+    err = np.maximum(0, [frac[ok] - t["lo"][ok], t["hi"][ok] - frac[ok]])
+    ax.errorbar(pos[ok], frac[ok], yerr=err, fmt="o", ms=6, capsize=5, color="tab:blue")
+    ax.set_xticks(pos, [f"{m}\nn={r}" for m, r in zip(methods, t["runs"])], fontsize=9)
+    ax.set_xlim(-0.6, len(methods) - 0.4)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("recovery probability")
+    ax.set_xlabel(common.label(ds[METHOD], METHOD))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("all runs per method, 95 % Wilson intervals", fontsize=10)
+    return fig
+
+
+def run(args):
+    ds, x, y, t = prepare(common.open_dataset(args.file), args)
+    print("\n".join(format_table(t)))
+    if x is None:
+        print(f"(no maps: the grid has fewer than two axes besides '{METHOD}')")
+    common.save_figure(render(ds, x, y, t, args), args.output)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return common.run_cli(PROG, run, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
