@@ -154,8 +154,12 @@ test-gpu-emu:  ## the CUDA backend's host code and kernels compiled as C++ on an
 test-gpu: all  ## GPU checks against the CPU backend (needs an NVIDIA GPU; see tests/gpu/README.md)
 	bash tests/gpu/run.sh
 
-bench: all  ## model-steps per second of each backend here
-	$(BUILD)/aesweep bench
+bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baseline's, side by side
+	$(BUILD)/aesweep bench --json $(BUILD)/bench.json
+	$(PYTHON) analysis/baselines/numpy_batched.py --n 7 --runs 4096 --steps 200 --json $(BUILD)/bench_numpy.json
+	@$(PYTHON) -c "import json; a = json.load(open('$(BUILD)/bench.json')); b = json.load(open('$(BUILD)/bench_numpy.json')); \
+	r = [x for x in a['results'] if x['n'] == 7][0]; \
+	print('n=7: aesweep %.3g model-steps/s, NumPy %.3g: %.0fx' % (r['model_steps_per_s'], b['model_steps_per_second'], r['model_steps_per_s'] / b['model_steps_per_second']))"
 
 clean:  ## remove build outputs
 	rm -rf $(BUILD)

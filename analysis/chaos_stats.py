@@ -96,9 +96,10 @@ def box_counting_dimension(mask, base=2):
     the dimension is NaN with fewer than two sizes or no True cell.
 
     On a map of cells the boundary is two cells thick at s = 1 (both sides are marked),
-    and one box thick at s >= 2 unless it falls on a box edge: an axis-parallel straight
-    boundary off the box edges therefore reads about 1.2, not 1 (diagonal or on box
-    edges: 1). The finest scale is the least reliable point of the fit.
+    and one box thick at s >= 2 unless it falls on a box edge: on a 256 x 256 map an
+    axis-parallel straight boundary reads 1.0 on the box edges of every size (x >= 128)
+    but 1.1 to 1.2 elsewhere (x >= 101: 1.107, x >= 100: 1.214); a diagonal reads 1.03.
+    The finest scale is the least reliable point of the fit.
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
@@ -190,8 +191,8 @@ def report_lines(r):
     lines = [f"label: {r['which']} ({LABELS[r['which']][1]} = 1){over}",
              f"grid: {r['x']} x {r['y']} = {shape[1]} x {shape[0]} cells, "
              f"{int(np.count_nonzero(r['boundary']))} boundary cells",
-             f"box counting (base {r['base']}): s = {' '.join(map(str, r['sizes']))}; "
-             f"N(s) = {' '.join(map(str, r['counts']))}"]
+             f"box counting (base {r['base']}): s = {' '.join(map(str, r['sizes'])) or 'none'}; "
+             f"N(s) = {' '.join(map(str, r['counts'])) or 'none'}"]
     dim = f"{r['dim']:.4f}" if np.isfinite(r["dim"]) else why_undefined(r)
     lines.append(f"box-counting dimension: {dim}")
     if r["has_ftle"]:
@@ -209,7 +210,8 @@ def report_lines(r):
 
 def render(r, args):
     ds, x, y = r["ds"], r["x"], r["y"]
-    cells = [common.axis_cells(ds, d, force or common.log_by_default(ds, d)) for d, force in ((x, args.logx), (y, args.logy))]
+    cells = [common.axis_cells(ds, d, force or common.log_by_default(ds, d))
+             for d, force in ((x, args.logx), (y, args.logy))]
     fig = common.new_figure(*(SIZE_THREE if r["has_ftle"] else SIZE_TWO))
     axes = list(fig.subplots(1, 3 if r["has_ftle"] else 2))
     over = f" ({args.reduce} over {', '.join(r['over'])})" if r["over"] else ""

@@ -61,7 +61,8 @@ def pick_axes(dims, x=None, y=None):
     if x is None and y is None and len(rest) < 2:
         return None, None
     if len(rest) < 2:
-        raise common.AnalysisError(f"maps need two grid axes besides '{METHOD}' (file has: {', '.join(rest) or 'none'})")
+        raise common.AnalysisError(f"maps need two grid axes besides '{METHOD}' "
+                                   f"(file has: {', '.join(rest) or 'none'})")
     prefer = ["lr", "intervene_delta"] if {"lr", "intervene_delta"} <= set(rest) else rest[:2]
     x = x or next(d for d in [prefer[0]] + rest if d != y)
     y = y or next(d for d in [prefer[1]] + rest if d != x)

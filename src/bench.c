@@ -21,7 +21,7 @@
 /* Auto --runs: about this many useful flops per timed train call (at least enough runs
  * to fill the device, at most BENCH_RUNS_MAX). */
 #define BENCH_FLOPS_CUDA 4e12
-#define BENCH_FLOPS_CPU 5e9
+#define BENCH_FLOPS_CPU 5e10 /* about a second of the CPU backend */
 #define BENCH_RUNS_MAX ((uint64_t)1 << 22)
 
 static const char bench_usage[] =
@@ -29,7 +29,7 @@ static const char bench_usage[] =
     "                     [--threads T] [--kernel K[,K...]] [--json FILE]\n"
     "  --n        model sizes (default 7,16,64)\n"
     "  --m        latent dims (default 2)\n"
-    "  --runs     runs per size (default: about 4e12 useful flops on CUDA, 5e9 on the CPU)\n"
+    "  --runs     runs per size (default: about 4e12 useful flops on CUDA, 5e10 on the CPU)\n"
     "  --steps    training steps per run (default 10000)\n"
     "  --backend  auto (default), cpu or cuda\n"
     "  --threads  CPU threads (default: all cores)\n"
@@ -342,8 +342,10 @@ int ae_bench_main(int argc, char **argv)
                 bench_params(&p, row->n, row->m, steps);
                 double budget = cuda ? BENCH_FLOPS_CUDA : BENCH_FLOPS_CPU;
                 double want = budget / ((double)steps * ae_flops_per_step(row->n, row->m, &p));
-                uint64_t lo = cuda ? 4096 : 4 * (uint64_t)ae_cpu_threads(threads);
+                /* CPU: whole 16-run lane groups, two per thread at least */
+                uint64_t lo = cuda ? 4096 : 32 * (uint64_t)ae_cpu_threads(threads);
                 row->runs = want < (double)lo ? lo : want > (double)BENCH_RUNS_MAX ? BENCH_RUNS_MAX : (uint64_t)want;
+                if (!cuda) row->runs = (row->runs + lo - 1) / lo * lo;
             }
             if (bench_one(backend, row, &err)) {
                 fprintf(stderr, "aesweep bench: n=%d: %s\n", row->n, err.msg);

@@ -666,17 +666,23 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         goto done;
     }
     const char *sel = select ? select : "all";
-    int want = -1, first_only = 0;
+    int wanted[4] = {0}, by_outcome = 0, first_only = 0;
     uint64_t index = 0;
     if (strncmp(sel, "first:", 6) == 0 || strncmp(sel, "all:", 4) == 0) {
+        /* first:<outcome> or all:<outcome>[,<outcome>...] */
         first_only = sel[0] == 'f';
-        const char *name = strchr(sel, ':') + 1;
-        want = outcome_code(name);
-        if (want < 0) {
-            status = ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\" (perfect, mean_bias_failure, "
-                                  "dead_failure, diverged)",
-                             sel, name);
-            goto done;
+        by_outcome = 1;
+        char names[256];
+        snprintf(names, sizeof names, "%s", strchr(sel, ':') + 1);
+        for (char *name = strtok(names, ","); name; name = strtok(NULL, ",")) {
+            int code = outcome_code(name);
+            if (code < 0) {
+                status = ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\" (perfect, mean_bias_failure, "
+                                      "dead_failure, diverged)",
+                                 sel, name);
+                goto done;
+            }
+            wanted[code] = 1;
         }
         outcome = ae_xmalloc(runs);
         hid_t ds = H5Dopen2(file, "outcome", H5P_DEFAULT);
@@ -705,7 +711,8 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     bases->b = ae_xmalloc(runs * (uint64_t)n * sizeof(float));
     bases->source_index = ae_xmalloc(runs * sizeof(int64_t));
     for (uint64_t r = 0; r < runs; r++) {
-        int picked = want >= 0 ? outcome[r] == want : strcmp(sel, "all") == 0 || r == index;
+        int picked = by_outcome ? outcome[r] >= 0 && outcome[r] < 4 && wanted[outcome[r]]
+                                : strcmp(sel, "all") == 0 || r == index;
         if (!picked) continue;
         uint64_t k = bases->count++;
         memcpy(bases->W + k * (uint64_t)(n * m), W + r * (uint64_t)(n * m), (size_t)(n * m) * sizeof(float));

@@ -60,3 +60,21 @@ def run_module(name, *args):
     """`python3 -m analysis.<name> args...` from the repository root."""
     return subprocess.run([sys.executable, "-m", f"analysis.{name}", *map(str, args)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def twin(tmp_path_factory):
+    """lr x bias_delta chaos map from the ideal failure state (16 x 16), with twin runs (FTLE)."""
+    return produce(tmp_path_factory, "twin.cfg", "twin.h5")
+
+
+@pytest.fixture(scope="session")
+def resample(tmp_path_factory):
+    """base x intervention x intervene_delta x lr (2 x 3 x 2 x 3): interventions from two
+    mean_bias_failure base states written by a first engine run."""
+    base = produce(tmp_path_factory, "resample_base.cfg", "resample_base.h5")
+    with open(os.path.join(HERE, "resample.cfg")) as f:
+        text = f.read().replace("BASE_FILE", base)
+    config = tmp_path_factory.mktemp("config") / "resample.cfg"
+    config.write_text(text)
+    return produce(tmp_path_factory, str(config), "resample.h5")
