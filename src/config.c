@@ -833,11 +833,11 @@ void ae_config_print_settings(FILE *stream)
             enum_list(s, names, sizeof names);
             snprintf(text, sizeof text, "\"%s\"   one of %s", s->names[(int)value], names);
         } else {
-            snprintf(text, sizeof text, "%-10.6g [%g, %g]", value, s->min, s->max);
+            snprintf(text, sizeof text, "%-10.6g [%.8g, %.8g]", value, s->min, s->max);
         }
         fprintf(stream, "  %-20s %s  %s\n", s->key, text, s->long_name);
     }
     fprintf(stream, "  %-20s %s\n", "init.file", "\"\"   base states: an earlier output (scheme \"file\")");
-    fprintf(stream, "  %-20s %s\n", "init.select", "\"all\"  all | <index> | first:<outcome> | all:<outcome>");
+    fprintf(stream, "  %-20s %s\n", "init.select", "\"all\"  all | <index> | first:<outcome> | all:<outcome>[,<outcome>...]");
     fprintf(stream, "  %-20s %s\n", "perturb.features", "\"none\" dead_neighbors | none | [i, j, ...]");
 }
