@@ -329,7 +329,8 @@ grid  = ( { param = "twin.eps"; values = [0.0, 1e-4]; },
     moved = distance.sel(twin_eps=1e-4)
     np.testing.assert_allclose(moved.sel(lr=0.0), 1e-4, rtol=1e-3)  # lr 0: nothing moves
     assert abs(float(ftle.sel(twin_eps=1e-4, lr=0.0))) < 1e-6      # ... so its FTLE is 0
-    assert (moved.sel(lr=[1e-3, 3e-2]).values > 0).all()
+    assert (moved.sel(lr=[1e-3, 3e-2]).values > 1e-4).all()            # training: they grow apart
+    assert (ftle.sel(twin_eps=1e-4, lr=[1e-3, 3e-2]).values > 0).all()
 
 
 def test_interventions_run_and_change_failed_runs(tmp_path, write_config):
