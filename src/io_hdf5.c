@@ -223,6 +223,7 @@ static herr_t select_runs(hid_t space, int rank, int extra, uint64_t first, uint
 {
     run_selection sel = {.space = space, .rank = rank, .extra = extra};
     if (H5Sget_simple_extent_dims(space, sel.dims, NULL) < 0) return -1;
+    if (count == 0) return H5Sselect_none(space); /* an MPI rank with nothing left still writes */
     if (rank == 0) return H5Sselect_all(space);
     if (H5Sselect_none(space) < 0) return -1;
     return select_range(&sel, 0, first, first + count);

@@ -37,3 +37,10 @@ def test_ranks_resume_a_file_left_unfinished(tmp_path, write_config):
     run_aesweep("run", cfg, "-o", out, "--quiet", "--shard", "1/3")  # a third done
     mpirun(3, "run", cfg, "-o", out, "--resume", "--threads", "1", "--quiet")
     assert_same_data(out, tmp_path / "ref.h5")
+
+
+def test_more_ranks_than_runs(tmp_path, write_config):
+    cfg = write_config("train = { steps = 50; };\n")  # one run, no grid: rank 1 has nothing to do
+    mpirun(2, "run", cfg, "-o", tmp_path / "mpi.h5", "--quiet")
+    run_aesweep("run", cfg, "-o", tmp_path / "serial.h5", "--quiet")
+    assert_same_data(tmp_path / "mpi.h5", tmp_path / "serial.h5")
