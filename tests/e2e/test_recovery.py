@@ -95,3 +95,24 @@ def test_a_file_size_limit_is_a_clear_runtime_error(tmp_path, reference):
                           capture_output=True, text=True, preexec_fn=limit_file_size)
     assert proc.returncode == 1, proc.stderr
     assert "aesweep:" in proc.stderr and str(out) in proc.stderr
+
+
+def test_info_reads_a_sweep_while_it_runs(tmp_path, write_config):
+    cfg = write_config("""
+model = { n = 16; };
+train = { steps = 20000; };
+grid  = ( { param = "init.seed"; range = [0, 4000]; } );
+""")
+    out = tmp_path / "running.h5"
+    proc = subprocess.Popen([str(AESWEEP), "run", str(cfg), "-o", str(out), "--quiet", "--threads", "1"], cwd=REPO)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:  # until the first batch is flushed
+            info = run_aesweep("info", out, check=False) if out.exists() else None
+            if info and info.returncode == 0 and "done             0 /" not in info.stdout:
+                break
+            time.sleep(0.2)
+        assert info.returncode == 0 and "/ 4000" in info.stdout and "still running" in info.stdout, info.stderr
+    finally:
+        proc.kill()
+        proc.wait()
