@@ -195,8 +195,9 @@ AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
 #else
 #define AE_RESTRICT restrict
 #endif
-/* nvcc: unroll the loops over features (with n fixed at compile time they disappear) */
-#ifdef __CUDACC__
+/* nvcc's device pass: unroll the loops over features (with n fixed at compile time they
+ * disappear); the host compiler does not know the pragma */
+#ifdef __CUDA_ARCH__
 #define AE_UNROLL _Pragma("unroll")
 #else
 #define AE_UNROLL
