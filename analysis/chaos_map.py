@@ -39,14 +39,14 @@ def parser():
     return p
 
 
-def pick_axes(dims, x=None, y=None):
-    """(x, y): lr and bias_delta when the grid has both, else the first two axes."""
+def pick_axes(dims, x=None, y=None, prefer=("lr", "bias_delta")):
+    """(x, y): the `prefer` pair when the grid has both, else the first two axes."""
     if len(dims) < 2:
         raise common.AnalysisError(f"a chaos map needs two grid axes (file has: {', '.join(dims) or 'none'})")
     for a in (x, y):
         if a is not None and a not in dims:
             raise common.AnalysisError(f"unknown grid axis '{a}' (grid axes: {', '.join(dims)})")
-    prefer = ["lr", "bias_delta"] if {"lr", "bias_delta"} <= set(dims) else dims[:2]
+    prefer = list(prefer) if set(prefer) <= set(dims) else dims[:2]
     x = x or next(d for d in [prefer[0]] + dims if d != y)
     y = y or next(d for d in [prefer[1]] + dims if d != x)
     if x == y:

@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 
 from analysis import common
+from analysis import chaos_map
 from analysis.chaos_map import draw_map
 
 PROG = "analysis.resample_compare"
@@ -63,12 +64,7 @@ def pick_axes(dims, x=None, y=None):
     if len(rest) < 2:
         raise common.AnalysisError(f"maps need two grid axes besides '{METHOD}' "
                                    f"(file has: {', '.join(rest) or 'none'})")
-    prefer = ["lr", "intervene_delta"] if {"lr", "intervene_delta"} <= set(rest) else rest[:2]
-    x = x or next(d for d in [prefer[0]] + rest if d != y)
-    y = y or next(d for d in [prefer[1]] + rest if d != x)
-    if x == y:
-        raise common.AnalysisError(f"--x and --y are the same axis '{x}'")
-    return x, y
+    return chaos_map.pick_axes(rest, x, y, prefer=("lr", "intervene_delta"))
 
 
 def recovered_counts(ds, keep):
