@@ -635,17 +635,20 @@ AE_FN void ae_intervene(const ae_params *p, int lanes, int lane, float *theta, f
     const int n = p->n, m = p->m;
 #define AE_AT(e) ((e) * lanes + lane)
     float live_sum[AE_M_MAX] = {0}, norm_sum = 0.0f;
-    int live = 0;
+    int live = 0, dead[AE_N_MAX], n_dead = 0;
     for (int i = 0; i < n; i++) {
         float norm2 = 0;
         for (int k = 0; k < m; k++) norm2 += theta[AE_AT(i * m + k)] * theta[AE_AT(i * m + k)];
-        float z = norm2 + theta[AE_AT(n * m + i)];
-        if ((z > 0 ? z : 0.0f) < AE_LEARNT_THRESHOLD) continue;
+        float z = norm2 + theta[AE_AT(n * m + i)]; /* Y_ii, summed as ae_recon does */
+        if ((z > 0 ? z : 0.0f) < AE_LEARNT_THRESHOLD) {
+            dead[n_dead++] = i;
+            continue;
+        }
         live++;
         norm_sum += sqrtf(norm2);
         for (int k = 0; k < m; k++) live_sum[k] += theta[AE_AT(i * m + k)];
     }
-    if (live == 0 || live == n) return;
+    if (live == 0 || n_dead == 0) return;
     const float mean_norm = norm_sum / (float)live;
     const int repulsor = p->intervene == AE_INTERVENE_REPULSOR;
     const float scale = p->intervene_scale > 0.0f ? p->intervene_scale : repulsor ? 0.05f : 0.2f;
@@ -654,12 +657,6 @@ AE_FN void ae_intervene(const ae_params *p, int lanes, int lane, float *theta, f
     const float sum_norm = sqrtf(sum_norm2);
     if (repulsor && sum_norm == 0.0f) return; /* live features cancel: no direction */
     uint64_t draw = 0;
-    int dead[AE_N_MAX], n_dead = 0;
-    for (int i = 0; i < n; i++) {
-        float z = theta[AE_AT(n * m + i)];
-        for (int k = 0; k < m; k++) z += theta[AE_AT(i * m + k)] * theta[AE_AT(i * m + k)];
-        if ((z > 0 ? z : 0.0f) < AE_LEARNT_THRESHOLD) dead[n_dead++] = i;
-    }
     for (int a = 0; a < n_dead; a++) {
         const int i = dead[a];
         double direction[AE_M_MAX], length2 = 0;
