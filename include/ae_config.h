@@ -9,6 +9,7 @@
  *   ae_config_json(cfg)                    the resolved config, one key per line (for the file)
  *   ae_grid_build / ae_grid_free           axes (with the implicit `base` axis) and run count
  *   ae_grid_run(grid, flat, &params, &base) the settings of run number `flat`
+ *   ae_grid_model_steps(grid, first, count) training steps of a slice of runs
  *
  * Every error names the file, line and key and returns -1 with err->code = 2.
  */
@@ -99,5 +100,7 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
 void ae_grid_free(ae_grid *grid);
 /* Settings of run `flat` (row-major over the axes); *base gets its base state index (0 if none). */
 void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t *base);
+/* Training steps of runs first .. first+count-1 together (no decoding unless steps is an axis). */
+double ae_grid_model_steps(const ae_grid *grid, uint64_t first, uint64_t count);
 
 #endif

@@ -79,3 +79,19 @@ void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t
             *base = index;
     }
 }
+
+double ae_grid_model_steps(const ae_grid *grid, uint64_t first, uint64_t count)
+{
+    int steps_vary = 0;
+    for (int a = 0; a < grid->n_axes; a++)
+        steps_vary |= grid->axes[a].setting && grid->axes[a].setting->offset == offsetof(ae_params, steps);
+    if (!steps_vary) return (double)count * (double)grid->params.steps;
+    double total = 0;
+    for (uint64_t r = first; r < first + count; r++) {
+        ae_params params;
+        uint64_t base;
+        ae_grid_run(grid, r, &params, &base);
+        total += (double)params.steps;
+    }
+    return total;
+}

@@ -262,11 +262,8 @@ static int train_all(const run_options *opt, const ae_job *job, ae_backend *back
         double seconds = ae_now() - t0;
         if (ae_out_write(out, at, count, &res, err)) return -1;
         train_seconds += seconds;
+        model_steps += ae_grid_model_steps(grid, at, count);
         for (uint64_t r = at; r < at + count; r++) {
-            ae_params params;
-            uint64_t base;
-            ae_grid_run(grid, r, &params, &base);
-            model_steps += (double)params.steps;
             done_now += !done[r];
             done[r] = 1;
         }
