@@ -64,7 +64,7 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
     res->min_gap[slot] = sum->min_gap;
     res->twin_distance[slot] = NAN; /* ae_record_twin's, when the run has a twin */
     res->ftle[slot] = NAN;
-    res->recovered[slot] = (int8_t)track->recovered;
+    res->recovered[slot] = (int8_t)sum->recovered;
     res->recovery_step[slot] = track->recovery_step;
     res->first_perfect_step[slot] = track->first_perfect_step;
     res->diverged_step[slot] = track->diverged_step;
@@ -84,7 +84,7 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
 {
     float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
     ae_summary sum;
-    ae_summarize(params->n, params->m, theta, theta + params->n * params->m, recon, norm, scratch, &sum);
+    ae_summarize(params, theta, track, recon, norm, scratch, &sum);
     ae_store_run(res, slot, params, theta, track, &sum, recon, norm);
 }
 

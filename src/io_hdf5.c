@@ -63,7 +63,6 @@ static const out_var out_vars[] = {
     {"W_final", PER_WEIGHT, VT_F32, RES(W_final), NAN, "1", "final weights W_i"},
 };
 #define N_OUT_VARS (sizeof out_vars / sizeof out_vars[0])
-static const char *const outcome_names[] = {"perfect", "mean_bias_failure", "dead_failure", "diverged"};
 
 static hid_t h5_type(var_type type)
 {
@@ -382,9 +381,15 @@ static int create_layout(ae_out *out, const ae_job *job, ae_error *err)
             put_array_attr(out->vars[v], "_FillValue", type, 0, fill, err))
             return -1;
     }
-    int8_t flags[4] = {0, 1, 2, 3};
-    if (put_array_attr(out->vars[0], "flag_values", H5T_NATIVE_INT8, 4, flags, err) ||
-        put_text_attr(out->vars[0], "flag_meanings", "perfect mean_bias_failure dead_failure diverged", err))
+    int8_t flags[AE_OUTCOME_COUNT]; /* CF: outcome codes and their names, space-separated */
+    char meanings[512] = "";
+    for (int k = 0; k < AE_OUTCOME_COUNT; k++) {
+        flags[k] = (int8_t)k;
+        snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "",
+                 ae_outcome_name(k));
+    }
+    if (put_array_attr(out->vars[0], "flag_values", H5T_NATIVE_INT8, AE_OUTCOME_COUNT, flags, err) ||
+        put_text_attr(out->vars[0], "flag_meanings", meanings, err))
         return -1;
     uint8_t not_done = 0;
     if (make_variable(file, "done", H5T_NATIVE_UINT8, &not_done, rank, dims, scales, &out->done, err) ||
@@ -633,13 +638,6 @@ static float *read_floats(hid_t file, const char *name, hsize_t *dims, int *rank
     return data;
 }
 
-static int outcome_code(const char *name)
-{
-    for (int k = 0; k < 4; k++)
-        if (strcmp(outcome_names[k], name) == 0) return k;
-    return -1;
-}
-
 int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_error *err)
 {
     memset(bases, 0, sizeof *bases);
@@ -667,7 +665,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         goto done;
     }
     const char *sel = select ? select : "all";
-    int wanted[4] = {0}, by_outcome = 0, first_only = 0;
+    int wanted[AE_OUTCOME_COUNT] = {0}, by_outcome = 0, first_only = 0;
     uint64_t index = 0;
     if (strncmp(sel, "first:", 6) == 0 || strncmp(sel, "all:", 4) == 0) {
         /* first:<outcome> or all:<outcome>[,<outcome>...] */
@@ -676,11 +674,9 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         char names[256];
         snprintf(names, sizeof names, "%s", strchr(sel, ':') + 1);
         for (char *name = strtok(names, ","); name; name = strtok(NULL, ",")) {
-            int code = outcome_code(name);
-            if (code < 0) {
-                status = ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\" (perfect, mean_bias_failure, "
-                                      "dead_failure, diverged)",
-                                 sel, name);
+            int code = ae_outcome_code(name);
+            if (code < 0) { /* the config checked the names: this is a caller's own select */
+                status = ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\"", sel, name);
                 goto done;
             }
             wanted[code] = 1;
@@ -712,7 +708,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     bases->b = ae_xmalloc(runs * (uint64_t)n * sizeof(float));
     bases->source_index = ae_xmalloc(runs * sizeof(int64_t));
     for (uint64_t r = 0; r < runs; r++) {
-        int picked = by_outcome ? outcome[r] >= 0 && outcome[r] < 4 && wanted[outcome[r]]
+        int picked = by_outcome ? outcome[r] >= 0 && outcome[r] < AE_OUTCOME_COUNT && wanted[outcome[r]]
                                 : strcmp(sel, "all") == 0 || r == index;
         if (!picked) continue;
         uint64_t k = bases->count++;

@@ -44,8 +44,10 @@ def test_sweep_opens_in_xarray_with_labelled_axes(tmp_path, write_config):
     assert list(ds["seed"].values) == [0, 1, 2, 3, 4, 5]
     assert ds.sizes["feature"] == 5 and ds.sizes["latent"] == 2
     assert (ds["done"].values == 1).all()
-    assert set(np.unique(ds["outcome"].values)) <= {0, 1, 2, 3}
-    assert ds["outcome"].attrs["flag_meanings"] == "perfect mean_bias_failure dead_failure diverged"
+    assert set(np.unique(ds["outcome"].values)) <= set(range(7))
+    assert ds["outcome"].attrs["flag_meanings"] == ("perfect symmetric_failure pinned_failure dead_failure "
+                                                    "interference_failure still_learning diverged")
+    assert list(ds["outcome"].attrs["flag_values"]) == list(range(7))
     for name in ["loss", "splay", "recon", "W_final"]:
         assert ds[name].attrs["long_name"] and "units" in ds[name].attrs
     for key in ["config", "config_json", "aesweep_version", "git_commit", "backend", "device", "start_time",
@@ -191,7 +193,7 @@ train = { steps = 0; };
 grid  = ( { param = "init.dead_eps"; values = [0.001, 0.002]; } );
 """, "ideal.cfg"), "-o", source, "--quiet")
     chaos = write_config(f"""
-init    = {{ scheme = "file"; file = "{source}"; select = "first:mean_bias_failure"; }};
+init    = {{ scheme = "file"; file = "{source}"; select = "first:symmetric_failure"; }};
 perturb = {{ features = "dead_neighbors"; }};
 train   = {{ optimizer = "sgd"; weight_decay = 0.0; steps = 0; }};
 grid    = ( {{ param = "perturb.bias_delta"; values = [0.0, 0.1]; }} );
@@ -204,7 +206,7 @@ grid    = ( {{ param = "perturb.bias_delta"; values = [0.0, 0.1]; }} );
         assert np.array_equal(b0, src["b_final"][0])
         # delta lands on the two neighbours of the dead feature 6: features 5 and 0
         np.testing.assert_allclose(b1 - b0, [0.1, 0, 0, 0, 0, 0.1, 0], atol=1e-6)
-    proc = run_aesweep("run", write_config(chaos.read_text().replace("first:mean_bias_failure", "all:perfect"),
+    proc = run_aesweep("run", write_config(chaos.read_text().replace("first:symmetric_failure", "all:perfect"),
                                            "none.cfg"), "-o", tmp_path / "none.h5", check=False)
     assert proc.returncode == 2 and "no run" in proc.stderr
 
