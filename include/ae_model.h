@@ -577,8 +577,9 @@ AE_FN void ae_classify_state(const ae_params *p, int stride, const float *theta,
  * the latest check at or before `outcome.window` steps earlier (step 0 if none): with a
  * window that is not a multiple of check_every the comparison reaches back to the
  * check before, so it spans ceil(window / check_every) checks.  A plateau is a row of
- * consecutive plateau checks of one kind and one number of unlearnt features spanning
- * (last - first check) >= plateau_steps; a change of kind or count starts a new row. */
+ * consecutive plateau checks with one number of unlearnt features spanning (last - first
+ * check) >= plateau_steps; its kind is the class at its first check (a run escaping the
+ * symmetric saddle tilts slowly while its loss is still flat: it stays a symmetric plateau). */
 typedef struct {
     int64_t first_perfect_step;     /* first perfect check, -1: never */
     int64_t recovery_step;          /* first perfect check after the longest plateau, -1: none */
@@ -588,7 +589,7 @@ typedef struct {
     int32_t plateau_kind;           /* 0 none, AE_OUT_SYMMETRIC_FAILURE (1) or AE_OUT_PINNED_FAILURE (2) */
     int32_t plateau_unlearnt;       /* unlearnt features on it, -1: none */
     int64_t row_start;              /* first check of the current row of plateau checks, -1: none */
-    int32_t row_kind, row_unlearnt; /* that row's kind and unlearnt features */
+    int32_t row_kind, row_unlearnt; /* that row's kind (at its first check) and unlearnt features */
     int64_t next_check;             /* next multiple of check_every */
     int64_t anchor_step;            /* T - outcome.window, or 0 when T < window */
     float loss_anchor;              /* L(anchor_step), for convergence at the end */
@@ -632,14 +633,14 @@ AE_FN void ae_track_check(const ae_params *p, ae_track *track, int64_t step, int
     if (!plateau) {
         track->row_start = -1;
     } else {
-        if (track->row_start < 0 || state.kind != track->row_kind || unlearnt != track->row_unlearnt)
+        if (track->row_start < 0 || unlearnt != track->row_unlearnt)
             track->row_start = step, track->row_kind = state.kind, track->row_unlearnt = unlearnt;
         const int64_t length = step - track->row_start;
         if (length >= p->plateau_steps && length > track->plateau_length) {
             if (track->plateau_start != track->row_start) track->recovery_step = -1; /* a new longest plateau */
             track->plateau_start = track->row_start;
             track->plateau_length = length;
-            track->plateau_kind = state.kind;
+            track->plateau_kind = track->row_kind;
             track->plateau_unlearnt = unlearnt;
         }
     }

@@ -516,13 +516,21 @@ static int test_plateau_detection(void)
     const track_phase weak_rest[] = {{9000, weak, 0.02, 0}, {12000, perfect, 1e-3, 0}};
     track_phases(&p, &t, weak_rest, 2);
     CHECK(t.plateau_kind == 0, "weak live feature: kind %d", t.plateau_kind);
-    /* symmetric for 2500, then pinned for 4000 at the same loss: two plateaus, the longer counts */
-    const track_phase two[] = {{2500, symmetric, 0.02, 0}, {6500, pinned, 0.02, 0}};
-    track_phases(&p, &t, two, 2);
-    CHECK(t.plateau_kind == AE_OUT_PINNED_FAILURE && t.plateau_start == 2600 && t.plateau_length == 3900 &&
+    /* symmetric, then tilting past tilt_max at the same loss: one plateau, of the kind it
+     * began as; a perfect check in between splits plateaus, and the longer one counts */
+    const track_phase tilting[] = {{2500, symmetric, 0.02, 0}, {6500, pinned, 0.02, 0}};
+    track_phases(&p, &t, tilting, 2);
+    CHECK(t.plateau_kind == AE_OUT_SYMMETRIC_FAILURE && t.plateau_start == 0 && t.plateau_length == 6500 &&
               t.recovery_step == -1,
-          "two plateaus: kind %d start %lld length %lld", t.plateau_kind, (long long)t.plateau_start,
+          "tilting: kind %d start %lld length %lld", t.plateau_kind, (long long)t.plateau_start,
           (long long)t.plateau_length);
+    const track_phase two[] = {{2400, symmetric, 0.02, 0}, {2500, perfect, 1e-3, 0}, {8000, pinned, 0.015, 0},
+                               {8100, perfect, 1e-3, 0}};
+    track_phases(&p, &t, two, 4);
+    CHECK(t.plateau_kind == AE_OUT_PINNED_FAILURE && t.plateau_start == 3600 && t.plateau_length == 4400 &&
+              t.recovery_step == 8100 && t.first_perfect_step == 2500,
+          "two plateaus: kind %d start %lld length %lld recovery %lld", t.plateau_kind, (long long)t.plateau_start,
+          (long long)t.plateau_length, (long long)t.recovery_step);
     /* the run starts on the plateau (ideal_failure): flat from step 0 (window "all steps when fewer") */
     const track_phase from_start[] = {{3000, symmetric, 0.02, 0}};
     track_phases(&p, &t, from_start, 1);
