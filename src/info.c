@@ -186,11 +186,11 @@ static void print_row(const char *label, const census_row *row)
         double lo, hi, fraction = row->done ? 100.0 * (double)count / (double)row->done : 0;
         ae_wilson(count, row->done, &lo, &hi);
         if (!row->done)
-            printf("  %20s", "-");
+            printf("  %22s", "-");
         else if (row->varies)
-            printf("  %6.2f%% %12s", fraction, "");
+            printf("  %6.2f%% %14s", fraction, "");
         else
-            printf("  %6.2f%% [%4.1f,%5.1f]", fraction, 100 * lo, 100 * hi);
+            printf("  %6.2f%% [%5.2f,%6.2f]", fraction, 100 * lo, 100 * hi);
     }
     printf("  %6llu/%-6llu %6llu/%-6llu\n", (unsigned long long)row->recovered[1], (unsigned long long)row->plateaus[1],
            (unsigned long long)row->recovered[2], (unsigned long long)row->plateaus[2]);
@@ -199,8 +199,8 @@ static void print_row(const char *label, const census_row *row)
 static void print_header(const char *first)
 {
     printf("  %-12s %8s", first, "runs");
-    for (int k = 0; k < K; k++) printf("  %-20.20s", ae_outcome_name(k));
-    printf("  %-20s  %-13s %-13s\n", "fires_on_every_input", "sym_plateaus", "pin_plateaus");
+    for (int k = 0; k < K; k++) printf("  %-22.22s", ae_outcome_name(k));
+    printf("  %-22s  %-13s %-13s\n", "fires_on_every_input", "sym_plateaus", "pin_plateaus");
 }
 
 /* A per-run variable read as int8 (NULL when the file has none: older files). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """compare.py - compares two aesweep outputs of the same sweep (CPU vs CUDA backend).
 
-    compare.py A.h5 B.h5                   `outcome` equal in every run
+    compare.py A.h5 B.h5                   `outcome`, `recovered` and `plateau_kind` equal in
+                                           every run
     compare.py --max-mismatch 0.01 A B     ... in all but 1 % of the runs
     compare.py --stat A.h5 B.h5            the fraction of each outcome agrees (4 standard
                                            errors): for chaotic maps, where FMA contraction on
@@ -67,8 +68,13 @@ def outcomes(fa, fb, max_mismatch, stat):
     for label, o in (("A", oa), ("B", ob)):
         print("outcomes %s: %s" % (label, ", ".join("%s %d" % (n, int((o == k).sum())) for k, n in names.items())))
     differ = oa != ob
+    for name in ("recovered", "plateau_kind"):  # what the run went through, beside where it ended
+        if name in fa and name in fb:
+            also = fa[name][()] != fb[name][()]
+            print("%s differs in %d of %d runs" % (name, also.sum(), also.size))
+            differ |= also
     frac = float(differ.mean()) if differ.size else 0.0
-    print("outcome differs in %d of %d runs (%.3g %%)" % (differ.sum(), differ.size, 100 * frac))
+    print("outcome, recovered or plateau_kind differ in %d of %d runs (%.3g %%)" % (differ.sum(), differ.size, 100 * frac))
     if differ.any():
         idx = np.argwhere(differ)[:10]
         print("  first ones (grid index: A -> B):",
