@@ -6,6 +6,7 @@
 run() drives the repository's engine, build/aesweep (next to this package), or the binary
 passed as engine=. A config is a path, libconfig text, or a dict of the same structure.
 """
+import builtins
 import json
 import math
 import os
@@ -80,7 +81,7 @@ def config_file(config, folder):
     else:
         raise FileNotFoundError(f"no such config file: {config}")
     path = os.path.join(folder, "config.cfg")
-    with open(path, "w", encoding="utf-8") as f:
+    with builtins.open(path, "w", encoding="utf-8") as f:  # open() is aesweep.open here
         f.write(text)
     return path
 

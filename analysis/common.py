@@ -37,30 +37,41 @@ def open_dataset(path, group=None):
     its runs not done yet have done == 0."""
     if not os.path.isfile(path):
         raise AnalysisError(f"no such file: {path}")
-    try:
-        handle = h5py.File(path, "r")
-    except OSError:
-        try:
-            handle = h5py.File(path, "r", locking=False)
-        except OSError as e:
-            raise AnalysisError(f"cannot read {path}: {e}") from None
-    if group is not None and not isinstance(handle.get(group), h5py.Group):
-        handle.close()
+    if group is not None and has_group(path, group) is False:
         raise AnalysisError(f"{path} has no '{group}' group")
     try:
-        return xr.open_dataset(handle, engine="h5netcdf", group=group)
+        return xr.open_dataset(path, engine="h5netcdf", group=group)
+    except (OSError, KeyError, ValueError) as e:
+        first = e
+    try:  # locked by its writer: read through a handle that does not take the lock
+        handle = h5py.File(path, "r", locking=False)
+    except OSError:
+        raise AnalysisError(f"cannot read {path}: {first}") from None
+    try:
+        ds = xr.open_dataset(handle, engine="h5netcdf", group=group)
     except (OSError, KeyError, ValueError) as e:
         handle.close()
         raise AnalysisError(f"cannot read {path}: {e}") from None
+    close = ds._close
+
+    def close_both():
+        if close is not None:
+            close()
+        handle.close()
+
+    ds.set_close(close_both)
+    return ds
 
 
 def has_group(path, group):
     """True/False when the file can be read, None when it cannot."""
-    try:
-        with h5py.File(path, "r") as f:
-            return group in f and isinstance(f[group], h5py.Group)
-    except OSError:
-        return None
+    for locking in (True, False):
+        try:
+            with h5py.File(path, "r", locking=locking) as f:
+                return group in f and isinstance(f[group], h5py.Group)
+        except OSError:
+            continue
+    return None
 
 
 def require(ds, *names):
