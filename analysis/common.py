@@ -65,9 +65,9 @@ def open_dataset(path, group=None):
 
 def has_group(path, group):
     """True/False when the file can be read, None when it cannot."""
-    for locking in (True, False):
+    for lock in ({}, {"locking": False}):  # HDF5's default first: a handle open in this process may use it
         try:
-            with h5py.File(path, "r", locking=locking) as f:
+            with h5py.File(path, "r", **lock) as f:
                 return group in f and isinstance(f[group], h5py.Group)
         except OSError:
             continue
@@ -162,10 +162,6 @@ def outcome_names(ds):
 
 # Outcome groups for prose and summaries: the classes where a feature fires on every input.
 FIRES_ON_EVERY_INPUT = ("symmetric_failure", "pinned_failure", "mean_bias_failure")
-
-
-def is_failure(name):
-    return name not in ("perfect", "not done")
 
 
 # ----------------------------------------------------------------------------- selection
