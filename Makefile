@@ -99,6 +99,7 @@ deps:  ## install what the build and tests need (Debian packages, Python package
 	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages -e .
 
 demo: deps all  ## install, build, run the quickstart sweep, show what it found and draw its chaos map
+	@mkdir -p out
 	$(BUILD)/aesweep run sweeps/quickstart.cfg -o out/quickstart.h5 --force
 	$(BUILD)/aesweep info out/quickstart.h5
 	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png

@@ -17,6 +17,7 @@ from .census import census
 PROG = "analysis.summary"
 RAGGED = 0.15  # share of neighbouring cells that differ above which the boundary is ragged
 SMOOTH = 0.05  # ... and below which it is a few clean lines
+UNORDERED = ("seed", "base")  # axes whose order means nothing: no boundary along them
 
 
 def arguments(p):
@@ -72,11 +73,19 @@ def lr_sentence(ds):
     share = share.dropna("lr")
     if share.size < 2:
         return None
-    hi, lo = share.idxmax("lr"), share.idxmin("lr")
     if float(share.max()) == float(share.min()):
         return f"The share of perfect runs is {percent(float(share.max()))} at every learning rate."
-    return (f"Perfect runs are most common at lr = {common.fmt(float(hi))} ({percent(float(share.max()))}) "
-            f"and rarest at lr = {common.fmt(float(lo))} ({percent(float(share.min()))}).")
+    return (f"Perfect runs are most common ({percent(float(share.max()))}) at {where(share, share.max())} "
+            f"and rarest ({percent(float(share.min()))}) at {where(share, share.min())}.")
+
+
+def where(share, value):
+    """The learning rates where share == value: 'lr = a', 'lr = a, b and c' or 'k learning
+    rates (the lowest a, the highest b)'."""
+    lrs = [common.fmt(v) for v in np.sort(share["lr"].values[share.values == float(value)])]
+    if len(lrs) <= 4:
+        return "lr = " + (" and ".join([", ".join(lrs[:-1]), lrs[-1]]) if len(lrs) > 1 else lrs[0])
+    return f"{len(lrs)} learning rates (the lowest {lrs[0]}, the highest {lrs[-1]})"
 
 
 def boundary_shares(ds, x, y):
@@ -99,6 +108,8 @@ def map_sentence(ds):
     from .chaos_map import pick_axes
 
     x, y = pick_axes(dims)
+    if {x, y} & set(UNORDERED):
+        return None  # neighbouring seeds or base states are not neighbours in any sense
     ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])
     along_x, along_y = boundary_shares(ds, x, y)
     both = np.nanmean([along_x, along_y])
