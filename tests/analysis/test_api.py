@@ -128,3 +128,44 @@ def test_colours_fixed_by_name():
     for n in (2, 7, 12, 30):
         colors = [common.hex_color(c) for c in common.feature_colors(n)]
         assert len(set(colors)) == n  # no two features (unlearnt ones included) share a colour
+
+
+V2 = {0: 0, 1: 1, 2: 3, 3: 6}  # v1 code -> DESIGN v2 code (mean_bias -> symmetric, dead, diverged)
+V2_NAMES = "perfect symmetric_failure pinned_failure dead_failure interference_failure still_learning diverged"
+
+
+@pytest.fixture(scope="module")
+def chaos_v2(chaos, tmp_path_factory):
+    """The chaos file with DESIGN v2's seven outcome classes, as the engine will write them."""
+    import shutil
+
+    import h5py
+
+    path = tmp_path_factory.mktemp("v2") / "chaos_v2.h5"
+    shutil.copy(chaos, path)
+    with h5py.File(path, "r+") as f:
+        out = f["outcome"]
+        codes = out[...]
+        out[...] = np.vectorize(lambda c: V2.get(int(c), c))(codes).astype(codes.dtype)
+        out.attrs["flag_values"] = np.arange(7, dtype=np.int8)
+        out.attrs["flag_meanings"] = V2_NAMES
+    return str(path)
+
+
+def test_v2_outcome_names_everywhere(chaos, chaos_v2, tmp_path):
+    from analysis import report
+
+    old, new = api.open(chaos), api.open(chaos_v2)
+    rename = {"mean_bias_failure": "symmetric_failure"}
+    assert [rename.get(n, n) for n in old["outcome_name"].values.ravel()] == new["outcome_name"].values.ravel().tolist()
+    t = census(new, "lr")
+    assert t["outcome"].values.tolist() == V2_NAMES.split()
+    assert "fires on every input (symmetric failure)" in summary.summarize(new)
+    assert report.main([chaos_v2, "-o", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "<th>pinned_failure</th>" in page and "symmetric_failure" in page
+    # the same class keeps its colour in both files' maps
+    data_old, data_new = report.map_data(old), report.map_data(new)
+    colour = lambda d, name: d["colors"][d["classes"].index(name)]  # noqa: E731
+    assert colour(data_old, "mean_bias_failure") == colour(data_new, "symmetric_failure")
+    assert colour(data_old, "perfect") == colour(data_new, "perfect")
