@@ -83,10 +83,11 @@ CURAND_TEST := $(if $(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(CURAND_TEST))
 $(BUILD)/test_unit: tests/unit/test_unit.c $(LIB_OBJ) $(HEADERS)
 	$(CC) $(CFLAGS) tests/unit/test_unit.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CURAND_TEST) -o $@
 
+# chromium, chromium-driver: make test checks the HTML report in a real headless browser
 APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip \
-                libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev
+                libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
-deps:  ## install what the build and tests need (Debian packages, Python packages of analysis/)
+deps:  ## install what the build and tests need (Debian packages, Python packages, `pip install -e .`: import aesweep)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
@@ -94,12 +95,17 @@ deps:  ## install what the build and tests need (Debian packages, Python package
 	fi
 	@$(PYTHON) -m pip install -q --disable-pip-version-check -r analysis/requirements.txt 2>/dev/null || \
 	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages -r analysis/requirements.txt
+	@$(PYTHON) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || \
+	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages -e .
 
 demo: deps all  ## install, build, run the quickstart sweep, show what it found and draw its chaos map
+	@mkdir -p out
 	$(BUILD)/aesweep run sweeps/quickstart.cfg -o out/quickstart.h5 --force
 	$(BUILD)/aesweep info out/quickstart.h5
 	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
 	@echo "chaos map: out/quickstart_chaos_map.png"
+	@echo
+	@$(PYTHON) -m analysis.summary out/quickstart.h5
 
 test: test-unit sanitize test-python test-gpu-emu  ## every test this machine can run (no GPU needed)
 
@@ -109,8 +115,9 @@ test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed poi
 mpi:  ## build/mpi/aesweep: the MPI build (OpenMPI, parallel HDF5), CPU backend only
 	$(MAKE) MPI=1 CUDA=0 all
 
-test-python: all mpi  ## end-to-end sweeps through the binary (serial and MPI) and the analysis scripts
-	$(PYTHON) -m pytest -q tests/e2e tests/analysis
+test-python: all mpi  ## end-to-end sweeps through the binary (serial and MPI), the analysis scripts, the report
+	$(PYTHON) -m pytest -q tests/e2e tests/analysis  # the report in headless Chromium: tests/analysis/test_report_browser.py
+	$(PYTHON) analysis/examples/run_notebooks.py  # the example notebook, top to bottom, through aesweep.run
 
 # --- Sanitizers and fuzzing: the host code (CPU backend) under ASan and UBSan -------------
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -1,14 +1,41 @@
-"""Plots and statistics from aesweep output files.
+"""aesweep: run sweeps of tiny ReLU autoencoders from Python and analyse their output.
 
-Each module is a command-line script, run from the repository root:
+    import aesweep
+    ds = aesweep.run("sweeps/quickstart.cfg")          # or libconfig text, or a dict
+    aesweep.outcome_census(ds, "lr")                    # a Dataset over (lr, outcome)
+    print(aesweep.summarize(ds))
 
-    python3 -m analysis.chaos_map OUT.h5 -o map.png      heatmap over two grid axes
-    python3 -m analysis.census OUT.h5 -o census.png      outcome fractions, Wilson intervals
-    python3 -m analysis.latent OUT.h5 -o latent.png      one run's latent plane and W^T W
-    python3 -m analysis.trajectories OUT.h5 -o tr.png    stored training trajectories
-    python3 -m analysis.report OUT.h5 -o DIR             all of them, with DIR/index.html
-    python3 -m analysis.chaos_stats OUT.h5 -o cs.png     FTLE map, box-counting dimension
-    python3 -m analysis.resample_compare OUT.h5 -o r.png recovery per resampling method
+`pip install -e .` at the repository root installs this folder (analysis/) as the package
+`aesweep`. Each module is also a command-line script (`python3 -m analysis.NAME --help`
+from the repository root):
 
-Shared helpers live in analysis.common.
+    chaos_map        heatmap over two grid axes
+    census           outcome fractions, Wilson intervals
+    latent           one run's latent plane and W^T W
+    trajectories     stored training trajectories
+    chaos_stats      FTLE map, box-counting dimension
+    resample_compare recovery per resampling method
+    summary          what the sweep found, in sentences
+    report           all of them, with an HTML page
+
+Every analysis function takes and returns xarray objects; outcome names come from the
+file's own flag_values/flag_meanings attributes.
 """
+from .api import EngineError, find_engine, open, run  # noqa: A004  (aesweep.open)
+from .common import AnalysisError, outcome_classes, outcome_names
+
+
+def __getattr__(name):
+    # The script modules load on first use, so `python3 -m analysis.census` runs a module
+    # that the package has not imported already.
+    if name == "outcome_census":
+        from .census import census
+        return census
+    if name == "summarize":
+        from .summary import summarize
+        return summarize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["run", "open", "find_engine", "EngineError", "AnalysisError", "outcome_census", "summarize",
+           "outcome_classes", "outcome_names"]

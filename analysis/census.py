@@ -2,108 +2,138 @@
 
     python3 -m analysis.census OUT.h5 [--by AXIS|none] [--sel AXIS=VALUE]... [-o census.png]
 
-Draws stacked bars (one per value of --by, default: the first grid axis; `none` for a
-single bar over all runs) and prints the table: value, finished runs, and per outcome
-the fraction [lo, hi].
+Draws the outcome fractions (one bar per value of --by, default: the first grid axis;
+`none` for a single bar over all runs; a numeric axis such as the learning rate is drawn
+on its own numeric, log where it spans decades, scale) and prints the table: value,
+finished runs, and per outcome the fraction [lo, hi].
 """
-import argparse
-import sys
-
 import numpy as np
+import xarray as xr
 
-from analysis import common
+from . import cli, common
 
 PROG = "analysis.census"
 SIZE = (13.0, 5.5)  # inches
-MAX_TICKS = 16  # tick labels shown at most (the others are thinned out)
+MAX_TICKS = 16  # category tick labels shown at most (the others are thinned out)
 
 
-def parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    common.add_common_args(p, "census.png")
+def arguments(p):
     p.add_argument("--by", help="grid axis to break the census down by, or 'none' (default: first grid axis)")
-    common.add_sel_arg(p)
-    return p
+    cli.add_sel(p)
 
 
-def census(ds, by):
-    """Counts per outcome class along `by` (None: all runs together).
+def census(ds, by=None):
+    """The outcome census of ds as a Dataset over (by, outcome), `by` a grid axis or None
+    (all runs together: by has the single value "all").
 
-    Returns dict: by, labels (one per row), done (rows), names (classes),
-    count, frac, lo, hi (rows x classes).
+    Variables: done (finished runs per row), count, fraction, lo, hi (95 % Wilson
+    interval); coordinate `outcome`: the class names from the file's flag attributes.
     """
     classes = common.outcome_classes(ds)
     outcome = common.masked(ds, "outcome")
     keep = [by] if by else []
-    done = common.done_mask(ds).sum(common.others(outcome, keep)).values.reshape(-1)
-    count = np.stack([(outcome == code).sum(common.others(outcome, keep)).values.reshape(-1)
-                      for code, _ in classes], axis=-1)
+    over = common.others(outcome, keep)
+    done = common.done_mask(ds).sum(over)
+    count = xr.concat([(outcome == code).sum(over) for code, _ in classes], dim="outcome")
+    if not by:
+        done, count = done.expand_dims(by=["all"]), count.expand_dims(by=["all"])
+        by_dim = "by"
+    else:
+        by_dim = by
+    count = count.assign_coords(outcome=[n for _, n in classes]).transpose(by_dim, "outcome")
+    lo, hi = common.wilson(count.values, done.values[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
-        frac = count / done[:, None]
-    lo, hi = common.wilson(count, done[:, None])
-    labels = [common.fmt(v) for v in ds[by].values] if by else ["all"]
-    return dict(by=by, labels=labels, done=done, names=[n for _, n in classes],
-                count=count, frac=frac, lo=lo, hi=hi)
+        fraction = count / done
+    out = xr.Dataset({"done": done, "count": count, "fraction": fraction,
+                      "lo": (count.dims, lo), "hi": (count.dims, hi)})
+    out.attrs["by"] = by or ""
+    if by:
+        out[by].attrs.update(ds[by].attrs)
+    return out
 
 
-def prepare(ds, args):
-    """(selected ds, census table) for the command-line options."""
-    ds = common.select(ds, args.sel)
+def by_axis(ds, by):
+    """The --by option as a grid axis name or None."""
     dims = common.grid_dims(ds)
-    common.require(ds, "outcome")
-    by = args.by if args.by is not None else (dims[0] if dims else "none")
+    by = by if by is not None else (dims[0] if dims else "none")
     if by == "none":
-        by = None
-    elif by not in dims:
+        return None
+    if by not in dims:
         raise common.AnalysisError(f"unknown grid axis '{by}' for --by (grid axes: {', '.join(dims)}, none)")
-    common.require_done(ds, args.sel)
-    return ds, census(ds, by)
+    return by
 
 
-def cell(t, row, j):
-    if t["done"][row] == 0:
+def row_dim(t):
+    return t.attrs["by"] or "by"
+
+
+def cell(t, row, name):
+    """'fraction [lo, hi]' of one row and outcome, '-' without finished runs."""
+    one = t.isel({row_dim(t): row}).sel(outcome=name)
+    if int(one["done"]) == 0:
         return "-"
-    return f"{t['frac'][row, j]:.3f} [{t['lo'][row, j]:.3f}, {t['hi'][row, j]:.3f}]"
+    return f"{float(one['fraction']):.3f} [{float(one['lo']):.3f}, {float(one['hi']):.3f}]"
 
 
-def format_table(t):
-    """The census as fixed-width text lines."""
-    header = [t["by"] or "runs", "done"] + t["names"]
-    rows = [[t["labels"][r], str(t["done"][r])] + [cell(t, r, j) for j in range(len(t["names"]))]
-            for r in range(len(t["labels"]))]
-    widths = [max(len(line[c]) for line in [header] + rows) for c in range(len(header))]
-    return ["  ".join(text.rjust(w) for text, w in zip(line, widths)) for line in [header] + rows]
+def table_rows(t):
+    """(header, rows) of the census table, shared by the text and the HTML report."""
+    names = [str(n) for n in t["outcome"].values]
+    dim = row_dim(t)
+    header = [t.attrs["by"] or "runs", "done"] + names
+    rows = [[common.fmt(v), str(int(d))] + [cell(t, r, n) for n in names]
+            for r, (v, d) in enumerate(zip(t[dim].values, t["done"].values))]
+    return header, rows
 
 
 def render(ds, t):
-    """Left: stacked bars of the outcome fractions. Right: each outcome's fraction with
-    its 95 % Wilson interval (outcomes seen at least once)."""
+    """Left: the outcome fractions stacked. Right: each outcome's fraction with its 95 %
+    Wilson interval (outcomes seen at least once). A numeric `by` axis is numeric here."""
     fig = common.new_figure(*SIZE)
     bars, points = fig.subplots(1, 2, sharex=True)
-    x = np.arange(len(t["labels"]))
-    colors = common.class_colors(t["names"])
-    frac = np.nan_to_num(t["frac"])
-    seen = [j for j in range(len(t["names"])) if t["count"][:, j].sum() > 0]
+    dim = row_dim(t)
+    names = [str(n) for n in t["outcome"].values]
+    colors = common.class_colors(names)
+    values = t[dim].values
+    numeric = bool(t.attrs["by"]) and common.is_numeric(values) and len(values) > 1
+    if numeric:
+        order = np.argsort(values.astype(float))
+        t = t.isel({dim: order})
+        values = t[dim].values.astype(float)
+        log = common.wants_log(values) or common.log_by_default(ds, dim)
+        edges = common.cell_edges(values, log)
+        left, width, x = edges[:-1], np.diff(edges), values
+    else:
+        x = np.arange(len(values), dtype=float)
+        left, width = x - 0.4, np.full(len(x), 0.8)
+    frac = np.nan_to_num(t["fraction"].values)
+    done = t["done"].values
     bottom = np.zeros(len(x))
-    for j, (name, color) in enumerate(zip(t["names"], colors)):
-        bars.bar(x, frac[:, j], 0.8, bottom=bottom, color=color, label=name)
+    for j, (name, color) in enumerate(zip(names, colors)):
+        bars.bar(left, frac[:, j], width * 0.92, bottom=bottom, align="edge", color=color, label=name)
         bottom += frac[:, j]
+    seen = [j for j in range(len(names)) if t["count"].values[:, j].sum() > 0]
+    ok = done > 0
     for rank, j in enumerate(seen):
-        ok = t["done"] > 0
-        shift = (rank - (len(seen) - 1) / 2) * 0.6 / max(len(seen), 1)  # side by side
-        err = np.maximum(0, [frac[ok, j] - t["lo"][ok, j], t["hi"][ok, j] - frac[ok, j]])
-        points.errorbar(x[ok] + shift, frac[ok, j], yerr=err, fmt="o-", ms=4, lw=1, capsize=3,
-                        color=colors[j], label=t["names"][j])
-    step = max(1, int(np.ceil(len(x) / MAX_TICKS)))
-    ticks = [f"{v}\nn={n}" for v, n in zip(t["labels"], t["done"])]
-    pad = max(0.0, (3 - len(x)) / 2)  # keep one or two bars from filling the width
+        lo, hi = t["lo"].values[:, j], t["hi"].values[:, j]
+        err = np.maximum(0, [frac[ok, j] - lo[ok], hi[ok] - frac[ok, j]])
+        xs = x[ok] if numeric else x[ok] + (rank - (len(seen) - 1) / 2) * 0.6 / max(len(seen), 1)
+        points.errorbar(xs, frac[ok, j], yerr=err, fmt="o-", ms=4, lw=1, capsize=3, color=colors[j], label=names[j])
+    label = common.label(ds[dim], dim) if t.attrs["by"] else ""
     for ax in (bars, points):
-        ax.set_xticks(x[::step], ticks[::step], fontsize=8)
-        ax.set_xlabel(common.label(ds[t["by"]], t["by"]) if t["by"] else "")
+        ax.set_xlabel(label + ("   (n: finished runs per bar in the table)" if numeric else ""))
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlim(-0.6 - pad, len(x) - 0.4 + pad)
-    by = f" by {t['by']}" if t["by"] else ""
-    bars.set_ylabel("fraction of finished runs (n below each bar)")
+        if numeric:
+            if log:
+                ax.set_xscale("log")
+            ax.set_xlim(edges[0], edges[-1])
+        else:
+            step = max(1, int(np.ceil(len(x) / MAX_TICKS)))
+            ticks = [f"{common.fmt(v)}\nn={n}" for v, n in zip(values, done)]
+            pad = max(0.0, (3 - len(x)) / 2)  # keep one or two bars from filling the width
+            ax.set_xticks(x[::step], ticks[::step], fontsize=8)
+            ax.set_xlim(-0.6 - pad, len(x) - 0.4 + pad)
+    by = f" by {t.attrs['by']}" if t.attrs["by"] else ""
+    bars.set_ylabel("fraction of finished runs")
     bars.set_title(f"outcomes{by}", fontsize=10)
     points.set_title(f"outcome fractions{by}, 95 % Wilson intervals", fontsize=10)
     points.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
@@ -112,15 +142,14 @@ def render(ds, t):
 
 
 def run(args):
-    ds, t = prepare(common.open_dataset(args.file), args)
-    print("\n".join(format_table(t)))
+    ds = common.open_dataset(args.file)
+    ds = common.prepare(ds, args.sel, need=["outcome"])
+    t = census(ds, by_axis(ds, args.by))
+    print("\n".join(common.format_table(*table_rows(t))))
     common.save_figure(render(ds, t), args.output)
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    return common.run_cli(PROG, run, args)
-
+main = cli.script(PROG, __doc__, arguments, run, figure="census.png")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run_module(main)

@@ -7,15 +7,12 @@
 Axes not shown are reduced; runs not done yet are NaN (grey). --panel adds a second
 map of a categorical variable: the most frequent class over the reduced axes.
 """
-import argparse
-import sys
-
 import matplotlib
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
-from analysis import common
+from . import cli, common
 
 PROG = "analysis.chaos_map"
 SIZE_ONE = (7.0, 5.5)  # inches, one panel
@@ -23,20 +20,14 @@ SIZE_TWO = (13.0, 5.5)  # inches, with --panel
 RECOVERED_CLASSES = [(0, "not recovered"), (1, "recovered")]
 
 
-def parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    common.add_common_args(p, "chaos_map.png")
+def arguments(p):
     p.add_argument("--var", default="splay", help="per-run variable to map (default: splay)")
-    p.add_argument("--x", help="grid axis on x (default: lr, or the first grid axis)")
-    p.add_argument("--y", help="grid axis on y (default: bias_delta, or the second grid axis)")
+    cli.add_map_axes(p)
     p.add_argument("--reduce", default="mean", metavar="HOW",
                    help="over the other axes: mean, median or fraction:<outcome> (default: mean)")
     p.add_argument("--panel", choices=["outcome", "recovered"],
                    help="add a categorical map of this variable")
-    p.add_argument("--logx", action="store_true", help="log x axis")
-    p.add_argument("--logy", action="store_true", help="log y axis")
-    common.add_sel_arg(p)
-    return p
+    cli.add_sel(p)
 
 
 def pick_axes(dims, x=None, y=None, prefer=("lr", "bias_delta")):
@@ -70,31 +61,30 @@ def draw_map(ax, ds, da, x, y, cells, **kw):
     return mesh
 
 
-def render(ds, args):
-    ds = common.select(ds, args.sel)
-    x, y = pick_axes(common.grid_dims(ds), args.x, args.y)
-    common.require(ds, args.var)
-    common.require_done(ds, args.sel)
-    ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])
-    cells = (common.axis_cells(ds, x, args.logx), common.axis_cells(ds, y, args.logy))
-    fraction = args.reduce.startswith("fraction:")
-    reduced = common.others(ds["outcome" if fraction else args.var], (x, y))
-    value, cbar_label = common.reduce(ds, args.var, (x, y), args.reduce)
+def render(ds, var="splay", x=None, y=None, reduce="mean", panel=None, logx=False, logy=False, sel=()):
+    """The map of `var` over grid axes x and y (default: lr and bias_delta), reduced over the
+    others by `reduce`, and with `panel` a second map of that categorical variable."""
+    x, y = pick_axes(common.grid_dims(ds), x, y)
+    ds = common.prepare(ds, sel, need=[var], sort=(x, y))
+    cells = common.map_cells(ds, x, y, logx, logy)
+    fraction = reduce.startswith("fraction:")
+    reduced = common.others(ds["outcome" if fraction else var], (x, y))
+    value, cbar_label = common.reduce(ds, var, (x, y), reduce)
 
-    fig = common.new_figure(*(SIZE_TWO if args.panel else SIZE_ONE))
-    axes = fig.subplots(1, 2 if args.panel else 1, squeeze=False)[0]
+    fig = common.new_figure(*(SIZE_TWO if panel else SIZE_ONE))
+    axes = fig.subplots(1, 2 if panel else 1, squeeze=False)[0]
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad=common.NAN_COLOR)
     limits = dict(vmin=0.0, vmax=1.0) if fraction else {}
     mesh = draw_map(axes[0], ds, value, x, y, cells, cmap=cmap, **limits)
     fig.colorbar(mesh, ax=axes[0], label=cbar_label)
-    what = f"fraction {args.reduce.split(':', 1)[1]}" if fraction else args.var
-    over = f" ({'share of runs' if fraction else args.reduce} over {', '.join(reduced)})" if reduced else ""
+    what = f"fraction {reduce.split(':', 1)[1]}" if fraction else var
+    over = f" ({'share of runs' if fraction else reduce} over {', '.join(reduced)})" if reduced else ""
     axes[0].set_title(f"{what}{over}", fontsize=10)
 
-    if args.panel:
-        classes = categorical(ds, args.panel)
+    if panel:
+        classes = categorical(ds, panel)
         codes, names = [c for c, _ in classes], [n for _, n in classes]
-        values = common.masked(ds, args.panel)
+        values = common.masked(ds, panel)
         index = common.mode_index(values, (x, y), codes)
         colors = common.class_colors(names)
         cmap = ListedColormap(colors).with_extremes(bad=common.NAN_COLOR)
@@ -106,14 +96,17 @@ def render(ds, args):
                        frameon=False)
         over = common.others(values, (x, y))
         mode_over = f" (most frequent over {', '.join(over)})" if over else ""
-        axes[1].set_title(f"{args.panel}{mode_over}", fontsize=10)
+        axes[1].set_title(f"{panel}{mode_over}", fontsize=10)
     return fig
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    return common.run_cli(PROG, lambda a: common.save_figure(render(common.open_dataset(a.file), a), a.output), args)
+def run(args):
+    ds = common.open_dataset(args.file)
+    fig = render(ds, args.var, args.x, args.y, args.reduce, args.panel, args.logx, args.logy, args.sel)
+    common.save_figure(fig, args.output)
 
+
+main = cli.script(PROG, __doc__, arguments, run, figure="chaos_map.png")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run_module(main)

@@ -14,16 +14,14 @@ finished runs of a cell (a tie counts as 0). Prints the dimension and the FTLE s
 (share of runs with FTLE > 0 with a 95 % Wilson interval, median FTLE). A file without
 twin runs (no `ftle`, or all NaN) gets panels (b) and (c) only.
 """
-import argparse
-import sys
-
 import matplotlib
 import numpy as np
+import xarray as xr
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.patches import Patch
 
-from analysis import common
-from analysis.chaos_map import draw_map, pick_axes
+from . import cli, common
+from .chaos_map import draw_map, pick_axes
 
 PROG = "analysis.chaos_stats"
 SIZE_THREE = (17.0, 5.0)  # inches: FTLE map, label map, box counting
@@ -31,24 +29,19 @@ SIZE_TWO = (12.0, 5.0)  # inches: without FTLE
 TICKS_MAX = 8  # a labelled tick per value on map axes up to this length
 BOUNDARY_SHADE = (0.0, 0.0, 0.0, 0.45)  # drawn over boundary cells of the label map
 LABELS = {"perfect": ("not perfect", "perfect"), "recovered": ("not recovered", "recovered")}
-LABEL_COLORS = {"perfect": ("tab:orange", "tab:green"), "recovered": ("0.6", "tab:blue")}  # label 0, 1
+LABEL_COLORS = {k: common.class_colors(v) for k, v in
+                (("perfect", ("not recovered", "perfect")), ("recovered", ("not recovered", "recovered")))}
 
 
-def parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    common.add_common_args(p, "chaos_stats.png")
-    p.add_argument("--x", help="grid axis on x (default: lr, or the first grid axis)")
-    p.add_argument("--y", help="grid axis on y (default: bias_delta, or the second grid axis)")
+def arguments(p):
+    cli.add_map_axes(p)
     p.add_argument("--label", choices=sorted(LABELS), default="perfect",
                    help="binary label: final outcome perfect, or the `recovered` flag (default: perfect)")
     p.add_argument("--reduce", choices=["mean", "median"], default="mean",
                    help="FTLE over the axes not shown (default: mean)")
     p.add_argument("--base", type=int, choices=[2, 3], default=2,
                    help="box sizes are powers of this (default: 2)")
-    p.add_argument("--logx", action="store_true", help="log x axis (always for lr)")
-    p.add_argument("--logy", action="store_true", help="log y axis (always for lr)")
-    common.add_sel_arg(p)
-    return p
+    cli.add_sel(p)
 
 
 # ----------------------------------------------------------------------------- box counting
@@ -156,47 +149,49 @@ def ftle_summary(values):
     return dict(runs=n, positive=k, fraction=k / n, lo=float(lo), hi=float(hi), median=float(np.median(values)))
 
 
-def analyse(ds, args):
-    """Everything render() and the printout need (dict)."""
-    ds = common.select(ds, args.sel)
-    x, y = pick_axes(common.grid_dims(ds), args.x, args.y)
-    common.require(ds, "outcome" if args.label == "perfect" else "recovered")
-    common.require_done(ds, args.sel)
-    ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])
-    label, over = label_map(ds, args.label, (x, y))
-    grid = label.transpose(y, x).values  # rows: y, columns: x; box tiling from (x0, y0)
-    boundary = boundary_cells(grid)
-    dim, sizes, counts = box_counting_dimension(boundary, args.base)
+def analyse(ds, x=None, y=None, label="perfect", reduce="mean", base=2, sel=()):
+    """The chaos statistics of ds over grid axes x and y, as a Dataset (attrs: x, y, over,
+    which, base, dim; variables: the selected runs' axes, `label` and `boundary` over
+    (y, x), `counts` over `box_size`, and with twin runs `ftle` over (x, y) with the
+    summary of every finished run's FTLE in its attrs)."""
+    x, y = pick_axes(common.grid_dims(ds), x, y)
+    ds = common.prepare(ds, sel, need=["outcome" if label == "perfect" else "recovered"], sort=(x, y))
+    labels, over = label_map(ds, label, (x, y))
+    labels = labels.transpose(y, x)  # rows: y, columns: x; box tiling from (x0, y0)
+    boundary = boundary_cells(labels.values)
+    dim, sizes, counts = box_counting_dimension(boundary, base)
+    out = xr.Dataset({"label": labels, "boundary": (labels.dims, boundary),
+                      "counts": ("box_size", counts)}, coords={"box_size": sizes})
+    out.attrs.update(x=x, y=y, over=list(over), which=label, base=base, dim=dim)
     ftle = ftle_values(ds)
-    out = dict(ds=ds, x=x, y=y, over=over, label=label, grid=grid, boundary=boundary,
-               dim=dim, sizes=sizes, counts=counts, base=args.base, which=args.label,
-               has_ftle=ftle is not None, ftle=None, ftle_label=None, summary=None)
     if ftle is not None:
-        out["summary"] = ftle_summary(ftle)
-        out["ftle"], out["ftle_label"] = common.reduce(ds, "ftle", (x, y), args.reduce)
-    return out
+        out["ftle"], ftle_label = common.reduce(ds, "ftle", (x, y), reduce)
+        out["ftle"].attrs.update(ftle_summary(ftle), long_name=ftle_label)
+    return out, ds
 
 
 def why_undefined(r):
-    if len(r["sizes"]) < 2:
-        shape = r["grid"].shape
-        return (f"undefined: the {shape[1]} x {shape[0]} grid allows {len(r['sizes'])} box size(s); "
-                f"two need min(grid) >= {4 * r['base']}")
+    if r.sizes["box_size"] < 2:
+        shape = r["label"].shape
+        return (f"undefined: the {shape[1]} x {shape[0]} grid allows {r.sizes['box_size']} box size(s); "
+                f"two need min(grid) >= {4 * r.attrs['base']}")
     return "undefined: no boundary (every cell has the same label)"
 
 
 def report_lines(r):
-    shape = r["grid"].shape
-    over = f", majority over {', '.join(r['over'])}" if r["over"] else ""
-    lines = [f"label: {r['which']} ({LABELS[r['which']][1]} = 1){over}",
-             f"grid: {r['x']} x {r['y']} = {shape[1]} x {shape[0]} cells, "
-             f"{int(np.count_nonzero(r['boundary']))} boundary cells",
-             f"box counting (base {r['base']}): s = {' '.join(map(str, r['sizes'])) or 'none'}; "
-             f"N(s) = {' '.join(map(str, r['counts'])) or 'none'}"]
-    dim = f"{r['dim']:.4f}" if np.isfinite(r["dim"]) else why_undefined(r)
+    a = r.attrs
+    shape = r["label"].shape
+    over = f", majority over {', '.join(a['over'])}" if a["over"] else ""
+    sizes, counts = r["box_size"].values, r["counts"].values
+    lines = [f"label: {a['which']} ({LABELS[a['which']][1]} = 1){over}",
+             f"grid: {a['x']} x {a['y']} = {shape[1]} x {shape[0]} cells, "
+             f"{int(np.count_nonzero(r['boundary'].values))} boundary cells",
+             f"box counting (base {a['base']}): s = {' '.join(map(str, sizes)) or 'none'}; "
+             f"N(s) = {' '.join(map(str, counts)) or 'none'}"]
+    dim = f"{a['dim']:.4f}" if np.isfinite(a["dim"]) else why_undefined(r)
     lines.append(f"box-counting dimension: {dim}")
-    if r["has_ftle"]:
-        s = r["summary"]
+    if "ftle" in r:
+        s = r["ftle"].attrs
         lines.append(f"FTLE: {s['runs']} runs, fraction > 0: {s['fraction']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}], "
                      f"median {s['median']:.4g} 1/step")
     else:
@@ -208,53 +203,55 @@ def report_lines(r):
 # ----------------------------------------------------------------------------- figure
 
 
-def render(r, args):
-    ds, x, y = r["ds"], r["x"], r["y"]
-    cells = [common.axis_cells(ds, d, force or common.log_by_default(ds, d))
-             for d, force in ((x, args.logx), (y, args.logy))]
-    fig = common.new_figure(*(SIZE_THREE if r["has_ftle"] else SIZE_TWO))
-    axes = list(fig.subplots(1, 3 if r["has_ftle"] else 2))
-    over = f" ({args.reduce} over {', '.join(r['over'])})" if r["over"] else ""
+def render(r, ds, logx=False, logy=False, reduce="mean"):
+    a = r.attrs
+    x, y, has_ftle = a["x"], a["y"], "ftle" in r
+    cells = common.map_cells(ds, x, y, logx, logy)
+    fig = common.new_figure(*(SIZE_THREE if has_ftle else SIZE_TWO))
+    axes = list(fig.subplots(1, 3 if has_ftle else 2))
+    over = f" ({reduce} over {', '.join(a['over'])})" if a["over"] else ""
 
-    if r["has_ftle"]:
+    if has_ftle:
         ax = axes.pop(0)
-        finite = np.abs(r["ftle"].values[np.isfinite(r["ftle"].values)])
+        ftle = r["ftle"]
+        finite = np.abs(ftle.values[np.isfinite(ftle.values)])
         half = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad=common.NAN_COLOR)
-        mesh = draw_map(ax, ds, r["ftle"], x, y, cells, cmap=cmap, norm=Normalize(-half, half))
+        mesh = draw_map(ax, ds, ftle, x, y, cells, cmap=cmap, norm=Normalize(-half, half))
         ticks(ax, ds, x, y)
-        fig.colorbar(mesh, ax=ax, label=r["ftle_label"])
-        s = r["summary"]
+        fig.colorbar(mesh, ax=ax, label=ftle.attrs["long_name"])
+        s = ftle.attrs
         ax.set_title(f"(a) FTLE{over}\n{s['fraction']:.0%} of {s['runs']} runs > 0, "
                      f"median {s['median']:.3g} 1/step", fontsize=10)
 
     ax = axes.pop(0)
-    names = list(LABELS[r["which"]])
-    colors = list(LABEL_COLORS[r["which"]])
+    names = list(LABELS[a["which"]])
+    colors = list(LABEL_COLORS[a["which"]])
+    boundary = r["boundary"].values
     draw_map(ax, ds, r["label"], x, y, cells, cmap=ListedColormap(colors).with_extremes(bad=common.NAN_COLOR),
              vmin=-0.5, vmax=1.5)
     ticks(ax, ds, x, y)
-    shade = np.ma.masked_where(~r["boundary"], np.ones(r["boundary"].shape))
+    shade = np.ma.masked_where(~boundary, np.ones(boundary.shape))
     (xe, _, _), (ye, _, _) = cells
     ax.pcolormesh(xe, ye, shade, cmap=ListedColormap([BOUNDARY_SHADE]), vmin=0, vmax=1)
     handles = [Patch(color=c, label=n) for c, n in zip(colors, names)]
     handles += [Patch(color=BOUNDARY_SHADE, label="boundary cell"), Patch(color=common.NAN_COLOR, label="not done")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    majority = f" (majority over {', '.join(r['over'])})" if r["over"] else ""
-    ax.set_title(f"(b) {r['which']}{majority}\n{int(np.count_nonzero(r['boundary']))} boundary cells", fontsize=10)
+    majority = f" (majority over {', '.join(a['over'])})" if a["over"] else ""
+    ax.set_title(f"(b) {a['which']}{majority}\n{int(np.count_nonzero(boundary))} boundary cells", fontsize=10)
 
     ax = axes.pop(0)
-    sizes, counts = r["sizes"], r["counts"]
+    sizes, counts = r["box_size"].values, r["counts"].values
     ok = counts > 0
     lx, ly = np.log(1.0 / sizes[ok]), np.log(counts[ok])
     ax.plot(lx, ly, "o", color="tab:blue", label="boxes holding a boundary cell")
     for s, px, py in zip(sizes[ok], lx, ly):
         ax.annotate(f"s={s}", (px, py), textcoords="offset points", xytext=(4, -10), fontsize=8)
-    if np.isfinite(r["dim"]):
+    if np.isfinite(a["dim"]):
         slope, intercept = np.polyfit(lx, ly, 1)
         ends = np.array([lx.min(), lx.max()])
-        ax.plot(ends, slope * ends + intercept, "-", color="tab:red", label=f"fit: dimension {r['dim']:.3f}")
-        title = f"dimension {r['dim']:.3f}"
+        ax.plot(ends, slope * ends + intercept, "-", color="tab:red", label=f"fit: dimension {a['dim']:.3f}")
+        title = f"dimension {a['dim']:.3f}"
     else:
         title = "dimension undefined"
         ax.text(0.5, 0.95, why_undefined(r).replace(": ", ":\n", 1).replace("; ", ";\n"),
@@ -262,7 +259,7 @@ def render(r, args):
     ax.set_xlabel("log(1/s)   (s: box side in cells)")
     ax.set_ylabel("log N(s)")
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(f"(c) box counting of the boundary, base {r['base']}: {title}", fontsize=10)
+    ax.set_title(f"(c) box counting of the boundary, base {a['base']}: {title}", fontsize=10)
     return fig
 
 
@@ -272,15 +269,12 @@ def ticks(ax, ds, x, y):
 
 
 def run(args):
-    r = analyse(common.open_dataset(args.file), args)
+    r, ds = analyse(common.open_dataset(args.file), args.x, args.y, args.label, args.reduce, args.base, args.sel)
     print("\n".join(report_lines(r)))
-    common.save_figure(render(r, args), args.output)
+    common.save_figure(render(r, ds, args.logx, args.logy, args.reduce), args.output)
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    return common.run_cli(PROG, run, args)
-
+main = cli.script(PROG, __doc__, arguments, run, figure="chaos_stats.png")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run_module(main)

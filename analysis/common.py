@@ -1,11 +1,10 @@
-"""Shared helpers for the analysis scripts: open a file, select runs, reduce, plot basics.
+"""Shared helpers of the analysis code: open a file, select runs, reduce, colours, plot basics.
 
 Every script reads an aesweep output through xarray (engine "h5netcdf"), so dimensions
 come by name: the grid axes are the dimensions of the per-run `done` variable, in grid
 order; per-feature variables add `feature`, `W_final` adds `latent`.
 """
 import os
-import sys
 
 import h5py
 import matplotlib
@@ -28,49 +27,51 @@ class AnalysisError(Exception):
     """A user-facing error: printed as one line on stderr, exit status 2."""
 
 
-def run_cli(prog, body, args):
-    """Run body(args); turn an AnalysisError into a one-line message and exit status 2."""
-    try:
-        body(args)
-    except AnalysisError as e:
-        print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def add_common_args(parser, default_output):
-    parser.add_argument("file", help="aesweep output (HDF5)")
-    parser.add_argument("-o", "--output", default=default_output,
-                        help=f"figure to write, .png or .pdf (default: {default_output})")
-
-
-def add_sel_arg(parser):
-    parser.add_argument("--sel", action="append", default=[], metavar="AXIS=VALUE",
-                        help="keep runs at this grid coordinate (nearest value for floats); repeatable")
-
-
 # ----------------------------------------------------------------------------- files
 
 
 def open_dataset(path, group=None):
-    """The file (or one of its groups) as an xarray Dataset, or a clear AnalysisError."""
+    """The file (or one of its groups) as an xarray Dataset, or a clear AnalysisError.
+
+    A file that a sweep is writing (HDF5 refuses the lock) is read without taking the lock;
+    its runs not done yet have done == 0."""
     if not os.path.isfile(path):
         raise AnalysisError(f"no such file: {path}")
+    if group is not None and has_group(path, group) is False:
+        raise AnalysisError(f"{path} has no '{group}' group")
     try:
         return xr.open_dataset(path, engine="h5netcdf", group=group)
     except (OSError, KeyError, ValueError) as e:
-        if group is not None and has_group(path, group) is False:
-            raise AnalysisError(f"{path} has no '{group}' group") from None
+        first = e
+    try:  # locked by its writer: read through a handle that does not take the lock
+        handle = h5py.File(path, "r", locking=False)
+    except OSError:
+        raise AnalysisError(f"cannot read {path}: {first}") from None
+    try:
+        ds = xr.open_dataset(handle, engine="h5netcdf", group=group)
+    except (OSError, KeyError, ValueError) as e:
+        handle.close()
         raise AnalysisError(f"cannot read {path}: {e}") from None
+    close = ds._close
+
+    def close_both():
+        if close is not None:
+            close()
+        handle.close()
+
+    ds.set_close(close_both)
+    return ds
 
 
 def has_group(path, group):
     """True/False when the file can be read, None when it cannot."""
-    try:
-        with h5py.File(path, "r") as f:
-            return group in f and isinstance(f[group], h5py.Group)
-    except OSError:
-        return None
+    for lock in ({}, {"locking": False}):  # HDF5's default first: a handle open in this process may use it
+        try:
+            with h5py.File(path, "r", **lock) as f:
+                return group in f and isinstance(f[group], h5py.Group)
+        except OSError:
+            continue
+    return None
 
 
 def require(ds, *names):
@@ -99,6 +100,13 @@ def label(da, fallback=None):
     name = da.attrs.get("long_name", fallback or da.name)
     units = str(da.attrs.get("units", "")).strip()
     return f"{name} [{units}]" if units and units != "1" else str(name)
+
+
+def format_table(header, rows):
+    """Fixed-width text lines of a table (cells are strings, right-aligned)."""
+    rows = [[str(c) for c in row] for row in rows]
+    widths = [max(len(line[c]) for line in [header] + rows) for c in range(len(header))]
+    return ["  ".join(text.rjust(w) for text, w in zip(line, widths)) for line in [header] + rows]
 
 
 def provenance(ds):
@@ -138,6 +146,22 @@ def outcome_name(ds, code):
     if code is None or not np.isfinite(code):
         return "not done"
     return dict(outcome_classes(ds)).get(int(code), f"outcome {int(code)}")
+
+
+def outcome_names(ds):
+    """The per-run outcome as names (strings; "not done" where a run is not done yet),
+    decoded from the file's flag_values / flag_meanings."""
+    classes = outcome_classes(ds)
+    codes = masked(ds, "outcome")
+    lookup = np.array([n for _, n in classes] + ["not done"], dtype=object)
+    index = np.full(codes.shape, len(classes))
+    for k, (code, _) in enumerate(classes):
+        index[codes.values == code] = k
+    return codes.copy(data=lookup[index]).rename("outcome_name")
+
+
+# Outcome groups for prose and summaries: the classes where a feature fires on every input.
+FIRES_ON_EVERY_INPUT = ("symmetric_failure", "pinned_failure", "mean_bias_failure")
 
 
 # ----------------------------------------------------------------------------- selection
@@ -192,6 +216,17 @@ def require_done(ds, items=()):
         where = f" matching {' '.join(items)}" if items else ""
         raise AnalysisError(f"empty selection: no finished runs{where}")
     return ds
+
+
+def prepare(ds, sel=(), need=(), sort=()):
+    """The runs of ds at the selection `sel` (['AXIS=VALUE', ...]), after checking that
+    the variables `need` exist and some run is done, with the numeric axes among `sort`
+    in ascending order (what every map and table starts with)."""
+    ds = select(ds, sel)
+    for name in need:
+        require(ds, name)
+    require_done(ds, sel)
+    return ds.sortby([d for d in sort if d is not None and is_numeric(ds[d].values)])
 
 
 def format_values(values, limit=6):
@@ -315,6 +350,11 @@ def axis_cells(ds, dim, force_log=False):
     return cell_edges(values, log), log, ticks
 
 
+def map_cells(ds, x, y, logx=False, logy=False):
+    """axis_cells of the two axes of a map; the learning rate is always on a log scale."""
+    return [axis_cells(ds, d, force or log_by_default(ds, d)) for d, force in ((x, logx), (y, logy))]
+
+
 def style_axis(ax, which, ds, dim, log, ticks):
     getattr(ax, f"set_{which}label")(label(ds[dim], dim))
     if log:
@@ -323,24 +363,43 @@ def style_axis(ax, which, ds, dim, log, ticks):
         getattr(ax, f"set_{which}ticks")(*ticks)
 
 
-OUTCOME_COLORS = {"perfect": "tab:green", "mean_bias_failure": "tab:orange",
-                  "dead_failure": "tab:purple", "diverged": "black",
-                  "not recovered": "0.6", "recovered": "tab:blue"}
+# One colour per outcome class, fixed by name, the same in every figure (DESIGN v2 names
+# and the v1 names they replace; mean_bias_failure was v2's symmetric_failure).
+OUTCOME_COLORS = {
+    "perfect": "#2ca02c",               # green
+    "symmetric_failure": "#ff7f0e",     # orange
+    "mean_bias_failure": "#ff7f0e",
+    "pinned_failure": "#d62728",        # red
+    "dead_failure": "#9467bd",          # purple
+    "interference_failure": "#8c564b",  # brown
+    "still_learning": "#17becf",        # cyan
+    "diverged": "#000000",
+    "recovered": "#1f77b4",             # blue
+    "not recovered": "#999999",
+    "not done": NAN_COLOR,
+}
+SPARE_COLORS = ("#e377c2", "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78")  # names not listed above
 
 
 def class_colors(names):
-    """A fixed colour per outcome name (tab10 for names without one)."""
-    cmap = matplotlib.colormaps["tab10"]
-    return [OUTCOME_COLORS.get(n, cmap(i % 10)) for i, n in enumerate(names)]
+    """A fixed colour per outcome name (a spare colour for a name not in OUTCOME_COLORS)."""
+    spare = iter(SPARE_COLORS * (1 + len(names)))
+    return [OUTCOME_COLORS[n] if n in OUTCOME_COLORS else next(spare) for n in names]
 
 
-def feature_colors(count, skip=None):
-    """One colour per feature (tab10, tab20 beyond 10), leaving out colour `skip`."""
-    cmap = matplotlib.colormaps["tab10" if count <= 10 else "tab20"]
-    colors = [cmap(i) for i in range(cmap.N)]
-    if skip is not None:
-        colors = [c for c in colors if not np.allclose(c, to_rgba(skip))]
-    return [colors[i % len(colors)] for i in range(count)]
+def feature_colors(count):
+    """One colour per feature index, the same in every figure: tab10 up to 10 features,
+    tab20 up to 20, evenly spaced hues beyond, so no two features share a colour."""
+    if count <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(count)]
+    if count <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(count)]
+    return [matplotlib.colormaps["hsv"](i / count) for i in range(count)]
+
+
+def hex_color(color):
+    r, g, b, _ = to_rgba(color)
+    return "#%02x%02x%02x" % (round(r * 255), round(g * 255), round(b * 255))
 
 
 def new_figure(width, height, **kwargs):

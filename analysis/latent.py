@@ -8,25 +8,20 @@ unlearnt, recon < 0.5) and, lightly shaded in the feature's colour, its activati
 {h : W_i.h + b_i > 0} clipped to the convex hull of the W_i. Right: W^T W with b as an
 extra column.
 """
-import argparse
-import sys
-
 import numpy as np
 from matplotlib.lines import Line2D
 
-from analysis import common
+from . import cli, common
 
 PROG = "analysis.latent"
 SIZE = (12.0, 5.5)  # inches
+PANEL_SIZE = (4.6, 8.4)  # inches per run in a side-by-side comparison (plane above W^T W)
 ANNOTATE_MAX = 10  # write the values into the W^T W cells up to this n
 
 
-def parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    common.add_common_args(p, "latent.png")
-    common.add_sel_arg(p)
-    p.add_argument("--outcome", help="take the first finished run with this outcome (e.g. mean_bias_failure)")
-    return p
+def arguments(p):
+    cli.add_sel(p)
+    p.add_argument("--outcome", help="take the first finished run with this outcome (e.g. perfect)")
 
 
 def pick_run(ds, sel=(), outcome=None):
@@ -133,26 +128,46 @@ def draw_gram(fig, ax, W, b):
     fig.colorbar(im, ax=ax, label="W_i . W_j   (last column: b_i)", shrink=0.85)
 
 
-def render(ds, args):
-    index, run = pick_run(ds, args.sel, args.outcome)
+def describe(ds, run, index):
+    coords = common.describe_coords({d: run[d].values for d in common.grid_dims(ds)})
+    outcome = common.outcome_name(ds, float(run["outcome"])) if "outcome" in run else ""
+    recovered = " (recovered)" if "recovered" in run and int(run["recovered"]) == 1 else ""
+    return f"run {index}: {coords}   [{outcome}{recovered}]"
+
+
+def render(ds, sel=(), outcome=None):
+    """The latent plane and W^T W of the first finished run matching sel and outcome."""
+    index, run = pick_run(ds, sel, outcome)
     W, b, recon = run_arrays(run)
     colors = common.feature_colors(len(b))
     fig = common.new_figure(*SIZE)
     left, key, right = fig.subplots(1, 3, width_ratios=[1.0, 0.3, 0.9])  # key: the legend
     draw_plane(left, key, W, b, recon, colors)
     draw_gram(fig, right, W, b)
-    coords = common.describe_coords({d: run[d].values for d in common.grid_dims(ds)})
-    outcome = common.outcome_name(ds, float(run["outcome"])) if "outcome" in run else ""
-    fig.suptitle(f"run {index}: {coords}   [{outcome}]", fontsize=10)
+    fig.suptitle(describe(ds, run, index), fontsize=10)
     left.set_title("features W_i and activation zones", fontsize=10)
     right.set_title("W^T W (+ b)", fontsize=10)
     return fig
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    return common.run_cli(PROG, lambda a: common.save_figure(render(common.open_dataset(a.file), a), a.output), args)
+def render_side_by_side(ds, picks):
+    """One column per (title, W, b, recon) in picks: the latent plane above W^T W, all with
+    the same feature colours."""
+    fig = common.new_figure(PANEL_SIZE[0] * len(picks), PANEL_SIZE[1])
+    grid = fig.subplots(3, len(picks), squeeze=False, height_ratios=[1.0, 0.32, 0.9])
+    for col, (title, W, b, recon) in enumerate(picks):
+        plane, key, gram = grid[:, col]
+        draw_plane(plane, key, W, b, recon, common.feature_colors(len(b)))
+        draw_gram(fig, gram, W, b)
+        plane.set_title(title, fontsize=9)
+    return fig
 
+
+def run(args):
+    common.save_figure(render(common.open_dataset(args.file), args.sel, args.outcome), args.output)
+
+
+main = cli.script(PROG, __doc__, arguments, run, figure="latent.png")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run_module(main)

@@ -11,15 +11,12 @@ each method's overall recovery probability with its 95 % Wilson interval. Prints
 table: method, finished runs, recovered (perfect) runs, fraction [lo, hi]. Without two
 axes besides `intervention` only the last panel is drawn.
 """
-import argparse
-import sys
-
 import matplotlib
 import numpy as np
+import xarray as xr
 
-from analysis import common
-from analysis import chaos_map
-from analysis.chaos_map import draw_map
+from . import chaos_map, cli, common
+from .chaos_map import draw_map
 
 PROG = "analysis.resample_compare"
 METHOD = "intervention"  # the grid axis of intervene.method
@@ -29,15 +26,10 @@ TICKS_MAX = 8  # a labelled tick per value on map axes up to this length
 ANNOTATE_MAX = 64  # write k/n into the cells of maps up to this many cells
 
 
-def parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    common.add_common_args(p, "resample_compare.png")
-    p.add_argument("--x", help="grid axis on x (default: lr, or the first axis besides intervention)")
-    p.add_argument("--y", help="grid axis on y (default: intervene_delta, or the second axis besides intervention)")
-    p.add_argument("--logx", action="store_true", help="log x axis (always for lr)")
-    p.add_argument("--logy", action="store_true", help="log y axis (always for lr)")
-    common.add_sel_arg(p)
-    return p
+def arguments(p):
+    cli.add_map_axes(p, "lr, or the first axis besides intervention",
+                     "intervene_delta, or the second axis besides intervention")
+    cli.add_sel(p)
 
 
 def size(methods, maps=True):
@@ -77,30 +69,27 @@ def recovered_counts(ds, keep):
 
 
 def table(ds):
-    """dict: methods, runs, recovered, frac, lo, hi (one entry per method)."""
+    """Per method: finished runs, recovered (perfect) runs, fraction, Wilson lo and hi,
+    as a Dataset over `intervention`."""
     k, n = recovered_counts(ds, [METHOD])
-    k, n = k.values.astype(int), n.values.astype(int)
-    lo, hi = common.wilson(k, n)
+    lo, hi = common.wilson(k.values, n.values)
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = k / n
-    return dict(methods=[common.fmt(v) for v in ds[METHOD].values], runs=n, recovered=k, frac=frac, lo=lo, hi=hi)
+    return xr.Dataset({"runs": n, "recovered": k, "fraction": frac,
+                       "lo": (n.dims, lo), "hi": (n.dims, hi)})
 
 
-def format_table(t):
+def table_rows(t):
     header = ["method", "runs", "recovered", "fraction [lo, hi]"]
-    rows = [[m, str(n), str(k), f"{f:.3f} [{lo:.3f}, {hi:.3f}]" if n else "-"]
-            for m, n, k, f, lo, hi in zip(t["methods"], t["runs"], t["recovered"], t["frac"], t["lo"], t["hi"])]
-    widths = [max(len(line[c]) for line in [header] + rows) for c in range(len(header))]
-    return ["  ".join(text.rjust(w) for text, w in zip(line, widths)) for line in [header] + rows]
+    rows = [[common.fmt(m), str(int(n)), str(int(k)), f"{f:.3f} [{lo:.3f}, {hi:.3f}]" if n else "-"]
+            for m, n, k, f, lo, hi in zip(*(t[v].values for v in (METHOD, "runs", "recovered", "fraction", "lo", "hi")))]
+    return header, rows
 
 
-def prepare(ds, args):
+def prepare(ds, x=None, y=None, sel=()):
     """(selected and sorted ds, x, y, table)."""
-    ds = common.select(ds, args.sel)
-    x, y = pick_axes(common.grid_dims(ds), args.x, args.y)
-    common.require(ds, "outcome")
-    common.require_done(ds, args.sel)
-    ds = ds.sortby([d for d in (x, y) if d is not None and common.is_numeric(ds[d].values)])
+    x, y = pick_axes(common.grid_dims(ds), x, y)
+    ds = common.prepare(ds, sel, need=["outcome"], sort=(x, y))
     return ds, x, y, table(ds)
 
 
@@ -116,14 +105,14 @@ def annotate(ax, ds, x, y, k, n):
                     color="black" if n[i, j] == 0 or k[i, j] / n[i, j] > 0.5 else "white")
 
 
-def render(ds, x, y, t, args):
-    methods = t["methods"]
+def render(ds, x, y, t, logx=False, logy=False):
+    methods = [common.fmt(m) for m in t[METHOD].values]
+    runs, fractions = t["runs"].values, t["fraction"].values
     maps = x is not None
     fig = common.new_figure(*size(len(methods), maps))
     axes = list(fig.subplots(1, len(methods) + 1 if maps else 1, squeeze=False)[0])
     if maps:
-        cells = [common.axis_cells(ds, d, force or common.log_by_default(ds, d))
-                 for d, force in ((x, args.logx), (y, args.logy))]
+        cells = common.map_cells(ds, x, y, logx, logy)
         k, n = recovered_counts(ds, [METHOD, x, y])
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = (k / n).where(n > 0)
@@ -136,18 +125,18 @@ def render(ds, x, y, t, args):
             common.tick_each_value(ax, "y", ds, y, TICKS_MAX)
             if ds.sizes[x] * ds.sizes[y] <= ANNOTATE_MAX:
                 annotate(ax, ds, x, y, k.isel({METHOD: i}), n.isel({METHOD: i}))
-            ax.set_title(f"{method}: recovered {t['frac'][i]:.0%} of {t['runs'][i]}{over}", fontsize=10)
+            ax.set_title(f"{method}: recovered {fractions[i]:.0%} of {runs[i]}{over}", fontsize=10)
             if i:
                 ax.set_ylabel("")
         fig.colorbar(mesh, ax=axes[:-1], label="recovery probability (final outcome perfect)", fraction=0.04)
 
     ax = axes[-1]
     pos = np.arange(len(methods))
-    ok = t["runs"] > 0
-    frac = np.nan_to_num(t["frac"])
-    err = np.maximum(0, [frac[ok] - t["lo"][ok], t["hi"][ok] - frac[ok]])
+    ok = runs > 0
+    frac = np.nan_to_num(fractions)
+    err = np.maximum(0, [frac[ok] - t["lo"].values[ok], t["hi"].values[ok] - frac[ok]])
     ax.errorbar(pos[ok], frac[ok], yerr=err, fmt="o", ms=6, capsize=5, color="tab:blue")
-    ax.set_xticks(pos, [f"{m}\nn={r}" for m, r in zip(methods, t["runs"])], fontsize=9)
+    ax.set_xticks(pos, [f"{m}\nn={r}" for m, r in zip(methods, runs)], fontsize=9)
     ax.set_xlim(-0.6, len(methods) - 0.4)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("recovery probability")
@@ -158,17 +147,14 @@ def render(ds, x, y, t, args):
 
 
 def run(args):
-    ds, x, y, t = prepare(common.open_dataset(args.file), args)
-    print("\n".join(format_table(t)))
+    ds, x, y, t = prepare(common.open_dataset(args.file), args.x, args.y, args.sel)
+    print("\n".join(common.format_table(*table_rows(t))))
     if x is None:
         print(f"(no maps: the grid has fewer than two axes besides '{METHOD}')")
-    common.save_figure(render(ds, x, y, t, args), args.output)
+    common.save_figure(render(ds, x, y, t, args.logx, args.logy), args.output)
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    return common.run_cli(PROG, run, args)
-
+main = cli.script(PROG, __doc__, arguments, run, figure="resample_compare.png")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run_module(main)

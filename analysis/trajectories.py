@@ -3,27 +3,20 @@
     python3 -m analysis.trajectories OUT.h5 [--run R]... [-o trajectories.png]
 
 One row per stored run (the file's `trajectory` group; --run picks flat run indices).
-The features unlearnt at the end of the run (recon < 0.5: the dead feature) are drawn
-thick and red, the others thin.
+Each feature keeps its colour of every other figure; the features unlearnt at the end of
+the run (recon < 0.5: the dead features) are drawn thick and dashed, the others thin.
 """
-import argparse
-import sys
-
 import numpy as np
 
-from analysis import common
+from . import cli, common
 
 PROG = "analysis.trajectories"
 ROW_SIZE = (12.0, 3.0)  # inches per run shown
-DEAD_COLOR = "tab:red"
 
 
-def parser():
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    common.add_common_args(p, "trajectories.png")
+def arguments(p):
     p.add_argument("--run", type=int, action="append", default=[], metavar="R",
                    help="flat run index to show (repeatable; default: every stored run)")
-    return p
 
 
 def open_trajectories(path, runs=()):
@@ -59,7 +52,7 @@ def draw_run(axes, ds, tr, run):
     W = sub["W"].transpose("step", "feature", ...).values.astype(float)
     b = sub["b"].transpose("step", "feature").values.astype(float)
     dead, coords, one = dead_features(ds, run, W, b)
-    colors = common.feature_colors(W.shape[1], skip="tab:red")
+    colors = common.feature_colors(W.shape[1])
     loss_ax, norm_ax, bias_ax = axes
     loss = sub["loss"].values
     loss_ax.plot(steps, loss, color="k", lw=1)
@@ -68,7 +61,7 @@ def draw_run(axes, ds, tr, run):
     for i in range(W.shape[1]):
         if not np.isfinite(W[:, i]).any():
             continue  # past this run's own n
-        style = dict(color=DEAD_COLOR, lw=2.5, zorder=3) if i in dead else dict(color=colors[i], lw=0.9)
+        style = dict(color=colors[i], lw=2.5, ls="--", zorder=3) if i in dead else dict(color=colors[i], lw=0.9)
         norm_ax.plot(steps, np.linalg.norm(W[:, i], axis=-1), label=f"{i}{' (dead)' if i in dead else ''}", **style)
         bias_ax.plot(steps, b[:, i], **style)
     bias_ax.axhline(0, color="0.7", lw=0.6, zorder=0)
@@ -98,10 +91,7 @@ def run(args):
     common.save_figure(render(ds, tr), args.output)
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
-    return common.run_cli(PROG, run, args)
-
+main = cli.script(PROG, __doc__, arguments, run, figure="trajectories.png")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run_module(main)

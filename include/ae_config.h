@@ -50,6 +50,15 @@ typedef struct {
 
 
 
+/* trajectory.select: one run named by its coordinates, { lr = 0.01; bias_delta = 0.1; } */
+typedef struct {
+    int count;                       /* coordinates given */
+    char axis[AE_AXES_MAX][64];      /* dimension names ("lr") */
+    double value[AE_AXES_MAX];       /* numbers (nearest grid value wins) */
+    char text[AE_AXES_MAX][64];      /* names, for axes of named values ("repulsor"); "" for numbers */
+    char where[256];                 /* "file:line: trajectory.select" for errors */
+} ae_run_select;
+
 typedef struct {
     char *path;          /* config file as given */
     char *text;          /* its text, stored in the output */
@@ -63,8 +72,10 @@ typedef struct {
     int32_t *perturb_features;       /* AE_PERTURB_LIST */
     int n_perturb_features;
     int64_t trajectory_every;        /* record loss, W, b of some runs every k steps (0: off) */
-    uint64_t *trajectory_runs;       /* flat run indices */
+    uint64_t *trajectory_runs;       /* flat run indices (trajectory.runs, then trajectory.select) */
     int n_trajectory_runs;
+    ae_run_select *trajectory_select; /* resolved into trajectory_runs once the axes are known */
+    int n_trajectory_select;
     ae_axis axes[AE_AXES_MAX];       /* the config's grid axes, in order */
     int n_axes;
 } ae_config;

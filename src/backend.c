@@ -165,6 +165,8 @@ ae_backend *ae_backend_select(const char *name, int threads, int quiet, ae_error
     ae_error cuda_err;
     ae_backend *backend = ae_backend_cuda_create(&cuda_err);
     if (backend) return backend;
-    if (!quiet) fprintf(stderr, "aesweep: note: using the CPU backend (%s)\n", cuda_err.msg);
+    /* one short line: the full reason is what `--backend cuda` prints */
+    if (!quiet)
+        fprintf(stderr, "aesweep: note: no usable CUDA device, training on the CPU (--backend cuda says why)\n");
     return ae_backend_cpu_create(threads);
 }

@@ -173,10 +173,15 @@ static void note_given(ae_config *cfg, const ae_setting *s)
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    const char *path;
+    const char *path; /* the config file, or "--set" for an override */
     ae_config *cfg;
     ae_error *err;
 } parser;
+
+static int is_override(const parser *ps)
+{
+    return strcmp(ps->path, "--set") == 0;
+}
 
 static const char *type_name(int type)
 {
@@ -207,7 +212,10 @@ static double number_of(const config_setting_t *node)
 
 static void where_of(const parser *ps, const config_setting_t *node, const char *key, char *out, size_t size)
 {
-    snprintf(out, size, "%s:%d: %s", ps->path, config_setting_source_line(node), key);
+    if (is_override(ps))
+        snprintf(out, size, "--set %s", key);
+    else
+        snprintf(out, size, "%s:%d: %s", ps->path, config_setting_source_line(node), key);
 }
 
 /* Value of one setting from the file (a number or, for enums, a name). */
@@ -284,7 +292,53 @@ static int parse_text_key(parser *ps, const char *key, const config_setting_t *n
     return set_text(ps->cfg, key, config_setting_get_string(node), where, ps->err);
 }
 
-/* trajectory = { every = 100; runs = [0, 5]; } */
+/* trajectory.select = { lr = 0.01; bias_delta = 0.1; }: one run by its coordinates, kept
+ * as written until the grid axes are known (resolve_trajectory_select). */
+static int parse_run_select(parser *ps, const config_setting_t *group, const char *where, ae_run_select *sel)
+{
+    memset(sel, 0, sizeof *sel);
+    snprintf(sel->where, sizeof sel->where, "%.200s", where);
+    if (config_setting_type(group) != CONFIG_TYPE_GROUP || config_setting_length(group) == 0)
+        return ae_fail(ps->err, "%s: expects grid coordinates { lr = 0.01; bias_delta = 0.1; }", where);
+    if (config_setting_length(group) > AE_AXES_MAX) return ae_fail(ps->err, "%s: more than %d coordinates", where, AE_AXES_MAX);
+    for (int k = 0; k < config_setting_length(group); k++) {
+        const config_setting_t *item = config_setting_get_elem(group, (unsigned)k);
+        const char *axis = config_setting_name(item);
+        snprintf(sel->axis[k], sizeof sel->axis[k], "%s", axis);
+        if (config_setting_type(item) == CONFIG_TYPE_STRING)
+            snprintf(sel->text[k], sizeof sel->text[k], "%s", config_setting_get_string(item));
+        else if (is_number(item))
+            sel->value[k] = number_of(item);
+        else
+            return ae_fail(ps->err, "%s: %s expects a grid value (a number or a name), got %s", where, axis,
+                           type_name(config_setting_type(item)));
+    }
+    sel->count = config_setting_length(group);
+    return 0;
+}
+
+static int parse_trajectory_select(parser *ps, const config_setting_t *node, const char *where)
+{
+    ae_config *cfg = ps->cfg;
+    int type = config_setting_type(node);
+    int count = type == CONFIG_TYPE_GROUP ? 1 : type == CONFIG_TYPE_LIST ? config_setting_length(node) : 0;
+    if (count == 0)
+        return ae_fail(ps->err, "%s: expects { lr = 0.01; bias_delta = 0.1; } or a list ( {...}, {...} )", where);
+    free(cfg->trajectory_select);
+    cfg->trajectory_select = ae_xcalloc((size_t)count, sizeof(ae_run_select));
+    cfg->n_trajectory_select = 0;
+    for (int k = 0; k < count; k++) {
+        const config_setting_t *item = type == CONFIG_TYPE_GROUP ? node : config_setting_get_elem(node, (unsigned)k);
+        char item_where[256];
+        snprintf(item_where, sizeof item_where, "%.200s", where);
+        if (type == CONFIG_TYPE_LIST) snprintf(item_where, sizeof item_where, "%.200s[%d]", where, k);
+        if (parse_run_select(ps, item, item_where, &cfg->trajectory_select[k])) return -1;
+        cfg->n_trajectory_select++;
+    }
+    return 0;
+}
+
+/* trajectory = { every = 100; runs = [0, 5]; select = ( { lr = 0.01; bias_delta = 0.1; } ); } */
 static int parse_trajectory(parser *ps, const config_setting_t *group)
 {
     char where[1024];
@@ -293,7 +347,9 @@ static int parse_trajectory(parser *ps, const config_setting_t *group)
         const config_setting_t *node = config_setting_get_elem(group, (unsigned)k);
         const char *name = config_setting_name(node);
         int type = config_setting_type(node);
-        snprintf(where, sizeof where, "%s:%d: trajectory.%s", ps->path, config_setting_source_line(node), name);
+        char key[128];
+        snprintf(key, sizeof key, "trajectory.%s", name);
+        where_of(ps, node, key, where, sizeof where);
         if (strcmp(name, "every") == 0) {
             if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
                 return ae_fail(ps->err, "%s: expects an integer, got %s", where, type_name(type));
@@ -314,13 +370,63 @@ static int parse_trajectory(parser *ps, const config_setting_t *group)
                     return ae_fail(ps->err, "%s: item %d is not a run index (an integer >= 0)", where, r + 1);
                 cfg->trajectory_runs[r] = (uint64_t)config_setting_get_int64(item);
             }
+        } else if (strcmp(name, "select") == 0) {
+            if (parse_trajectory_select(ps, node, where)) return -1;
         } else {
-            return ae_fail(ps->err, "%s: unknown key (trajectory has every and runs)", where);
+            return ae_fail(ps->err, "%s: unknown key (trajectory has every, runs and select)", where);
         }
     }
-    if (!cfg->trajectory_every || !cfg->trajectory_runs) {
-        snprintf(where, sizeof where, "%s:%d: trajectory", ps->path, config_setting_source_line(group));
-        return ae_fail(ps->err, "%s: needs both every = <steps> and runs = [<run index>, ...]", where);
+    return 0;
+}
+
+/* Nearest value of one axis to a coordinate of trajectory.select, or -1 (error in err). */
+static int64_t select_index(const ae_axis *axis, const ae_run_select *sel, int k, ae_error *err)
+{
+    const ae_setting *s = axis->setting;
+    if (s->type == AE_SET_ENUM) {
+        int index = sel->text[k][0] ? enum_index(s, sel->text[k]) : -1;
+        for (uint64_t v = 0; index >= 0 && v < axis->count; v++)
+            if (axis->values[v] == index) return (int64_t)v;
+        return ae_fail(err, "%s: %s = \"%s\" is not a value of the axis", sel->where, sel->axis[k], sel->text[k]);
+    }
+    if (sel->text[k][0]) return ae_fail(err, "%s: %s expects a number", sel->where, sel->axis[k]);
+    uint64_t best = 0;
+    for (uint64_t v = 1; v < axis->count; v++)
+        if (fabs(axis->values[v] - sel->value[k]) < fabs(axis->values[best] - sel->value[k])) best = v;
+    return (int64_t)best;
+}
+
+/* trajectory.select -> flat run indices, appended to trajectory.runs (each run once).  Axes
+ * the selection does not name take their first value; with base states from a file the
+ * indices are those of the first base state. */
+static int resolve_trajectory_select(ae_config *cfg, ae_error *err)
+{
+    for (int r = 0; r < cfg->n_trajectory_select; r++) {
+        const ae_run_select *sel = &cfg->trajectory_select[r];
+        int64_t index[AE_AXES_MAX] = {0};
+        for (int k = 0; k < sel->count; k++) {
+            int a = 0;
+            while (a < cfg->n_axes && strcmp(cfg->axes[a].name, sel->axis[k]) != 0) a++;
+            if (a == cfg->n_axes) {
+                char names[AE_AXES_MAX * 66] = "";
+                for (int b = 0; b < cfg->n_axes; b++)
+                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", b ? ", " : "", cfg->axes[b].name);
+                return ae_fail(err, "%s: %s is not a grid axis (axes: %s)", sel->where, sel->axis[k],
+                               cfg->n_axes ? names : "none");
+            }
+            index[a] = select_index(&cfg->axes[a], sel, k, err);
+            if (index[a] < 0) return -1;
+        }
+        uint64_t flat = 0;
+        for (int a = 0; a < cfg->n_axes; a++) flat = flat * cfg->axes[a].count + (uint64_t)index[a];
+        int seen = 0;
+        for (int k = 0; k < cfg->n_trajectory_runs; k++) seen |= cfg->trajectory_runs[k] == flat;
+        if (seen) continue;
+        uint64_t *runs = ae_xcalloc((size_t)cfg->n_trajectory_runs + 1, sizeof(uint64_t));
+        if (cfg->n_trajectory_runs) memcpy(runs, cfg->trajectory_runs, (size_t)cfg->n_trajectory_runs * sizeof(uint64_t));
+        runs[cfg->n_trajectory_runs++] = flat;
+        free(cfg->trajectory_runs);
+        cfg->trajectory_runs = runs;
     }
     return 0;
 }
@@ -407,6 +513,13 @@ static int fill_axis(parser *ps, ae_axis *axis, const config_setting_t *spec, co
                            (unsigned long long)AE_AXIS_MAX);
         count = (uint64_t)span;
     } else {
+        /* logspace = [1e-4, 1e-1, 8] means 10^0.0001 .. 10^0.1 = 1.0002 .. 1.26: values where
+         * exponents belong. Exponents of 10 inside (0, 1) are not what anyone sweeps. */
+        if (strcmp(spec_name, "logspace") == 0 && t[0] > 0 && t[0] < 1 && t[1] > 0 && t[1] < 1)
+            return ae_fail(ps->err, "%s: logspace bounds are exponents of 10, so [%g, %g] spans %.4g .. %.4g; "
+                                    "for values from %g to %g write logspace = [%.4g, %.4g, %g]",
+                           where, t[0], t[1], pow(10.0, t[0]), pow(10.0, t[1]), t[0], t[1], log10(t[0]),
+                           log10(t[1]), t[2]);
         if (t[2] != floor(t[2]) || t[2] < 0)
             return ae_fail(ps->err, "%s: count must be a whole number, got %g", where, t[2]);
         if (t[2] > (double)AE_AXIS_MAX)
@@ -495,6 +608,37 @@ static int parse_grid(parser *ps, const config_setting_t *grid)
 /* --set KEY=VALUE                                                           */
 /* ------------------------------------------------------------------------ */
 
+static char *normalise_numbers(const char *text);
+static int parse_root(parser *ps, config_t *lc);
+
+/* --set KEY=VALUE where VALUE is libconfig text (a list, a group, a string) or KEY is a text
+ * or trajectory setting: read as `group = { member = VALUE; };` and parsed like the file. */
+static int apply_set_text(ae_config *cfg, const char *key, const char *value, ae_error *err)
+{
+    const char *dot = strchr(key, '.');
+    if (!dot || !dot[1] || strchr(dot + 1, '.')) return ae_fail(err, "--set %s: unknown key", key);
+    ae_strbuf snippet = {0};
+    int quote = is_text_key(key) && !strchr("\"[(", value[0]);
+    ae_strbuf_printf(&snippet, "%.*s = { %s = %s", (int)(dot - key), key, dot + 1, quote ? "\"" : "");
+    for (const char *c = value; quote && *c; c++) ae_strbuf_printf(&snippet, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+    ae_strbuf_printf(&snippet, "%s; };\n", quote ? "\"" : value);
+    char *normalised = normalise_numbers(snippet.data);
+    config_t lc;
+    config_init(&lc);
+    int status;
+    if (config_read_string(&lc, normalised) != CONFIG_TRUE) {
+        status = ae_fail(err, "--set %s: cannot read \"%s\" (a number, \"text\", a list [1, 2] or a group "
+                              "{ lr = 0.01; })", key, value);
+    } else {
+        parser ps = {"--set", cfg, err};
+        status = parse_root(&ps, &lc);
+    }
+    config_destroy(&lc);
+    free(normalised);
+    free(snippet.data);
+    return status;
+}
+
 static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
 {
     const char *equals = strchr(assignment, '=');
@@ -504,7 +648,8 @@ static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
     snprintf(key, sizeof key, "%.*s", (int)(equals - assignment), assignment);
     const char *text = equals + 1;
     snprintf(where, sizeof where, "--set %s", key);
-    if (is_text_key(key)) return set_text(cfg, key, text, where, err);
+    if (is_text_key(key) || strncmp(key, "trajectory.", 11) == 0 || strchr("[({\"", text[0]))
+        return apply_set_text(cfg, key, text, err);
     const ae_setting *s = ae_setting_find(key);
     if (!s) return ae_fail(err, "%s: unknown key", where);
     for (int a = 0; a < cfg->n_axes; a++)
@@ -585,8 +730,12 @@ static int check_select_outcomes(const ae_config *cfg, ae_error *err)
 }
 
 /* Checks that only make sense once everything is read. */
-static int check_whole(const ae_config *cfg, ae_error *err)
+static int check_whole(ae_config *cfg, ae_error *err)
 {
+    if (resolve_trajectory_select(cfg, err)) return -1;
+    if ((cfg->trajectory_every || cfg->n_trajectory_runs) && !(cfg->trajectory_every && cfg->n_trajectory_runs))
+        return ae_fail(err, "%s: trajectory needs every = <steps> and runs = [<run index>, ...] or select = "
+                            "{ <axis> = <value>; ... }", cfg->path);
     uint64_t total = 1;
     for (int a = 0; a < cfg->n_axes; a++) {
         if (cfg->axes[a].count > AE_RUNS_MAX / total)
@@ -800,6 +949,7 @@ void ae_config_free(ae_config *cfg)
     free(cfg->init_select);
     free(cfg->perturb_features);
     free(cfg->trajectory_runs);
+    free(cfg->trajectory_select);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -890,4 +1040,8 @@ void ae_config_print_settings(FILE *stream)
     fprintf(stream, "  %-20s %s\n", "init.file", "\"\"   base states: an earlier output (scheme \"file\")");
     fprintf(stream, "  %-20s %s\n", "init.select", "\"all\"  all | <index> | first:<outcome> | all:<outcome>[,<outcome>...]");
     fprintf(stream, "  %-20s %s\n", "perturb.features", "\"none\" dead_neighbors | none | [i, j, ...]");
+    fprintf(stream, "  %-20s %s\n", "trajectory.every", "0      record loss, W and b of the runs below every k steps");
+    fprintf(stream, "  %-20s %s\n", "trajectory.runs", "[]     flat run indices [0, 5, ...]");
+    fprintf(stream, "  %-20s %s\n", "trajectory.select", "()     runs by grid coordinates { lr = 0.01; bias_delta = 0.1; } or a list");
+    fprintf(stream, "  %-20s %s\n", "", "       of them: the nearest grid value; axes not named take their first value");
 }

@@ -31,7 +31,7 @@ static const char usage_text[] =
     "  aesweep merge OUT.h5 SHARD.h5...         join the shards of one sweep into OUT.h5\n"
     "  aesweep bench [--n N] [--runs R] [--steps S] [--backend B] [--json FILE]\n"
     "                                           model-steps per second and % of FP32 peak\n"
-    "  aesweep --help | --version\n"
+    "  aesweep --help | --version | aesweep COMMAND --help\n"
     "\n"
     "run options:\n"
     "  -o, --output OUT.h5     output file (required); never overwritten without --resume or --force\n"
@@ -51,8 +51,10 @@ static const char usage_text[] =
     "  grid  = ( { param = \"train.lr\";  logspace = [-4.0, -1.0, 16]; },   # 10^-4 .. 10^-1\n"
     "            { param = \"init.seed\"; range = [0, 16]; } );              # 0 .. 15\n"
     "\n"
-    "An axis is one of linspace = [a, b, count], logspace = [a, b, count], range = [start, stop(, step)]\n"
-    "or values = [...]; its setting names the output dimension (lr, seed, bias_delta, ...).\n"
+    "An axis is one of linspace = [a, b, count], logspace = [a, b, count] (a and b are exponents of 10),\n"
+    "range = [start, stop(, step)] or values = [...]; its setting names the output dimension (lr, seed,\n"
+    "bias_delta, ...). --set takes every setting below, lists and groups as in a config:\n"
+    "  --set perturb.features=[0,5]  --set 'trajectory.select={ lr = 0.01; bias_delta = 0.1; }'\n"
     "Text settings: init.file (scheme \"file\": an earlier output), init.select (all, a run index,\n"
     "first:<outcome>, all:<outcome>), perturb.features (\"dead_neighbors\", \"none\" or [i, j, ...]).\n"
     "\n"
@@ -64,6 +66,34 @@ static void print_usage(FILE *stream)
 {
     fputs(usage_text, stream);
     ae_config_print_settings(stream);
+}
+
+static const char info_usage[] =
+    "usage: aesweep info OUT.h5\n"
+    "\n"
+    "Progress (runs done of the grid), the outcome table and the provenance of an output file.\n"
+    "Works on a file that a sweep is still writing.\n";
+
+static const char merge_usage[] =
+    "usage: aesweep merge [--force] OUT.h5 SHARD.h5...\n"
+    "\n"
+    "Join the shards of one sweep (aesweep run --shard K/N) into OUT.h5. The inputs are never\n"
+    "changed; --force replaces an existing OUT.h5.\n";
+
+/* `aesweep COMMAND --help`: 1 when argv holds --help or -h (the help went to stdout). */
+static int command_help(const char *command, int argc, char **argv)
+{
+    for (int k = 0; k < argc; k++) {
+        if (strcmp(argv[k], "--help") != 0 && strcmp(argv[k], "-h") != 0) continue;
+        if (!strcmp(command, "info"))
+            fputs(info_usage, stdout);
+        else if (!strcmp(command, "merge"))
+            fputs(merge_usage, stdout);
+        else
+            print_usage(stdout); /* run: every option and setting */
+        return 1;
+    }
+    return 0;
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -396,6 +426,9 @@ static int dispatch(int argc, char **argv)
 #endif
         return AE_EXIT_OK;
     }
+    if ((!strcmp(command, "run") || !strcmp(command, "info") || !strcmp(command, "merge")) &&
+        command_help(command, argc - 2, argv + 2))
+        return AE_EXIT_OK;
     if (!strcmp(command, "run")) return command_run(argc - 2, argv + 2);
     if (!strcmp(command, "info")) {
         if (argc != 3) return usage_error("info: expects one file: aesweep info OUT.h5%s", "");

@@ -86,15 +86,19 @@ def test_census_by_lr(tiny, tmp_path, capsys):
     assert census.main([tiny, "-o", str(out)]) == 0
     check_image(out, census.SIZE)
     header, lines, _ = parse_table(capsys.readouterr().out)
-    assert header == ["lr", "done", "perfect", "symmetric_failure", "pinned_failure", "dead_failure",
-                      "interference_failure", "still_learning", "diverged"]
+    with h5py.File(tiny, "r") as f:
+        names = str(f["outcome"].attrs["flag_meanings"]).split()
+        codes = f["outcome"].attrs["flag_values"].tolist()
+    assert header == ["lr", "done"] + names
+    assert names == ["perfect", "symmetric_failure", "pinned_failure", "dead_failure",
+                     "interference_failure", "still_learning", "diverged"]
     outcome, done = raw(tiny, "outcome")
     assert len(lines) == outcome.shape[0]
     for line, oc, dn in zip(lines, outcome, done):
         fields = line.split()
         assert int(fields[1]) == dn.sum()
         fracs = [float(x) for x in re.findall(r"(\d\.\d+) \[", line)]
-        assert fracs == pytest.approx([np.sum(dn & (oc == c)) / dn.sum() for c in range(7)], abs=5e-4)
+        assert fracs == pytest.approx([np.sum(dn & (oc == c)) / dn.sum() for c in codes], abs=5e-4)
 
 
 def test_census_overall_and_partial(partial, tmp_path, capsys):
@@ -173,7 +177,12 @@ def test_report(which, request, tmp_path):
     for key in ("aesweep_version", "git_commit", "backend", "config"):
         assert f"<th>{key}</th>" in page
     assert "<th>symmetric_failure</th>" in page
+    for _, name in common.outcome_classes(ds):
+        assert f"<th>{name}</th>" in page
     assert str(ds.attrs["git_commit"]) in page
+    # the summary first, figures next, tables last and folded
+    assert page.index('class="summary"') < page.index("<figure>") < page.index("<details>")
+    assert "<details open" not in page
 
 
 # ----------------------------------------------------------------------------- errors

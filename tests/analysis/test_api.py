@@ -1,0 +1,171 @@
+"""The Python front door: aesweep.run / aesweep.open, the census as a Dataset, the summary,
+and colours fixed by name (issue 15). Uses the package as installed by `pip install -e .`
+when it is, else the analysis/ folder itself."""
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from analysis import api, common, summary
+from analysis.census import census
+from conftest import ENGINE, HERE, ROOT
+
+SMALL = {
+    "model": {"n": 5, "m": 2},
+    "train": {"steps": 200},
+    "grid": [{"param": "train.lr", "logspace": [-3.0, -1.0, 3]}, {"param": "init.seed", "range": [0, 4]}],
+}
+
+
+def test_package_is_importable_as_aesweep():
+    import aesweep
+
+    assert os.path.samefile(os.path.dirname(aesweep.__file__), os.path.join(ROOT, "analysis"))
+    assert callable(aesweep.run) and callable(aesweep.open) and callable(aesweep.summarize)
+
+
+def test_run_dict_in_memory():
+    ds = api.run(SMALL, engine=ENGINE)
+    assert isinstance(ds, xr.Dataset) and common.grid_dims(ds) == ["lr", "seed"]
+    assert ds.sizes == {"lr": 3, "seed": 4, "feature": 5, "latent": 2}
+    assert int(ds["done"].sum()) == 12
+    names = [n for _, n in common.outcome_classes(ds)]
+    assert set(np.unique(ds["outcome_name"].values)) <= set(names)
+
+
+def test_run_text_with_overrides_and_file(tmp_path):
+    text = open(os.path.join(HERE, "tiny_chaos.cfg")).read()
+    out = tmp_path / "chaos.h5"
+    ds = api.run(text, out, overrides={"train.steps": 300, "trajectory.every": 100,
+                                       "trajectory.select": {"lr": 0.01, "bias_delta": 0.2}}, engine=ENGINE)
+    assert out.is_file() and int(ds["done"].sum()) == 20
+    tr = api.open(out, group="trajectory")
+    assert tr["run"].values.tolist() == [0, 9, 11] and tr["step"].values.tolist() == [0, 100, 200, 300]
+    ds.close(), tr.close()  # HDF5 lets no writer in while a reader holds the file
+    # the same file again: refused without force or resume, then replaced with force
+    with pytest.raises(api.EngineError):
+        api.run(text, out, engine=ENGINE)
+    api.run(os.path.join(HERE, "tiny_chaos.cfg"), out, overrides=["train.steps=50"], force=True, engine=ENGINE)
+
+
+def test_run_errors(tmp_path):
+    with pytest.raises(api.EngineError) as e:
+        api.run({"train": {"lr": -1.0}}, engine=ENGINE)
+    assert e.value.returncode == 2 and "train.lr" in str(e.value)
+    with pytest.raises(api.EngineError, match="engine not found"):
+        api.run(SMALL, engine=tmp_path / "nope")
+    with pytest.raises(FileNotFoundError):
+        api.run("no/such.cfg", engine=ENGINE)
+
+
+def test_libconfig_text_of_a_dict():
+    text = api.config_text({"init": {"scheme": "file", "file": 'a "b".h5'},
+                            "trajectory": {"every": 5, "select": [{"lr": 0.01}, {"lr": 1e-3}], "runs": [1, 2]},
+                            "twin": {"relative": True}})
+    assert text == ('init = { scheme = "file"; file = "a \\"b\\".h5"; };\n'
+                    "trajectory = { every = 5; select = ( { lr = 0.01; }, { lr = 0.001; } ); runs = [1, 2]; };\n"
+                    "twin = { relative = true; };\n")
+
+
+def test_open_while_a_sweep_writes(tmp_path):
+    """aesweep.open reads a file whose writer is still running (and holds HDF5's lock)."""
+    out = tmp_path / "busy.h5"
+    cmd = [ENGINE, "run", os.path.join(ROOT, "sweeps", "quickstart.cfg"), "-o", str(out), "--quiet",
+           "--set", "train.steps=200000", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while not out.is_file() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert proc.poll() is None, "the sweep ended before the file could be read while written"
+        ds = api.open(out)
+        assert proc.poll() is None
+        done = int(ds["done"].sum())
+        assert 0 <= done < ds["done"].size
+        assert (ds["outcome_name"].values[ds["done"].values == 0] == "not done").all()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
+def test_census_is_a_dataset(tiny):
+    ds = api.open(tiny)
+    t = census(ds, "lr")
+    assert isinstance(t, xr.Dataset) and t["fraction"].dims == ("lr", "outcome")
+    np.testing.assert_allclose(t["fraction"].sum("outcome"), 1.0)
+    assert (t["count"].sum("outcome") == t["done"]).all()
+    whole = census(ds)
+    assert whole["done"].values.tolist() == [int(ds["done"].sum())]
+
+
+def test_summary_numbers_come_from_the_file(tiny):
+    ds = api.open(tiny)
+    text = summary.summarize(ds, full=True)
+    names = ds["outcome_name"].values
+    perfect = np.mean(names == "perfect")
+    assert text.startswith(f"All {names.size} runs finished")
+    assert f"{100 * perfect:.0f} % ended perfect" in text
+    share, _ = common.reduce(ds, "outcome", ("lr",), "fraction:perfect")
+    best = np.sort(share["lr"].values[share.values == share.values.max()])
+    assert (f"at {best.size} learning rates (the lowest {common.fmt(best[0])}, the highest {common.fmt(best[-1])})"
+            if best.size > 4 else f"at lr = {common.fmt(best[0])}") in text
+    assert "map" not in text  # lr x seed: seeds have no neighbours
+
+
+def test_colours_fixed_by_name():
+    old = ["perfect", "mean_bias_failure", "dead_failure", "diverged"]
+    new = ["perfect", "symmetric_failure", "pinned_failure", "dead_failure", "interference_failure",
+           "still_learning", "diverged"]
+    c_old, c_new = dict(zip(old, common.class_colors(old))), dict(zip(new, common.class_colors(new)))
+    assert c_old["perfect"] == c_new["perfect"] and c_old["dead_failure"] == c_new["dead_failure"]
+    assert len(set(c_new.values())) == len(new)  # one colour per class
+    assert common.class_colors(["dead_failure", "perfect"]) == [c_new["dead_failure"], c_new["perfect"]]
+    for n in (2, 7, 12, 30):
+        colors = [common.hex_color(c) for c in common.feature_colors(n)]
+        assert len(set(colors)) == n  # no two features (unlearnt ones included) share a colour
+
+
+V2 = {0: 0, 1: 1, 2: 3, 3: 6}  # v1 code -> DESIGN v2 code (mean_bias -> symmetric, dead, diverged)
+V2_NAMES = "perfect symmetric_failure pinned_failure dead_failure interference_failure still_learning diverged"
+
+
+@pytest.fixture(scope="module")
+def chaos_v2(chaos, tmp_path_factory):
+    """The chaos file with DESIGN v2's seven outcome classes, as the engine will write them."""
+    import shutil
+
+    import h5py
+
+    path = tmp_path_factory.mktemp("v2") / "chaos_v2.h5"
+    shutil.copy(chaos, path)
+    with h5py.File(path, "r+") as f:
+        out = f["outcome"]
+        codes = out[...]
+        out[...] = np.vectorize(lambda c: V2.get(int(c), c))(codes).astype(codes.dtype)
+        out.attrs["flag_values"] = np.arange(7, dtype=np.int8)
+        out.attrs["flag_meanings"] = V2_NAMES
+    return str(path)
+
+
+def test_v2_outcome_names_everywhere(chaos, chaos_v2, tmp_path):
+    from analysis import report
+
+    old, new = api.open(chaos), api.open(chaos_v2)
+    rename = {"mean_bias_failure": "symmetric_failure"}
+    assert [rename.get(n, n) for n in old["outcome_name"].values.ravel()] == new["outcome_name"].values.ravel().tolist()
+    t = census(new, "lr")
+    assert t["outcome"].values.tolist() == V2_NAMES.split()
+    assert "fires on every input (symmetric failure)" in summary.summarize(new)
+    assert report.main([chaos_v2, "-o", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "<th>pinned_failure</th>" in page and "symmetric_failure" in page
+    # the same class keeps its colour in both files' maps
+    data_old, data_new = report.map_data(old), report.map_data(new)
+    colour = lambda d, name: d["colors"][d["classes"].index(name)]  # noqa: E731
+    assert colour(data_old, "mean_bias_failure") == colour(data_new, "symmetric_failure")
+    assert colour(data_old, "perfect") == colour(data_new, "perfect")
