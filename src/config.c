@@ -1039,6 +1039,9 @@ void ae_config_print_settings(FILE *stream)
     }
     fprintf(stream, "  %-20s %s\n", "init.file", "\"\"   base states: an earlier output (scheme \"file\")");
     fprintf(stream, "  %-20s %s\n", "init.select", "\"all\"  all | <index> | first:<outcome> | all:<outcome>[,<outcome>...]");
+    fprintf(stream, "  %-20s outcomes:", "");
+    for (int k = 0; k < AE_OUTCOME_COUNT; k++) fprintf(stream, " %d %s", k, ae_outcome_name(k));
+    fprintf(stream, "\n");
     fprintf(stream, "  %-20s %s\n", "perturb.features", "\"none\" dead_neighbors | none | [i, j, ...]");
     fprintf(stream, "  %-20s %s\n", "trajectory.every", "0      record loss, W and b of the runs below every k steps");
     fprintf(stream, "  %-20s %s\n", "trajectory.runs", "[]     flat run indices [0, 5, ...]");
