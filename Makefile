@@ -83,6 +83,10 @@ CURAND_TEST := $(if $(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(CURAND_TEST))
 $(BUILD)/test_unit: tests/unit/test_unit.c $(LIB_OBJ) $(HEADERS)
 	$(CC) $(CFLAGS) tests/unit/test_unit.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CURAND_TEST) -o $@
 
+# The GPU tests (tests/gpu/test_gpu.c): the kernels against the CPU path, on a GPU or emulated.
+$(BUILD)/test_gpu: tests/gpu/test_gpu.c $(LIB_OBJ) $(HEADERS)
+	$(CC) $(CFLAGS) tests/gpu/test_gpu.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) -o $@
+
 APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip \
                 libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)

@@ -149,16 +149,11 @@ typedef struct {
     uint64_t outcomes[4];
 } bench_row;
 
-/* The settings every bench sweep shares: the defaults of DESIGN.md section 1. */
+/* The settings every bench sweep shares: the run defaults, at this size and length. */
 static void bench_params(ae_params *p, int n, int m, int64_t steps)
 {
-    memset(p, 0, sizeof *p);
-    p->n = n, p->m = m;
-    p->scheme = AE_INIT_XAVIER_NORMAL, p->optimizer = AE_OPT_ADAMW;
-    p->init_std = 1.0f, p->init_bound = 1.0f, p->bias_init = 0.0f;
-    p->radius = sqrtf(2.0f) * 1.01f, p->dead_eps = 1e-3f;
-    p->lr = 1e-3f, p->weight_decay = 0.01f, p->beta1 = 0.9f, p->beta2 = 0.999f, p->eps = 1e-8f;
-    p->steps = steps, p->check_every = 100, p->plateau_steps = 1000;
+    ae_params_defaults(p);
+    p->n = n, p->m = m, p->steps = steps;
 }
 
 static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
