@@ -1,7 +1,7 @@
 # aesweep - build, test and demo.  `make help` says what each target is for.
 #
 # `make` builds build/aesweep with the CPU backend and, when nvcc is on the PATH,
-# the CUDA backend too (CUDA=0 turns that off).  No target needs a GPU except test-gpu.
+# the CUDA backend too (CUDA=0 turns that off).  No target needs a GPU except test-gpu and gpu-session.
 
 CC       ?= cc
 NVCC     ?= nvcc
@@ -48,7 +48,8 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 HEADERS  := $(wildcard include/*.h kernels/*.cuh)
 
-.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu-emu test-gpu bench clean help
+.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu-emu test-gpu test-gpu-session \
+        gpu-bundle gpu-session sass bench clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -105,7 +106,7 @@ demo: deps all  ## install, build, run the quickstart sweep, show what it found 
 	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
 	@echo "chaos map: out/quickstart_chaos_map.png"
 
-test: test-unit sanitize test-python test-gpu-emu  ## every test this machine can run (no GPU needed)
+test: test-unit sanitize test-python test-gpu-emu test-gpu-session  ## every test this machine can run (no GPU needed)
 
 test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed points, Philox, metrics
 	$(BUILD)/test_unit
@@ -155,8 +156,24 @@ fuzz: $(BUILD)/fuzz_config  ## fuzz the config loader for FUZZ_SECONDS; crashes 
 test-gpu-emu:  ## the CUDA backend's host code and kernels compiled as C++ on an emulated device, against the CPU
 	bash tests/gpu/emulate.sh
 
-test-gpu: all  ## GPU checks against the CPU backend (needs an NVIDIA GPU; see tests/gpu/README.md)
+test-gpu:  ## build, then the GPU checks against the CPU backend (needs a GPU and nvcc; tests/gpu/README.md)
 	bash tests/gpu/run.sh
+
+# --- The GPU session: one command on a bare GPU machine (tests/gpu/README.md) -------------
+gpu-bundle:  ## build/gpu-bundle: the CUDA binaries and their shared libraries, for a GPU machine without dev packages
+	bash tests/gpu/bundle.sh
+
+gpu-session:  ## on a GPU machine, from build/gpu-bundle: tests, sanitizers, bench, baselines, map, ncu (<25 min)
+	bash tests/gpu/session.sh
+
+test-gpu-session: all  ## the session script's dry run: every step that runs without a GPU, tiny sizes (seconds)
+	$(PYTHON) -m pytest -q tests/gpu/test_session.py
+
+# Warp-instructions per model-step of each train_fixed<n, m> instance, counted in the SASS
+# (cuobjdump, from the CUDA toolkit or pip's nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm),
+# and the bound they put on an H100's model-steps/s; tests/gpu/sass_steps.py says how.
+sass: $(BUILD)/obj/cu_train.o  ## warp-instructions per model-step of each register kernel, from the built SASS
+	$(PYTHON) tests/gpu/sass_steps.py $<
 
 bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baseline's, side by side
 	$(BUILD)/aesweep bench --json $(BUILD)/bench.json
