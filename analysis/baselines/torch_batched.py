@@ -252,7 +252,7 @@ def main():
     W0, b0 = initial_state(args.runs, args.n, args.m, device, args.seed)
     loss_err, grad_err, loss32_err = check_formula(W0, b0)
     step_err = check_whole_step(W0, b0, args)
-    ok = loss_err < 1e-12 and grad_err < 1e-12 and loss32_err < 1e-5 and step_err < 1e-12
+    ok = loss_err < 1e-12 and grad_err < 1e-12 and loss32_err < 1e-5 and step_err < 1e-9
     print("step-0 check against the formula: float64 loss rel. error %.2g, gradient abs. error %.2g; "
           "float32 loss on %s rel. error %.2g; graph mode's step vs torch.optim.AdamW, 5 steps in float64, "
           "rel. error %.2g: %s" % (loss_err, grad_err, device, loss32_err, step_err, "ok" if ok else "FAILED"))
