@@ -166,8 +166,8 @@ gpu-bundle:  ## build/gpu-bundle: the CUDA binaries and their shared libraries, 
 gpu-session:  ## on a GPU machine, from build/gpu-bundle: tests, sanitizers, bench, baselines, map, ncu (<25 min)
 	bash tests/gpu/session.sh
 
-test-gpu-session: all  ## the session script's dry run: every step that runs without a GPU, tiny sizes (seconds)
-	$(PYTHON) -m pytest -q tests/gpu/test_session.py
+test-gpu-session: all  ## the session script's dry run (every step that runs without a GPU) and make sass's counting
+	$(PYTHON) -m pytest -q tests/gpu/test_session.py tests/gpu/test_sass_steps.py
 
 # Warp-instructions per model-step of each train_fixed<n, m> instance, counted in the SASS
 # (cuobjdump, from the CUDA toolkit or pip's nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm),

@@ -18,7 +18,7 @@
 #   --only, --skip  steps by name: info test_gpu bench (bench_large, bench_variants too) map
 #              torch jax ncu sanitize sweeps
 #
-# The results folder gets at most 5 files (the device tool brings back 8): summary.md
+# The results folder gets 4 files (the device tool brings back 8): summary.md
 # (the tables for tests/bench/RESULTS.md: date, device, commit, the command of every
 # number), results.json (every step's status, time, command and parsed numbers),
 # session.log (every step's output) and logs.tar.gz (the raw logs and JSON).
@@ -27,7 +27,6 @@
 # runtime refused a tool, e.g. compute-sanitizer or ncu without counter access).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 PYTHON=${PYTHON:-python3}
 args="$*"
 dry=0 bundle="" out=${OUT:-} budget=1500 only="" skip=""
@@ -216,18 +215,26 @@ launch__registers_per_thread,launch__occupancy_limit_registers,launch__block_siz
 sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active
 ncu_look() {
     if ! command -v ncu >/dev/null; then echo "ncu is not on the PATH"; return 78; fi
-    local cmd=(ncu --clock-control none --kernel-name regex:train_ --launch-count 4 --metrics "$NCU_METRICS" --csv
-        "$AESWEEP" bench --backend cuda --n 7,64 --runs 131072 --steps 500)
-    echo "command: ${cmd[*]}"
-    "${cmd[@]}" >"$work/ncu.csv" 2>"$work/ncu.err"
-    local rc=$?
-    cat "$work/ncu.err"
-    if grep -Eqi 'ERR_NVGPUCTRPERM|LibraryNotLoaded|Failed to initialize the profiler|not supported' "$work/ncu.err"; then
+    local app=("$AESWEEP" bench --backend cuda --n 7,64 --runs 131072 --steps 500) rc
+    local cmd=(ncu --clock-control none --kernel-name regex:train_ --launch-count 4 --csv --log-file "$work/ncu.csv")
+    echo "command: ${cmd[*]} --metrics $NCU_METRICS ${app[*]}"
+    "${cmd[@]}" --metrics "$NCU_METRICS" "${app[@]}" >"$work/ncu-app.log" 2>&1
+    rc=$?
+    if [ $rc != 0 ] && grep -qi 'metric' "$work/ncu.csv" "$work/ncu-app.log"; then
+        # a metric name this ncu does not know: its standard sections say the same
+        echo "ncu refused a metric name; again with sections: $(grep -i metric "$work/ncu.csv" | head -n 2)"
+        "${cmd[@]}" --section LaunchStats --section Occupancy --section SchedulerStats "${app[@]}" \
+            >"$work/ncu-app.log" 2>&1
+        rc=$?
+    fi
+    if grep -Eqi 'ERR_NVGPUCTRPERM|LibraryNotLoaded|Failed to initialize the profiler|not supported' \
+        "$work/ncu.csv" "$work/ncu-app.log"; then
+        grep -h '^==' "$work/ncu.csv" "$work/ncu-app.log" | head -n 5
         echo "ncu could not read the counters on this machine (its message is above)"
         return 78
     fi
-    grep -q '"ID"' "$work/ncu.csv" || { echo "ncu wrote no metrics"; return 1; }
     grep -v '^==' "$work/ncu.csv" | head -n 60
+    grep -q '"ID"' "$work/ncu.csv" || { echo "ncu wrote no metrics (exit $rc)"; return 1; }
     return $rc
 }
 
