@@ -1,7 +1,7 @@
 # aesweep - build, test and demo.  `make help` says what each target is for.
 #
 # `make` builds build/aesweep with the CPU backend and, when nvcc is on the PATH,
-# the CUDA backend too (CUDA=0 turns that off).  No target needs a GPU except test-gpu.
+# the CUDA backend too (CUDA=0 turns that off).  No target needs a GPU except test-gpu and gpu-session.
 
 CC       ?= cc
 NVCC     ?= nvcc
@@ -48,7 +48,8 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 HEADERS  := $(wildcard include/*.h kernels/*.cuh)
 
-.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu-emu test-gpu bench clean help
+.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu-emu test-gpu test-gpu-session \
+        gpu-bundle gpu-session sass bench clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -83,6 +84,10 @@ CURAND_TEST := $(if $(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(CURAND_TEST))
 $(BUILD)/test_unit: tests/unit/test_unit.c $(LIB_OBJ) $(HEADERS)
 	$(CC) $(CFLAGS) tests/unit/test_unit.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(CURAND_TEST) -o $@
 
+# The GPU tests (tests/gpu/test_gpu.c): the kernels against the CPU path, on a GPU or emulated.
+$(BUILD)/test_gpu: tests/gpu/test_gpu.c $(LIB_OBJ) $(HEADERS)
+	$(CC) $(CFLAGS) tests/gpu/test_gpu.c $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) -o $@
+
 # chromium, chromium-driver: make test checks the HTML report in a real headless browser
 APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip \
                 libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev chromium chromium-driver
@@ -107,7 +112,7 @@ demo: deps all  ## install, build, run the quickstart sweep, show what it found 
 	@echo
 	@$(PYTHON) -m analysis.summary out/quickstart.h5
 
-test: test-unit sanitize test-python test-gpu-emu  ## every test this machine can run (no GPU needed)
+test: test-unit sanitize test-python test-gpu-emu test-gpu-session  ## every test this machine can run (no GPU needed)
 
 test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed points, Philox, metrics
 	$(BUILD)/test_unit
@@ -158,8 +163,24 @@ fuzz: $(BUILD)/fuzz_config  ## fuzz the config loader for FUZZ_SECONDS; crashes 
 test-gpu-emu:  ## the CUDA backend's host code and kernels compiled as C++ on an emulated device, against the CPU
 	bash tests/gpu/emulate.sh
 
-test-gpu: all  ## GPU checks against the CPU backend (needs an NVIDIA GPU; see tests/gpu/README.md)
+test-gpu:  ## build, then the GPU checks against the CPU backend (needs a GPU and nvcc; tests/gpu/README.md)
 	bash tests/gpu/run.sh
+
+# --- The GPU session: one command on a bare GPU machine (tests/gpu/README.md) -------------
+gpu-bundle:  ## build/gpu-bundle: the CUDA binaries and their shared libraries, for a GPU machine without dev packages
+	bash tests/gpu/bundle.sh
+
+gpu-session:  ## on a GPU machine, from build/gpu-bundle: tests, sanitizers, bench, baselines, map, ncu (<25 min)
+	bash tests/gpu/session.sh
+
+test-gpu-session: all  ## the session script's dry run (every step that runs without a GPU) and make sass's counting
+	$(PYTHON) -m pytest -q tests/gpu/test_session.py tests/gpu/test_sass_steps.py
+
+# Warp-instructions per model-step of each train_fixed<n, m> instance, counted in the SASS
+# (cuobjdump, from the CUDA toolkit or pip's nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm),
+# and the bound they put on an H100's model-steps/s; tests/gpu/sass_steps.py says how.
+sass: $(BUILD)/obj/cu_train.o  ## warp-instructions per model-step of each register kernel, from the built SASS
+	$(PYTHON) tests/gpu/sass_steps.py $<
 
 bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baseline's, side by side
 	$(BUILD)/aesweep bench --json $(BUILD)/bench.json

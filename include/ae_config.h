@@ -37,6 +37,10 @@ typedef struct {
     const char *units, *long_name;
 } ae_setting;
 
+/* The run defaults (DESIGN.md section 1), the one definition that the config loader,
+ * `aesweep bench` and the GPU tests start from. */
+void ae_params_defaults(ae_params *p);
+
 const ae_setting *ae_setting_find(const char *key);
 double ae_setting_get(const ae_setting *s, const ae_params *p);
 void ae_setting_put(const ae_setting *s, ae_params *p, double value);

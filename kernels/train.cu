@@ -193,11 +193,13 @@ extern "C" int aek_init(const aek_batch *bt, cudaStream_t stream)
 /* Dispatch: the table of kernels and the grouping of a batch's runs         */
 /* ------------------------------------------------------------------------ */
 
-/* One kernel a run can go to.  n, m: exact for AEK_FIXED, the caps for AEK_LOCAL. */
+/* One kernel a run can go to.  n, m: exact for AEK_FIXED, the caps for AEK_LOCAL;
+ * kernel: the __global__ function (for the occupancy query of aek_kernel_for). */
 typedef struct {
     int variant, n, m;
     void (*launch)(const aek_batch &bt, const uint32_t *order, uint32_t count, int n_max, int m_max,
                    cudaStream_t stream);
+    const void *kernel;
 } kernel_entry;
 
 static unsigned blocks_for(uint32_t count, unsigned threads) { return (count + threads - 1) / threads; }
@@ -218,21 +220,30 @@ static void launch_local(const aek_batch &bt, const uint32_t *order, uint32_t co
  * in; several blocks share an SM, so a larger block would not add occupancy. */
 #define AEK_SHARED_BYTES (48 * 1024)
 
+/* Block size and shared memory of the shared kernel for runs up to (n_max, m_max). */
+static int shared_threads(int n_max, int m_max, int *words, size_t *bytes)
+{
+    *words = (4 * (n_max * m_max + n_max)) | 1; /* odd: no bank conflicts */
+    int threads = AEK_SHARED_BYTES / (*words * (int)sizeof(float));
+    if (threads > 128) threads = 128;
+    if (threads >= 32) threads -= threads % 32;
+    *bytes = (size_t)threads * *words * sizeof(float);
+    return threads;
+}
+
 static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t count, int n_max, int m_max,
                           cudaStream_t stream)
 {
-    int words = (4 * (n_max * m_max + n_max)) | 1; /* odd: no bank conflicts */
-    int threads = AEK_SHARED_BYTES / (words * (int)sizeof(float));
-    if (threads > 128) threads = 128;
-    if (threads >= 32) threads -= threads % 32;
-    size_t bytes = (size_t)threads * words * sizeof(float);
+    int words;
+    size_t bytes;
+    int threads = shared_threads(n_max, m_max, &words, &bytes);
     train_shared<<<blocks_for(count, threads), threads, bytes, stream>>>(bt, order, count, words);
 }
 
-#define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>},
-#define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>},
+#define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>, (const void *)train_fixed<N, M>},
+#define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>, (const void *)train_local<N, M>},
 static const kernel_entry kernels[] = {
-    {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared}, /* entry 0: takes every run */
+    {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared, (const void *)train_shared}, /* entry 0: takes every run */
     AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY)};
 #define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 
@@ -285,6 +296,24 @@ extern "C" const char *aek_kernel_name(int variant)
                                                     "fixed (compile-time n, m; registers)",
                                                     "local (runtime n, m; local memory)"};
     return variant >= 0 && variant < AEK_VARIANTS ? names[variant] : "unknown";
+}
+
+extern "C" int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info)
+{
+    const kernel_entry *e = &kernels[kernel_of(variant, n, m)];
+    size_t bytes = 0;
+    int words;
+    info->threads_per_block = e->variant == AEK_FIXED ? AEK_FIXED_THREADS
+                              : e->variant == AEK_LOCAL ? AEK_LOCAL_THREADS
+                                                        : shared_threads(n, m, &words, &bytes);
+    if (e->variant == AEK_FIXED)
+        snprintf(info->name, sizeof info->name, "fixed<%d,%d> registers", e->n, e->m);
+    else if (e->variant == AEK_LOCAL)
+        snprintf(info->name, sizeof info->name, "local<%d,%d> local memory", e->n, e->m);
+    else
+        snprintf(info->name, sizeof info->name, "shared, %d threads/block", info->threads_per_block);
+    return cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info->blocks_per_sm, e->kernel,
+                                                                   info->threads_per_block, bytes));
 }
 
 /* Groups the slots by kernel (a counting sort into host_order), uploads the order and

@@ -12,6 +12,8 @@
  *   aek_train(bt, ...)     init, train, summarize every run of the batch on the device
  *   aek_kernel_name(v)     what kernel variant v is
  *   aek_has_fixed(n, m)    whether variant AEK_FIXED has a compiled instance for (n, m)
+ *   aek_kernel_for(v, n, m, info)  the kernel instance variant v runs for (n, m): its name,
+ *                          block size and resident blocks per SM (aesweep bench)
  *
  * Kernel variants (AEK_*), all one model per thread, benchmarked side by side with
  * `aesweep bench --kernel 0,1,2` (or AESWEEP_KERNEL=k for `aesweep run`):
@@ -81,6 +83,16 @@ int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_
 
 const char *aek_kernel_name(int variant);
 int aek_has_fixed(int n, int m);
+
+/* The kernel instance that aek_train launches for runs of size (n, m) (no intervention)
+ * under `variant`, as the dispatch picks it: "fixed<7,2> registers", "local<64,2> local
+ * memory", "shared, 15 threads/block".  0, or -1 (aek_last_error). */
+typedef struct {
+    char name[64];
+    int threads_per_block;
+    int blocks_per_sm; /* resident on one SM at once (the occupancy calculator) */
+} aek_kernel_info;
+int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info);
 
 /* Fails (-1, aek_last_error) when the kernels cannot run on the current device, e.g.
  * no image for its architecture. */

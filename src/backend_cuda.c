@@ -391,7 +391,16 @@ static int fp32_lanes_per_sm(int major, int minor)
     return 128;
 }
 
-double ae_cuda_peak_flops(const ae_backend *backend, char *how, size_t how_size)
+/* FP64 lanes per SM: 64 on sm_90 (H100, H200), 32 on the other data-centre parts (sm_60,
+ * sm_70, sm_80); the others run FP64 at 1/64 of their FP32 rate. */
+static int fp64_lanes_per_sm(int major, int minor)
+{
+    if (major == 9 && minor == 0) return 64;
+    if (minor == 0 && (major == 6 || major == 7 || major == 8)) return 32;
+    return fp32_lanes_per_sm(major, minor) / 64;
+}
+
+double ae_cuda_peak_flops(const ae_backend *backend, int fp64, char *how, size_t how_size)
 {
     const cuda_backend *c = backend->impl;
     int sms = 0, khz = 0, major = 0, minor = 0;
@@ -403,10 +412,26 @@ double ae_cuda_peak_flops(const ae_backend *backend, char *how, size_t how_size)
         snprintf(how, how_size, "unknown: %s", aek_last_error());
         return 0;
     }
-    int lanes = fp32_lanes_per_sm(major, minor);
-    snprintf(how, how_size, "%d SMs x %d FP32 lanes x 2 (FMA) x %.0f MHz (cudaDevAttrClockRate, sm_%d%d)", sms,
-             lanes, khz * 1e-3, major, minor);
+    int lanes = fp64 ? fp64_lanes_per_sm(major, minor) : fp32_lanes_per_sm(major, minor);
+    snprintf(how, how_size, "%d SMs x %d FP%d lanes x 2 (FMA) x %.0f MHz (cudaDevAttrClockRate, sm_%d%d)", sms,
+             lanes, fp64 ? 64 : 32, khz * 1e-3, major, minor);
     return (double)sms * lanes * 2.0 * khz * 1e3;
+}
+
+int ae_cuda_kernel_for(const ae_backend *backend, int n, int m, char *name, size_t name_size, uint64_t *resident)
+{
+    const cuda_backend *c = backend->impl;
+    aek_kernel_info info;
+    int sms = 0;
+    *resident = 0;
+    if (aek_kernel_for(c->variant, n, m, &info) ||
+        cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device))) {
+        snprintf(name, name_size, "unknown (%s)", aek_last_error());
+        return -1;
+    }
+    snprintf(name, name_size, "%s", info.name);
+    *resident = (uint64_t)sms * (uint64_t)info.blocks_per_sm * (uint64_t)info.threads_per_block;
+    return 0;
 }
 
 double ae_cuda_kernel_seconds(const ae_backend *backend) { return ((const cuda_backend *)backend->impl)->kernel_seconds; }

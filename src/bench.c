@@ -5,7 +5,9 @@
  * For each n it builds a sweep in memory (n, m = 2, AdamW with the defaults, one grid
  * axis over init.seed with R values), trains it once for a few steps (the warm-up: buffers,
  * module loading) and then for S steps, timed.  The CUDA backend also reports the time
- * its kernels took (CUDA events), which excludes the host's grid decoding and copies.
+ * its kernels took (CUDA events), which excludes the host's grid decoding and copies,
+ * names the kernel instance that ran, and R is a whole number of waves (runs the device
+ * holds at once, from its SM count and the kernel's occupancy), so every n fills the GPU.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ae_bench.h"
@@ -29,7 +31,8 @@ static const char bench_usage[] =
     "                     [--threads T] [--kernel K[,K...]] [--json FILE]\n"
     "  --n        model sizes (default 7,16,64)\n"
     "  --m        latent dims (default 2)\n"
-    "  --runs     runs per size (default: about 4e12 useful flops on CUDA, 5e10 on the CPU)\n"
+    "  --runs     runs per size (default: about 4e12 useful flops on CUDA, in whole waves of\n"
+    "             the runs the device holds at once; 5e10 on the CPU)\n"
     "  --steps    training steps per run (default 10000)\n"
     "  --backend  auto (default), cpu or cuda\n"
     "  --threads  CPU threads (default: all cores)\n"
@@ -142,24 +145,20 @@ double ae_cpu_peak_flops(char *how, size_t how_size)
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    int n, m, kernel; /* kernel: CUDA variant, -1 for the CPU */
+    int n, m, kernel; /* kernel: CUDA variant, -1 for the CPU or the backend's default */
+    char kernel_name[64]; /* CUDA: the kernel instance that ran; "-" on the CPU */
+    uint64_t resident;    /* CUDA: runs the device holds at once (one wave); 0 on the CPU */
     uint64_t runs;
     int64_t steps;
     double seconds, kernel_seconds, flops_per_step, model_steps_per_s, kernel_model_steps_per_s, peak_fraction;
     uint64_t outcomes[AE_OUTCOME_COUNT];
 } bench_row;
 
-/* The settings every bench sweep shares: the defaults of DESIGN.md section 1. */
+/* The settings every bench sweep shares: the run defaults, at this size and length. */
 static void bench_params(ae_params *p, int n, int m, int64_t steps)
 {
-    memset(p, 0, sizeof *p);
-    p->n = n, p->m = m;
-    p->scheme = AE_INIT_XAVIER_NORMAL, p->optimizer = AE_OPT_ADAMW;
-    p->init_std = 1.0f, p->init_bound = 1.0f, p->bias_init = 0.0f;
-    p->radius = sqrtf(2.0f) * 1.01f, p->dead_eps = 1e-3f;
-    p->lr = 1e-3f, p->weight_decay = 0.01f, p->beta1 = 0.9f, p->beta2 = 0.999f, p->eps = 1e-8f;
-    p->steps = steps, p->check_every = 100, p->plateau_steps = 2000;
-    p->outcome_window = 1000, p->outcome_tol = 3e-3f, p->tilt_max = 0.1f, p->live_min = 0.9f;
+    ae_params_defaults(p);
+    p->n = n, p->m = m, p->steps = steps;
 }
 
 static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
@@ -244,12 +243,13 @@ static void write_json(FILE *f, const ae_backend *backend, double peak, const ch
     for (int k = 0; k < n_rows; k++) {
         const bench_row *r = &rows[k];
         fprintf(f,
-                "    {\"n\": %d, \"m\": %d, \"kernel\": %d, \"runs\": %llu, \"steps\": %lld, \"seconds\": %.6g, "
+                "    {\"n\": %d, \"m\": %d, \"kernel\": %d, \"kernel_name\": \"%s\", \"resident_runs\": %llu, "
+                "\"runs\": %llu, \"steps\": %lld, \"seconds\": %.6g, "
                 "\"kernel_seconds\": %.6g, \"model_steps_per_s\": %.6g, \"kernel_model_steps_per_s\": %.6g, "
                 "\"flops_per_step\": %.6g, \"peak_fraction\": %.6g, \"outcomes\": {",
-                r->n, r->m, r->kernel, (unsigned long long)r->runs, (long long)r->steps, r->seconds,
-                r->kernel_seconds, r->model_steps_per_s, r->kernel_model_steps_per_s, r->flops_per_step,
-                r->peak_fraction);
+                r->n, r->m, r->kernel, r->kernel_name, (unsigned long long)r->resident, (unsigned long long)r->runs,
+                (long long)r->steps, r->seconds, r->kernel_seconds, r->model_steps_per_s, r->kernel_model_steps_per_s,
+                r->flops_per_step, r->peak_fraction);
         for (int o = 0; o < AE_OUTCOME_COUNT; o++)
             fprintf(f, "%s\"%s\": %llu", o ? ", " : "", ae_outcome_name(o), (unsigned long long)r->outcomes[o]);
         fprintf(f, "}}%s\n", k + 1 < n_rows ? "," : "");
@@ -257,12 +257,31 @@ static void write_json(FILE *f, const ae_backend *backend, double peak, const ch
     fprintf(f, "  ]\n}\n");
 }
 
-int ae_bench_main(int argc, char **argv)
+/* write_json into path ('-': stdout); 0, or AE_EXIT_RUNTIME. */
+static int write_json_file(const char *path, const ae_backend *backend, double peak, const char *peak_how,
+                           const bench_row *rows, int n_rows)
 {
-    int ns[BENCH_MAX_N] = {7, 16, 64}, n_ns = 3, m = 2, threads = 0;
-    int kernels[8] = {-1}, n_kernels = 1;
-    long long runs = 0, steps = 10000;
-    const char *backend_name = "auto", *json = NULL;
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (f) write_json(f, backend, peak, peak_how, rows, n_rows);
+    if (!f || (f != stdout && fclose(f))) {
+        fprintf(stderr, "aesweep bench: cannot write %s\n", path);
+        return AE_EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+typedef struct {
+    int ns[BENCH_MAX_N], n_ns, m, threads;
+    int kernels[8], n_kernels; /* CUDA variants; {-1}: the backend's default */
+    long long runs, steps;     /* runs 0: chosen per row */
+    const char *backend_name, *json;
+} bench_options;
+
+/* The command line into o: -1 to go on, else the exit status (--help, a usage error). */
+static int parse_options(int argc, char **argv, bench_options *o)
+{
+    *o = (bench_options){.ns = {7, 16, 64}, .n_ns = 3, .m = 2, .kernels = {-1}, .n_kernels = 1, .steps = 10000,
+                         .backend_name = "auto"};
     for (int k = 0; k < argc; k++) {
         const char *arg = argv[k], *value = k + 1 < argc ? argv[k + 1] : NULL;
         char *end = NULL;
@@ -273,81 +292,142 @@ int ae_bench_main(int argc, char **argv)
         if (!value) return bench_usage_error("missing value or unknown option ", arg);
         k++;
         if (!strcmp(arg, "--n")) {
-            if ((n_ns = parse_list(value, ns, BENCH_MAX_N, AE_N_MIN, AE_N_MAX)) < 0)
+            if ((o->n_ns = parse_list(value, o->ns, BENCH_MAX_N, AE_N_MIN, AE_N_MAX)) < 0)
                 return bench_usage_error("--n expects sizes 2..256, comma-separated: ", value);
         } else if (!strcmp(arg, "--m")) {
-            m = (int)strtol(value, &end, 10);
-            if (*end || m < AE_M_MIN || m > AE_M_MAX) return bench_usage_error("--m expects 1..4: ", value);
+            o->m = (int)strtol(value, &end, 10);
+            if (*end || o->m < AE_M_MIN || o->m > AE_M_MAX) return bench_usage_error("--m expects 1..4: ", value);
         } else if (!strcmp(arg, "--runs")) {
-            runs = strtoll(value, &end, 10);
-            if (*end || runs < 1 || (uint64_t)runs > AE_RUNS_MAX) return bench_usage_error("--runs expects >= 1: ", value);
+            o->runs = strtoll(value, &end, 10);
+            if (*end || o->runs < 1 || (uint64_t)o->runs > AE_RUNS_MAX)
+                return bench_usage_error("--runs expects >= 1: ", value);
         } else if (!strcmp(arg, "--steps")) {
-            steps = strtoll(value, &end, 10);
-            if (*end || steps < 1) return bench_usage_error("--steps expects >= 1: ", value);
+            o->steps = strtoll(value, &end, 10);
+            if (*end || o->steps < 1) return bench_usage_error("--steps expects >= 1: ", value);
         } else if (!strcmp(arg, "--threads")) {
-            threads = (int)strtol(value, &end, 10);
-            if (*end || threads < 1 || threads > 4096) return bench_usage_error("--threads expects 1..4096: ", value);
+            o->threads = (int)strtol(value, &end, 10);
+            if (*end || o->threads < 1 || o->threads > 4096)
+                return bench_usage_error("--threads expects 1..4096: ", value);
         } else if (!strcmp(arg, "--kernel")) {
-            if ((n_kernels = parse_list(value, kernels, 8, 0, 15)) < 0)
+            if ((o->n_kernels = parse_list(value, o->kernels, 8, 0, 15)) < 0)
                 return bench_usage_error("--kernel expects variants, comma-separated: ", value);
         } else if (!strcmp(arg, "--backend")) {
-            backend_name = value;
+            o->backend_name = value;
         } else if (!strcmp(arg, "--json")) {
-            json = value;
+            o->json = value;
         } else {
             return bench_usage_error("unknown option ", arg);
         }
     }
+    return -1;
+}
 
+/* The backend of o, its kernel variants checked (the CPU has none: o->kernels becomes
+ * {-1}); NULL with *status the exit status. */
+static ae_backend *open_backend(bench_options *o, int *status)
+{
     ae_error err = {{0}, 0};
-    ae_backend *backend = ae_backend_select(backend_name, threads, 0, &err);
+    ae_backend *backend = ae_backend_select(o->backend_name, o->threads, 0, &err);
     if (!backend) {
         fprintf(stderr, "aesweep bench: %s\n", err.msg);
-        return err.code ? err.code : AE_EXIT_RUNTIME;
+        *status = err.code ? err.code : AE_EXIT_RUNTIME;
+        return NULL;
     }
-    const int cuda = strcmp(backend->name, "cuda") == 0;
-    char peak_how[512];
-    double peak = 0;
+    if (strcmp(backend->name, "cuda") != 0) {
+        if (o->kernels[0] >= 0) fprintf(stderr, "aesweep bench: note: --kernel applies to the CUDA backend only\n");
+        o->n_kernels = 1, o->kernels[0] = -1;
+        return backend;
+    }
 #ifdef AE_HAVE_CUDA
-    if (cuda) peak = ae_cuda_peak_flops(backend, peak_how, sizeof peak_how);
-#endif
-    if (!cuda) peak = ae_cpu_peak_flops(peak_how, sizeof peak_how);
-    if (!cuda && kernels[0] >= 0) fprintf(stderr, "aesweep bench: note: --kernel applies to the CUDA backend only\n");
-    if (!cuda) n_kernels = 1, kernels[0] = -1;
-#ifdef AE_HAVE_CUDA
-    for (int b = 0; b < n_kernels; b++)
-        if (cuda && kernels[b] >= 0 && ae_cuda_set_kernel(backend, kernels[b])) {
-            fprintf(stderr, "aesweep bench: no kernel variant %d (0 shared, 1 fixed, 2 local)\n", kernels[b]);
+    for (int b = 0; b < o->n_kernels; b++)
+        if (o->kernels[b] >= 0 && ae_cuda_set_kernel(backend, o->kernels[b])) {
+            fprintf(stderr, "aesweep bench: no kernel variant %d (0 shared, 1 fixed, 2 local)\n", o->kernels[b]);
             backend->destroy(backend);
-            return AE_EXIT_USAGE;
+            *status = AE_EXIT_USAGE;
+            return NULL;
         }
 #endif
+    return backend;
+}
 
-    printf("backend %s: %s\npeak    %.3g FP32 flop/s = %s\n\n", backend->name, backend->device, peak, peak_how);
-    printf("%5s %3s %-8s %9s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "kernel", "runs", "steps", "seconds",
-           "model-steps/s", "kernel only", "flops/step", "% peak", "diverg");
+/* The row's kernel (CUDA: the instance the variant runs for its n, m, and one wave of
+ * runs) and its run count: --runs, else about the flop budget, on CUDA in whole waves
+ * (at least one, so the device is full), on the CPU in whole lane groups. */
+static void plan_row(ae_backend *backend, const bench_options *o, bench_row *row)
+{
+    const int cuda = strcmp(backend->name, "cuda") == 0;
+    snprintf(row->kernel_name, sizeof row->kernel_name, "-");
+#ifdef AE_HAVE_CUDA
+    if (cuda) {
+        if (row->kernel >= 0) ae_cuda_set_kernel(backend, row->kernel);
+        ae_cuda_kernel_for(backend, row->n, row->m, row->kernel_name, sizeof row->kernel_name, &row->resident);
+    }
+#endif
+    if (o->runs > 0) {
+        row->runs = (uint64_t)o->runs;
+        return;
+    }
+    ae_params p;
+    bench_params(&p, row->n, row->m, row->steps);
+    double want = (cuda ? BENCH_FLOPS_CUDA : BENCH_FLOPS_CPU) / ((double)row->steps * ae_flops_per_step(row->n, row->m, &p));
+    /* CUDA: whole waves; CPU: whole 16-run lane groups, two per thread at least */
+    uint64_t unit = cuda ? (row->resident > 0 ? row->resident : 4096) : 32 * (uint64_t)ae_cpu_threads(o->threads);
+    uint64_t cap = BENCH_RUNS_MAX / unit * unit;
+    row->runs = want < (double)cap ? ((uint64_t)want + unit - 1) / unit * unit : cap;
+    if (row->runs < unit) row->runs = unit;
+}
+
+static void print_header(const ae_backend *backend, double peak, const char *peak_how, double peak64,
+                         const char *peak64_how)
+{
+    printf("backend %s: %s\npeak    %.3g FP32 flop/s = %s\n", backend->name, backend->device, peak, peak_how);
+    if (peak64 > 0) printf("        %.3g FP64 flop/s = %s\n", peak64, peak64_how);
+    printf("\n%5s %3s %-28s %9s %6s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "kernel that ran", "runs", "waves",
+           "steps", "seconds", "model-steps/s", "kernel only", "flops/step", "% peak", "diverg");
+}
+
+static void print_row(const bench_row *row)
+{
+    char kernel_rate[32] = "-", waves[16] = "-";
+    if (row->kernel_model_steps_per_s > 0)
+        snprintf(kernel_rate, sizeof kernel_rate, "%.4g", row->kernel_model_steps_per_s);
+    if (row->resident > 0) snprintf(waves, sizeof waves, "%.2g", (double)row->runs / (double)row->resident);
+    printf("%5d %3d %-28s %9llu %6s %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m,
+           row->kernel_name, (unsigned long long)row->runs, waves, (long long)row->steps, row->seconds,
+           row->model_steps_per_s, kernel_rate, row->flops_per_step, 100.0 * row->peak_fraction,
+           (unsigned long long)row->outcomes[AE_OUT_DIVERGED]);
+    fflush(stdout);
+}
+
+int ae_bench_main(int argc, char **argv)
+{
+    bench_options o;
+    int status = parse_options(argc, argv, &o);
+    if (status >= 0) return status;
+    status = 0;
+    ae_backend *backend = open_backend(&o, &status);
+    if (!backend) return status;
+    const int cuda = strcmp(backend->name, "cuda") == 0;
+    char peak_how[512], peak64_how[512] = "";
+    double peak = 0, peak64 = 0;
+#ifdef AE_HAVE_CUDA
+    if (cuda) {
+        peak = ae_cuda_peak_flops(backend, 0, peak_how, sizeof peak_how);
+        peak64 = ae_cuda_peak_flops(backend, 1, peak64_how, sizeof peak64_how);
+    }
+#endif
+    if (!cuda) peak = ae_cpu_peak_flops(peak_how, sizeof peak_how);
+    print_header(backend, peak, peak_how, peak64, peak64_how);
+
     bench_row rows[BENCH_MAX_N * 8];
-    int n_rows = 0, status = 0;
-    for (int a = 0; a < n_ns && !status; a++) {
-        for (int b = 0; b < n_kernels && !status; b++) {
+    int n_rows = 0;
+    for (int a = 0; a < o.n_ns && !status; a++) {
+        for (int b = 0; b < o.n_kernels && !status; b++) {
             bench_row *row = &rows[n_rows];
             memset(row, 0, sizeof *row);
-            row->n = ns[a], row->m = m, row->kernel = kernels[b], row->steps = steps;
-#ifdef AE_HAVE_CUDA
-            if (cuda && row->kernel >= 0) ae_cuda_set_kernel(backend, row->kernel);
-#endif
-            if (runs > 0) {
-                row->runs = (uint64_t)runs;
-            } else {
-                ae_params p;
-                bench_params(&p, row->n, row->m, steps);
-                double budget = cuda ? BENCH_FLOPS_CUDA : BENCH_FLOPS_CPU;
-                double want = budget / ((double)steps * ae_flops_per_step(row->n, row->m, &p));
-                /* CPU: whole 16-run lane groups, two per thread at least */
-                uint64_t lo = cuda ? 4096 : 32 * (uint64_t)ae_cpu_threads(threads);
-                row->runs = want < (double)lo ? lo : want > (double)BENCH_RUNS_MAX ? BENCH_RUNS_MAX : (uint64_t)want;
-                if (!cuda) row->runs = (row->runs + lo - 1) / lo * lo;
-            }
+            row->n = o.ns[a], row->m = o.m, row->kernel = o.kernels[b], row->steps = o.steps;
+            plan_row(backend, &o, row);
+            ae_error err = {{0}, 0};
             if (bench_one(backend, row, &err)) {
                 fprintf(stderr, "aesweep bench: n=%d: %s\n", row->n, err.msg);
                 status = err.code ? err.code : AE_EXIT_RUNTIME;
@@ -355,33 +435,17 @@ int ae_bench_main(int argc, char **argv)
             }
             double best = row->kernel_model_steps_per_s > 0 ? row->kernel_model_steps_per_s : row->model_steps_per_s;
             row->peak_fraction = peak > 0 ? best * row->flops_per_step / peak : 0;
-            char kernel[16] = "-", kernel_rate[32] = "-";
-            if (cuda) snprintf(kernel, sizeof kernel, "%d", row->kernel);
-            if (row->kernel_model_steps_per_s > 0)
-                snprintf(kernel_rate, sizeof kernel_rate, "%.4g", row->kernel_model_steps_per_s);
-            printf("%5d %3d %-8s %9llu %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m, kernel,
-                   (unsigned long long)row->runs, (long long)row->steps, row->seconds, row->model_steps_per_s,
-                   kernel_rate, row->flops_per_step, 100.0 * row->peak_fraction,
-                   (unsigned long long)row->outcomes[AE_OUT_DIVERGED]);
-            fflush(stdout);
+            print_row(row);
             n_rows++;
         }
     }
     if (cuda)
         printf("\n'kernel only': the kernels alone (CUDA events), which %% peak uses; 'model-steps/s' includes the "
-               "host's work.%s\n", kernels[0] < 0 ? "\nkernel -1: the backend's default (AESWEEP_KERNEL, else 1)." : "");
-    if (json && n_rows > 0) {
-        FILE *f = strcmp(json, "-") == 0 ? stdout : fopen(json, "w");
-        if (!f) {
-            fprintf(stderr, "aesweep bench: cannot write %s\n", json);
-            status = status ? status : AE_EXIT_RUNTIME;
-        } else {
-            write_json(f, backend, peak, peak_how, rows, n_rows);
-            if (f != stdout && fclose(f)) {
-                fprintf(stderr, "aesweep bench: cannot write %s\n", json);
-                status = status ? status : AE_EXIT_RUNTIME;
-            }
-        }
+               "host's work.\n'waves': runs over the runs the device holds at once (SMs x resident blocks x block "
+               "size).\n");
+    if (o.json && n_rows > 0) {
+        int json_status = write_json_file(o.json, backend, peak, peak_how, rows, n_rows);
+        if (!status) status = json_status;
     }
     backend->destroy(backend);
     return status;

@@ -83,6 +83,8 @@ static const ae_params default_params = {
     .intervene_noise = 1e-3f, .twin_eps = 0.0f,
 };
 
+void ae_params_defaults(ae_params *p) { *p = default_params; }
+
 /* Keys that hold text rather than numbers. */
 static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", NULL};
 static const char *const groups[] = {"model",     "init",      "train", "outcome", "perturb",
@@ -897,7 +899,7 @@ static char *normalise_numbers(const char *text)
 int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *const *sets, int n_sets, ae_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->params = default_params;
+    ae_params_defaults(&cfg->params);
     cfg->path = ae_xstrdup(path);
     cfg->text = ae_xstrdup(text);
     config_t lc;

@@ -19,9 +19,7 @@ cp tests/gpu/emu/cuda_runtime.h tests/gpu/emu/cuda_runtime_api.h "$EMU/cuda/incl
 g++ -std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$EMU/cuda/include" -c tests/gpu/emu/runtime.cpp \
     -o "$EMU/runtime.o"
 ar rcs "$EMU/cuda/lib64/libcudart_static.a" "$EMU/runtime.o"
-make -s BUILD="$EMU" CUDA=1 CUDA_HOME="$EMU/cuda" NVCC="$PWD/tests/gpu/emu/nvcc-emu" "$EMU/aesweep"
-gcc -std=c11 -O2 -Wall -Wextra -Wshadow -Werror -Iinclude -I"$EMU/cuda/include" tests/gpu/test_gpu.c \
-    "$EMU/obj/cu_train.o" -L"$EMU/cuda/lib64" -lcudart_static -lstdc++ -lm -o "$EMU/test_gpu"
+make -s BUILD="$EMU" CUDA=1 CUDA_HOME="$EMU/cuda" NVCC="$PWD/tests/gpu/emu/nvcc-emu" "$EMU/aesweep" "$EMU/test_gpu"
 
 echo "== test_gpu on the emulated device"
 "$EMU/test_gpu"

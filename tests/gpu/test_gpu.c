@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae_config.h"
 #include "ae_model.h"
 #include "../../kernels/train.cuh"
 
@@ -63,18 +64,14 @@ static double rng_unit(void) { return (double)(rng_next() >> 11) * 0x1.0p-53; }
 static int rng_int(int lo, int hi) { return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1)); }
 static float rng_log_uniform(double lo, double hi) { return (float)exp(log(lo) + rng_unit() * (log(hi) - log(lo))); }
 
-/* The defaults of DESIGN.md section 1 for an (n, m) model. */
+/* The run defaults (ae_params_defaults) for an (n, m) model: a random seed, 2 000 steps. */
 static ae_params default_params(int n, int m)
 {
     ae_params p;
-    memset(&p, 0, sizeof p);
+    ae_params_defaults(&p);
     p.n = n, p.m = m;
-    p.scheme = AE_INIT_XAVIER_NORMAL, p.optimizer = AE_OPT_ADAMW;
     p.seed = (int64_t)rng_next();
-    p.init_std = 1.0f, p.init_bound = 1.0f, p.radius = sqrtf(2.0f) * 1.01f, p.dead_eps = 1e-3f;
-    p.lr = 1e-3f, p.weight_decay = 0.01f, p.beta1 = 0.9f, p.beta2 = 0.999f, p.eps = 1e-8f;
-    p.steps = 2000, p.check_every = 100, p.plateau_steps = 2000;
-    p.outcome_window = 1000, p.outcome_tol = 3e-3f, p.tilt_max = 0.1f, p.live_min = 0.9f;
+    p.steps = 2000;
     return p;
 }
 

@@ -52,6 +52,14 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int)
     *value = attr == cudaDevAttrClockRate ? 1000000 : attr == cudaDevAttrComputeCapabilityMajor ? 9 : attr == cudaDevAttrMultiProcessorCount ? 1 : 0;
     return cudaSuccess;
 }
+/* An SM of the emulated device: 2048 threads, 228 KiB of shared memory. */
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, const void *, int threads, size_t shared_bytes)
+{
+    if (threads < 1) return cudaErrorInvalidValue;
+    int by_threads = 2048 / threads, by_shared = shared_bytes ? (int)((228u << 10) / shared_bytes) : by_threads;
+    *blocks = by_threads < by_shared ? by_threads : by_shared;
+    return cudaSuccess;
+}
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes)
 {
     const char *text = getenv("AEK_EMU_FREE_BYTES");
