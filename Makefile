@@ -96,6 +96,7 @@ deps:  ## install what the build and tests need (Debian packages, Python package
 	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages -r analysis/requirements.txt
 
 demo: deps all  ## install, build, run the quickstart sweep, show what it found and draw its chaos map
+	@mkdir -p out
 	$(BUILD)/aesweep run sweeps/quickstart.cfg -o out/quickstart.h5 --force
 	$(BUILD)/aesweep info out/quickstart.h5
 	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
@@ -109,7 +110,13 @@ test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed poi
 mpi:  ## build/mpi/aesweep: the MPI build (OpenMPI, parallel HDF5), CPU backend only
 	$(MAKE) MPI=1 CUDA=0 all
 
-test-python: all mpi  ## end-to-end sweeps through the binary (serial and MPI) and the analysis scripts
+# The crash tests' fault injector: LD_PRELOADed into build/aesweep, it kills at the k-th file
+# write (tests/fault/fault_inject.c); the production binary has no hook.
+$(BUILD)/fault_inject.so: tests/fault/fault_inject.c
+	@mkdir -p $(BUILD)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror $< -ldl -o $@
+
+test-python: all mpi $(BUILD)/fault_inject.so  ## end-to-end sweeps through the binary (serial and MPI) and the analysis scripts
 	$(PYTHON) -m pytest -q tests/e2e tests/analysis
 
 # --- Sanitizers and fuzzing: the host code (CPU backend) under ASan and UBSan -------------
