@@ -398,6 +398,10 @@ static int dataset_dims(hid_t file, const char *name, int min_rank, int max_rank
     /* data a reader would allocate must be in the file: an extent of 2^60 elements
      * declared over no storage is refused here, not discovered by malloc */
     H5_OR_FAIL(type = H5Dget_type(ds));
+    if (H5Tget_class(type) != H5T_INTEGER && H5Tget_class(type) != H5T_FLOAT) {
+        status = ae_fail(err, "%s: %s does not hold numbers (not an aesweep output?)", path, name);
+        goto fail;
+    }
     double bytes = (double)H5Sget_simple_extent_npoints(space) * (double)H5Tget_size(type);
     if ((double)H5Dget_storage_size(ds) < bytes) {
         status = ae_fail(err, "%s: %s declares %.0f bytes but the file holds %llu of them (not an aesweep output?)",
