@@ -144,7 +144,8 @@ $(BUILD)/fuzz/ae_commit.h:
 	@mkdir -p $(dir $@)
 	echo '#define AE_GIT_COMMIT "fuzz-corpus"' > $@
 
-$(BUILD)/san/fuzz_h5_replay: tests/fuzz/fuzz_h5.c src/io_hdf5.c $(filter-out $(BUILD)/san/io_hdf5.o,$(SAN_OBJ)) $(BUILD)/fuzz/ae_commit.h
+FUZZ_STAMPED := src/io_common.c src/io_write.c
+$(BUILD)/san/fuzz_h5_replay: tests/fuzz/fuzz_h5.c $(FUZZ_STAMPED) $(filter-out $(FUZZ_STAMPED:src/%.c=$(BUILD)/san/%.o),$(SAN_OBJ)) $(BUILD)/fuzz/ae_commit.h
 	$(CC) -I$(BUILD)/fuzz $(BASE_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) -o $@
 
 sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay $(BUILD)/san/fuzz_h5_replay  ## C tests, a sweep and the fuzz corpora under ASan+UBSan
