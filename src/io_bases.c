@@ -43,7 +43,8 @@ static int bases_shape(hid_t file, const char *path, int need_outcome, uint64_t 
     *n = (int)(wdims[wrank - 2] > AE_N_MAX ? 0 : wdims[wrank - 2]);
     *m = (int)(wdims[wrank - 1] > AE_M_MAX ? 0 : wdims[wrank - 1]);
     if (*n < AE_N_MIN || *m < AE_M_MIN)
-        return ae_fail(err, "%s: W_final must be (runs..., feature, latent) with %d <= feature <= %d and %d <= latent <= %d",
+        return ae_fail(err,
+                       "%s: W_final must be (runs..., feature, latent) with %d <= feature <= %d and %d <= latent <= %d",
                        path, AE_N_MIN, AE_N_MAX, AE_M_MIN, AE_M_MAX);
     return 0;
 }

@@ -73,6 +73,11 @@ fail:
 ae_out *ae_out_resume(const char *path, const ae_job *job, uint8_t *done, ae_error *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* a leftover OUT.part of a run killed while it built a new output: the caller holds
+     * OUT's lock, so no one else is using it */
+    char *part = io_part_path(path);
+    if (io_world_rank() == 0) remove(part);
+    free(part);
     ae_out *out = io_out_new(path);
     file_layout lay;
     out->file = io_open_file(path, H5F_ACC_RDWR);
@@ -86,7 +91,8 @@ ae_out *ae_out_resume(const char *path, const ae_job *job, uint8_t *done, ae_err
     out->rank = lay.rank;
     out->n_max = lay.n_max;
     out->m_max = lay.m_max;
-    for (size_t v = 0; v < N_OUT_VARS; v++) H5_OR_FAIL(out->vars[v] = H5Dopen2(out->file, out_vars[v].name, H5P_DEFAULT));
+    for (size_t v = 0; v < N_OUT_VARS; v++)
+        H5_OR_FAIL(out->vars[v] = H5Dopen2(out->file, out_vars[v].name, H5P_DEFAULT));
     H5_OR_FAIL(out->done = H5Dopen2(out->file, "done", H5P_DEFAULT));
     H5_OR_FAIL(H5Dread(out->done, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done));
     if (job->cfg->trajectory_every) {

@@ -157,7 +157,8 @@ static int make_coordinate(hid_t file, const char *name, const ae_axis *axis, co
         H5_OR_FAIL(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ints));
     }
     H5_OR_FAIL(H5DSset_scale(ds, name));
-    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) || io_put_text_attr(ds, "units", units, 0, path, err))
+    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) ||
+        io_put_text_attr(ds, "units", units, 0, path, err))
         goto fail;
     *out = ds;
     ds = H5I_INVALID_HID;
@@ -187,8 +188,8 @@ static int make_variable(hid_t file, const char *name, hid_t type, const void *f
     H5_OR_FAIL(H5Pset_fill_value(dcpl, type, fill));
     H5_OR_FAIL(ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
     for (int d = 0; d < rank; d++) H5_OR_FAIL(H5DSattach_scale(ds, scales[d], (unsigned)d));
-    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) || io_put_text_attr(ds, "units", units, 0, path, err) ||
-        io_put_attr(ds, "_FillValue", type, 0, fill, path, err))
+    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) ||
+        io_put_text_attr(ds, "units", units, 0, path, err) || io_put_attr(ds, "_FillValue", type, 0, fill, path, err))
         goto fail;
     *out = ds;
     ds = H5I_INVALID_HID;
@@ -258,7 +259,9 @@ static int create_trajectory_layout(ae_out *out, const ae_trajectories *shape, c
     for (int d = 0; d < 4; d++) {
         axes[d].values = ae_xcalloc(axes[d].count, sizeof(double));
         for (uint64_t k = 0; k < axes[d].count; k++)
-            axes[d].values[k] = d == 0 ? (double)shape->runs[k] : d == 1 ? (double)(k * (uint64_t)shape->every) : (double)k;
+            axes[d].values[k] = d == 0   ? (double)shape->runs[k]
+                                : d == 1 ? (double)(k * (uint64_t)shape->every)
+                                         : (double)k;
         int failed = make_coordinate(group, names[d], &axes[d], d == 1 ? "step" : "1", long_names[d], &scales[d],
                                      path, err);
         free(axes[d].values);
@@ -325,7 +328,8 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
     }
     int8_t flags[4] = {0, 1, 2, 3};
     if (io_put_attr(out->vars[0], "flag_values", H5T_NATIVE_INT8, 4, flags, path, err) ||
-        io_put_text_attr(out->vars[0], "flag_meanings", "perfect mean_bias_failure dead_failure diverged", 0, path, err))
+        io_put_text_attr(out->vars[0], "flag_meanings", "perfect mean_bias_failure dead_failure diverged", 0, path,
+                         err))
         goto fail;
     uint8_t not_done = 0;
     if (make_variable(file, "done", H5T_NATIVE_UINT8, &not_done, rank, dims, scales,

@@ -120,6 +120,10 @@ def test_leftover_temporary_of_a_killed_run_is_replaced(tmp_path, write_config):
     (tmp_path / "out.h5.lock").write_text("12345\n")  # a stale lock file: no process holds it
     run_aesweep("run", cfg, "-o", out, "--resume", "--quiet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "sweep.cfg"]
+    # a leftover beside a file that is there (a `--force` killed while it built the new one)
+    (tmp_path / "out.h5.part").write_bytes(b"half a replacement")
+    run_aesweep("run", cfg, "-o", out, "--resume", "--quiet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "sweep.cfg"]
 
 
 @pytest.mark.parametrize("command", ["resume", "merge"])
