@@ -6,7 +6,6 @@ under ASan/UBSan; `make fuzz-h5` mutates them.  Run again after changing this sc
 
 Their stamp is aesweep 0.1.0, commit "fuzz-corpus": the fuzz builds are compiled with that
 commit so that `merge` gets past its stamp check and reaches the records."""
-import os
 from pathlib import Path
 
 import h5py
@@ -79,7 +78,7 @@ def main():
         f.create_dataset("b_final", shape=(1 << 40, N), dtype="f4")
         f.create_dataset("outcome", shape=(1 << 40,), dtype="i1")
         f.create_dataset("done", shape=(1 << 40,), dtype="u1")
-    (OUT / "not_hdf5.bin").write_bytes(os.urandom(0) + b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 2)
+    (OUT / "not_hdf5.bin").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 2)
     print(f"wrote {len(list(OUT.iterdir()))} files to {OUT}")
 
 
