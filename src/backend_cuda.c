@@ -248,8 +248,8 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
     for (int64_t r = 0; r < runs_i; r++) {
         const ae_params *p = &c->h_params[r];
         const ae_summary *sum = &c->h_summary[r], *twin_sum = &c->h_summary[r + (twins ? runs_i : 0)];
-        if (sum->outcome < AE_OUT_PERFECT || sum->outcome > AE_OUT_DIVERGED || twin_sum->outcome < AE_OUT_PERFECT ||
-            twin_sum->outcome > AE_OUT_DIVERGED) {
+        if (sum->outcome < 0 || sum->outcome >= AE_OUTCOME_COUNT || twin_sum->outcome < 0 ||
+            twin_sum->outcome >= AE_OUTCOME_COUNT) {
             if (r < untrained) untrained = r;
             continue;
         }

@@ -1,6 +1,7 @@
 /*
- * info.c - `aesweep info FILE`: how far a sweep got, what its runs ended as (with 95 %
- * Wilson intervals, overall and per value of every grid axis), and where it came from.
+ * info.c - `aesweep info FILE`: how far a sweep got, what its runs ended as after how many
+ * training steps (overall and per value of every axis that is not a replicate axis, with
+ * 95 % Wilson intervals only over replicates), and where it came from.
  * Works on unfinished files: only runs marked done are counted.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -15,7 +16,7 @@
 
 #define INFO_ROWS_MAX 40 /* values of one axis shown before eliding */
 
-static const char *const outcome_labels[] = {"perfect", "mean_bias_failure", "dead_failure", "diverged"};
+#define K AE_OUTCOME_COUNT
 
 typedef struct {
     char name[64];
@@ -116,26 +117,219 @@ static int read_axis(hid_t ds, unsigned d, hsize_t count, info_axis *axis)
     return 0;
 }
 
-/* One table row: done runs and each outcome's fraction with its Wilson interval. */
-static void print_row(const char *label, const uint64_t counts[4], uint64_t done)
+/* ------------------------------------------------------------------------ */
+/* What the counts mean                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Axes whose runs are replicates of one experiment (random init, base states, random
+ * samples): a fraction over them is a binomial estimate and gets a Wilson interval.  Over
+ * any other axis a fraction describes a deterministic set of grid cells, and is shown
+ * as it is. */
+static int is_replicate_axis(const char *name)
 {
-    printf("  %-12s %9llu", label, (unsigned long long)done);
-    for (int k = 0; k < 4; k++) {
-        double lo, hi;
-        ae_wilson(counts[k], done, &lo, &hi);
-        if (done)
-            printf("   %5.1f%% [%5.1f,%5.1f]", 100.0 * (double)counts[k] / (double)done, 100 * lo, 100 * hi);
-        else
-            printf("   %21s", "-");
+    return strcmp(name, "seed") == 0 || strcmp(name, "base") == 0 || strcmp(name, "sample") == 0;
+}
+
+/* Axes a run ignores unless a setting (an axis too, or the config's value) is one of
+ * `used_by`: runs that differ only along such an axis are identical by construction. */
+static const struct {
+    const char *dim, *setting_dim, *setting_key, *used_by;
+} usage_rules[] = {
+    {"intervene_delta", "intervention", "intervene.method", " repulsor gap "},
+    {"noise", "intervention", "intervene.method", " repulsor gap "},
+    {"scale", "intervention", "intervene.method", " anthropic repulsor gap "},
+    {"at_step", "intervention", "intervene.method", " anthropic repulsor gap "},
+    {"momentum", "optimizer", "train.optimizer", " sgd "},
+    {"beta1", "optimizer", "train.optimizer", " adam adamw "},
+    {"beta2", "optimizer", "train.optimizer", " adam adamw "},
+    {"eps", "optimizer", "train.optimizer", " adam adamw "},
+    {"init_std", "scheme", "init.scheme", " normal "},
+    {"init_bound", "scheme", "init.scheme", " uniform "},
+    {"radius", "scheme", "init.scheme", " ideal_failure "},
+    {"dead_eps", "scheme", "init.scheme", " ideal_failure "},
+};
+#define N_USAGE_RULES (sizeof usage_rules / sizeof usage_rules[0])
+
+/* The text value of "key" in the resolved config (JSON, one key per line), or "". */
+static void json_value(const char *json, const char *key, char *out, size_t size)
+{
+    char pattern[96];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *at = json ? strstr(json, pattern) : NULL;
+    out[0] = 0;
+    if (!at) return;
+    at += strlen(pattern);
+    if (*at == '"') at++;
+    size_t length = strcspn(at, "\",\n");
+    snprintf(out, size, "%.*s", (int)(length < size ? length : size - 1), at);
+}
+
+/* The counts of one table row.  varies: the runs counted differ along a non-replicate
+ * axis (then the row's fractions get no interval). */
+typedef struct {
+    uint64_t counts[K], done, plateaus[3], recovered[3];
+    int64_t first[AE_AXES_MAX + 1];
+    int varies;
+} census_row;
+
+static void row_init(census_row *row)
+{
+    memset(row, 0, sizeof *row);
+    for (int a = 0; a <= AE_AXES_MAX; a++) row->first[a] = -1;
+}
+
+static void row_add(census_row *row, int outcome, int kind, int recovered, const uint64_t *index, int rank,
+                    const int *replicate)
+{
+    row->counts[outcome]++, row->done++;
+    if (kind > 0 && kind < 3) row->plateaus[kind]++, row->recovered[kind] += recovered == 1;
+    for (int a = 0; a < rank; a++) {
+        if (replicate[a]) continue;
+        if (row->first[a] < 0) row->first[a] = (int64_t)index[a];
+        row->varies |= row->first[a] != (int64_t)index[a];
     }
-    printf("\n");
+}
+
+/* One table row: runs counted, each outcome's fraction (with its 95 % Wilson interval when
+ * the runs are replicates), "fires on every input" (symmetric + pinned), plateaus. */
+static void print_row(const char *label, const census_row *row)
+{
+    printf("  %-12s %8llu", label, (unsigned long long)row->done);
+    uint64_t firing = row->counts[AE_OUT_SYMMETRIC_FAILURE] + row->counts[AE_OUT_PINNED_FAILURE];
+    for (int k = 0; k <= K; k++) {
+        uint64_t count = k < K ? row->counts[k] : firing;
+        double lo, hi, fraction = row->done ? 100.0 * (double)count / (double)row->done : 0;
+        ae_wilson(count, row->done, &lo, &hi);
+        if (!row->done)
+            printf("  %22s", "-");
+        else if (row->varies)
+            printf("  %6.2f%% %14s", fraction, "");
+        else
+            printf("  %6.2f%% [%5.2f,%6.2f]", fraction, 100 * lo, 100 * hi);
+    }
+    printf("  %6llu/%-6llu %6llu/%-6llu\n", (unsigned long long)row->recovered[1], (unsigned long long)row->plateaus[1],
+           (unsigned long long)row->recovered[2], (unsigned long long)row->plateaus[2]);
 }
 
 static void print_header(const char *first)
 {
-    printf("  %-12s %9s", first, "done");
-    for (int k = 0; k < 4; k++) printf("   %-21s", outcome_labels[k]);
-    printf("\n");
+    printf("  %-12s %8s", first, "runs");
+    for (int k = 0; k < K; k++) printf("  %-22.22s", ae_outcome_name(k));
+    printf("  %-22s  %-13s %-13s\n", "fires_on_every_input", "sym_plateaus", "pin_plateaus");
+}
+
+/* A per-run variable read as int8 (NULL when the file has none: older files). */
+static int8_t *read_runs_i8(hid_t file, const char *name, uint64_t total)
+{
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return NULL;
+    hid_t space = H5Dget_space(ds); /* a variable of another size than `done` is not read (a file may be hostile) */
+    hssize_t points = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (space >= 0) H5Sclose(space);
+    if (points != (hssize_t)total) {
+        H5Dclose(ds);
+        return NULL;
+    }
+    int8_t *data = ae_xmalloc(total);
+    if (H5Dread(ds, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) free(data), data = NULL;
+    H5Dclose(ds);
+    return data;
+}
+
+/* The text of a string attribute of the file (malloc'd), or NULL. */
+static char *read_text_attr(hid_t file, const char *name)
+{
+    if (H5Aexists(file, name) <= 0) return NULL;
+    hid_t attr = H5Aopen(file, name, H5P_DEFAULT), type = H5Aget_type(attr), mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type));
+    char *text = NULL, *copy = NULL;
+    if (H5Tis_variable_str(type) > 0 && H5Aread(attr, mem, &text) >= 0 && text) {
+        copy = ae_xstrdup(text);
+        H5free_memory(text);
+    }
+    H5Tclose(mem), H5Tclose(type), H5Aclose(attr);
+    return copy;
+}
+
+/* Whether run `index` ignores its coordinate along axis a (usage_rules): then only its
+ * first value along a is counted, the others being the same run again. */
+static int ignores_axis(int a, const uint64_t *index, int rank, const info_axis *axes, const char *json)
+{
+    for (size_t u = 0; u < N_USAGE_RULES; u++) {
+        if (strcmp(axes[a].name, usage_rules[u].dim) != 0) continue;
+        char value[64] = "", word[80];
+        for (int c = 0; c < rank; c++)
+            if (strcmp(axes[c].name, usage_rules[u].setting_dim) == 0)
+                snprintf(value, sizeof value, "%s", axes[c].labels[index[c]]);
+        if (!value[0]) json_value(json, usage_rules[u].setting_key, value, sizeof value);
+        snprintf(word, sizeof word, " %s ", value);
+        return strstr(usage_rules[u].used_by, word) == NULL;
+    }
+    return 0;
+}
+
+/* The census: all runs, then by the value of each axis that is not a replicate axis;
+ * runs identical by construction counted once; the training horizon named. */
+static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done, uint64_t total, int rank,
+                          const hsize_t *dims, const info_axis *axes)
+{
+    char *json = read_text_attr(file, "config_json"), steps[32];
+    int8_t *kind = read_runs_i8(file, "plateau_kind", total), *recovered = read_runs_i8(file, "recovered", total);
+    int replicate[AE_AXES_MAX + 1], steps_axis = -1;
+    uint64_t dropped[AE_AXES_MAX + 1] = {0}, index[AE_AXES_MAX + 1];
+    census_row all, *by_value[AE_AXES_MAX + 1];
+    row_init(&all);
+    for (int a = 0; a < rank; a++) {
+        replicate[a] = is_replicate_axis(axes[a].name);
+        if (strcmp(axes[a].name, "steps") == 0) steps_axis = a;
+        by_value[a] = ae_xmalloc(dims[a] * sizeof(census_row));
+        for (hsize_t v = 0; v < dims[a]; v++) row_init(&by_value[a][v]);
+    }
+    for (uint64_t r = 0; r < total; r++) {
+        if (!done[r] || outcome[r] < 0 || outcome[r] >= K) continue;
+        uint64_t rest = r;
+        for (int a = rank - 1; a >= 0; a--) index[a] = rest % dims[a], rest /= dims[a];
+        int duplicate = 0;
+        for (int a = 0; a < rank && !duplicate; a++)
+            if (index[a] > 0 && ignores_axis(a, index, rank, axes, json)) duplicate = 1, dropped[a]++;
+        if (duplicate) continue;
+        int k = kind ? kind[r] : 0, rec = recovered ? recovered[r] : 0;
+        row_add(&all, outcome[r], k, rec, index, rank, replicate);
+        for (int a = 0; a < rank; a++) row_add(&by_value[a][index[a]], outcome[r], k, rec, index, rank, replicate);
+    }
+    json_value(json, "train.steps", steps, sizeof steps);
+    if (steps_axis >= 0)
+        printf("\ncensus by training steps (the `steps` axis: see `by steps`)\n");
+    else
+        printf("\ncensus after %s training steps\n", steps[0] ? steps : "?");
+    printf("  fractions of the runs counted; [95%% Wilson interval] only where a row's runs are replicates\n"
+           "  (they differ only along seed, base or sample axes), a plain fraction over grid cells otherwise;\n"
+           "  plateaus: runs recovered / runs whose longest plateau (>= train.plateau_steps) was symmetric, pinned\n");
+    for (int a = 0; a < rank; a++)
+        if (replicate[a]) printf("  %s: %llu replicates, pooled in every row\n", axes[a].name, (unsigned long long)dims[a]);
+    for (int a = 0; a < rank; a++)
+        if (dropped[a])
+            printf("  %llu runs identical by construction counted once: they differ from a counted run only in %s,\n"
+                   "  which their settings do not use\n",
+                   (unsigned long long)dropped[a], axes[a].name);
+    print_header("");
+    print_row("all", &all);
+    for (int a = 0; a < rank; a++) {
+        if (!replicate[a] && dims[a] > 1) {
+            printf("\nby %s\n", axes[a].name);
+            print_header(axes[a].name);
+            for (hsize_t v = 0; v < dims[a]; v++) {
+                if (v == INFO_ROWS_MAX) {
+                    printf("  ... %llu more values\n", (unsigned long long)(dims[a] - v));
+                    break;
+                }
+                print_row(axes[a].labels[v], &by_value[a][v]);
+            }
+        }
+        free(by_value[a]);
+    }
+    free(json), free(kind), free(recovered);
 }
 
 /* The grid shape of a file, from `outcome` and `done`, checked before any use: the same
@@ -216,38 +410,12 @@ int ae_info(const char *path, ae_error *err)
                axes[a].labels[dims[a] - 1]);
     }
     printf("%s = %lld runs\n", rank ? "" : " (one run)", (long long)total);
-    uint64_t counts[4] = {0}, n_done = 0;
-    for (hssize_t r = 0; r < total; r++)
-        if (done[r] && outcome[r] >= 0 && outcome[r] < 4) counts[outcome[r]]++, n_done++;
+    uint64_t n_done = 0;
+    for (hssize_t r = 0; r < total; r++) n_done += done[r] != 0;
     printf("%-16s %llu / %lld (%.1f%%)%s\n", "done", (unsigned long long)n_done, (long long)total,
-           total ? 100.0 * (double)n_done / (double)total : 0.0, n_done < (uint64_t)total ? "  -- incomplete (still running, or stopped: --resume finishes it)" : "");
-    printf("\noutcomes (fraction of done runs, 95%% Wilson interval)\n");
-    print_header("");
-    print_row("all", counts, n_done);
-    /* one pass: per axis, per value, runs done and runs of each outcome */
-    uint64_t *by_value[AE_AXES_MAX + 1];
-    for (int a = 0; a < rank; a++) by_value[a] = ae_xcalloc(dims[a] * 5, sizeof(uint64_t));
-    for (hssize_t r = 0; r < total; r++) {
-        if (!done[r] || outcome[r] < 0 || outcome[r] > 3) continue;
-        uint64_t rest = (uint64_t)r;
-        for (int a = rank - 1; a >= 0; a--) {
-            uint64_t *cell = by_value[a] + rest % dims[a] * 5;
-            cell[outcome[r]]++, cell[4]++;
-            rest /= dims[a];
-        }
-    }
-    for (int a = 0; a < rank; a++) {
-        printf("\nby %s\n", axes[a].name);
-        print_header(axes[a].name);
-        for (hsize_t v = 0; v < dims[a]; v++) {
-            if (v == INFO_ROWS_MAX) {
-                printf("  ... %llu more values\n", (unsigned long long)(dims[a] - v));
-                break;
-            }
-            print_row(axes[a].labels[v], by_value[a] + v * 5, by_value[a][v * 5 + 4]);
-        }
-        free(by_value[a]);
-    }
+           total ? 100.0 * (double)n_done / (double)total : 0.0,
+           n_done < (uint64_t)total ? "  -- incomplete (still running, or stopped: --resume finishes it)" : "");
+    census_tables(file, outcome, done, (uint64_t)total, rank, dims, axes);
     for (int a = 0; a < rank; a++) {
         for (hsize_t v = 0; v < dims[a]; v++) free(axes[a].labels[v]);
         free(axes[a].labels);

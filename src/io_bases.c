@@ -49,16 +49,9 @@ static int bases_shape(hid_t file, const char *path, int need_outcome, uint64_t 
     return 0;
 }
 
-static int outcome_code(const char *name)
-{
-    for (int k = 0; k < 4; k++)
-        if (strcmp(outcome_names[k], name) == 0) return k;
-    return -1;
-}
-
 /* init.select: all, a run index, first:<outcome> or all:<outcome>[,<outcome>...]. */
 typedef struct {
-    int wanted[4], by_outcome, first_only, all;
+    int wanted[AE_OUTCOME_COUNT], by_outcome, first_only, all;
     uint64_t index;
 } base_selection;
 
@@ -72,11 +65,9 @@ static int parse_selection(const char *sel, uint64_t runs, const char *path, bas
         snprintf(names, sizeof names, "%s", strchr(sel, ':') + 1);
         char *rest = NULL;
         for (char *name = strtok_r(names, ",", &rest); name; name = strtok_r(NULL, ",", &rest)) {
-            int code = outcome_code(name);
-            if (code < 0)
-                return ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\" (perfect, mean_bias_failure, "
-                                    "dead_failure, diverged)",
-                               sel, name);
+            int code = ae_outcome_code(name);
+            if (code < 0) /* the config checked the names: this is a caller's own select */
+                return ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\"", sel, name);
             pick->wanted[code] = 1;
         }
         return 0;
@@ -147,7 +138,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     bases->source_index = ae_xmalloc(runs * sizeof(int64_t));
     status = 0;
     for (uint64_t r = 0; r < runs && !status; r++) {
-        int picked = pick.by_outcome ? outcome[r] >= 0 && outcome[r] < 4 && pick.wanted[outcome[r]]
+        int picked = pick.by_outcome ? outcome[r] >= 0 && outcome[r] < AE_OUTCOME_COUNT && pick.wanted[outcome[r]]
                                      : pick.all || r == pick.index;
         if (!picked) continue;
         status = take_base(bases, W, b, r, path, err);

@@ -290,7 +290,7 @@ int io_read_layout(hid_t file, const char *path, file_layout *lay, ae_error *err
         return ae_fail(err, "%s: W_final has %llu features and %llu latent dimensions (at most %d and %d)", path,
                        (unsigned long long)lay->n_max, (unsigned long long)lay->m_max, AE_N_MAX, AE_M_MAX);
     for (size_t v = 0; v < N_OUT_VARS; v++) {
-        int extra = out_vars[v].shape == PER_RUN ? 0 : out_vars[v].shape == PER_FEATURE ? 1 : 2;
+        int extra = out_vars[v].shape == AE_RECORD_RUN ? 0 : out_vars[v].shape == AE_RECORD_FEATURE ? 1 : 2;
         if (io_dataset_dims(file, out_vars[v].name, lay->rank + extra, lay->rank + extra, dims, &rank, path, err))
             return -1;
         int same = 1;

@@ -17,12 +17,11 @@
 
 /* The variables (the table is in io_write.c) */
 
-typedef enum { PER_RUN, PER_FEATURE, PER_WEIGHT } var_shape;
 typedef enum { VT_I8, VT_U8, VT_I16, VT_I64, VT_F32 } var_type;
 
 typedef struct {
     const char *name;
-    var_shape shape;
+    ae_record_shape shape;
     var_type type;
     size_t field; /* offset of the array pointer in ae_results */
     double fill;
@@ -32,7 +31,6 @@ typedef struct {
 extern const out_var out_vars[];
 extern const size_t n_out_vars;
 #define N_OUT_VARS n_out_vars
-extern const char *const outcome_names[4];
 
 /* The output being written (io_write.c, io_resume.c). */
 #define TRAJ_VARS 3 /* loss, W, b; then the group's `done` */

@@ -32,8 +32,8 @@ static int merge_records(hid_t into, hid_t from, const uint8_t *from_done, const
     for (size_t v = 0; v <= N_OUT_VARS; v++) {
         const char *name = v < N_OUT_VARS ? out_vars[v].name : "done";
         var_type type = v < N_OUT_VARS ? out_vars[v].type : VT_U8;
-        var_shape shape = v < N_OUT_VARS ? out_vars[v].shape : PER_RUN;
-        uint64_t per_run = shape == PER_RUN ? 1 : shape == PER_FEATURE ? lay->n_max : lay->n_max * lay->m_max;
+        ae_record_shape shape = v < N_OUT_VARS ? out_vars[v].shape : AE_RECORD_RUN;
+        uint64_t per_run = ae_record_per_run(shape, (int)lay->n_max, (int)lay->m_max);
         size_t run_bytes = (size_t)per_run * type_bytes(type), bytes = (size_t)lay->runs * run_bytes;
         src_data = ae_xmalloc(bytes);
         dst_data = ae_xmalloc(bytes);

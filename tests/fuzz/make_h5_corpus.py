@@ -14,9 +14,11 @@ import numpy as np
 OUT = Path(__file__).resolve().parent / "h5"
 GRID = (2, 3)
 N, M = 4, 2
-PER_RUN = {"outcome": "i1", "recovered": "i1", "n_learnt": "i2", "radius_levels": "i2", "recovery_step": "i8",
-           "first_perfect_step": "i8", "diverged_step": "i8", "loss": "f4", "splay": "f4", "asymmetry": "f4",
-           "min_gap": "f4", "twin_distance": "f4", "ftle": "f4"}
+PER_RUN = {"outcome": "i1", "recovered": "u1", "converged": "u1", "n_learnt": "i2", "radius_levels": "i2",
+           "plateau_kind": "i1", "plateau_start": "i8", "plateau_length": "i8", "plateau_unlearnt": "i2",
+           "recovery_step": "i8", "first_perfect_step": "i8", "diverged_step": "i8", "loss": "f4",
+           "loss_change": "f4", "tilt": "f4", "splay": "f4", "asymmetry": "f4", "min_gap": "f4",
+           "twin_distance": "f4", "ftle": "f4"}  # the run record's fields (AE_RECORD_FIELDS)
 PER_FEATURE = {"recon": "f4", "norm": "f4", "b_final": "f4"}
 
 
@@ -69,6 +71,8 @@ def main():
     aesweep_file(OUT / "zero_length.h5", grid=(0, 3))
     aesweep_file(OUT / "scalar_grid.h5", grid=())
     aesweep_file(OUT / "loss_mismatched.h5", replace={"loss": ((2,), "f4")})
+    aesweep_file(OUT / "recovered_longer_than_done.h5", replace={"recovered": ((50, 3), "i1"),
+                                                                  "plateau_kind": ((7,), "i1")})
     aesweep_file(OUT / "scale_longer_than_dim.h5")
     aesweep_file(OUT / "missing_done.h5", skip=("done",))
     aesweep_file(OUT / "missing_b_final.h5", skip=("b_final",))
