@@ -48,7 +48,7 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 HEADERS  := $(wildcard include/*.h kernels/*.cuh)
 
-.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz test-gpu-emu test-gpu test-gpu-session \
+.PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
         gpu-bundle gpu-session sass bench clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
@@ -120,7 +120,13 @@ test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed poi
 mpi:  ## build/mpi/aesweep: the MPI build (OpenMPI, parallel HDF5), CPU backend only
 	$(MAKE) MPI=1 CUDA=0 all
 
-test-python: all mpi  ## end-to-end sweeps through the binary (serial and MPI), the analysis scripts, the report
+# The crash tests' fault injector: LD_PRELOADed into build/aesweep, it kills at the k-th file
+# write (tests/fault/fault_inject.c); the production binary has no hook.
+$(BUILD)/fault_inject.so: tests/fault/fault_inject.c
+	@mkdir -p $(BUILD)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror $< -ldl -o $@
+
+test-python: all mpi $(BUILD)/fault_inject.so  ## end-to-end sweeps through the binary (serial and MPI), the analysis scripts, the report
 	$(PYTHON) -m pytest -q tests/e2e tests/analysis  # the report in headless Chromium: tests/analysis/test_report_browser.py
 	$(PYTHON) analysis/examples/run_notebooks.py  # the example notebook, top to bottom, through aesweep.run
 
@@ -144,9 +150,19 @@ $(BUILD)/san/aesweep: $(BUILD)/san/main.o $(SAN_OBJ)
 $(BUILD)/san/fuzz_replay: tests/fuzz/fuzz_config.c $(SAN_OBJ)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY $^ $(LDFLAGS) $(LDLIBS) -o $@
 
-sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay  ## C tests, a sweep and the fuzz corpus under ASan+UBSan
+# The HDF5 readers' fuzz builds stamp the commit "fuzz-corpus", as tests/fuzz/h5/ is stamped.
+$(BUILD)/fuzz/ae_commit.h:
+	@mkdir -p $(dir $@)
+	echo '#define AE_GIT_COMMIT "fuzz-corpus"' > $@
+
+FUZZ_STAMPED := src/io_common.c src/io_write.c
+$(BUILD)/san/fuzz_h5_replay: tests/fuzz/fuzz_h5.c $(FUZZ_STAMPED) $(filter-out $(FUZZ_STAMPED:src/%.c=$(BUILD)/san/%.o),$(SAN_OBJ)) $(BUILD)/fuzz/ae_commit.h
+	$(CC) -I$(BUILD)/fuzz $(BASE_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) -o $@
+
+sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay $(BUILD)/san/fuzz_h5_replay  ## C tests, a sweep and the fuzz corpora under ASan+UBSan
 	$(BUILD)/san/test_unit
 	$(BUILD)/san/fuzz_replay $(FUZZ_INPUTS)
+	$(BUILD)/san/fuzz_h5_replay tests/fuzz/h5/*
 	$(BUILD)/san/aesweep run sweeps/quickstart.cfg -o $(BUILD)/san/quickstart.h5 --force --quiet --set train.steps=300
 	$(BUILD)/san/aesweep run sweeps/quickstart.cfg -o $(BUILD)/san/quickstart.h5 --resume --quiet --set train.steps=300
 	$(BUILD)/san/aesweep info $(BUILD)/san/quickstart.h5 > /dev/null
@@ -154,6 +170,18 @@ sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay  
 $(BUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/grid.c src/util.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(filter %.c,$^) -lconfig -lm -o $@
+
+# libFuzzer on the readers of foreign HDF5 files (info, base states, merge), from tests/fuzz/h5/.
+$(BUILD)/fuzz_h5: tests/fuzz/fuzz_h5.c $(LIB_SRC) $(HEADERS) $(BUILD)/fuzz/ae_commit.h
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I$(BUILD)/fuzz -Iinclude $(HDF5_CFLAGS) \
+	    tests/fuzz/fuzz_h5.c $(LIB_SRC) $(LDLIBS) -o $@
+
+fuzz-h5: $(BUILD)/fuzz_h5  ## fuzz the HDF5 readers for FUZZ_SECONDS; crashes go to tests/fuzz/regressions
+	@mkdir -p $(BUILD)/fuzz-h5-corpus
+	# a corrupt file can make HDF5 itself ask for absurd amounts of memory: let it fail, as it does in production
+	ASAN_OPTIONS=allocator_may_return_null=1 \
+	$(BUILD)/fuzz_h5 -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 \
+	    -artifact_prefix=tests/fuzz/regressions/ $(BUILD)/fuzz-h5-corpus tests/fuzz/h5
 
 fuzz: $(BUILD)/fuzz_config  ## fuzz the config loader for FUZZ_SECONDS; crashes go to tests/fuzz/regressions
 	@mkdir -p $(BUILD)/fuzz-corpus

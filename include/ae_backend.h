@@ -106,6 +106,8 @@ typedef struct {
     float *b;            /* count * points * n_max */
 } ae_trajectories;
 
+/* count, runs, every, points, n_max and m_max only (the file's layout needs them first). */
+void ae_trajectories_shape(const ae_job *job, ae_trajectories *traj);
 void ae_trajectories_train(const ae_job *job, ae_trajectories *traj);
 void ae_trajectories_free(ae_trajectories *traj);
 

@@ -1,23 +1,36 @@
 /*
- * ae_io.h - the HDF5 output file (DESIGN.md section 7) and base states read from one.
+ * ae_io.h - the HDF5 output file (DESIGN.md section 7), base states read from one, and
+ * the one-writer lock on an output.
  *
  * API:
- *   ae_out_create(path, job, prov, force)  new file with every variable allocated (fill values)
- *   ae_out_resume(path, job, done)         reopen a file of the same config; done[] per run
+ *   ae_lock_output(out) / _release  the output's writer lock (held: error naming the pid)
+ *   ae_lock_holder(out)             pid writing `out` now (0: none), without taking it
+ *   ae_out_create(path, job, prov, force)  new file, built as OUT.part and renamed into place
+ *   ae_out_resume(path, job, done)         reopen a file of this build and config; done[] per run
  *   ae_out_write(out, first, count, res)   a batch of records, flushed, then its `done` flags
- *   ae_out_write_trajectories(out, traj)   the `trajectory` group (written once, at creation)
- *   ae_out_close(out, prov)                final provenance attributes
+ *   ae_out_needs_trajectories(out)         the trajectory group is there and not yet written
+ *   ae_out_write_trajectories(out, traj)   its loss, W and b, then its `done`
+ *   ae_out_close(out, prov)                final provenance, rewritten in place
  *   ae_bases_load(path, select, bases)     W_final / b_final of selected runs of a file
  *   ae_info(path), ae_merge(out, shards)   the `info` and `merge` commands
  *
  * The layout is netCDF-4 compatible: one dimension scale per grid axis plus `feature`
  * and `latent`, contiguous datasets allocated at creation, so that a killed sweep
- * leaves a file whose metadata never changed after its creation.
+ * leaves a file whose metadata never changed after its creation.  Every reader checks
+ * the shapes of a file before it uses them: a file may come from a stranger.
  */
 #ifndef AE_IO_H
 #define AE_IO_H
 
 #include "ae_backend.h"
+
+/* First thing in main: HDF5 settings that must precede any other HDF5 call. */
+void ae_io_startup(void);
+
+typedef struct ae_lock ae_lock;
+ae_lock *ae_lock_output(const char *output, ae_error *err);
+void ae_lock_release(ae_lock *lock);
+long ae_lock_holder(const char *output);
 
 typedef struct {
     const char *backend, *device;
@@ -27,12 +40,14 @@ typedef struct {
 
 typedef struct ae_out ae_out;
 
-ae_out *ae_out_create(const char *path, const ae_job *job, const ae_provenance *prov, int force,
+/* done: job->grid->total bytes, filled from the file's `done` variable (zeros when created). */
+ae_out *ae_out_create(const char *path, const ae_job *job, const ae_provenance *prov, int force, uint8_t *done,
                       ae_error *err);
-/* done: job->grid->total bytes, filled from the file's `done` variable. */
 ae_out *ae_out_resume(const char *path, const ae_job *job, uint8_t *done, ae_error *err);
 int ae_out_write(ae_out *out, uint64_t first, uint64_t count, const ae_results *res, ae_error *err);
+int ae_out_needs_trajectories(const ae_out *out);
 int ae_out_write_trajectories(ae_out *out, const ae_trajectories *traj, ae_error *err);
+/* prov NULL: close without touching the provenance (a failed or interrupted sweep). */
 int ae_out_close(ae_out *out, const ae_provenance *prov, ae_error *err);
 
 int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_error *err);
@@ -41,7 +56,8 @@ void ae_bases_free(ae_bases *bases);
 /* `aesweep info FILE`: progress, outcome table, provenance, on stdout. */
 int ae_info(const char *path, ae_error *err);
 
-/* `aesweep merge OUT SHARD...`: shards of one config that cover every run exactly once. */
+/* `aesweep merge OUT SHARD...`: shards of one config that cover every run exactly once,
+ * built as OUT.part and renamed over OUT; never an input as the output. */
 int ae_merge(const char *output, char *const *shards, int n_shards, int force, ae_error *err);
 
 #endif

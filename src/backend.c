@@ -90,7 +90,7 @@ void ae_record_twin(ae_results *res, uint64_t slot, const ae_params *params, dou
                           : NAN;
 }
 
-void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
+void ae_trajectories_shape(const ae_job *job, ae_trajectories *traj)
 {
     const ae_config *cfg = job->cfg;
     const ae_grid *grid = job->grid;
@@ -109,6 +109,13 @@ void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
     traj->points = max_steps / traj->every + 1;
     traj->n_max = grid->n_max;
     traj->m_max = grid->m_max;
+}
+
+void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
+{
+    const ae_grid *grid = job->grid;
+    ae_trajectories_shape(job, traj);
+    if (!traj->count) return;
     const uint64_t points = (uint64_t)traj->points, count = (uint64_t)traj->count;
     const uint64_t n_max = (uint64_t)grid->n_max, m_max = (uint64_t)grid->m_max;
     traj->loss = ae_xmalloc(count * points * sizeof(float));

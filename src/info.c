@@ -37,6 +37,10 @@ static void print_attr(hid_t file, const char *label, const char *name)
         if (H5Tis_variable_str(type) > 0 && H5Aread(attr, mem, &text) >= 0 && text) {
             printf("%-16s %s\n", label, text);
             H5free_memory(text);
+        } else if (H5Tis_variable_str(type) == 0) { /* fixed length: the values rewritten at the end */
+            text = ae_xcalloc(H5Tget_size(type) + 1, 1);
+            if (H5Aread(attr, type, text) >= 0) printf("%-16s %s\n", label, text);
+            free(text);
         }
         H5Tclose(mem);
     } else {
@@ -61,7 +65,18 @@ static int read_axis(hid_t ds, unsigned d, hsize_t count, info_axis *axis)
     axis->count = count;
     axis->labels = ae_xcalloc(count, sizeof(char *));
     snprintf(axis->name, sizeof axis->name, "dim%u", d);
-    if (H5DSiterate_scales(ds, d, NULL, grab_scale, &scale) < 0 || scale < 0) {
+    hsize_t scale_count = 0;
+    if (H5DSiterate_scales(ds, d, NULL, grab_scale, &scale) >= 0 && scale >= 0) {
+        /* a scale of another shape than its dimension is not used (a file may be hostile) */
+        hid_t scale_space = H5Dget_space(scale);
+        if (scale_space < 0 || H5Sget_simple_extent_ndims(scale_space) != 1 ||
+            H5Sget_simple_extent_dims(scale_space, &scale_count, NULL) != 1 || scale_count != count) {
+            H5Dclose(scale);
+            scale = -1;
+        }
+        if (scale_space >= 0) H5Sclose(scale_space);
+    }
+    if (scale < 0) {
         for (hsize_t k = 0; k < count; k++) {
             char text[32];
             snprintf(text, sizeof text, "%llu", (unsigned long long)k);
@@ -208,6 +223,13 @@ static int8_t *read_runs_i8(hid_t file, const char *name, uint64_t total)
 {
     hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
     if (ds < 0) return NULL;
+    hid_t space = H5Dget_space(ds); /* a variable of another size than `done` is not read (a file may be hostile) */
+    hssize_t points = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (space >= 0) H5Sclose(space);
+    if (points != (hssize_t)total) {
+        H5Dclose(ds);
+        return NULL;
+    }
     int8_t *data = ae_xmalloc(total);
     if (H5Dread(ds, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) free(data), data = NULL;
     H5Dclose(ds);
@@ -310,25 +332,59 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
     free(json), free(kind), free(recovered);
 }
 
+/* The grid shape of a file, from `outcome` and `done`, checked before any use: the same
+ * rank (at most AE_AXES_MAX + 1) and dims, none zero, and as many bytes stored as declared. */
+static int info_shape(hid_t outcome_ds, hid_t done_ds, hsize_t *dims, int *rank, hssize_t *total)
+{
+    hid_t spaces[2] = {H5Dget_space(outcome_ds), H5Dget_space(done_ds)};
+    int ranks[2] = {-1, -1}, status = -1;
+    hsize_t other[AE_AXES_MAX + 1];
+    for (int k = 0; k < 2; k++)
+        if (spaces[k] >= 0 && H5Sget_simple_extent_type(spaces[k]) != H5S_NULL)
+            ranks[k] = H5Sget_simple_extent_ndims(spaces[k]);
+    if (ranks[0] < 0 || ranks[0] > AE_AXES_MAX + 1 || ranks[1] != ranks[0]) goto done;
+    *rank = ranks[0];
+    H5Sget_simple_extent_dims(spaces[0], dims, NULL);
+    H5Sget_simple_extent_dims(spaces[1], other, NULL);
+    *total = H5Sget_simple_extent_npoints(spaces[0]);
+    for (int d = 0; d < *rank; d++)
+        if (dims[d] == 0 || dims[d] != other[d]) goto done;
+    /* the bytes a reader allocates must be in the file (one byte per run, each) */
+    if (*total <= 0 || H5Dget_storage_size(outcome_ds) < (hsize_t)*total ||
+        H5Dget_storage_size(done_ds) < (hsize_t)*total)
+        goto done;
+    status = 0;
+done:
+    for (int k = 0; k < 2; k++)
+        if (spaces[k] >= 0) H5Sclose(spaces[k]);
+    return status;
+}
+
 int ae_info(const char *path, ae_error *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    /* A running sweep holds HDF5's file lock.  Reading past it is safe here: the file's
-     * metadata never changes after creation and `done` marks only flushed records. */
-    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
+    /* A running sweep's writer takes no HDF5 file lock (its layout never changes after
+     * creation, and `done` marks only flushed records), so this opens like any reader. */
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return ae_fail_runtime(err, "%s: cannot open as HDF5 (missing or not an aesweep file?)", path);
     hid_t outcome_ds = H5Dopen2(file, "outcome", H5P_DEFAULT), done_ds = H5Dopen2(file, "done", H5P_DEFAULT);
     if (outcome_ds < 0 || done_ds < 0) {
+        if (outcome_ds >= 0) H5Dclose(outcome_ds);
+        if (done_ds >= 0) H5Dclose(done_ds);
         H5Fclose(file);
         return ae_fail_runtime(err, "%s: not an aesweep output (no outcome/done variables)", path);
     }
-    hid_t space = H5Dget_space(outcome_ds);
-    int rank = H5Sget_simple_extent_ndims(space);
-    hsize_t dims[AE_AXES_MAX + 3];
-    H5Sget_simple_extent_dims(space, dims, NULL);
-    hssize_t total = H5Sget_simple_extent_npoints(space);
-    H5Sclose(space);
+    int rank;
+    hsize_t dims[AE_AXES_MAX + 1];
+    hssize_t total = 0;
+    if (info_shape(outcome_ds, done_ds, dims, &rank, &total)) {
+        H5Dclose(outcome_ds);
+        H5Dclose(done_ds);
+        H5Fclose(file);
+        return ae_fail_runtime(err, "%s: not an aesweep output (outcome and done must share one shape of at most %d "
+                                    "dimensions, none of length zero)",
+                               path, AE_AXES_MAX + 1);
+    }
     int8_t *outcome = ae_xmalloc((size_t)total);
     uint8_t *done = ae_xmalloc((size_t)total);
     int status = 0;

@@ -12,10 +12,12 @@
 #include <mpi.h>
 #endif
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BATCH_SECONDS 2.0   /* aim: one flush every ~2 s, so a kill loses little */
@@ -37,7 +39,7 @@ static const char usage_text[] =
     "  -o, --output OUT.h5     output file (required); never overwritten without --resume or --force\n"
     "  --backend auto|cpu|cuda auto (default) takes CUDA when a device is there, else the CPU\n"
     "  --set KEY=VALUE         override a setting, e.g. --set train.steps=500 (repeatable)\n"
-    "  --resume                complete a killed sweep: train only the runs not yet done\n"
+    "  --resume                complete a killed sweep: train only the runs not yet done (starts OUT.h5 if absent)\n"
     "  --force                 overwrite an existing OUT.h5\n"
     "  --shard K/N             train only slice K of N (0 <= K < N) of the runs into OUT.h5\n"
     "  --threads N             CPU threads (default: all cores)\n"
@@ -58,7 +60,7 @@ static const char usage_text[] =
     "Text settings: init.file (scheme \"file\": an earlier output), init.select (all, a run index,\n"
     "first:<outcome>, all:<outcome>), perturb.features (\"dead_neighbors\", \"none\" or [i, j, ...]).\n"
     "\n"
-    "exit codes: 0 done, 1 runtime failure, 2 usage or config error.\n"
+    "exit codes: 0 done, 1 runtime failure, 2 usage or config error, 130/143 interrupted (SIGINT/SIGTERM).\n"
     "\n"
     "settings (key, default, range):\n";
 
@@ -173,24 +175,60 @@ static void pick_gpu_by_node_rank(void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Progress                                                                  */
+/* Interrupts: SIGINT and SIGTERM stop the sweep after the batch in hand is on disk.  */
 /* ------------------------------------------------------------------------ */
 
+/* The signal that asked us to stop (0: none).  A flag is all a handler may safely set;
+ * SA_RESETHAND makes a second Ctrl-C kill at once (the file stays resumable). */
+static volatile sig_atomic_t interrupted_by;
+
+static void on_interrupt(int sig)
+{
+    interrupted_by = sig;
+}
+
+static void catch_interrupts(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_interrupt;
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress: a live line on a terminal, a plain line every 30 s otherwise       */
+/* ------------------------------------------------------------------------ */
+
+#define PROGRESS_LOG_SECONDS 30.0
+
 typedef struct {
-    int enabled;
-    double start;
+    int live, log; /* live line on a terminal / a plain line every PROGRESS_LOG_SECONDS */
+    double start, last_log;
     uint64_t total, done_before;
 } progress;
 
-static void progress_show(const progress *pr, uint64_t done, int final)
+static progress progress_start(int enabled, uint64_t total, uint64_t done_before)
 {
-    if (!pr->enabled) return;
-    double elapsed = ae_now() - pr->start;
+    int live = enabled && isatty(STDERR_FILENO);
+    progress pr = {live, enabled && !live, ae_now(), ae_now(), total, done_before};
+    return pr;
+}
+
+static void progress_show(progress *pr, uint64_t done, int final)
+{
+    double now = ae_now();
+    if (!pr->live && !(pr->log && !final && now - pr->last_log >= PROGRESS_LOG_SECONDS)) return;
+    pr->last_log = now;
+    double elapsed = now - pr->start;
     double rate = elapsed > 0 ? (double)(done - pr->done_before) / elapsed : 0;
     double eta = rate > 0 ? (double)(pr->total - done) / rate : 0;
-    fprintf(stderr, "\r%llu/%llu runs (%.1f%%)  %.4g runs/s  ETA %dm%02ds   %s", (unsigned long long)done,
-            (unsigned long long)pr->total, pr->total ? 100.0 * (double)done / (double)pr->total : 100.0, rate,
-            (int)(eta / 60), (int)eta % 60, final ? "\n" : "");
+    fprintf(stderr, "%saesweep: %llu/%llu runs (%.1f%%)  %.4g runs/s  ETA %dm%02ds%s", pr->live ? "\r" : "",
+            (unsigned long long)done, (unsigned long long)pr->total,
+            pr->total ? 100.0 * (double)done / (double)pr->total : 100.0, rate, (int)(eta / 60), (int)eta % 60,
+            pr->live && !final ? "   " : "\n");
     fflush(stderr);
 }
 
@@ -204,6 +242,21 @@ typedef struct {
     int n_sets, resume, force, quiet, threads;
     uint64_t shard_index, shard_count;
 } run_options;
+
+/* K/N: two whole numbers, 0 <= K < N, each within 64 bits. */
+static int parse_shard(const char *text, uint64_t *index, uint64_t *count)
+{
+    size_t k_digits = strspn(text, "0123456789");
+    if (k_digits == 0 || text[k_digits] != '/') return -1;
+    const char *n_text = text + k_digits + 1;
+    size_t n_digits = strspn(n_text, "0123456789");
+    if (n_digits == 0 || n_text[n_digits]) return -1;
+    errno = 0;
+    unsigned long long k = strtoull(text, NULL, 10), n = strtoull(n_text, NULL, 10);
+    if (errno == ERANGE || n == 0 || k >= n) return -1;
+    *index = k, *count = n;
+    return 0;
+}
 
 static int parse_run_options(int argc, char **argv, run_options *opt)
 {
@@ -226,11 +279,8 @@ static int parse_run_options(int argc, char **argv, run_options *opt)
             if (*end || threads < 1 || threads > 4096) return usage_error("--threads %s: expects 1..4096", argv[k]);
             opt->threads = (int)threads;
         } else if (!strcmp(arg, "--shard") && has_value) {
-            unsigned long long index, count;
-            char extra;
-            if (sscanf(argv[++k], "%llu/%llu%c", &index, &count, &extra) != 2 || count == 0 || index >= count)
-                return usage_error("--shard %s: expects K/N with 0 <= K < N", argv[k]);
-            opt->shard_index = index, opt->shard_count = count;
+            if (parse_shard(argv[++k], &opt->shard_index, &opt->shard_count))
+                return usage_error("--shard %s: expects K/N, whole numbers with 0 <= K < N < 2^64", argv[k]);
         } else if (!strcmp(arg, "--resume"))
             opt->resume = 1;
         else if (!strcmp(arg, "--force"))
@@ -259,53 +309,181 @@ static uint64_t next_batch_size(uint64_t last_size, double last_seconds, uint64_
     return size > last_size * 4 ? last_size * 4 : size;
 }
 
-static int train_all(const run_options *opt, const ae_job *job, ae_backend *backend, ae_out *out, uint8_t *done,
-                     ae_provenance *prov, ae_error *err)
+/* first + size * k / n without overflow (shards and ranks slice the runs this way). */
+static uint64_t slice_point(uint64_t first, uint64_t size, uint64_t k, uint64_t n)
 {
-    const ae_grid *grid = job->grid;
-    const ranks world = world_ranks();
+    return first + (uint64_t)((unsigned __int128)size * k / n);
+}
+
+/* Everything one `run` holds, built step by step and freed in one place. */
+typedef struct {
+    ae_config cfg;
+    int cfg_loaded;
+    ae_bases bases;
+    ae_grid grid;
+    ae_job job;
+    ae_lock *lock;
+    ae_backend *backend;
+    ae_provenance prov;
+    ae_out *out;
+    uint8_t *done;
+    uint64_t first, end; /* this process's runs */
+    uint64_t done_now;   /* of them, done */
+} sweep;
+
+static void sweep_free(sweep *s)
+{
+    if (s->out) ae_out_close(s->out, NULL, NULL);
+    if (s->backend) s->backend->destroy(s->backend);
+    ae_lock_release(s->lock);
+    free(s->done);
+    ae_grid_free(&s->grid);
+    ae_bases_free(&s->bases);
+    if (s->cfg_loaded) ae_config_free(&s->cfg);
+}
+
+/* -o must not name the config or the base-state file (--force would replace it). */
+static int check_output_is_not_an_input(const run_options *opt, const ae_config *cfg, ae_error *err)
+{
+    struct stat out, in;
+    if (stat(opt->output, &out) != 0) return 0;
+    const char *inputs[2] = {opt->config_path, cfg->params.scheme == AE_INIT_FILE ? cfg->init_file : NULL};
+    for (int k = 0; k < 2; k++)
+        if (inputs[k] && stat(inputs[k], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            return ae_fail(err, "run: -o %s is the %s: give the output another name", opt->output,
+                           k == 0 ? "config file" : "init.file of the config");
+    return 0;
+}
+
+/* Rank 0 takes the output's lock; every rank learns whether it got it. */
+static int lock_output(const run_options *opt, sweep *s, ae_error *err)
+{
+    int failed = 0;
+    if (world_ranks().rank == 0) failed = !(s->lock = ae_lock_output(opt->output, err));
+    if (any_rank(failed) && !failed) ae_fail_runtime(err, "rank 0 could not lock %s", opt->output);
+    return any_rank(failed) ? -1 : 0;
+}
+
+/* Config, base states and grid, and the output locked, before anything is trained. */
+static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
+{
+    if (ae_config_load(&s->cfg, opt->config_path, opt->sets, opt->n_sets, err)) return -1;
+    s->cfg_loaded = 1;
+    int from_file = s->cfg.params.scheme == AE_INIT_FILE;
+    if (check_output_is_not_an_input(opt, &s->cfg, err) || lock_output(opt, s, err)) return -1;
+    if (from_file && ae_bases_load(&s->bases, s->cfg.init_file, s->cfg.init_select, err)) return -1;
+    if (ae_grid_build(&s->grid, &s->cfg, from_file ? &s->bases : NULL, err)) return -1;
+    s->job = (ae_job){&s->cfg, &s->grid, from_file ? &s->bases : NULL};
     /* the slice of this shard, and within it of this MPI rank */
-    uint64_t shard_first = grid->total * opt->shard_index / opt->shard_count;
-    uint64_t shard_end = grid->total * (opt->shard_index + 1) / opt->shard_count;
-    uint64_t first = shard_first + (shard_end - shard_first) * (uint64_t)world.rank / (uint64_t)world.size;
-    uint64_t end = shard_first + (shard_end - shard_first) * (uint64_t)(world.rank + 1) / (uint64_t)world.size;
-    uint64_t done_before = 0;
-    for (uint64_t r = first; r < end; r++) done_before += done[r];
-    progress pr = {!opt->quiet && world.rank == 0 && isatty(STDERR_FILENO), ae_now(), end - first, done_before};
+    const ranks world = world_ranks();
+    uint64_t shard_first = slice_point(0, s->grid.total, opt->shard_index, opt->shard_count);
+    uint64_t shard_end = slice_point(0, s->grid.total, opt->shard_index + 1, opt->shard_count);
+    s->first = slice_point(shard_first, shard_end - shard_first, (uint64_t)world.rank, (uint64_t)world.size);
+    s->end = slice_point(shard_first, shard_end - shard_first, (uint64_t)world.rank + 1, (uint64_t)world.size);
+    return 0;
+}
+
+/* Creates the output, or reopens it for --resume (which starts it when it is not there yet). */
+static int open_output(const run_options *opt, sweep *s, ae_error *err)
+{
+    s->done = ae_xcalloc(s->grid.total, 1);
+    int resume = opt->resume && access(opt->output, F_OK) == 0;
+    if (opt->resume && !resume && !opt->quiet && world_ranks().rank == 0)
+        fprintf(stderr, "aesweep: %s is not there yet: starting it\n", opt->output);
+    s->out = resume ? ae_out_resume(opt->output, &s->job, s->done, err)
+                    : ae_out_create(opt->output, &s->job, &s->prov, opt->force, s->done, err);
+    if (!s->out) return -1;
+    for (uint64_t r = s->first; r < s->end; r++) s->done_now += s->done[r];
+    if (!ae_out_needs_trajectories(s->out)) return 0;
+    ae_trajectories traj;
+    ae_trajectories_train(&s->job, &traj);
+    int failed = ae_out_write_trajectories(s->out, &traj, err);
+    ae_trajectories_free(&traj);
+    return failed;
+}
+
+static void announce(const run_options *opt, const sweep *s)
+{
+    const ranks world = world_ranks();
+    const ae_backend *backend = s->backend;
+    if (world.rank > 0 || opt->quiet) return;
+    if (world.size > 1)
+        fprintf(stderr, "aesweep: %llu runs over %d MPI ranks on %s (%s)\n", (unsigned long long)s->grid.total,
+                world.size, backend->name, backend->device);
+    else if (opt->shard_count > 1)
+        fprintf(stderr, "aesweep: shard %llu/%llu of %llu runs on %s (%s)\n", (unsigned long long)opt->shard_index,
+                (unsigned long long)opt->shard_count, (unsigned long long)s->grid.total, backend->name,
+                backend->device);
+    else
+        fprintf(stderr, "aesweep: %llu runs on %s (%s)\n", (unsigned long long)s->grid.total, backend->name,
+                backend->device);
+}
+
+/* Trains and writes the runs not done, batch by batch, until all are or a signal asks to stop. */
+static int train_all(const run_options *opt, sweep *s, ae_error *err)
+{
+    const ae_grid *grid = &s->grid;
+    const uint64_t first = s->first, end = s->end;
+    uint8_t *done = s->done;
+    progress pr = progress_start(!opt->quiet && world_ranks().rank == 0, end - first, s->done_now);
     uint64_t minimum = (uint64_t)ae_cpu_threads(opt->threads) * 16;
     minimum = minimum < BATCH_MIN ? BATCH_MIN : minimum;
-    uint64_t batch = minimum, done_now = done_before;
+    uint64_t batch = minimum;
     ae_results res;
     ae_results_alloc(&res, batch, grid->n_max, grid->m_max);
     double train_seconds = 0, model_steps = 0;
+    int status = 0;
     for (uint64_t at = first;;) {
         while (at < end && done[at]) at++;
         uint64_t count = end - at < batch ? end - at : batch;
-        /* every rank writes (maybe nothing) until no rank has runs left */
-        if (!any_rank(count > 0)) break;
+        /* every rank writes (maybe nothing) until no rank has runs left or any was interrupted */
+        if (!any_rank(count > 0) || any_rank(interrupted_by != 0)) break;
         if (count > res.capacity) {
             ae_results_free(&res);
             ae_results_alloc(&res, count, grid->n_max, grid->m_max);
         }
         double t0 = ae_now();
-        if (count && backend->train(backend, job, at, count, &res, err)) return -1;
+        if (count && s->backend->train(s->backend, &s->job, at, count, &res, err)) {
+            status = -1;
+            break;
+        }
         double seconds = ae_now() - t0;
-        if (ae_out_write(out, at, count, &res, err)) return -1;
+        if (ae_out_write(s->out, at, count, &res, err)) {
+            status = -1;
+            break;
+        }
         train_seconds += seconds;
         model_steps += ae_grid_model_steps(grid, at, count);
         for (uint64_t r = at; r < at + count; r++) {
-            done_now += !done[r];
+            s->done_now += !done[r];
             done[r] = 1;
         }
-        progress_show(&pr, done_now, 0);
+        progress_show(&pr, s->done_now, 0);
         at += count;
         if (count) batch = next_batch_size(count, seconds, minimum);
     }
-    progress_show(&pr, done_now, 1);
+    if (!status) progress_show(&pr, s->done_now, 1);
     ae_results_free(&res);
     /* all ranks train at once: the sweep's rate is the sum of theirs */
-    prov->model_steps_per_second = sum_over_ranks(train_seconds > 0 ? model_steps / train_seconds : 0);
-    return 0;
+    s->prov.model_steps_per_second = sum_over_ranks(train_seconds > 0 ? model_steps / train_seconds : 0);
+    return status;
+}
+
+/* After SIGINT or SIGTERM: the file holds every finished batch; say so and how to go on. */
+static int report_interrupt(const run_options *opt, sweep *s)
+{
+    ae_out_close(s->out, NULL, NULL);
+    s->out = NULL;
+    int sig = interrupted_by ? (int)interrupted_by : SIGINT;
+    uint64_t done_all = (uint64_t)sum_over_ranks((double)s->done_now);
+    uint64_t total = s->end - s->first;
+    total = (uint64_t)sum_over_ranks((double)total);
+    if (world_ranks().rank == 0)
+        fprintf(stderr, "aesweep: interrupted by %s: %llu of %llu runs done in %s; the same command with --resume "
+                        "finishes them\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)done_all, (unsigned long long)total,
+                opt->output);
+    return 128 + sig;
 }
 
 static int command_run(int argc, char **argv)
@@ -316,74 +494,73 @@ static int command_run(int argc, char **argv)
         free(opt.sets);
         return status;
     }
+    catch_interrupts();
     ae_error err = {.code = 0};
-    ae_config cfg;
-    ae_bases bases = {0};
-    ae_grid grid = {0};
-    ae_backend *backend = NULL;
-    ae_out *out = NULL;
-    uint8_t *done = NULL;
+    sweep s;
+    memset(&s, 0, sizeof s);
     status = -1;
-    if (ae_config_load(&cfg, opt.config_path, opt.sets, opt.n_sets, &err)) goto finish;
-    if (cfg.params.scheme == AE_INIT_FILE && ae_bases_load(&bases, cfg.init_file, cfg.init_select, &err))
-        goto finish;
-    if (ae_grid_build(&grid, &cfg, cfg.params.scheme == AE_INIT_FILE ? &bases : NULL, &err)) goto finish;
-    ae_job job = {&cfg, &grid, cfg.params.scheme == AE_INIT_FILE ? &bases : NULL};
     const ranks world = world_ranks();
+    if (prepare_sweep(&opt, &s, &err)) goto finish;
     if (world.size > 1) pick_gpu_by_node_rank();
-    backend = ae_backend_select(opt.backend, opt.threads, opt.quiet || world.rank > 0, &err);
-    if (!backend) goto finish;
-    ae_provenance prov = {.backend = backend->name, .device = backend->device};
-    ae_utc_time(prov.start_time, sizeof prov.start_time);
-    snprintf(prov.end_time, sizeof prov.end_time, "running");
-    share_text(prov.start_time, sizeof prov.start_time);
-    share_text(backend->device, sizeof backend->device);
-    done = ae_xcalloc(grid.total, 1);
-    out = opt.resume ? ae_out_resume(opt.output, &job, done, &err)
-                     : ae_out_create(opt.output, &job, &prov, opt.force, &err);
-    if (!out) goto finish;
-    if (!opt.resume && cfg.trajectory_every) {
-        ae_trajectories traj;
-        ae_trajectories_train(&job, &traj);
-        int failed = ae_out_write_trajectories(out, &traj, &err);
-        ae_trajectories_free(&traj);
-        if (failed) goto finish;
+    s.backend = ae_backend_select(opt.backend, opt.threads, opt.quiet || world.rank > 0, &err);
+    if (!s.backend) goto finish;
+    s.prov = (ae_provenance){.backend = s.backend->name, .device = s.backend->device};
+    ae_utc_time(s.prov.start_time, sizeof s.prov.start_time);
+    snprintf(s.prov.end_time, sizeof s.prov.end_time, "running");
+    share_text(s.prov.start_time, sizeof s.prov.start_time);
+    share_text(s.backend->device, sizeof s.backend->device);
+    if (open_output(&opt, &s, &err)) goto finish;
+    announce(&opt, &s);
+    if (train_all(&opt, &s, &err)) goto finish;
+    if (any_rank(interrupted_by != 0)) {
+        status = report_interrupt(&opt, &s);
+        goto finish;
     }
-    if (world.size > 1 && world.rank == 0 && !opt.quiet)
-        fprintf(stderr, "aesweep: %llu runs over %d MPI ranks on %s (%s)\n", (unsigned long long)grid.total, world.size,
-                backend->name, backend->device);
-    else if (world.rank > 0 || opt.quiet)
-        ;
-    else if (opt.shard_count > 1)
-        fprintf(stderr, "aesweep: shard %llu/%llu of %llu runs on %s (%s)\n", (unsigned long long)opt.shard_index,
-                (unsigned long long)opt.shard_count, (unsigned long long)grid.total, backend->name, backend->device);
-    else if (!opt.quiet)
-        fprintf(stderr, "aesweep: %llu runs on %s (%s)\n", (unsigned long long)grid.total, backend->name,
-                backend->device);
-    if (train_all(&opt, &job, backend, out, done, &prov, &err)) goto finish;
-    ae_utc_time(prov.end_time, sizeof prov.end_time);
-    share_text(prov.end_time, sizeof prov.end_time);
-    status = ae_out_close(out, &prov, &err);
-    out = NULL;
+    ae_utc_time(s.prov.end_time, sizeof s.prov.end_time);
+    share_text(s.prov.end_time, sizeof s.prov.end_time);
+    status = ae_out_close(s.out, &s.prov, &err);
+    s.out = NULL;
     if (status == 0 && !opt.quiet && world.rank == 0)
-        fprintf(stderr, "aesweep: wrote %s (%.3g model-steps/s)\n", opt.output, prov.model_steps_per_second);
+        fprintf(stderr, "aesweep: wrote %s (%.3g model-steps/s)\n", opt.output, s.prov.model_steps_per_second);
 finish:
-    if (out) ae_out_close(out, NULL, NULL);
-    if (backend) backend->destroy(backend);
-    free(done);
-    ae_grid_free(&grid);
-    ae_bases_free(&bases);
-    if (cfg.path) ae_config_free(&cfg);
+    sweep_free(&s);
     free(opt.sets);
-    if (status && world_ranks().size > 1) {
+    if (status > 0) return status;
+    if (status && world.size > 1) {
         /* a config error stops every rank alike; a runtime failure of one rank leaves the
          * others waiting in collective calls: take the whole job down */
-        if (err.code == AE_EXIT_USAGE) return world_ranks().rank == 0 ? report(&err) : AE_EXIT_USAGE;
+        if (err.code == AE_EXIT_USAGE) return world.rank == 0 ? report(&err) : AE_EXIT_USAGE;
         report(&err);
 #ifdef AE_HAVE_MPI
         MPI_Abort(MPI_COMM_WORLD, AE_EXIT_RUNTIME);
 #endif
     }
+    return status ? report(&err) : AE_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* aesweep merge                                                             */
+/* ------------------------------------------------------------------------ */
+
+static int command_merge(int argc, char **argv)
+{
+    int force = argc > 0 && !strcmp(argv[0], "--force");
+    if (argc - force < 2) return usage_error("merge: expects [--force] OUT.h5 SHARD.h5...%s", "");
+    const char *output = argv[force];
+    char *const *shards = argv + force + 1;
+    int n_shards = argc - force - 1;
+    ae_error err = {.code = 0};
+    ae_lock *lock = ae_lock_output(output, &err);
+    if (!lock) return report(&err);
+    int status = 0;
+    for (int k = 0; k < n_shards && !status; k++) {
+        long pid = ae_lock_holder(shards[k]);
+        if (pid)
+            status = ae_fail_runtime(&err, "merge: %s is still being written (pid %ld): merge when it is done",
+                                     shards[k], pid);
+    }
+    if (!status) status = ae_merge(output, shards, n_shards, force, &err);
+    ae_lock_release(lock);
     return status ? report(&err) : AE_EXIT_OK;
 }
 
@@ -398,6 +575,7 @@ int main(int argc, char **argv)
 #ifdef AE_HAVE_MPI
     MPI_Init(&argc, &argv);
 #endif
+    ae_io_startup();
     int status = dispatch(argc, argv);
 #ifdef AE_HAVE_MPI
     MPI_Finalize();
@@ -435,12 +613,7 @@ static int dispatch(int argc, char **argv)
         ae_error err = {.code = 0};
         return ae_info(argv[2], &err) ? report(&err) : AE_EXIT_OK;
     }
-    if (!strcmp(command, "merge")) {
-        int force = argc > 2 && !strcmp(argv[2], "--force");
-        if (argc - 2 - force < 2) return usage_error("merge: expects [--force] OUT.h5 SHARD.h5...%s", "");
-        ae_error err = {.code = 0};
-        return ae_merge(argv[2 + force], argv + 3 + force, argc - 3 - force, force, &err) ? report(&err) : AE_EXIT_OK;
-    }
+    if (!strcmp(command, "merge")) return command_merge(argc - 2, argv + 2);
     if (!strcmp(command, "bench")) return ae_bench_main(argc - 2, argv + 2);
     return usage_error("unknown command %s", command);
 }

@@ -2,6 +2,7 @@
 readable file that `--resume` completes bit for bit; write failures are clear errors."""
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -43,43 +44,95 @@ def check_killed_file(path, total=200):
     return int(done.sum())
 
 
-def writes_per_batch(path):
-    """A batch writes each per-run variable, then its `done` flags."""
+FAULT_INJECT = REPO / "build" / "fault_inject.so"
+
+# 20 runs with --threads 1: a first batch of 16 (the smallest batch) and a second of 4, so
+# the life below has two batches whatever the machine's speed; two trajectories.
+SMALL_LIFE = """
+model = { n = 5; m = 2; };
+train = { steps = 200; check_every = 50; };
+trajectory = { every = 50; runs = [1, 18]; };
+grid  = ( { param = "train.lr"; values = [0.001, 0.1]; },
+          { param = "init.seed"; range = [0, 10]; } );
+"""
+
+
+def with_fault(at=None, count=None):
+    if not FAULT_INJECT.exists():
+        pytest.fail(f"{FAULT_INJECT} is missing: `make test-python` builds it")
+    env = {"LD_PRELOAD": str(FAULT_INJECT)}
+    if at is not None:
+        env["AESWEEP_FAULT_AT"] = str(at)
+    if count is not None:
+        env["AESWEEP_FAULT_COUNT"] = str(count)
+    return env
+
+
+def all_data(path):
+    """Every dataset of a file (trajectories included) and the attributes a resume must keep."""
+    data = {}
     with h5py.File(path, "r") as f:
-        return sum(1 for name, item in f.items() if isinstance(item, h5py.Dataset) and item.shape[:2] == (10, 20))
+        f.visititems(lambda name, item: data.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+        for key, value in f.attrs.items():
+            if key not in ("start_time", "end_time", "model_steps_per_second"):
+                data["@" + key] = value
+    return data
 
 
-# (batch, write within the batch): the first write, one in the middle of the records, the
-# `done` flags (records all on disk, not yet marked), and writes of later batches.
-@pytest.mark.parametrize("batch, position", [(1, "first"), (1, "middle"), (1, "done"), (2, "first"), (3, "middle")])
-def test_killed_at_a_write_resumes_to_identical_data(tmp_path, reference, batch, position):
-    cfg, ref = reference
-    per_batch = writes_per_batch(ref)
-    fault_write = (batch - 1) * per_batch + {"first": 1, "middle": per_batch // 2, "done": per_batch}[position]
-    out = tmp_path / "killed.h5"
-    proc = run_aesweep("run", cfg, "-o", out, "--quiet", "--threads", "1", check=False,
-                       env={"AESWEEP_FAULT_WRITE": str(fault_write)})
-    assert proc.returncode == -signal.SIGKILL
-    done = check_killed_file(out)
-    assert done < 200 and (done == 0) == (batch == 1)
-    run_aesweep("run", cfg, "-o", out, "--resume", "--quiet")
-    assert_same_data(out, ref)
+def assert_identical(path, ref):
+    got, want = all_data(path), ref
+    assert sorted(got) == sorted(want)
+    for name, value in want.items():
+        if isinstance(value, np.ndarray):
+            assert value.dtype == got[name].dtype and value.shape == got[name].shape, name
+            assert np.array_equal(got[name], value, equal_nan=value.dtype.kind == "f"), name
+        else:
+            assert got[name] == value, name
 
 
-def test_killed_at_random_moments_resumes_to_identical_data(tmp_path, reference):
-    cfg, ref = reference
-    out = tmp_path / "killed.h5"
+def test_a_kill_at_every_write_of_a_life_resumes_to_identical_data(tmp_path):
+    """Kill at write k for every k of a whole sweep's life (creation, both batches, the
+    trajectories and the close), then --resume: always the uninterrupted file, bit for bit."""
+    cfg = tmp_path / "life.cfg"
+    cfg.write_text(SMALL_LIFE)
+    ref_dir, count = tmp_path / "ref", tmp_path / "count"
+    ref_dir.mkdir()
+    run_aesweep("run", cfg, "-o", ref_dir / "out.h5", "--quiet", "--threads", "1", env=with_fault(count=count))
+    writes = int(count.read_text())
+    assert writes > 50  # creation alone makes dozens
+    ref = all_data(ref_dir / "out.h5")
+    assert ref["trajectory/done"] == 1 and ref["done"].all()
+    # K is the whole life: one more and nothing is killed
+    run_aesweep("run", cfg, "-o", ref_dir / "again.h5", "--quiet", "--threads", "1", env=with_fault(at=writes + 1))
+    for k in range(1, writes + 1):
+        folder = tmp_path / f"k{k}"
+        folder.mkdir()
+        out = folder / "out.h5"
+        proc = run_aesweep("run", cfg, "-o", out, "--quiet", "--threads", "1", check=False, env=with_fault(at=k))
+        assert proc.returncode == -signal.SIGKILL, (k, proc.stderr)
+        if out.exists():  # either no file, or one that opens as it is
+            with h5py.File(out, "r") as f:
+                assert f["done"].shape == (2, 10)
+        run_aesweep("run", cfg, "-o", out, "--resume", "--quiet", "--threads", "1")
+        assert_identical(out, ref)
+        assert sorted(p.name for p in folder.iterdir()) == ["out.h5"], k  # no .part, no .lock left
+        shutil.rmtree(folder)
+
+
+def test_killed_at_random_moments_resumes_to_identical_data(tmp_path, write_config):
+    cfg = write_config(SWEEP.replace("steps = 300", "steps = 20000"))
+    ref, out = tmp_path / "ref.h5", tmp_path / "killed.h5"
+    run_aesweep("run", cfg, "-o", ref, "--quiet", "--threads", "1")
     rng = np.random.default_rng(7)
-    for attempt in range(3):  # kill, resume, kill again: each time at a random moment
+    for attempt in range(3):  # kill, resume, kill again: each time at a random moment of the life
         proc = subprocess.Popen([str(AESWEEP), "run", str(cfg), "-o", str(out), "--quiet", "--threads", "1",
-                                 *(["--resume"] if out.exists() else [])], cwd=REPO)
-        time.sleep(rng.uniform(0.0, 0.3))
+                                 "--resume"], cwd=REPO)
+        time.sleep(rng.uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if out.exists() and proc.returncode == -signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL  # it really was killed, not finished
+        if out.exists():
             check_killed_file(out)
-    if not out.exists():
-        run_aesweep("run", cfg, "-o", out, "--quiet")
     run_aesweep("run", cfg, "-o", out, "--resume", "--quiet")
     assert_same_data(out, ref)
 
