@@ -1,5 +1,7 @@
-/* backend_cpu.c - the CPU backend: each thread trains whole runs, one after another,
- * with the shared per-model math of ae_model.h.  No state outside the backend. */
+/* backend_cpu.c - the CPU backend: runs are grouped into lane groups of up to CPU_LANES
+ * consecutive runs of the same shape and schedule; OpenMP threads take whole groups, and
+ * a group trains its runs side by side in SIMD lanes with the shared per-model math of
+ * ae_model.h (bit-identical to training each run alone).  No state outside the backend. */
 #include "ae_backend.h"
 
 #include <stdio.h>
@@ -44,19 +46,24 @@ CPU_LANE_FUNCTIONS(avx512)
 #define CPU_HAVE_X86_VARIANTS 1
 #endif
 
-/* The widest instruction set this CPU has; AESWEEP_CPU_ISA=baseline|avx2|avx512 overrides
- * (for benchmarks and tests: every variant must give the same bits). */
-static lane_trainer cpu_lane_trainer(const char **name)
+/* The instruction set to run (AE_ISA_AUTO: the widest this CPU has) and its lane trainer,
+ * or -1 (err).  Every set gives the same bits; asking for one this CPU or build lacks is
+ * an error, never a silent fallback, so a test of a set really runs that set. */
+static int cpu_lane_trainer(int isa, lane_trainer *trainer, ae_error *err)
 {
-    const char *want = getenv("AESWEEP_CPU_ISA");
+    int have[4] = {0, 1, 0, 0}; /* by ae_cpu_isa */
+    lane_trainer trainers[4] = {NULL, train_lanes_baseline, NULL, NULL};
 #ifdef CPU_HAVE_X86_VARIANTS
     __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
-    if (avx512 && (!want || !strcmp(want, "avx512"))) return *name = "avx512", train_lanes_avx512;
-    if (avx2 && (!want || !strcmp(want, "avx2") || !strcmp(want, "avx512"))) return *name = "avx2", train_lanes_avx2;
+    have[AE_ISA_AVX2] = __builtin_cpu_supports("avx2"), trainers[AE_ISA_AVX2] = train_lanes_avx2;
+    have[AE_ISA_AVX512] = __builtin_cpu_supports("avx512f"), trainers[AE_ISA_AVX512] = train_lanes_avx512;
 #endif
-    (void)want;
-    return *name = "baseline", train_lanes_baseline;
+    if (isa == AE_ISA_AUTO)
+        for (isa = AE_ISA_AVX512; !have[isa]; isa--) continue;
+    if (!have[isa] || !trainers[isa])
+        return ae_fail_runtime(err, "--isa %s: this CPU or this build cannot run it", ae_cpu_isa_names[isa]);
+    *trainer = trainers[isa];
+    return isa;
 }
 
 typedef struct {
@@ -189,18 +196,20 @@ int ae_cpu_threads(int requested)
 #endif
 }
 
-ae_backend *ae_backend_cpu_create(int threads)
+ae_backend *ae_backend_cpu_create(const ae_backend_options *opt, ae_error *err)
 {
+    lane_trainer train_lanes = NULL;
+    int isa = cpu_lane_trainer(opt->cpu_isa, &train_lanes, err);
+    if (isa < 0) return NULL;
     ae_backend *backend = ae_xcalloc(1, sizeof *backend);
     cpu_backend *cpu = ae_xcalloc(1, sizeof *cpu);
-    cpu->threads = ae_cpu_threads(threads);
-    const char *isa;
-    cpu->train_lanes = cpu_lane_trainer(&isa);
+    cpu->threads = ae_cpu_threads(opt->threads);
+    cpu->train_lanes = train_lanes;
     char model[200];
     cpu_model_name(model, sizeof model);
     snprintf(backend->name, sizeof backend->name, "cpu");
     snprintf(backend->device, sizeof backend->device, "%s, %d thread%s, %s x%d lanes", model, cpu->threads,
-             cpu->threads == 1 ? "" : "s", isa, CPU_LANES);
+             cpu->threads == 1 ? "" : "s", ae_cpu_isa_names[isa], CPU_LANES);
     backend->impl = cpu;
     backend->train = cpu_train;
     backend->destroy = cpu_destroy;

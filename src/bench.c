@@ -26,15 +26,16 @@
 
 static const char bench_usage[] =
     "usage: aesweep bench [--n N[,N...]] [--m M] [--runs R] [--steps S] [--backend auto|cpu|cuda]\n"
-    "                     [--threads T] [--kernel K[,K...]] [--json FILE]\n"
+    "                     [--threads T] [--isa I] [--device D] [--kernel K[,K...]] [--json FILE]\n"
     "  --n        model sizes (default 7,16,64)\n"
     "  --m        latent dims (default 2)\n"
     "  --runs     runs per size (default: about 4e12 useful flops on CUDA, 5e10 on the CPU)\n"
     "  --steps    training steps per run (default 10000)\n"
     "  --backend  auto (default), cpu or cuda\n"
     "  --threads  CPU threads (default: all cores)\n"
-    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local; default: the\n"
-    "             backend's, AESWEEP_KERNEL or 1)\n"
+    "  --isa      CPU instruction set: auto (default: the widest), baseline, avx2, avx512\n"
+    "  --device   CUDA device number (default 0)\n"
+    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local; default 1)\n"
     "  --json     also write the results as JSON to FILE ('-': stdout)\n";
 
 /* ------------------------------------------------------------------------ */
@@ -258,10 +259,12 @@ static void write_json(FILE *f, const ae_backend *backend, double peak, const ch
 
 int ae_bench_main(int argc, char **argv)
 {
-    int ns[BENCH_MAX_N] = {7, 16, 64}, n_ns = 3, m = 2, threads = 0;
+    int ns[BENCH_MAX_N] = {7, 16, 64}, n_ns = 3, m = 2;
     int kernels[8] = {-1}, n_kernels = 1;
     long long runs = 0, steps = 10000;
-    const char *backend_name = "auto", *json = NULL;
+    const char *json = NULL;
+    ae_backend_options backend_options = AE_BACKEND_OPTIONS_DEFAULT;
+    ae_error err = {{0}, 0};
     for (int k = 0; k < argc; k++) {
         const char *arg = argv[k], *value = k + 1 < argc ? argv[k + 1] : NULL;
         char *end = NULL;
@@ -271,6 +274,9 @@ int ae_bench_main(int argc, char **argv)
         }
         if (!value) return bench_usage_error("missing value or unknown option ", arg);
         k++;
+        int backend_option = strcmp(arg, "--kernel") ? ae_backend_option(arg, value, &backend_options, &err) : 0;
+        if (backend_option < 0) return bench_usage_error(err.msg, "");
+        if (backend_option > 0) continue;
         if (!strcmp(arg, "--n")) {
             if ((n_ns = parse_list(value, ns, BENCH_MAX_N, AE_N_MIN, AE_N_MAX)) < 0)
                 return bench_usage_error("--n expects sizes 2..256, comma-separated: ", value);
@@ -283,14 +289,9 @@ int ae_bench_main(int argc, char **argv)
         } else if (!strcmp(arg, "--steps")) {
             steps = strtoll(value, &end, 10);
             if (*end || steps < 1) return bench_usage_error("--steps expects >= 1: ", value);
-        } else if (!strcmp(arg, "--threads")) {
-            threads = (int)strtol(value, &end, 10);
-            if (*end || threads < 1 || threads > 4096) return bench_usage_error("--threads expects 1..4096: ", value);
         } else if (!strcmp(arg, "--kernel")) {
             if ((n_kernels = parse_list(value, kernels, 8, 0, 15)) < 0)
                 return bench_usage_error("--kernel expects variants, comma-separated: ", value);
-        } else if (!strcmp(arg, "--backend")) {
-            backend_name = value;
         } else if (!strcmp(arg, "--json")) {
             json = value;
         } else {
@@ -298,8 +299,7 @@ int ae_bench_main(int argc, char **argv)
         }
     }
 
-    ae_error err = {{0}, 0};
-    ae_backend *backend = ae_backend_select(backend_name, threads, 0, &err);
+    ae_backend *backend = ae_backend_select(&backend_options, &err);
     if (!backend) {
         fprintf(stderr, "aesweep bench: %s\n", err.msg);
         return err.code ? err.code : AE_EXIT_RUNTIME;
@@ -343,7 +343,7 @@ int ae_bench_main(int argc, char **argv)
                 double budget = cuda ? BENCH_FLOPS_CUDA : BENCH_FLOPS_CPU;
                 double want = budget / ((double)steps * ae_flops_per_step(row->n, row->m, &p));
                 /* CPU: whole 16-run lane groups, two per thread at least */
-                uint64_t lo = cuda ? 4096 : 32 * (uint64_t)ae_cpu_threads(threads);
+                uint64_t lo = cuda ? 4096 : 32 * (uint64_t)ae_cpu_threads(backend_options.threads);
                 row->runs = want < (double)lo ? lo : want > (double)BENCH_RUNS_MAX ? BENCH_RUNS_MAX : (uint64_t)want;
                 if (!cuda) row->runs = (row->runs + lo - 1) / lo * lo;
             }
@@ -368,7 +368,7 @@ int ae_bench_main(int argc, char **argv)
     }
     if (cuda)
         printf("\n'kernel only': the kernels alone (CUDA events), which %% peak uses; 'model-steps/s' includes the "
-               "host's work.%s\n", kernels[0] < 0 ? "\nkernel -1: the backend's default (AESWEEP_KERNEL, else 1)." : "");
+               "host's work.%s\n", kernels[0] < 0 ? "\nkernel -1: the backend's default (1)." : "");
     if (json && n_rows > 0) {
         FILE *f = strcmp(json, "-") == 0 ? stdout : fopen(json, "w");
         if (!f) {
