@@ -25,20 +25,60 @@ typedef struct {
     const ae_bases *bases; /* NULL unless init.scheme = "file" */
 } ae_job;
 
+/* The record of a run, every field listed once: the results struct, its alloc/free and
+ * the writer's variable table (src/io_hdf5.c) are built from this list.
+ * X(name, TYPE, SHAPE, fill, units, long_name):
+ *   TYPE   I8, U8, I16, I64 or F32 (the C type is AE_RECORD_CTYPE_<TYPE>)
+ *   SHAPE  RUN: one value per run; FEATURE: n_max per run (NaN past the run's n);
+ *          WEIGHT: n_max * m_max per run
+ *   fill   what the file holds before the run is done (-2 where -1 means "none") */
+#define AE_RECORD_FIELDS(X)                                                                                       \
+    X(outcome, I8, RUN, -1, "1", "outcome class (flag_meanings)")                                                 \
+    X(recovered, U8, RUN, 255, "1", "had a plateau and is perfect at the end (1) or not (0)")                     \
+    X(converged, U8, RUN, 255, "1", "|loss change| over the last outcome.window steps <= outcome.tol x loss")     \
+    X(n_learnt, I16, RUN, -1, "1", "learnt features (Y_ii >= 0.5)")                                               \
+    X(radius_levels, I16, RUN, -1, "1", "distinct norm levels of learnt features")                                \
+    X(plateau_kind, I8, RUN, -1, "1", "kind of the longest plateau (flag_meanings)")                              \
+    X(plateau_start, I64, RUN, -2, "step", "first check of the longest plateau (-1: none)")                        \
+    X(plateau_length, I64, RUN, -2, "step", "last minus first check of the longest plateau (-1: none)")           \
+    X(plateau_unlearnt, I16, RUN, -2, "1", "unlearnt features on the longest plateau (-1: none)")                 \
+    X(recovery_step, I64, RUN, -2, "step", "first perfect check after the longest plateau (-1: none)")            \
+    X(first_perfect_step, I64, RUN, -2, "step", "first perfect check (-1: never)")                                \
+    X(diverged_step, I64, RUN, -2, "step", "step the loss became non-finite (-1: never)")                         \
+    X(loss, F32, RUN, NAN, "1", "final MSE loss L(T)")                                                             \
+    X(loss_change, F32, RUN, NAN, "1", "(L(T) - L(T - outcome.window)) / L(T)")                                   \
+    X(tilt, F32, RUN, NAN, "1", "max_j |W_i.W_j| / b_i of the unlearnt feature with the largest b_i > 0")         \
+    X(splay, F32, RUN, NAN, "1", "splay, sum of feature norms")                                                   \
+    X(asymmetry, F32, RUN, NAN, "1", "norm of the feature sum over the splay")                                    \
+    X(min_gap, F32, RUN, NAN, "rad", "smallest angle between adjacent learnt features")                           \
+    X(twin_distance, F32, RUN, NAN, "1", "distance to the twin run at the end")                                   \
+    X(ftle, F32, RUN, NAN, "1/step", "finite-time Lyapunov exponent ln(d_T/eps)/T")                               \
+    X(recon, F32, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                                \
+    X(norm, F32, FEATURE, NAN, "1", "feature norm |W_i|")                                                         \
+    X(b_final, F32, FEATURE, NAN, "1", "final bias b_i")                                                          \
+    X(W_final, F32, WEIGHT, NAN, "1", "final weights W_i")
+
+#define AE_RECORD_CTYPE_I8 int8_t
+#define AE_RECORD_CTYPE_U8 uint8_t
+#define AE_RECORD_CTYPE_I16 int16_t
+#define AE_RECORD_CTYPE_I64 int64_t
+#define AE_RECORD_CTYPE_F32 float
+typedef enum { AE_RECORD_RUN, AE_RECORD_FEATURE, AE_RECORD_WEIGHT } ae_record_shape;
+
+/* The records of one batch, structure of arrays: one array per field of AE_RECORD_FIELDS. */
 typedef struct {
     uint64_t capacity;
     int n_max, m_max;
-    /* per run */
-    int8_t *outcome, *recovered;
-    int16_t *n_learnt, *radius_levels;
-    int64_t *recovery_step, *first_perfect_step, *diverged_step;
-    float *loss, *splay, *asymmetry, *min_gap;
-    float *twin_distance, *ftle; /* NaN without twins */
-    /* per run and feature (n_max each, NaN past the run's n) */
-    float *recon, *norm, *b_final;
-    /* per run, feature and latent (n_max * m_max each) */
-    float *W_final;
+#define AE_RECORD_MEMBER(name, TYPE, SHAPE, fill, units, long_name) AE_RECORD_CTYPE_##TYPE *name;
+    AE_RECORD_FIELDS(AE_RECORD_MEMBER)
+#undef AE_RECORD_MEMBER
 } ae_results;
+
+/* Values per run of a field of this shape. */
+static inline uint64_t ae_record_per_run(ae_record_shape shape, int n_max, int m_max)
+{
+    return shape == AE_RECORD_RUN ? 1 : shape == AE_RECORD_FEATURE ? (uint64_t)n_max : (uint64_t)n_max * (uint64_t)m_max;
+}
 
 void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max);
 void ae_results_free(ae_results *res);

@@ -16,9 +16,10 @@
  *   AE_DEFINE_LOSS_GRAD, ae_loss_grad, ae_loss_grad_f64 (tests), ae_loss   forward/backward
  *   AE_DEFINE_OPT_STEP, ae_opt_reset, ae_opt_step                          optimizers
  *   ae_init_random, ae_init_ideal_failure, ae_dead_neighbors               initial states
- *   ae_track_reset, ae_track_check                                         outcome tracking
+ *   ae_classify_state                                                      outcome class of a state
+ *   ae_track_reset, ae_track_check, ae_track_step, ae_track_lanes          plateaus, recovery, convergence
+ *   ae_summarize                                                           end-of-run metrics and outcome
  *   ae_intervene, ae_twin_perturb                                          resampling, twins
- *   ae_summarize                                                           end-of-run metrics
  *   AE_DEFINE_TRAIN, ae_train                                              the training loop
  *
  * The AE_DEFINE_* macros make LANES-wide versions (several runs side by side, for
@@ -29,6 +30,8 @@
 
 #include <math.h>
 #include <stdint.h>
+
+#include "ae_outcome.h"
 
 #ifdef __CUDACC__
 #define AE_FN static inline __host__ __device__
@@ -52,12 +55,6 @@ typedef enum {
     AE_INIT_FILE = 3,
     AE_INIT_IDEAL_FAILURE = 4
 } ae_scheme;
-typedef enum {
-    AE_OUT_PERFECT = 0,
-    AE_OUT_MEAN_BIAS_FAILURE = 1,
-    AE_OUT_DEAD_FAILURE = 2,
-    AE_OUT_DIVERGED = 3
-} ae_outcome;
 
 typedef enum { AE_INTERVENE_NONE = 0, AE_INTERVENE_ANTHROPIC = 1, AE_INTERVENE_REPULSOR = 2 } ae_intervention;
 
@@ -72,6 +69,8 @@ typedef struct {
     float init_std, init_bound, bias_init, radius, dead_eps;
     float lr, weight_decay, beta1, beta2, eps, momentum;
     int64_t steps, check_every, plateau_steps;
+    int64_t outcome_window;        /* convergence and plateaus: loss change over this many steps */
+    float outcome_tol, tilt_max, live_min;
     float bias_delta;
     int32_t intervene;             /* ae_intervention */
     int64_t intervene_at_step;
@@ -491,45 +490,191 @@ AE_FN void ae_perturb(const ae_params *p, int kind, const int32_t *features, int
 }
 
 /* ------------------------------------------------------------------------ */
-/* Outcome tracking during training (checked every check_every steps)        */
+/* Outcome classes of a state (DESIGN.md section 3)                           */
 /* ------------------------------------------------------------------------ */
 
+/* What a state alone says about a run, before convergence and divergence count. */
 typedef struct {
-    int64_t first_perfect_step; /* -1: never */
-    int64_t recovery_step;      /* -1: never */
-    int64_t diverged_step;      /* -1: never */
-    int64_t plateau_start;      /* step the current failure state began, -1 when perfect */
-    int32_t plateau_signature;  /* n_learnt of that failure state */
-    int32_t recovered;
+    int32_t kind;     /* AE_OUT_PERFECT, _SYMMETRIC_, _PINNED_, _DEAD_ or _INTERFERENCE_FAILURE;
+                         -1: every feature learnt, perfect not tested (need_perfect = 0) */
+    int32_t n_learnt; /* features with Y_ii >= 0.5 */
+    int32_t live_ok;  /* every learnt feature has Y_jj >= outcome.live_min */
+    float tilt;       /* tau of the unlearnt feature with the largest b_i > 0; NaN if none */
+} ae_state_class;
+
+/* Classifies the state theta = [W | b] whose element e is theta[e * stride] (stride 1:
+ * one model; LANES: one lane of a lane group).  Z_ij = W_i.W_j + b_i is summed as the
+ * forward pass sums it.  For an unlearnt feature with b_i > 0 its tilt is
+ * tau_i = max_{j != i} |W_i.W_j| / b_i.  need_perfect = 0 skips the n^2 test of every
+ * entry of Y when every feature is learnt (the checks need it only until it matters).
+ * The loops carry AE_UNROLL so that in a kernel with n, m fixed at compile time theta
+ * is indexed by constants only and stays in registers. */
+AE_FN void ae_classify_state(const ae_params *p, int stride, const float *theta, int need_perfect, ae_state_class *out)
+{
+    const int n = p->n, m = p->m;
+#define AE_W(i, k) theta[((i) * m + (k)) * stride]
+#define AE_B(i) theta[(n * m + (i)) * stride]
+    int learnt = 0, live_ok = 1, firing = 0, symmetric = 0;
+    float top_bias = 0.0f, tilt = NAN;
+    AE_UNROLL for (int i = 0; i < n; i++) {
+        float z = 0;
+        for (int k = 0; k < m; k++) z += AE_W(i, k) * AE_W(i, k);
+        z += AE_B(i);
+        const float y = z > 0 ? z : 0.0f, b = AE_B(i);
+        if (y >= AE_LEARNT_THRESHOLD) {
+            learnt++;
+            live_ok &= y >= p->live_min;
+            continue;
+        }
+        if (!(b > 0.0f)) continue;
+        float overlap = 0.0f;
+        AE_UNROLL for (int j = 0; j < n; j++) {
+            float dot = 0;
+            for (int k = 0; k < m; k++) dot += AE_W(i, k) * AE_W(j, k);
+            if (j != i) overlap = fmaxf(overlap, fabsf(dot));
+        }
+        const float tau = overlap / b;
+        symmetric |= tau < p->tilt_max;
+        if (!firing || b > top_bias) top_bias = b, tilt = tau;
+        firing = 1;
+    }
+    out->n_learnt = learnt;
+    out->live_ok = live_ok;
+    out->tilt = tilt;
+    if (learnt < n) {
+        out->kind = !firing ? AE_OUT_DEAD_FAILURE : symmetric ? AE_OUT_SYMMETRIC_FAILURE : AE_OUT_PINNED_FAILURE;
+        return;
+    }
+    if (!need_perfect) {
+        out->kind = -1;
+        return;
+    }
+    int perfect = 1; /* every |Y_ij - I_ij| < 0.5 */
+    AE_UNROLL for (int i = 0; i < n; i++)
+        AE_UNROLL for (int j = 0; j < n; j++) {
+            float z = 0;
+            for (int k = 0; k < m; k++) z += AE_W(i, k) * AE_W(j, k);
+            z += AE_B(i);
+            const float y = z > 0 ? z : 0.0f;
+            perfect &= fabsf(y - (i == j ? 1.0f : 0.0f)) < 0.5f;
+        }
+    out->kind = perfect ? AE_OUT_PERFECT : AE_OUT_INTERFERENCE_FAILURE;
+#undef AE_W
+#undef AE_B
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outcome tracking during training                                          */
+/* ------------------------------------------------------------------------ */
+
+/* The loss at the last AE_TRACK_RING checks, for the plateau test: outcome.window may
+ * span at most AE_TRACK_RING - 1 checks (the config refuses more). */
+#define AE_TRACK_RING 64
+
+/* Per run, filled during training.  A check (every check_every steps, and at the end)
+ * is on a plateau when its state is a symmetric or pinned failure whose learnt features
+ * all have Y_jj >= live_min, and its loss moved by at most outcome.tol relatively since
+ * the latest check at or before `outcome.window` steps earlier (step 0 if none): with a
+ * window that is not a multiple of check_every the comparison reaches back to the
+ * check before, so it spans ceil(window / check_every) checks.  A plateau is a row of
+ * consecutive plateau checks with one number of unlearnt features spanning (last - first
+ * check) >= plateau_steps; its kind is the class at its first check (a run escaping the
+ * symmetric saddle tilts slowly while its loss is still flat: it stays a symmetric plateau). */
+typedef struct {
+    int64_t first_perfect_step;     /* first perfect check, -1: never */
+    int64_t recovery_step;          /* first perfect check after the longest plateau, -1: none */
+    int64_t diverged_step;          /* step the loss turned non-finite, -1: never */
+    int64_t plateau_start;          /* the longest plateau's first check, -1: none */
+    int64_t plateau_length;         /* its last check - first check, -1: none */
+    int32_t plateau_kind;           /* 0 none, AE_OUT_SYMMETRIC_FAILURE (1) or AE_OUT_PINNED_FAILURE (2) */
+    int32_t plateau_unlearnt;       /* unlearnt features on it, -1: none */
+    int64_t row_start;              /* first check of the current row of plateau checks, -1: none */
+    int32_t row_kind, row_unlearnt; /* that row's kind (at its first check) and unlearnt features */
+    int64_t next_check;             /* next multiple of check_every */
+    int64_t anchor_step;            /* T - outcome.window, or 0 when T < window */
+    float loss_anchor;              /* L(anchor_step), for convergence at the end */
+    float check_loss[AE_TRACK_RING]; /* L at check c (step c * check_every) in [c % AE_TRACK_RING] */
 } ae_track;
 
-AE_FN void ae_track_reset(ae_track *track)
+AE_FN void ae_track_reset(const ae_params *p, ae_track *track)
 {
     track->first_perfect_step = -1;
     track->recovery_step = -1;
     track->diverged_step = -1;
     track->plateau_start = -1;
-    track->plateau_signature = -1;
-    track->recovered = 0;
+    track->plateau_length = -1;
+    track->plateau_kind = 0;
+    track->plateau_unlearnt = -1;
+    track->row_start = -1;
+    track->row_kind = 0, track->row_unlearnt = 0;
+    track->next_check = 0;
+    track->anchor_step = p->steps > p->outcome_window ? p->steps - p->outcome_window : 0;
+    track->loss_anchor = NAN;
+    for (int c = 0; c < AE_TRACK_RING; c++) track->check_loss[c] = NAN;
 }
 
-/* A failure state is a number of learnt features below n; it "sits" while that number
- * stays the same.  Recovery: a failure state held for plateau_steps, then perfect. */
-AE_FN void ae_track_check(const ae_params *p, ae_track *track, int64_t step, int learnt)
+/* One check at `step` of the state theta (element e at theta[e * stride]) whose loss
+ * the forward pass of this step computed.  periodic: step is a multiple of check_every
+ * (its loss enters the ring); the final check at T need not be. */
+AE_FN void ae_track_check(const ae_params *p, ae_track *track, int64_t step, int periodic, float loss, int stride,
+                          const float *theta)
 {
-    if (learnt == p->n) {
-        if (track->first_perfect_step < 0) track->first_perfect_step = step;
-        if (!track->recovered && track->plateau_start >= 0 &&
-            step - track->plateau_start >= p->plateau_steps) {
-            track->recovered = 1;
-            track->recovery_step = step;
+    const int64_t check = step / p->check_every;
+    int64_t reference = (step > p->outcome_window ? step - p->outcome_window : 0) / p->check_every;
+    if (check - reference >= AE_TRACK_RING) reference = check - (AE_TRACK_RING - 1); /* refused by the config */
+    if (periodic) track->check_loss[check % AE_TRACK_RING] = loss; /* first: at step 0 it is its own reference */
+    const float before = track->check_loss[reference % AE_TRACK_RING];
+    ae_state_class state;
+    const int need_perfect = track->first_perfect_step < 0 || (track->plateau_kind && track->recovery_step < 0);
+    ae_classify_state(p, stride, theta, need_perfect, &state);
+    const int unlearnt = p->n - state.n_learnt;
+    const int plateau = (state.kind == AE_OUT_SYMMETRIC_FAILURE || state.kind == AE_OUT_PINNED_FAILURE) &&
+                        state.live_ok && fabsf(loss - before) <= p->outcome_tol * loss;
+    if (!plateau) {
+        track->row_start = -1;
+    } else {
+        if (track->row_start < 0 || unlearnt != track->row_unlearnt)
+            track->row_start = step, track->row_kind = state.kind, track->row_unlearnt = unlearnt;
+        const int64_t length = step - track->row_start;
+        if (length >= p->plateau_steps && length > track->plateau_length) {
+            if (track->plateau_start != track->row_start) track->recovery_step = -1; /* a new longest plateau */
+            track->plateau_start = track->row_start;
+            track->plateau_length = length;
+            track->plateau_kind = track->row_kind;
+            track->plateau_unlearnt = unlearnt;
         }
-        track->plateau_start = -1;
-        track->plateau_signature = -1;
-    } else if (learnt != track->plateau_signature) {
-        track->plateau_start = step;
-        track->plateau_signature = learnt;
     }
+    if (state.kind == AE_OUT_PERFECT) {
+        if (track->first_perfect_step < 0) track->first_perfect_step = step;
+        if (track->plateau_kind && track->recovery_step < 0) track->recovery_step = step;
+    }
+}
+
+/* What the training loop calls at each step where a lane has an event (the anchor step,
+ * a check, the end): records them, returns the lane's next event step. */
+AE_FN int64_t ae_track_step(const ae_params *p, ae_track *track, int64_t step, float loss, int stride,
+                            const float *theta)
+{
+    const int periodic = step == track->next_check;
+    if (step == track->anchor_step) track->loss_anchor = loss;
+    if (periodic || step == p->steps) ae_track_check(p, track, step, periodic, loss, stride, theta);
+    if (periodic) track->next_check += p->check_every;
+    int64_t next = track->next_check < p->steps ? track->next_check : p->steps;
+    if (track->anchor_step > step && track->anchor_step < next) next = track->anchor_step;
+    return next;
+}
+
+/* ae_track_step for every running lane of a LANES-wide state; the lanes' next event. */
+AE_FN int64_t ae_track_lanes(const ae_params *const *params, ae_track *track, int lanes, const int *stopped,
+                             int64_t step, const float *loss, const float *theta)
+{
+    int64_t next = INT64_MAX;
+    for (int l = 0; l < lanes; l++) {
+        if (stopped[l]) continue;
+        const int64_t lane_next = ae_track_step(params[l], &track[l], step, loss[l], lanes, theta + l);
+        if (lane_next < next) next = lane_next;
+    }
+    return next;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -537,16 +682,21 @@ AE_FN void ae_track_check(const ae_params *p, ae_track *track, int64_t step, int
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    float loss, splay, asymmetry, min_gap;
-    int32_t n_learnt, radius_levels, outcome;
+    float loss, loss_change, tilt, splay, asymmetry, min_gap;
+    int32_t n_learnt, radius_levels, outcome, converged, recovered;
 } ae_summary;
 
-/* recon, norm: n floats each, written.  scratch: n floats. */
-AE_FN void ae_summarize(int n, int m, const float *W, const float *b, float *recon, float *norm,
+/* The run's end state theta = [W | b] after training with `track`.  recon, norm: n
+ * floats each, written.  scratch: n floats.  Convergence:
+ * |L(T) - L(T - window)| <= tol L(T); the outcome is the first match of diverged,
+ * perfect, still_learning (not converged), then the state's own class. */
+AE_FN void ae_summarize(const ae_params *p, const float *theta, const ae_track *track, float *recon, float *norm,
                         float *scratch, ae_summary *out)
 {
+    const int n = p->n, m = p->m;
+    const float *W = theta, *b = theta + n * m;
     float sum[AE_M_MAX] = {0};
-    int finite = 1, learnt = 0, live_bias = 0;
+    int finite = 1, learnt = 0;
     out->splay = 0.0f;
     for (int i = 0; i < n; i++) {
         float norm2 = 0;
@@ -560,21 +710,25 @@ AE_FN void ae_summarize(int n, int m, const float *W, const float *b, float *rec
         norm[i] = sqrtf(norm2);
         recon[i] = ae_recon(m, W + i * m, b[i]);
         out->splay += norm[i];
-        if (recon[i] >= AE_LEARNT_THRESHOLD)
-            scratch[learnt++] = norm[i];
-        else if (b[i] > 0.0f)
-            live_bias = 1;
+        if (recon[i] >= AE_LEARNT_THRESHOLD) scratch[learnt++] = norm[i];
     }
     out->loss = ae_loss(n, m, W, b);
     finite &= isfinite(out->loss) != 0;
     float sum2 = 0;
     for (int k = 0; k < m; k++) sum2 += sum[k] * sum[k];
     out->asymmetry = out->splay > 0.0f ? sqrtf(sum2) / out->splay : 0.0f;
+    ae_state_class state;
+    ae_classify_state(p, 1, theta, 1, &state);
+    const float change = out->loss - track->loss_anchor;
+    out->loss_change = change / out->loss;
+    out->converged = fabsf(change) <= p->outcome_tol * out->loss;
+    out->tilt = state.tilt;
     out->n_learnt = learnt;
-    out->outcome = !finite          ? AE_OUT_DIVERGED
-                   : learnt == n    ? AE_OUT_PERFECT
-                   : live_bias      ? AE_OUT_MEAN_BIAS_FAILURE
-                                    : AE_OUT_DEAD_FAILURE;
+    out->outcome = !finite                          ? AE_OUT_DIVERGED
+                   : state.kind == AE_OUT_PERFECT ? AE_OUT_PERFECT
+                   : !out->converged              ? AE_OUT_STILL_LEARNING
+                                                  : state.kind;
+    out->recovered = track->plateau_kind != 0 && out->outcome == AE_OUT_PERFECT;
     /* radius levels: sort learnt norms (insertion sort, n is small), count 5 % jumps */
     for (int a = 1; a < learnt; a++) {
         float key = scratch[a];
@@ -718,34 +872,21 @@ typedef struct {
     float *theta; /* points * P */
 } ae_trace;
 
-AE_FN void ae_trace_point(const ae_params *p, const ae_trace *trace, int64_t step, const float *theta)
+/* loss: L(step), from the forward pass of this step */
+AE_FN void ae_trace_point(const ae_params *p, const ae_trace *trace, int64_t step, const float *theta, float loss)
 {
     const int n = p->n, m = p->m, P = n * m + n;
     if (!trace || step % trace->every != 0) return;
     int64_t point = step / trace->every;
-    trace->loss[point] = ae_loss(n, m, theta, theta + n * m);
+    trace->loss[point] = loss;
     for (int e = 0; e < P; e++) trace->theta[point * P + e] = theta[e];
 }
 
-/* Learnt features of lane `lane` of a LANES-wide state. */
-AE_FN int ae_count_learnt_lane(int n, int m, int lanes, int lane, const float *theta)
-{
-    int learnt = 0;
-    for (int i = 0; i < n; i++) {
-        float z = 0;
-        for (int k = 0; k < m; k++) {
-            float w = theta[(i * m + k) * lanes + lane];
-            z += w * w;
-        }
-        z += theta[(n * m + i) * lanes + lane];
-        learnt += (z > 0 ? z : 0.0f) >= AE_LEARNT_THRESHOLD;
-    }
-    return learnt;
-}
-
-/* Trains LANES runs from the states in buf->theta for params[0]->steps steps,
- * checking outcomes every check_every steps (and at the end) into track[l].  A lane
- * whose loss turns non-finite is diverged: it stops, its state stays where it broke. */
+/* Trains LANES runs from the states in buf->theta for params[0]->steps steps.  At each
+ * step the forward pass gives L(step) of the state the update starts from; the tracker
+ * uses it at the checks (every check_every steps and at the end, on the state after an
+ * intervention of that step) into track[l].  A lane whose loss turns non-finite is
+ * diverged: it stops, its state stays where it broke. */
 #define AE_DEFINE_TRAIN(NAME, LOSS_GRAD, OPT_STEP, LANES)                                              \
     AE_FN void NAME(const ae_params *const *params, const ae_buffers *buf, ae_track *track,            \
                     const ae_trace *trace)                                                             \
@@ -755,24 +896,18 @@ AE_FN int ae_count_learnt_lane(int n, int m, int lanes, int lane, const float *t
         float *theta = buf->theta, *grad = buf->grad;                                                  \
         float loss[LANES];                                                                             \
         int running = LANES, stopped[LANES];                                                           \
+        int64_t next_event = 0; /* the next step at which a lane's tracker has something to do */     \
         ae_opt opt[LANES];                                                                             \
         for (int l = 0; l < LANES; l++) {                                                              \
             opt[l].t = 0, opt[l].beta1_pow = 1.0, opt[l].beta2_pow = 1.0;                              \
             stopped[l] = 0;                                                                            \
-            ae_track_reset(&track[l]);                                                                 \
+            ae_track_reset(params[l], &track[l]);                                                      \
         }                                                                                              \
         for (int e = 0; e < P * LANES; e++) buf->s1[e] = 0, buf->s2[e] = 0;                            \
         for (int64_t step = 0;; step++) {                                                              \
-            if (step % p0->check_every == 0 || step == p0->steps)                                      \
-                for (int l = 0; l < LANES; l++)                                                        \
-                    if (!stopped[l])                                                                   \
-                        ae_track_check(params[l], &track[l], step,                                     \
-                                       ae_count_learnt_lane(n, m, LANES, l, theta));                   \
-            if (LANES == 1) ae_trace_point(p0, trace, step, theta);                                    \
-            if (step == p0->steps) break;                                                              \
             for (int l = 0; l < LANES; l++)                                                            \
                 if (params[l]->intervene != AE_INTERVENE_NONE && step == params[l]->intervene_at_step &&  \
-                    !stopped[l])                                                                       \
+                    step < p0->steps && !stopped[l])                                                   \
                     ae_intervene(params[l], LANES, l, theta, buf->s1, buf->s2);                        \
             LOSS_GRAD(n, m, theta, theta + n * m * LANES, grad, grad + n * m * LANES, loss);           \
             for (int l = 0; l < LANES; l++) {                                                          \
@@ -781,7 +916,9 @@ AE_FN int ae_count_learnt_lane(int n, int m, int lanes, int lane, const float *t
                 track[l].diverged_step = step;                                                         \
                 for (int e = 0; e < P && LANES > 1; e++) buf->frozen[e * LANES + l] = theta[e * LANES + l]; \
             }                                                                                          \
-            if (running == 0) break;                                                                   \
+            if (step == next_event) next_event = ae_track_lanes(params, track, LANES, stopped, step, loss, theta); \
+            if (LANES == 1) ae_trace_point(p0, trace, step, theta, loss[0]);                           \
+            if (step == p0->steps || running == 0) break;                                              \
             OPT_STEP(params, opt, P, theta, grad, buf->s1, buf->s2);                                   \
         }                                                                                              \
         for (int l = 0; l < LANES && LANES > 1; l++)                                                   \

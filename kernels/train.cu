@@ -63,7 +63,7 @@ static __device__ __forceinline__ void finish_run(const aek_batch &bt, uint32_t 
     float *out = bt.theta + (size_t)slot * bt.stride_theta;
     for (int e = 0; e < n * m + n; e++) out[e] = theta[e];
     ae_summary summary;
-    ae_summarize(n, m, theta, theta + n * m, bt.recon + (size_t)slot * bt.stride_feature,
+    ae_summarize(p, theta, track, bt.recon + (size_t)slot * bt.stride_feature,
                  bt.norm + (size_t)slot * bt.stride_feature, scratch, &summary);
     bt.track[slot] = *track;
     bt.summary[slot] = summary;

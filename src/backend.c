@@ -12,31 +12,17 @@ void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max)
     res->capacity = capacity;
     res->n_max = n_max;
     res->m_max = m_max;
-    res->outcome = ae_xcalloc(capacity, sizeof(int8_t));
-    res->recovered = ae_xcalloc(capacity, sizeof(int8_t));
-    res->n_learnt = ae_xcalloc(capacity, sizeof(int16_t));
-    res->radius_levels = ae_xcalloc(capacity, sizeof(int16_t));
-    res->recovery_step = ae_xcalloc(capacity, sizeof(int64_t));
-    res->first_perfect_step = ae_xcalloc(capacity, sizeof(int64_t));
-    res->diverged_step = ae_xcalloc(capacity, sizeof(int64_t));
-    res->loss = ae_xcalloc(capacity, sizeof(float));
-    res->splay = ae_xcalloc(capacity, sizeof(float));
-    res->asymmetry = ae_xcalloc(capacity, sizeof(float));
-    res->min_gap = ae_xcalloc(capacity, sizeof(float));
-    res->twin_distance = ae_xcalloc(capacity, sizeof(float));
-    res->ftle = ae_xcalloc(capacity, sizeof(float));
-    res->recon = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
-    res->norm = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
-    res->b_final = ae_xcalloc(capacity * (uint64_t)n_max, sizeof(float));
-    res->W_final = ae_xcalloc(capacity * (uint64_t)n_max * (uint64_t)m_max, sizeof(float));
+#define ALLOC_FIELD(name, TYPE, SHAPE, fill, units, long_name)                                                   \
+    res->name = ae_xcalloc(capacity * ae_record_per_run(AE_RECORD_##SHAPE, n_max, m_max), sizeof *res->name);
+    AE_RECORD_FIELDS(ALLOC_FIELD)
+#undef ALLOC_FIELD
 }
 
 void ae_results_free(ae_results *res)
 {
-    void *arrays[] = {res->outcome, res->recovered, res->n_learnt, res->radius_levels, res->recovery_step,
-                      res->first_perfect_step, res->diverged_step, res->loss, res->splay, res->asymmetry,
-                      res->min_gap, res->twin_distance, res->ftle, res->recon, res->norm, res->b_final, res->W_final};
-    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) free(arrays[k]);
+#define FREE_FIELD(name, TYPE, SHAPE, fill, units, long_name) free(res->name);
+    AE_RECORD_FIELDS(FREE_FIELD)
+#undef FREE_FIELD
     memset(res, 0, sizeof *res);
 }
 
@@ -56,19 +42,26 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
 {
     const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
     res->outcome[slot] = (int8_t)sum->outcome;
+    res->recovered[slot] = (uint8_t)sum->recovered;
+    res->converged[slot] = (uint8_t)sum->converged;
     res->n_learnt[slot] = (int16_t)sum->n_learnt;
     res->radius_levels[slot] = (int16_t)sum->radius_levels;
+    res->plateau_kind[slot] = (int8_t)track->plateau_kind;
+    res->plateau_start[slot] = track->plateau_start;
+    res->plateau_length[slot] = track->plateau_length;
+    res->plateau_unlearnt[slot] = (int16_t)track->plateau_unlearnt;
+    res->recovery_step[slot] = track->recovery_step;
+    res->first_perfect_step[slot] = track->first_perfect_step;
+    res->diverged_step[slot] = track->diverged_step;
+    if (sum->outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
     res->loss[slot] = sum->loss;
+    res->loss_change[slot] = sum->loss_change;
+    res->tilt[slot] = sum->tilt;
     res->splay[slot] = sum->splay;
     res->asymmetry[slot] = sum->asymmetry;
     res->min_gap[slot] = sum->min_gap;
     res->twin_distance[slot] = NAN; /* ae_record_twin's, when the run has a twin */
     res->ftle[slot] = NAN;
-    res->recovered[slot] = (int8_t)track->recovered;
-    res->recovery_step[slot] = track->recovery_step;
-    res->first_perfect_step[slot] = track->first_perfect_step;
-    res->diverged_step[slot] = track->diverged_step;
-    if (sum->outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
     for (int i = 0; i < n_max; i++) {
         uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
         res->recon[at] = i < n ? recon[i] : NAN;
@@ -84,7 +77,7 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
 {
     float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
     ae_summary sum;
-    ae_summarize(params->n, params->m, theta, theta + params->n * params->m, recon, norm, scratch, &sum);
+    ae_summarize(params, theta, track, recon, norm, scratch, &sum);
     ae_store_run(res, slot, params, theta, track, &sum, recon, norm);
 }
 

@@ -251,7 +251,7 @@ static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
     return 0;
 }
 
-static int trained(const ae_summary *sum) { return sum->outcome >= AE_OUT_PERFECT && sum->outcome <= AE_OUT_DIVERGED; }
+static int trained(const ae_summary *sum) { return sum->outcome >= 0 && sum->outcome < AE_OUTCOME_COUNT; }
 
 /* Stores the count runs of a trained chunk (and their twins' distances) into res slots
  * slot0 .. slot0+count-1; fails on a run a kernel left untrained. */

@@ -147,7 +147,7 @@ typedef struct {
     uint64_t runs;
     int64_t steps;
     double seconds, kernel_seconds, flops_per_step, model_steps_per_s, kernel_model_steps_per_s, peak_fraction;
-    uint64_t outcomes[4];
+    uint64_t outcomes[AE_OUTCOME_COUNT];
 } bench_row;
 
 /* The settings every bench sweep shares: the defaults of DESIGN.md section 1. */
@@ -159,7 +159,8 @@ static void bench_params(ae_params *p, int n, int m, int64_t steps)
     p->init_std = 1.0f, p->init_bound = 1.0f, p->bias_init = 0.0f;
     p->radius = sqrtf(2.0f) * 1.01f, p->dead_eps = 1e-3f;
     p->lr = 1e-3f, p->weight_decay = 0.01f, p->beta1 = 0.9f, p->beta2 = 0.999f, p->eps = 1e-8f;
-    p->steps = steps, p->check_every = 100, p->plateau_steps = 1000;
+    p->steps = steps, p->check_every = 100, p->plateau_steps = 2000;
+    p->outcome_window = 1000, p->outcome_tol = 3e-3f, p->tilt_max = 0.1f, p->live_min = 0.9f;
 }
 
 static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
@@ -195,7 +196,7 @@ static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
     row->seconds = ae_now() - start;
     if (!status) {
         for (uint64_t r = 0; r < row->runs; r++)
-            if (res.outcome[r] >= 0 && res.outcome[r] <= 3) row->outcomes[res.outcome[r]]++;
+            if (res.outcome[r] >= 0 && res.outcome[r] < AE_OUTCOME_COUNT) row->outcomes[res.outcome[r]]++;
         double model_steps = (double)row->runs * (double)row->steps;
         row->flops_per_step = ae_flops_per_step(row->n, row->m, &grid.params);
         row->model_steps_per_s = model_steps / row->seconds;
@@ -246,13 +247,13 @@ static void write_json(FILE *f, const ae_backend *backend, double peak, const ch
         fprintf(f,
                 "    {\"n\": %d, \"m\": %d, \"kernel\": %d, \"runs\": %llu, \"steps\": %lld, \"seconds\": %.6g, "
                 "\"kernel_seconds\": %.6g, \"model_steps_per_s\": %.6g, \"kernel_model_steps_per_s\": %.6g, "
-                "\"flops_per_step\": %.6g, \"peak_fraction\": %.6g, "
-                "\"outcomes\": {\"perfect\": %llu, \"mean_bias_failure\": %llu, \"dead_failure\": %llu, "
-                "\"diverged\": %llu}}%s\n",
+                "\"flops_per_step\": %.6g, \"peak_fraction\": %.6g, \"outcomes\": {",
                 r->n, r->m, r->kernel, (unsigned long long)r->runs, (long long)r->steps, r->seconds,
                 r->kernel_seconds, r->model_steps_per_s, r->kernel_model_steps_per_s, r->flops_per_step,
-                r->peak_fraction, (unsigned long long)r->outcomes[0], (unsigned long long)r->outcomes[1],
-                (unsigned long long)r->outcomes[2], (unsigned long long)r->outcomes[3], k + 1 < n_rows ? "," : "");
+                r->peak_fraction);
+        for (int o = 0; o < AE_OUTCOME_COUNT; o++)
+            fprintf(f, "%s\"%s\": %llu", o ? ", " : "", ae_outcome_name(o), (unsigned long long)r->outcomes[o]);
+        fprintf(f, "}}%s\n", k + 1 < n_rows ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
 }

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,14 @@ static const ae_setting settings[] = {
      "steps between outcome checks"},
     {"train.plateau_steps", "plateau_steps", AE_SET_INT64, FIELD(plateau_steps), 0, BIG, NULL, "step",
      "failure plateau before a recovery counts"},
+    {"outcome.window", "window", AE_SET_INT64, FIELD(outcome_window), 1, BIG, NULL, "step",
+     "convergence and plateaus: loss change over this many steps (all steps when fewer)"},
+    {"outcome.tol", "tol", AE_SET_REAL, FIELD(outcome_tol), 0, 1e3, NULL, "1",
+     "converged / on a plateau: |loss change| <= tol x loss"},
+    {"outcome.tilt_max", "tilt_max", AE_SET_REAL, FIELD(tilt_max), 0, 1e6, NULL, "1",
+     "symmetric failure below this tilt max_j |W_i.W_j| / b_i, pinned at or above"},
+    {"outcome.live_min", "live_min", AE_SET_REAL, FIELD(live_min), 0.5, 1.5, NULL, "1",
+     "plateau: every learnt feature has Y_jj >= this"},
     {"perturb.bias_delta", "bias_delta", AE_SET_REAL, FIELD(bias_delta), -1e3, 1e3, NULL, "1",
      "bias perturbation delta"},
     {"intervene.method", "intervention", AE_SET_ENUM, FIELD(intervene), 0, 2, intervene_names, "1",
@@ -68,14 +77,16 @@ static const ae_params default_params = {
     .n = 7, .m = 2, .scheme = AE_INIT_XAVIER_NORMAL, .optimizer = AE_OPT_ADAMW, .seed = 0,
     .init_std = 0.1f, .init_bound = 0.1f, .bias_init = 0.0f, .radius = 1.4284271247461902f /* sqrt2 * 1.01 */,
     .dead_eps = 1e-3f, .lr = 1e-3f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-    .momentum = 0.0f, .steps = 10000, .check_every = 100, .plateau_steps = 1000, .bias_delta = 0.0f,
+    .momentum = 0.0f, .steps = 10000, .check_every = 100, .plateau_steps = 2000,
+    .outcome_window = 1000, .outcome_tol = 3e-3f, .tilt_max = 0.1f, .live_min = 0.9f, .bias_delta = 0.0f,
     .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0f, .intervene_delta = 0.0f,
     .intervene_noise = 1e-3f, .twin_eps = 0.0f,
 };
 
 /* Keys that hold text rather than numbers. */
 static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", NULL};
-static const char *const groups[] = {"model", "init", "train", "perturb", "trajectory", "intervene", "twin", NULL};
+static const char *const groups[] = {"model",     "init",      "train", "outcome", "perturb",
+                                     "trajectory", "intervene", "twin",  NULL};
 
 const ae_setting *ae_setting_find(const char *key)
 {
@@ -542,6 +553,37 @@ static int parse_root(parser *ps, config_t *lc)
     return 0;
 }
 
+/* The largest (sign 1) or smallest (sign -1) value a numeric setting takes in any run. */
+static double setting_extreme(const ae_config *cfg, const ae_setting *s, double sign)
+{
+    double best = ae_setting_get(s, &cfg->params);
+    for (int a = 0; a < cfg->n_axes; a++)
+        if (cfg->axes[a].setting == s)
+            for (uint64_t k = 0; k < cfg->axes[a].count; k++)
+                if (sign * cfg->axes[a].values[k] > sign * best) best = cfg->axes[a].values[k];
+    return best;
+}
+
+/* init.select = "first:<outcome>" or "all:<outcome>[,<outcome>...]": every name known. */
+static int check_select_outcomes(const ae_config *cfg, ae_error *err)
+{
+    const char *select = cfg->init_select;
+    if (!select || (strncmp(select, "first:", 6) != 0 && strncmp(select, "all:", 4) != 0)) return 0;
+    char names[256];
+    snprintf(names, sizeof names, "%s", strchr(select, ':') + 1);
+    for (char *name = strtok(names, ","); name; name = strtok(NULL, ",")) {
+        if (ae_outcome_retired(name))
+            return ae_fail(err, "%s: init.select = \"%s\": %s", cfg->path, select, ae_outcome_retired(name));
+        if (ae_outcome_code(name) < 0) {
+            char known[256] = "";
+            for (int k = 0; k < AE_OUTCOME_COUNT; k++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", ae_outcome_name(k));
+            return ae_fail(err, "%s: init.select = \"%s\": unknown outcome \"%s\" (%s)", cfg->path, select, name, known);
+        }
+    }
+    return 0;
+}
+
 /* Checks that only make sense once everything is read. */
 static int check_whole(const ae_config *cfg, ae_error *err)
 {
@@ -556,6 +598,14 @@ static int check_whole(const ae_config *cfg, ae_error *err)
         return ae_fail(err, "%s: init.scheme = \"file\" needs init.file = \"earlier.h5\"", cfg->path);
     if (cfg->params.scheme != AE_INIT_FILE && (cfg->init_file || cfg->init_select))
         return ae_fail(err, "%s: init.file and init.select need init.scheme = \"file\"", cfg->path);
+    if (check_select_outcomes(cfg, err)) return -1;
+    /* the plateau test compares the loss with a check at most AE_TRACK_RING - 1 checks back */
+    const ae_setting *window = ae_setting_find("outcome.window"), *check_every = ae_setting_find("train.check_every");
+    double widest = setting_extreme(cfg, window, 1), densest = setting_extreme(cfg, check_every, -1);
+    if (ceil(widest / densest) > AE_TRACK_RING - 1)
+        return ae_fail(err, "%s: outcome.window = %.0f spans more than %d checks of train.check_every = %.0f; "
+                            "raise train.check_every to at least %.0f",
+                       cfg->path, widest, AE_TRACK_RING - 1, densest, ceil(widest / (AE_TRACK_RING - 1)));
     for (int a = 0; a < cfg->n_axes; a++) {
         const ae_setting *s = cfg->axes[a].setting;
         int shape_axis = s->offset == offsetof(ae_params, n) || s->offset == offsetof(ae_params, m);

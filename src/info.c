@@ -15,7 +15,7 @@
 
 #define INFO_ROWS_MAX 40 /* values of one axis shown before eliding */
 
-static const char *const outcome_labels[] = {"perfect", "mean_bias_failure", "dead_failure", "diverged"};
+#define K AE_OUTCOME_COUNT
 
 typedef struct {
     char name[64];
@@ -102,10 +102,10 @@ static int read_axis(hid_t ds, unsigned d, hsize_t count, info_axis *axis)
 }
 
 /* One table row: done runs and each outcome's fraction with its Wilson interval. */
-static void print_row(const char *label, const uint64_t counts[4], uint64_t done)
+static void print_row(const char *label, const uint64_t counts[K], uint64_t done)
 {
     printf("  %-12s %9llu", label, (unsigned long long)done);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < K; k++) {
         double lo, hi;
         ae_wilson(counts[k], done, &lo, &hi);
         if (done)
@@ -119,7 +119,7 @@ static void print_row(const char *label, const uint64_t counts[4], uint64_t done
 static void print_header(const char *first)
 {
     printf("  %-12s %9s", first, "done");
-    for (int k = 0; k < 4; k++) printf("   %-21s", outcome_labels[k]);
+    for (int k = 0; k < K; k++) printf("   %-21s", ae_outcome_name(k));
     printf("\n");
 }
 
@@ -167,9 +167,9 @@ int ae_info(const char *path, ae_error *err)
                axes[a].labels[dims[a] - 1]);
     }
     printf("%s = %lld runs\n", rank ? "" : " (one run)", (long long)total);
-    uint64_t counts[4] = {0}, n_done = 0;
+    uint64_t counts[K] = {0}, n_done = 0;
     for (hssize_t r = 0; r < total; r++)
-        if (done[r] && outcome[r] >= 0 && outcome[r] < 4) counts[outcome[r]]++, n_done++;
+        if (done[r] && outcome[r] >= 0 && outcome[r] < K) counts[outcome[r]]++, n_done++;
     printf("%-16s %llu / %lld (%.1f%%)%s\n", "done", (unsigned long long)n_done, (long long)total,
            total ? 100.0 * (double)n_done / (double)total : 0.0, n_done < (uint64_t)total ? "  -- incomplete (still running, or stopped: --resume finishes it)" : "");
     printf("\noutcomes (fraction of done runs, 95%% Wilson interval)\n");
@@ -177,13 +177,13 @@ int ae_info(const char *path, ae_error *err)
     print_row("all", counts, n_done);
     /* one pass: per axis, per value, runs done and runs of each outcome */
     uint64_t *by_value[AE_AXES_MAX + 1];
-    for (int a = 0; a < rank; a++) by_value[a] = ae_xcalloc(dims[a] * 5, sizeof(uint64_t));
+    for (int a = 0; a < rank; a++) by_value[a] = ae_xcalloc(dims[a] * (K + 1), sizeof(uint64_t));
     for (hssize_t r = 0; r < total; r++) {
-        if (!done[r] || outcome[r] < 0 || outcome[r] > 3) continue;
+        if (!done[r] || outcome[r] < 0 || outcome[r] >= K) continue;
         uint64_t rest = (uint64_t)r;
         for (int a = rank - 1; a >= 0; a--) {
-            uint64_t *cell = by_value[a] + rest % dims[a] * 5;
-            cell[outcome[r]]++, cell[4]++;
+            uint64_t *cell = by_value[a] + rest % dims[a] * (K + 1);
+            cell[outcome[r]]++, cell[K]++;
             rest /= dims[a];
         }
     }
@@ -195,7 +195,7 @@ int ae_info(const char *path, ae_error *err)
                 printf("  ... %llu more values\n", (unsigned long long)(dims[a] - v));
                 break;
             }
-            print_row(axes[a].labels[v], by_value[a] + v * 5, by_value[a][v * 5 + 4]);
+            print_row(axes[a].labels[v], by_value[a] + v * (K + 1), by_value[a][v * (K + 1) + K]);
         }
         free(by_value[a]);
     }

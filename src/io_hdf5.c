@@ -29,41 +29,23 @@
 /* The variables                                                             */
 /* ------------------------------------------------------------------------ */
 
-typedef enum { PER_RUN, PER_FEATURE, PER_WEIGHT } var_shape;
 typedef enum { VT_I8, VT_U8, VT_I16, VT_I64, VT_F32 } var_type;
 
 typedef struct {
     const char *name;
-    var_shape shape;
+    ae_record_shape shape;
     var_type type;
     size_t field; /* offset of the array pointer in ae_results */
     double fill;
     const char *units, *long_name;
 } out_var;
 
-#define RES(f) offsetof(ae_results, f)
-static const out_var out_vars[] = {
-    {"outcome", PER_RUN, VT_I8, RES(outcome), -1, "1", "training outcome"},
-    {"recovered", PER_RUN, VT_I8, RES(recovered), -1, "1", "recovered after a failure plateau (1) or not (0)"},
-    {"n_learnt", PER_RUN, VT_I16, RES(n_learnt), -1, "1", "learnt features (Y_ii >= 0.5)"},
-    {"radius_levels", PER_RUN, VT_I16, RES(radius_levels), -1, "1", "distinct norm levels of learnt features"},
-    {"recovery_step", PER_RUN, VT_I64, RES(recovery_step), -2, "step", "step of recovery (-1: none)"},
-    {"first_perfect_step", PER_RUN, VT_I64, RES(first_perfect_step), -2, "step",
-     "first checked step with every feature learnt (-1: never)"},
-    {"diverged_step", PER_RUN, VT_I64, RES(diverged_step), -2, "step", "step the loss became non-finite (-1: never)"},
-    {"loss", PER_RUN, VT_F32, RES(loss), NAN, "1", "final MSE loss"},
-    {"splay", PER_RUN, VT_F32, RES(splay), NAN, "1", "splay, sum of feature norms"},
-    {"asymmetry", PER_RUN, VT_F32, RES(asymmetry), NAN, "1", "norm of the feature sum over the splay"},
-    {"min_gap", PER_RUN, VT_F32, RES(min_gap), NAN, "rad", "smallest angle between adjacent learnt features"},
-    {"twin_distance", PER_RUN, VT_F32, RES(twin_distance), NAN, "1", "distance to the twin run at the end"},
-    {"ftle", PER_RUN, VT_F32, RES(ftle), NAN, "1/step", "finite-time Lyapunov exponent ln(d_T/eps)/T"},
-    {"recon", PER_FEATURE, VT_F32, RES(recon), NAN, "1", "reconstruction of the active feature, Y_ii"},
-    {"norm", PER_FEATURE, VT_F32, RES(norm), NAN, "1", "feature norm |W_i|"},
-    {"b_final", PER_FEATURE, VT_F32, RES(b_final), NAN, "1", "final bias b_i"},
-    {"W_final", PER_WEIGHT, VT_F32, RES(W_final), NAN, "1", "final weights W_i"},
-};
+/* One variable per field of the run record (AE_RECORD_FIELDS, include/ae_backend.h). */
+#define OUT_VAR(name, TYPE, SHAPE, fill, units, long_name) \
+    {#name, AE_RECORD_##SHAPE, VT_##TYPE, offsetof(ae_results, name), fill, units, long_name},
+static const out_var out_vars[] = {AE_RECORD_FIELDS(OUT_VAR)};
+#undef OUT_VAR
 #define N_OUT_VARS (sizeof out_vars / sizeof out_vars[0])
-static const char *const outcome_names[] = {"perfect", "mean_bias_failure", "dead_failure", "diverged"};
 
 static hid_t h5_type(var_type type)
 {
@@ -372,7 +354,7 @@ static int create_layout(ae_out *out, const ae_job *job, ae_error *err)
     dims[rank + 1] = latent.count;
     for (size_t v = 0; v < N_OUT_VARS; v++) {
         const out_var *var = &out_vars[v];
-        int var_rank = rank + (var->shape == PER_FEATURE) + 2 * (var->shape == PER_WEIGHT);
+        int var_rank = rank + (var->shape == AE_RECORD_FEATURE) + 2 * (var->shape == AE_RECORD_WEIGHT);
         char fill[8];
         fill_bytes(var, fill);
         hid_t type = h5_type(var->type);
@@ -382,10 +364,24 @@ static int create_layout(ae_out *out, const ae_job *job, ae_error *err)
             put_array_attr(out->vars[v], "_FillValue", type, 0, fill, err))
             return -1;
     }
-    int8_t flags[4] = {0, 1, 2, 3};
-    if (put_array_attr(out->vars[0], "flag_values", H5T_NATIVE_INT8, 4, flags, err) ||
-        put_text_attr(out->vars[0], "flag_meanings", "perfect mean_bias_failure dead_failure diverged", err))
+    int8_t flags[AE_OUTCOME_COUNT]; /* CF: outcome codes and their names, space-separated */
+    char meanings[512] = "";
+    for (int k = 0; k < AE_OUTCOME_COUNT; k++) {
+        flags[k] = (int8_t)k;
+        snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "",
+                 ae_outcome_name(k));
+    }
+    if (put_array_attr(out->vars[0], "flag_values", H5T_NATIVE_INT8, AE_OUTCOME_COUNT, flags, err) ||
+        put_text_attr(out->vars[0], "flag_meanings", meanings, err))
         return -1;
+    /* plateau_kind: 0 none, else the outcome code of the failure the plateau sat in */
+    int8_t kinds[3] = {0, AE_OUT_SYMMETRIC_FAILURE, AE_OUT_PINNED_FAILURE};
+    snprintf(meanings, sizeof meanings, "none %s %s", ae_outcome_name(kinds[1]), ae_outcome_name(kinds[2]));
+    for (size_t v = 0; v < N_OUT_VARS; v++)
+        if (strcmp(out_vars[v].name, "plateau_kind") == 0 &&
+            (put_array_attr(out->vars[v], "flag_values", H5T_NATIVE_INT8, 3, kinds, err) ||
+             put_text_attr(out->vars[v], "flag_meanings", meanings, err)))
+            return -1;
     uint8_t not_done = 0;
     if (make_variable(file, "done", H5T_NATIVE_UINT8, &not_done, rank, dims, scales, &out->done, err) ||
         put_text_attr(out->done, "long_name", "run record written (1) or not yet (0)", err) ||
@@ -573,8 +569,8 @@ int ae_out_write(ae_out *out, uint64_t first, uint64_t count, const ae_results *
     for (size_t v = 0; v < N_OUT_VARS; v++) {
         const out_var *var = &out_vars[v];
         const void *data = *(void *const *)((const char *)res + var->field);
-        int extra = var->shape == PER_RUN ? 0 : var->shape == PER_FEATURE ? 1 : 2;
-        uint64_t per_run = var->shape == PER_RUN ? 1 : var->shape == PER_FEATURE ? out->n_max : out->n_max * out->m_max;
+        int extra = var->shape == AE_RECORD_RUN ? 0 : var->shape == AE_RECORD_FEATURE ? 1 : 2;
+        uint64_t per_run = ae_record_per_run(var->shape, out->n_max, out->m_max);
         if (write_runs(out, out->vars[v], h5_type(var->type), extra, per_run, first, count, data, err)) return -1;
     }
     H5_TRY(H5Fflush(out->file, H5F_SCOPE_GLOBAL));
@@ -633,13 +629,6 @@ static float *read_floats(hid_t file, const char *name, hsize_t *dims, int *rank
     return data;
 }
 
-static int outcome_code(const char *name)
-{
-    for (int k = 0; k < 4; k++)
-        if (strcmp(outcome_names[k], name) == 0) return k;
-    return -1;
-}
-
 int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_error *err)
 {
     memset(bases, 0, sizeof *bases);
@@ -667,7 +656,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         goto done;
     }
     const char *sel = select ? select : "all";
-    int wanted[4] = {0}, by_outcome = 0, first_only = 0;
+    int wanted[AE_OUTCOME_COUNT] = {0}, by_outcome = 0, first_only = 0;
     uint64_t index = 0;
     if (strncmp(sel, "first:", 6) == 0 || strncmp(sel, "all:", 4) == 0) {
         /* first:<outcome> or all:<outcome>[,<outcome>...] */
@@ -676,11 +665,9 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         char names[256];
         snprintf(names, sizeof names, "%s", strchr(sel, ':') + 1);
         for (char *name = strtok(names, ","); name; name = strtok(NULL, ",")) {
-            int code = outcome_code(name);
-            if (code < 0) {
-                status = ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\" (perfect, mean_bias_failure, "
-                                      "dead_failure, diverged)",
-                                 sel, name);
+            int code = ae_outcome_code(name);
+            if (code < 0) { /* the config checked the names: this is a caller's own select */
+                status = ae_fail(err, "init.select = \"%s\": unknown outcome \"%s\"", sel, name);
                 goto done;
             }
             wanted[code] = 1;
@@ -712,7 +699,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     bases->b = ae_xmalloc(runs * (uint64_t)n * sizeof(float));
     bases->source_index = ae_xmalloc(runs * sizeof(int64_t));
     for (uint64_t r = 0; r < runs; r++) {
-        int picked = by_outcome ? outcome[r] >= 0 && outcome[r] < 4 && wanted[outcome[r]]
+        int picked = by_outcome ? outcome[r] >= 0 && outcome[r] < AE_OUTCOME_COUNT && wanted[outcome[r]]
                                 : strcmp(sel, "all") == 0 || r == index;
         if (!picked) continue;
         uint64_t k = bases->count++;

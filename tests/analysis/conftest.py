@@ -71,7 +71,7 @@ def twin(tmp_path_factory):
 @pytest.fixture(scope="session")
 def resample(tmp_path_factory):
     """base x intervention x intervene_delta x lr (2 x 3 x 2 x 3): interventions from two
-    mean_bias_failure base states written by a first engine run."""
+    symmetric_failure base states written by a first engine run."""
     base = produce(tmp_path_factory, "resample_base.cfg", "resample_base.h5")
     with open(os.path.join(HERE, "resample.cfg")) as f:
         text = f.read().replace("BASE_FILE", base)

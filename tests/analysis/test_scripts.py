@@ -86,14 +86,15 @@ def test_census_by_lr(tiny, tmp_path, capsys):
     assert census.main([tiny, "-o", str(out)]) == 0
     check_image(out, census.SIZE)
     header, lines, _ = parse_table(capsys.readouterr().out)
-    assert header == ["lr", "done", "perfect", "mean_bias_failure", "dead_failure", "diverged"]
+    assert header == ["lr", "done", "perfect", "symmetric_failure", "pinned_failure", "dead_failure",
+                      "interference_failure", "still_learning", "diverged"]
     outcome, done = raw(tiny, "outcome")
     assert len(lines) == outcome.shape[0]
     for line, oc, dn in zip(lines, outcome, done):
         fields = line.split()
         assert int(fields[1]) == dn.sum()
         fracs = [float(x) for x in re.findall(r"(\d\.\d+) \[", line)]
-        assert fracs == pytest.approx([np.sum(dn & (oc == c)) / dn.sum() for c in range(4)], abs=5e-4)
+        assert fracs == pytest.approx([np.sum(dn & (oc == c)) / dn.sum() for c in range(7)], abs=5e-4)
 
 
 def test_census_overall_and_partial(partial, tmp_path, capsys):
@@ -171,7 +172,7 @@ def test_report(which, request, tmp_path):
     ds = common.open_dataset(path)
     for key in ("aesweep_version", "git_commit", "backend", "config"):
         assert f"<th>{key}</th>" in page
-    assert "<th>mean_bias_failure</th>" in page
+    assert "<th>symmetric_failure</th>" in page
     assert str(ds.attrs["git_commit"]) in page
 
 

@@ -17,18 +17,16 @@ grid  = ( { param = "train.lr"; logspace = [-3.0, -1.0, 5]; },
           { param = "init.seed"; range = [0, 6]; } );
 """
 
-VARIABLES = ["outcome", "recovered", "n_learnt", "radius_levels", "recovery_step", "first_perfect_step", "twin_distance", "ftle",
-             "diverged_step", "loss", "splay", "asymmetry", "min_gap", "recon", "norm", "b_final", "W_final", "done"]
-
-
 def read_all(path):
+    """Every dataset at the file's root: the run records, `done` and the coordinates."""
     with h5py.File(path, "r") as f:
-        return {name: f[name][()] for name in VARIABLES}
+        return {name: item[()] for name, item in f.items() if isinstance(item, h5py.Dataset)}
 
 
 def assert_same_data(a, b):
     da, db = read_all(a), read_all(b)
-    for name in VARIABLES:
+    assert set(da) == set(db) and {"outcome", "plateau_kind", "tilt", "W_final", "done"} <= set(da)
+    for name in da:
         assert da[name].shape == db[name].shape, name
         assert np.array_equal(da[name], db[name], equal_nan=da[name].dtype.kind == "f"), name
 
@@ -44,8 +42,10 @@ def test_sweep_opens_in_xarray_with_labelled_axes(tmp_path, write_config):
     assert list(ds["seed"].values) == [0, 1, 2, 3, 4, 5]
     assert ds.sizes["feature"] == 5 and ds.sizes["latent"] == 2
     assert (ds["done"].values == 1).all()
-    assert set(np.unique(ds["outcome"].values)) <= {0, 1, 2, 3}
-    assert ds["outcome"].attrs["flag_meanings"] == "perfect mean_bias_failure dead_failure diverged"
+    assert set(np.unique(ds["outcome"].values)) <= set(range(7))
+    assert ds["outcome"].attrs["flag_meanings"] == ("perfect symmetric_failure pinned_failure dead_failure "
+                                                    "interference_failure still_learning diverged")
+    assert list(ds["outcome"].attrs["flag_values"]) == list(range(7))
     for name in ["loss", "splay", "recon", "W_final"]:
         assert ds[name].attrs["long_name"] and "units" in ds[name].attrs
     for key in ["config", "config_json", "aesweep_version", "git_commit", "backend", "device", "start_time",
@@ -191,7 +191,7 @@ train = { steps = 0; };
 grid  = ( { param = "init.dead_eps"; values = [0.001, 0.002]; } );
 """, "ideal.cfg"), "-o", source, "--quiet")
     chaos = write_config(f"""
-init    = {{ scheme = "file"; file = "{source}"; select = "first:mean_bias_failure"; }};
+init    = {{ scheme = "file"; file = "{source}"; select = "first:symmetric_failure"; }};
 perturb = {{ features = "dead_neighbors"; }};
 train   = {{ optimizer = "sgd"; weight_decay = 0.0; steps = 0; }};
 grid    = ( {{ param = "perturb.bias_delta"; values = [0.0, 0.1]; }} );
@@ -204,7 +204,7 @@ grid    = ( {{ param = "perturb.bias_delta"; values = [0.0, 0.1]; }} );
         assert np.array_equal(b0, src["b_final"][0])
         # delta lands on the two neighbours of the dead feature 6: features 5 and 0
         np.testing.assert_allclose(b1 - b0, [0.1, 0, 0, 0, 0, 0.1, 0], atol=1e-6)
-    proc = run_aesweep("run", write_config(chaos.read_text().replace("first:mean_bias_failure", "all:perfect"),
+    proc = run_aesweep("run", write_config(chaos.read_text().replace("first:symmetric_failure", "all:perfect"),
                                            "none.cfg"), "-o", tmp_path / "none.h5", check=False)
     assert proc.returncode == 2 and "no run" in proc.stderr
 

@@ -17,7 +17,13 @@ import sys
 import h5py
 import numpy as np
 
-NAMES = ["perfect", "mean_bias_failure", "dead_failure", "diverged"]
+
+
+def outcome_names(f):
+    """The outcome classes, from the file's CF flag_values / flag_meanings."""
+    meanings = f["outcome"].attrs["flag_meanings"]
+    meanings = meanings.decode() if isinstance(meanings, bytes) else meanings
+    return dict(zip((int(v) for v in f["outcome"].attrs["flag_values"]), meanings.split()))
 
 
 def datasets(f):
@@ -57,8 +63,9 @@ def outcomes(fa, fb, max_mismatch, stat):
     if oa.shape != ob.shape or not done.all():
         print("DIFFER: shapes %s vs %s, %d runs not done in both" % (oa.shape, ob.shape, int((~done).sum())))
         return 1
+    names = outcome_names(fa)
     for label, o in (("A", oa), ("B", ob)):
-        print("outcomes %s: %s" % (label, ", ".join("%s %d" % (n, int((o == k).sum())) for k, n in enumerate(NAMES))))
+        print("outcomes %s: %s" % (label, ", ".join("%s %d" % (n, int((o == k).sum())) for k, n in names.items())))
     differ = oa != ob
     frac = float(differ.mean()) if differ.size else 0.0
     print("outcome differs in %d of %d runs (%.3g %%)" % (differ.sum(), differ.size, 100 * frac))
@@ -71,7 +78,7 @@ def outcomes(fa, fb, max_mismatch, stat):
         print("%s: at most %.3g %% may differ" % ("ok" if ok else "FAILED", 100 * max_mismatch))
         return 0 if ok else 1
     n, ok = oa.size, True
-    for k, name in enumerate(NAMES):
+    for k, name in names.items():
         pa, pb = (oa == k).mean(), (ob == k).mean()
         p = (pa + pb) / 2
         bound = 4 * np.sqrt(2 * p * (1 - p) / n) + 1.0 / n

@@ -4,9 +4,9 @@
  *   init        initial states (every scheme, every perturbation) bit-identical to the host's
  *   train       final W, b after 2 000 AdamW steps, 1 000 random runs (n 2..16), every
  *               kernel variant: median relative difference < 1e-5, 99th percentile < 1e-3;
- *               outcomes and on-device metrics agree with the host's
+ *               outcomes, plateaus, recoveries and on-device metrics agree with the host's
  *   large       n 17..256 (the runtime-n kernels), fewer steps, same tolerances
- *   diverged    SGD at lr 1e3 diverges: flagged (outcome 3, diverged_step) on exactly the
+ *   diverged    SGD at lr 1e3 diverges: flagged (outcome diverged, diverged_step) on exactly the
  *               runs the CPU flags, while the runs beside them train on unharmed
  *
  * Prints one line per check and "N passed, N failed"; exits 1 on any failure.
@@ -76,7 +76,8 @@ static ae_params default_params(int n, int m)
     p.seed = (int64_t)rng_next();
     p.init_std = 1.0f, p.init_bound = 1.0f, p.radius = sqrtf(2.0f) * 1.01f, p.dead_eps = 1e-3f;
     p.lr = 1e-3f, p.weight_decay = 0.01f, p.beta1 = 0.9f, p.beta2 = 0.999f, p.eps = 1e-8f;
-    p.steps = 2000, p.check_every = 100, p.plateau_steps = 1000;
+    p.steps = 2000, p.check_every = 100, p.plateau_steps = 2000;
+    p.outcome_window = 1000, p.outcome_tol = 3e-3f, p.tilt_max = 0.1f, p.live_min = 0.9f;
     return p;
 }
 
@@ -308,16 +309,18 @@ static void compare_runs(const char *what, const batch *b, const float *want, co
         const int n = p->n, m = p->m;
         const ae_summary *got = &b->summary[r];
         const float *theta = b->theta + (size_t)r * b->stride_theta;
-        if (got->outcome < 0 || got->outcome > 3) {
+        if (got->outcome < 0 || got->outcome >= AE_OUTCOME_COUNT) {
             untrained++;
             continue;
         }
         /* metrics: the host's ae_summarize of the device's final state */
         float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
         ae_summary host;
-        ae_summarize(n, m, theta, theta + n * m, recon, norm, scratch, &host);
+        ae_summarize(p, theta, &b->track[r], recon, norm, scratch, &host);
         int same = host.outcome == got->outcome && host.n_learnt == got->n_learnt &&
-                   close_to(host.loss, got->loss, 1e-5f, 1e-6f);
+                   host.converged == got->converged && host.recovered == got->recovered &&
+                   close_to(host.loss, got->loss, 1e-5f, 1e-6f) &&
+                   (isnan(host.tilt) ? isnan(got->tilt) : close_to(host.tilt, got->tilt, 1e-5f, 1e-5f));
         for (int i = 0; i < n; i++) same &= close_to(recon[i], b->recon[(size_t)r * b->stride_feature + i], 1e-5f, 1e-6f);
         metrics_agree += same;
         if (skip && skip[r]) continue;
@@ -327,9 +330,12 @@ static void compare_runs(const char *what, const batch *b, const float *want, co
         float want_recon[AE_N_MAX], want_norm[AE_N_MAX];
         ae_summary want_sum;
         const float *wt = want + (size_t)r * b->stride_theta;
-        ae_summarize(n, m, wt, wt + n * m, want_recon, want_norm, scratch, &want_sum);
-        outcome_agree += want_sum.outcome == got->outcome &&
-                         (want_track[r].diverged_step >= 0) == (b->track[r].diverged_step >= 0);
+        ae_summarize(p, wt, &want_track[r], want_recon, want_norm, scratch, &want_sum);
+        const ae_track *got_track = &b->track[r], *cpu_track = &want_track[r];
+        outcome_agree += want_sum.outcome == got->outcome && want_sum.recovered == got->recovered &&
+                         (cpu_track->diverged_step >= 0) == (got_track->diverged_step >= 0) &&
+                         cpu_track->plateau_kind == got_track->plateau_kind &&
+                         cpu_track->plateau_unlearnt == got_track->plateau_unlearnt;
     }
     qsort(rel, (size_t)count, sizeof(double), compare_double);
     double median = count ? rel[count / 2] : 0, p99 = count ? rel[(size_t)(0.99 * (count - 1))] : 0;
@@ -338,7 +344,8 @@ static void compare_runs(const char *what, const batch *b, const float *want, co
           median, count, identical);
     check(p99 < 1e-3, "%s: 99th percentile relative difference %.3g < 1e-3 (max %.3g)", what, p99,
           count ? rel[count - 1] : 0);
-    check(outcome_agree >= 0.99 * compared, "%s: outcome equal to the CPU's in %d of %d runs (>= 99 %%)", what,
+    check(outcome_agree >= 0.99 * compared,
+          "%s: outcome, recovered, plateau kind and size equal to the CPU's in %d of %d runs (>= 99 %%)", what,
           outcome_agree, compared);
     const int trained = (int)b->count - untrained;
     check(metrics_agree >= 0.999 * trained,
@@ -425,7 +432,7 @@ static void test_diverged(void)
         }
         check(same_set == RUNS, "diverged kernel %d: %d runs flagged, exactly the CPU's (%d of %d agree)", v, flagged,
               same_set, RUNS);
-        check(wrong == 0, "diverged kernel %d: outcome 3 exactly where diverged_step >= 0 (%d disagree)", v, wrong);
+        check(wrong == 0, "diverged kernel %d: outcome diverged exactly where diverged_step >= 0 (%d disagree)", v, wrong);
         check(same_step >= RUNS * 99 / 100, "diverged kernel %d: diverged_step equal to the CPU's in %d of %d runs", v,
               same_step, RUNS);
         char what[64];

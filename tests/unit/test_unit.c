@@ -261,6 +261,14 @@ static ae_params ideal_params(int n)
     return p;
 }
 
+/* ideal_params with DESIGN.md's outcome settings */
+static ae_params outcome_params(int n)
+{
+    ae_params p = ideal_params(n);
+    p.plateau_steps = 2000, p.outcome_window = 1000, p.outcome_tol = 3e-3f, p.tilt_max = 0.1f, p.live_min = 0.9f;
+    return p;
+}
+
 /* A dead feature (W_i = 0) with only its bias free settles where b_i is the mean of its
  * targets: b_i = 1/n (the blog's Symmetric Failure). */
 static int test_mean_bias_fixed_point(void)
@@ -340,11 +348,46 @@ static int test_dead_neighbors(void)
     return 0;
 }
 
-static int summarize(int n, const float *theta, ae_summary *out)
+/* The state's summary, with the run converged (L(T - window) = L(T)) unless anchor_scale
+ * moves the earlier loss. */
+static int summarize_as(const ae_params *p, const float *theta, double anchor_scale, ae_summary *out)
 {
     float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
-    ae_summarize(n, 2, theta, theta + 2 * n, recon, norm, scratch, out);
+    ae_track track;
+    ae_track_reset(p, &track);
+    track.loss_anchor = (float)(ae_loss(p->n, p->m, theta, theta + p->n * p->m) * anchor_scale);
+    ae_summarize(p, theta, &track, recon, norm, scratch, out);
     return 0;
+}
+
+static int summarize(int n, const float *theta, ae_summary *out)
+{
+    ae_params p = outcome_params(n);
+    return summarize_as(&p, theta, 1.0, out);
+}
+
+/* n learnt features on a regular polygon of radius 1.3 (b = 1 - 1.69): perfect. */
+static void regular_polygon(int n, float *theta)
+{
+    for (int i = 0; i < n; i++) {
+        theta[2 * i] = (float)(1.3 * cos(two_pi * i / n));
+        theta[2 * i + 1] = (float)(1.3 * sin(two_pi * i / n));
+        theta[2 * n + i] = (float)(1 - 1.3 * 1.3);
+    }
+}
+
+/* ideal_failure (n = 7) with the dead feature's W set so that its tilt is `tilt`:
+ * max_j |W_dead.W_j| = |W_dead| R cos(30 deg) (its nearest features are 30 deg away). */
+static void tilted_failure(double tilt, double dead_bias, float *theta)
+{
+    const int n = 7;
+    ae_params p = outcome_params(n);
+    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    double length = tilt * dead_bias / (1.4284271247461902 * cos(two_pi / 12));
+    double direction = atan2(theta[2 * (n - 1) + 1], theta[2 * (n - 1)]);
+    theta[2 * (n - 1)] = (float)(length * cos(direction));
+    theta[2 * (n - 1) + 1] = (float)(length * sin(direction));
+    theta[2 * n + n - 1] = (float)dead_bias;
 }
 
 static int test_outcome_classes(void)
@@ -352,24 +395,180 @@ static int test_outcome_classes(void)
     const int n = 7;
     float theta[AE_P_MAX];
     ae_summary s;
-    ae_params p = ideal_params(n);
+    ae_params p = outcome_params(n);
+    /* ideal_failure: the study's Symmetric Failure, tilt = 1e-3 R cos 30 / (1/7) = 0.00866 */
     ae_init_ideal_failure(&p, theta, theta + 2 * n);
     summarize(n, theta, &s);
-    CHECK(s.outcome == AE_OUT_MEAN_BIAS_FAILURE && s.n_learnt == n - 1, "ideal failure: %d, %d learnt", s.outcome,
+    CHECK(s.outcome == AE_OUT_SYMMETRIC_FAILURE && s.n_learnt == n - 1, "ideal failure: %d, %d learnt", s.outcome,
           s.n_learnt);
-    theta[2 * n + n - 1] = -0.05f; /* the dead feature never fires */
+    CHECK(close_to(s.tilt, 1e-3 * 1.4284271247461902 * cos(two_pi / 12) * 7, 1e-6, 1e-4), "tilt %g", s.tilt);
+    CHECK(s.converged == 1 && s.loss_change == 0.0f && s.recovered == 0, "converged %d change %g", s.converged,
+          s.loss_change);
+    /* the same state with its loss still moving: still learning (0.5 % over the window) */
+    summarize_as(&p, theta, 1.005, &s);
+    CHECK(s.outcome == AE_OUT_STILL_LEARNING && s.converged == 0, "moving: %d", s.outcome);
+    CHECK(close_to(s.loss_change, -0.005, 1e-6, 1e-3), "loss change %g", s.loss_change);
+    /* tilt just below and just above outcome.tilt_max (0.1) */
+    tilted_failure(0.099, 1.0 / 7, theta);
     summarize(n, theta, &s);
-    CHECK(s.outcome == AE_OUT_DEAD_FAILURE, "dead: %d", s.outcome);
-    double angles[7];
-    for (int i = 0; i < n; i++) angles[i] = 360.0 * i / n;
-    polygon_state(n, angles, theta); /* n learnt features and one extra: use n+1 features */
-    theta[2 * n] = (float)(1.3 * cos(0.3)), theta[2 * n + 1] = (float)(1.3 * sin(0.3)); /* learn the extra too */
-    theta[2 * (n + 1) + n] = (float)(1 - 1.3 * 1.3);
-    summarize(n + 1, theta, &s);
-    CHECK(s.outcome == AE_OUT_PERFECT && s.n_learnt == n + 1, "perfect: %d, %d learnt", s.outcome, s.n_learnt);
+    CHECK(s.outcome == AE_OUT_SYMMETRIC_FAILURE && close_to(s.tilt, 0.099, 0, 1e-4), "tilt %g: %d", s.tilt, s.outcome);
+    tilted_failure(0.101, 1.0 / 7, theta);
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_PINNED_FAILURE && close_to(s.tilt, 0.101, 0, 1e-4), "tilt %g: %d", s.tilt, s.outcome);
+    /* the census's tilted states: b_dead ~ 0.28, W_dead pointing at its neighbours */
+    tilted_failure(2.0, 0.28, theta);
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_PINNED_FAILURE && s.n_learnt == n - 1, "pinned: %d", s.outcome);
+    /* the dead feature never fires */
+    theta[2 * n + n - 1] = -0.05f;
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_DEAD_FAILURE && isnan(s.tilt), "dead: %d, tilt %g", s.outcome, s.tilt);
+    /* perfect; perfect wins over a moving loss */
+    regular_polygon(n, theta);
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_PERFECT && s.n_learnt == n && isnan(s.tilt), "perfect: %d, %d learnt", s.outcome,
+          s.n_learnt);
+    summarize_as(&p, theta, 2.0, &s);
+    CHECK(s.outcome == AE_OUT_PERFECT, "perfect, moving: %d", s.outcome);
+    /* interference: feature 1 moved to 20 degrees from feature 0, Y_01 = 1.69 cos 20 - 0.69 */
+    theta[2] = (float)(1.3 * cos(two_pi * 20 / 360)), theta[3] = (float)(1.3 * sin(two_pi * 20 / 360));
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_INTERFERENCE_FAILURE && s.n_learnt == n, "interference: %d", s.outcome);
+    /* interference by Y_ii >= 1.5 alone: two orthogonal features, one too long */
+    ae_params two = outcome_params(2);
+    float pair[6] = {1.3f, 0, 0, 1.3f, (float)(1 - 1.69), (float)(1 - 1.69)};
+    summarize_as(&two, pair, 1.0, &s);
+    CHECK(s.outcome == AE_OUT_PERFECT, "orthogonal pair: %d", s.outcome);
+    pair[0] = 1.6f; /* Y_00 = 2.56 - 0.69 */
+    summarize_as(&two, pair, 1.0, &s);
+    CHECK(s.outcome == AE_OUT_INTERFERENCE_FAILURE, "Y_00 = 1.87: %d", s.outcome);
+    /* a huge bias fires every output on every input: not perfect */
+    regular_polygon(n, theta);
+    for (int i = 0; i < n; i++) theta[2 * n + i] = 1e6f;
+    summarize(n, theta, &s);
+    CHECK(s.outcome == AE_OUT_INTERFERENCE_FAILURE, "bias 1e6: %d", s.outcome);
     theta[3] = NAN;
-    summarize(n + 1, theta, &s);
+    summarize(n, theta, &s);
     CHECK(s.outcome == AE_OUT_DIVERGED, "diverged: %d", s.outcome);
+    return 0;
+}
+
+/* Feeds the tracker a recorded run: the state and loss at each check (every 100 steps). */
+typedef struct {
+    int64_t until;     /* this phase lasts up to this step (inclusive) */
+    const float *state;
+    double loss, slope; /* loss = loss + slope * (step - phase start) */
+} track_phase;
+
+static void track_phases(const ae_params *p, ae_track *track, const track_phase *phases, int count)
+{
+    ae_track_reset(p, track);
+    int64_t from = 0;
+    for (int k = 0; k < count; k++) {
+        for (int64_t step = from; step <= phases[k].until; step += p->check_every)
+            ae_track_step(p, track, step, (float)(phases[k].loss + phases[k].slope * (double)(step - from)), 1,
+                          phases[k].state);
+        from = phases[k].until + p->check_every;
+    }
+}
+
+static int test_plateau_detection(void)
+{
+    const int n = 7;
+    ae_params p = outcome_params(n); /* window 1000, tol 3e-3, plateau 2000 steps */
+    p.steps = 100000;
+    float symmetric[AE_P_MAX], pinned[AE_P_MAX], perfect[AE_P_MAX], weak[AE_P_MAX];
+    ae_init_ideal_failure(&p, symmetric, symmetric + 2 * n);
+    tilted_failure(2.0, 0.28, pinned);
+    regular_polygon(n, perfect);
+    memcpy(weak, symmetric, sizeof symmetric);
+    weak[2 * n] -= 0.15f; /* learnt feature 0 at Y_00 = 0.85 < live_min */
+    ae_track t;
+    /* falling loss, then flat on the symmetric failure 1000..5000, then perfect: the plateau
+     * checks start once the window behind them is flat (2000) and span 3000 steps */
+    const track_phase recovery[] = {{900, symmetric, 0.1, -5e-5}, {5000, symmetric, 0.02, 0}, {8000, perfect, 1e-3, 0}};
+    track_phases(&p, &t, recovery, 3);
+    CHECK(t.plateau_kind == AE_OUT_SYMMETRIC_FAILURE && t.plateau_start == 2000 && t.plateau_length == 3000 &&
+              t.plateau_unlearnt == 1,
+          "kind %d start %lld length %lld unlearnt %d", t.plateau_kind, (long long)t.plateau_start,
+          (long long)t.plateau_length, t.plateau_unlearnt);
+    CHECK(t.recovery_step == 5100 && t.first_perfect_step == 5100, "recovery %lld first perfect %lld",
+          (long long)t.recovery_step, (long long)t.first_perfect_step);
+    /* the same from a pinned state */
+    const track_phase pinned_recovery[] = {{900, pinned, 0.1, -5e-5}, {5000, pinned, 0.02, 0}, {8000, perfect, 1e-3, 0}};
+    track_phases(&p, &t, pinned_recovery, 3);
+    CHECK(t.plateau_kind == AE_OUT_PINNED_FAILURE && t.recovery_step == 5100, "pinned: kind %d recovery %lld",
+          t.plateau_kind, (long long)t.recovery_step);
+    /* flat for only 1500 steps of plateau checks (2000..3500): too short to count */
+    const track_phase short_rest[] = {{900, symmetric, 0.1, -5e-5}, {3500, symmetric, 0.02, 0}, {8000, perfect, 1e-3, 0}};
+    track_phases(&p, &t, short_rest, 3);
+    CHECK(t.plateau_kind == 0 && t.plateau_start == -1 && t.plateau_length == -1 && t.recovery_step == -1 &&
+              t.first_perfect_step == 3600,
+          "short: kind %d start %lld recovery %lld", t.plateau_kind, (long long)t.plateau_start,
+          (long long)t.recovery_step);
+    /* slow ordinary learning: an unlearnt feature for 10 000 steps while the loss falls by
+     * 0.5 % per 1000 steps (more than tol), then perfect: no plateau, no recovery */
+    const track_phase slow[] = {{10000, symmetric, 0.05, -2.5e-7}, {12000, perfect, 1e-3, 0}};
+    track_phases(&p, &t, slow, 2);
+    CHECK(t.plateau_kind == 0 && t.recovery_step == -1 && t.first_perfect_step == 10100, "slow: kind %d recovery %lld",
+          t.plateau_kind, (long long)t.recovery_step);
+    /* flat but a learnt feature is weak (Y_jj < live_min): no plateau */
+    const track_phase weak_rest[] = {{9000, weak, 0.02, 0}, {12000, perfect, 1e-3, 0}};
+    track_phases(&p, &t, weak_rest, 2);
+    CHECK(t.plateau_kind == 0, "weak live feature: kind %d", t.plateau_kind);
+    /* symmetric, then tilting past tilt_max at the same loss: one plateau, of the kind it
+     * began as; a perfect check in between splits plateaus, and the longer one counts */
+    const track_phase tilting[] = {{2500, symmetric, 0.02, 0}, {6500, pinned, 0.02, 0}};
+    track_phases(&p, &t, tilting, 2);
+    CHECK(t.plateau_kind == AE_OUT_SYMMETRIC_FAILURE && t.plateau_start == 0 && t.plateau_length == 6500 &&
+              t.recovery_step == -1,
+          "tilting: kind %d start %lld length %lld", t.plateau_kind, (long long)t.plateau_start,
+          (long long)t.plateau_length);
+    const track_phase two[] = {{2400, symmetric, 0.02, 0}, {2500, perfect, 1e-3, 0}, {8000, pinned, 0.015, 0},
+                               {8100, perfect, 1e-3, 0}};
+    track_phases(&p, &t, two, 4);
+    CHECK(t.plateau_kind == AE_OUT_PINNED_FAILURE && t.plateau_start == 3600 && t.plateau_length == 4400 &&
+              t.recovery_step == 8100 && t.first_perfect_step == 2500,
+          "two plateaus: kind %d start %lld length %lld recovery %lld", t.plateau_kind, (long long)t.plateau_start,
+          (long long)t.plateau_length, (long long)t.recovery_step);
+    /* the run starts on the plateau (ideal_failure): flat from step 0 (window "all steps when fewer") */
+    const track_phase from_start[] = {{3000, symmetric, 0.02, 0}};
+    track_phases(&p, &t, from_start, 1);
+    CHECK(t.plateau_start == 0 && t.plateau_length == 3000, "from start: %lld %lld", (long long)t.plateau_start,
+          (long long)t.plateau_length);
+    /* a window that is not a multiple of check_every (250) reaches back to the check
+     * before it (300 steps): a loss bump at 800 breaks the row at 800 and at 1100 */
+    p.outcome_window = 250;
+    ae_track_reset(&p, &t);
+    for (int64_t step = 0; step <= 1200; step += 100) {
+        ae_track_step(&p, &t, step, step == 800 ? 0.04f : 0.02f, 1, symmetric);
+        if (step == 1000) CHECK(t.row_start == 900, "row at 1000 starts %lld", (long long)t.row_start);
+        if (step == 1100) CHECK(t.row_start == -1, "row at 1100 starts %lld", (long long)t.row_start);
+    }
+    CHECK(t.row_start == 1200, "row at 1200 starts %lld", (long long)t.row_start);
+    return 0;
+}
+
+/* The tracker's convergence anchor is L(T - window), T - window need not be a check. */
+static int test_convergence_anchor(void)
+{
+    ae_params p = outcome_params(7);
+    p.steps = 5050, p.outcome_window = 1000;
+    ae_track t;
+    ae_track_reset(&p, &t);
+    int64_t next = 0, events = 0;
+    for (int64_t step = 0; step <= p.steps; step++) {
+        if (step != next) continue;
+        float state[AE_P_MAX];
+        regular_polygon(7, state);
+        next = ae_track_step(&p, &t, step, (float)step, 1, state);
+        events++;
+    }
+    CHECK(t.loss_anchor == 4050.0f, "anchor %g", t.loss_anchor);
+    CHECK(events == 51 + 1 + 1, "events %lld (checks 0..5000, the anchor, the end)", (long long)events);
+    p.steps = 300; /* fewer steps than the window: all steps */
+    ae_track_reset(&p, &t);
+    CHECK(t.anchor_step == 0, "anchor step %lld", (long long)t.anchor_step);
     return 0;
 }
 
@@ -397,27 +596,6 @@ static int test_geometry_metrics(void)
 /* ------------------------------------------------------------------------ */
 /* Tracking                                                                  */
 /* ------------------------------------------------------------------------ */
-
-static int test_recovery_detection(void)
-{
-    ae_params p = ideal_params(7);
-    p.plateau_steps = 1000;
-    /* learning, then a failure plateau from step 300 to 2000, then perfect */
-    ae_track track;
-    ae_track_reset(&track);
-    const int learnt_at[] = {0, 3, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 6, 7};
-    for (int k = 0; k < (int)(sizeof learnt_at / sizeof learnt_at[0]); k++) ae_track_check(&p, &track, 100 * k, learnt_at[k]);
-    CHECK(track.recovered == 1 && track.recovery_step == 2100, "recovered %d at %lld", track.recovered,
-          (long long)track.recovery_step);
-    CHECK(track.first_perfect_step == 2100, "first perfect %lld", (long long)track.first_perfect_step);
-    /* a short plateau (700 steps) then perfect is ordinary learning, not recovery */
-    ae_track_reset(&track);
-    const int quick[] = {0, 4, 6, 6, 6, 6, 6, 6, 6, 6, 7};
-    for (int k = 0; k < (int)(sizeof quick / sizeof quick[0]); k++) ae_track_check(&p, &track, 100 * k, quick[k]);
-    CHECK(track.recovered == 0 && track.first_perfect_step == 1000, "recovered %d, first perfect %lld", track.recovered,
-          (long long)track.first_perfect_step);
-    return 0;
-}
 
 /* The mean-bias state is held by real training (plain SGD at lr 0.1). */
 static int test_mean_bias_state_is_stable(void)
@@ -483,7 +661,9 @@ static int test_lanes_match_single_runs(void)
                 params[l] = (ae_params){.n = n, .m = m, .scheme = AE_INIT_XAVIER_NORMAL, .seed = 100 + l,
                                         .optimizer = optimizer, .lr = (float)(1e-3 * (l + 1)), .weight_decay = 0.01f * (l % 3),
                                         .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .momentum = 0.5f * (l % 2),
-                                        .steps = 2000, .check_every = 100, .plateau_steps = 500};
+                                        .steps = 2000, .check_every = 100, .plateau_steps = 500,
+                                        .outcome_window = 300 + 50 * l, .outcome_tol = 3e-3f, .tilt_max = 0.1f,
+                                        .live_min = 0.9f};
                 if (l == 3) params[l].lr = 1e20f; /* this lane diverges; the others go on */
                 lanes[l] = &params[l];
                 float one[AE_P_MAX];
@@ -507,8 +687,14 @@ static int test_lanes_match_single_runs(void)
                           "optimizer %d n=%d m=%d lane %d parameter %d: %.9g alone %.9g", optimizer, n, m, l, e, lane,
                           alone[e]);
                 }
-                CHECK(track.diverged_step == tracks[l].diverged_step && track.recovered == tracks[l].recovered &&
-                          track.first_perfect_step == tracks[l].first_perfect_step,
+                const ae_track *lane_track = &tracks[l];
+                CHECK(track.diverged_step == lane_track->diverged_step &&
+                          track.first_perfect_step == lane_track->first_perfect_step &&
+                          track.recovery_step == lane_track->recovery_step &&
+                          track.plateau_kind == lane_track->plateau_kind &&
+                          track.plateau_start == lane_track->plateau_start &&
+                          track.plateau_length == lane_track->plateau_length &&
+                          (track.loss_anchor == lane_track->loss_anchor || l == 3),
                       "lane %d track differs", l);
             }
             CHECK(tracks[3].diverged_step > 0, "lane 3 should diverge");
@@ -642,7 +828,8 @@ static const struct {
     {"dead_neighbors", test_dead_neighbors},
     {"outcome_classes", test_outcome_classes},
     {"geometry_metrics", test_geometry_metrics},
-    {"recovery_detection", test_recovery_detection},
+    {"plateau_detection", test_plateau_detection},
+    {"convergence_anchor", test_convergence_anchor},
     {"mean_bias_state_is_stable", test_mean_bias_state_is_stable},
     {"divergence_stops_the_run", test_divergence_stops_the_run},
     {"lanes_match_single_runs", test_lanes_match_single_runs},
