@@ -14,34 +14,22 @@
 /* Runs trained side by side in SIMD lanes: 16 floats fill an AVX-512 register. */
 #define CPU_LANES 16
 
-/* The lane functions of ae_model.h, instantiated once per instruction set: m = 2 (the
- * design point, its loops unrolled) and any m.  GCC compiles each set for its target;
- * cpu_lane_trainer() picks the best one this CPU runs. */
-#define CPU_LANE_FUNCTIONS(ISA)                                                                         \
-    AE_DEFINE_LOSS_GRAD(loss_grad_m2_##ISA, float, CPU_LANES, 2)                                        \
-    AE_DEFINE_LOSS_GRAD(loss_grad_##ISA, float, CPU_LANES, 0)                                           \
-    AE_DEFINE_OPT_STEP(opt_step_##ISA, CPU_LANES)                                                       \
-    AE_DEFINE_TRAIN(train_m2_##ISA, loss_grad_m2_##ISA, opt_step_##ISA, CPU_LANES)                      \
-    AE_DEFINE_TRAIN(train_##ISA, loss_grad_##ISA, opt_step_##ISA, CPU_LANES)                            \
-    static void train_lanes_##ISA(const ae_params *const *params, const ae_buffers *buf, ae_track *track) \
-    {                                                                                                  \
-        if (params[0]->m == 2)                                                                         \
-            train_m2_##ISA(params, buf, track, NULL);                                                  \
-        else                                                                                           \
-            train_##ISA(params, buf, track, NULL);                                                     \
-    }
-
 typedef void (*lane_trainer)(const ae_params *const *params, const ae_buffers *buf, ae_track *track);
 
-CPU_LANE_FUNCTIONS(baseline)
+/* The lane trainers of ae_lanes.inc, float, once per instruction set (backend_cpu_isa.inc):
+ * GCC compiles each for its target; cpu_lane_trainer() picks the one to run. */
+#define CPU_ISA baseline
+#include "backend_cpu_isa.inc"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC target("avx2")
-CPU_LANE_FUNCTIONS(avx2)
+#define CPU_ISA avx2
+#include "backend_cpu_isa.inc"
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx512f")
-CPU_LANE_FUNCTIONS(avx512)
+#define CPU_ISA avx512
+#include "backend_cpu_isa.inc"
 #pragma GCC pop_options
 #define CPU_HAVE_X86_VARIANTS 1
 #endif
