@@ -15,7 +15,7 @@
  *   ae_philox4x32_10, ae_log_unit, ae_sincos_2pi, ae_normal, ae_uniform   randomness
  *   ae_element.inc: ae_entry_*, ae_sgd_update, ae_adam_update              one element of a step
  *   ae_loss                                                                loss of a state
- *   ae_opt_reset                                                           optimizer state
+ *   ae_opt_start, ae_opt_reset                                             optimizer state
  *   ae_init_random, ae_init_ideal_failure, ae_dead_neighbors               initial states
  *   ae_classify_state                                                      outcome class of a state
  *   ae_track_reset, ae_track_check, ae_track_step, ae_track_lanes          plateaus, recovery, convergence
@@ -248,16 +248,27 @@ AE_FN float ae_loss(int n, int m, const float *W, const float *b)
 /* anyway: adding 0 leaves a finite number as it is, and lanes need no branch. */
 /* ------------------------------------------------------------------------ */
 
+/* A run's optimizer state besides its per-parameter buffers: the step count, beta^t as
+ * running products (in double, as PyTorch computes them in Python), and AdamW's decay
+ * 1 - lr wd, the same at every step. */
 typedef struct {
-    int64_t t;                     /* steps taken since the last reset */
-    double beta1_pow, beta2_pow;   /* beta^t as running products */
+    int64_t t;                   /* steps taken since the start */
+    double beta1_pow, beta2_pow; /* beta^t */
+    double decay;                /* 1 - lr wd */
 } ae_opt;
 
-AE_FN void ae_opt_reset(ae_opt *opt, int P, float *s1, float *s2)
+AE_FN void ae_opt_start(const ae_params *p, ae_opt *opt)
 {
     opt->t = 0;
     opt->beta1_pow = 1.0;
     opt->beta2_pow = 1.0;
+    opt->decay = 1.0 - (double)p->lr * (double)p->weight_decay;
+}
+
+/* One model's optimizer state at the start, its P-parameter buffers s1, s2 zeroed. */
+AE_FN void ae_opt_reset(const ae_params *p, ae_opt *opt, int P, float *s1, float *s2)
+{
+    ae_opt_start(p, opt);
     for (int e = 0; e < P; e++) s1[e] = 0, s2[e] = 0;
 }
 
@@ -749,17 +760,17 @@ AE_FN void ae_trace_point(const ae_params *p, const ae_trace *trace, int64_t ste
 /* One model: returns the loss, fills the gradient. */
 AE_FN float ae_loss_grad(int n, int m, const float *W, const float *b, float *gW, float *gb)
 {
-    float loss;
-    ae_loss_grad_x1(n, m, W, b, gW, gb, &loss);
-    return loss;
+    float squares;
+    ae_loss_grad_x1(n, m, W, b, gW, gb, &squares);
+    return squares / (float)(n * n);
 }
 
 /* The same in double precision, for the finite-difference tests. */
 AE_FN double ae_loss_grad_f64(int n, int m, const double *W, const double *b, double *gW, double *gb)
 {
-    double loss;
-    ae_loss_grad_f64_x1(n, m, W, b, gW, gb, &loss);
-    return loss;
+    double squares;
+    ae_loss_grad_f64_x1(n, m, W, b, gW, gb, &squares);
+    return squares / (double)(n * n);
 }
 
 /* One model's update of its P parameters theta from grad. */

@@ -191,7 +191,7 @@ static int test_sgd_steps(void)
     const float g1[2] = {0.5f, 0.25f}, g2[2] = {-1.0f, 0.125f};
     ae_params p = optimizer_params(AE_OPT_SGD, 0.1f, 0.01f, 0.9f);
     ae_opt opt;
-    ae_opt_reset(&opt, 2, s1, s2);
+    ae_opt_reset(&p, &opt, 2, s1, s2);
     ae_opt_step(&p, &opt, 2, theta, g1, s1, s2);
     ae_opt_step(&p, &opt, 2, theta, g2, s1, s2);
     /* by hand: d = g + wd p; buf1 = d1; p1 = p0 - lr buf1; buf2 = 0.9 buf1 + d2; p2 = p1 - lr buf2 */
@@ -230,7 +230,7 @@ static int test_adam_and_adamw_steps(void)
         float theta[2] = {1.5f, 1.5f}, s1[2], s2[2];
         ae_params p = optimizer_params(optimizer, 1e-2f, 0.1f, 0);
         ae_opt opt;
-        ae_opt_reset(&opt, 2, s1, s2);
+        ae_opt_reset(&p, &opt, 2, s1, s2);
         for (int t = 0; t < 3; t++) {
             float g[2] = {(float)grads[t], (float)grads[t]};
             ae_opt_step(&p, &opt, 2, theta, g, s1, s2);
@@ -244,7 +244,7 @@ static int test_adam_and_adamw_steps(void)
     float theta[1] = {0}, s1[1], s2[1], g[1] = {1e-3f};
     ae_params p = optimizer_params(AE_OPT_ADAM, 1e-2f, 0, 0);
     ae_opt opt;
-    ae_opt_reset(&opt, 1, s1, s2);
+    ae_opt_reset(&p, &opt, 1, s1, s2);
     ae_opt_step(&p, &opt, 1, theta, g, s1, s2);
     CHECK(close_to(theta[0], -1e-2, 1e-9, 1e-4), "first step %g", theta[0]);
     return 0;
