@@ -46,7 +46,7 @@ CU_OBJ   := $(patsubst kernels/%.cu,$(BUILD)/obj/cu_%.o,$(wildcard kernels/*.cu)
 LIB_OBJ  += $(BUILD)/obj/backend_cuda.o $(CU_OBJ)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
-HEADERS  := $(wildcard include/*.h kernels/*.cuh)
+HEADERS  := $(wildcard include/*.h include/*.inc src/*.inc kernels/*.cuh)
 
 .PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
         gpu-bundle gpu-session sass bench clean help

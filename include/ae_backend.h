@@ -8,9 +8,11 @@
  *   ae_prepare_run(job, flat, ...) host helper: settings, initial state, perturbation
  *   ae_record_run / ae_store_run store one finished run into an ae_results slot
  *   ae_trajectories_train/_free  training curves of the config's trajectory runs
+ *   ae_backend_options           how the command line asks for a backend (filled in main)
  *   ae_backend_cpu_create        the CPU backend (src/backend_cpu.c)
  *   ae_backend_cuda_create       the CUDA backend (kernels/, when built with nvcc)
- *   ae_backend_select            --backend auto|cpu|cuda
+ *   ae_backend_select            --backend auto|cpu|cuda (src/backend_select.c)
+ *   ae_backend_option            parses --backend, --threads, --isa, --device, --kernel
  */
 #ifndef AE_BACKEND_H
 #define AE_BACKEND_H
@@ -122,11 +124,32 @@ struct ae_backend {
     void (*destroy)(ae_backend *backend);
 };
 
-ae_backend *ae_backend_cpu_create(int threads); /* threads 0: all cores */
-int ae_cpu_threads(int requested);               /* what threads 0 means here */
+/* CPU instruction sets the lane code is compiled for (src/backend_cpu.c). */
+typedef enum { AE_ISA_AUTO = 0, AE_ISA_BASELINE = 1, AE_ISA_AVX2 = 2, AE_ISA_AVX512 = 3 } ae_cpu_isa;
+extern const char *const ae_cpu_isa_names[4]; /* "auto", "baseline", "avx2", "avx512" */
+
+/* How to make a backend: filled once from the command line and passed down. */
+typedef struct {
+    const char *name; /* --backend: "auto", "cpu" or "cuda" */
+    int threads;      /* --threads: CPU threads, 0: all cores */
+    int cpu_isa;      /* --isa: ae_cpu_isa; AUTO: the widest this CPU runs */
+    int cuda_device;  /* --device: CUDA device number (modulo the count), -1: the first */
+    int cuda_kernel;  /* --kernel: CUDA kernel variant (kernels/train.cuh), -1: the default */
+    int quiet;        /* no note when auto falls back to the CPU */
+} ae_backend_options;
+
+#define AE_BACKEND_OPTIONS_DEFAULT {"auto", 0, AE_ISA_AUTO, -1, -1, 0}
+
+/* One backend option of the command line, arg with its value: 1 when it was one (both
+ * used), 0 when arg is no backend option, -1 (err, usage) when its value is wrong. */
+int ae_backend_option(const char *arg, const char *value, ae_backend_options *opt, ae_error *err);
+
+/* NULL and err when the instruction set asked for is not in this CPU or this build. */
+ae_backend *ae_backend_cpu_create(const ae_backend_options *opt, ae_error *err);
+int ae_cpu_threads(int requested); /* what threads 0 means here */
 /* NULL and err when no CUDA device can be used (or the binary was built without CUDA). */
-ae_backend *ae_backend_cuda_create(ae_error *err);
-/* name: "auto", "cpu" or "cuda"; auto falls back to the CPU with a note on stderr. */
-ae_backend *ae_backend_select(const char *name, int threads, int quiet, ae_error *err);
+ae_backend *ae_backend_cuda_create(const ae_backend_options *opt, ae_error *err);
+/* opt->name: "auto", "cpu" or "cuda"; auto falls back to the CPU with a note on stderr. */
+ae_backend *ae_backend_select(const ae_backend_options *opt, ae_error *err);
 
 #endif

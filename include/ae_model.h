@@ -13,17 +13,21 @@
  *
  * API (in file order):
  *   ae_philox4x32_10, ae_log_unit, ae_sincos_2pi, ae_normal, ae_uniform   randomness
- *   AE_DEFINE_LOSS_GRAD, ae_loss_grad, ae_loss_grad_f64 (tests), ae_loss   forward/backward
- *   AE_DEFINE_OPT_STEP, ae_opt_reset, ae_opt_step                          optimizers
+ *   ae_element.inc: ae_entry_*, ae_sgd_update, ae_adam_update              one element of a step
+ *   ae_loss                                                                loss of a state
+ *   ae_opt_start, ae_opt_reset                                             optimizer state
  *   ae_init_random, ae_init_ideal_failure, ae_dead_neighbors               initial states
  *   ae_classify_state                                                      outcome class of a state
  *   ae_track_reset, ae_track_check, ae_track_step, ae_track_lanes          plateaus, recovery, convergence
  *   ae_summarize                                                           end-of-run metrics and outcome
- *   ae_intervene, ae_twin_perturb                                          resampling, twins
- *   AE_DEFINE_TRAIN, ae_train                                              the training loop
+ *   ae_twin_perturb                                                        twins
+ *   ae_lanes.inc: ae_loss_grad_*, ae_opt_step_*, ae_intervene_*, ae_train_*  step, resampling, loop
+ *   ae_loss_grad, ae_loss_grad_f64 (tests), ae_opt_step, ae_intervene, ae_train   one model
  *
- * The AE_DEFINE_* macros make LANES-wide versions (several runs side by side, for
- * SIMD on the CPU); the plain names are the single-model ones.
+ * The step's math is written once, as plain functions, in two bodies that this header
+ * (and src/backend_cpu.c, per instruction set) includes with different #defines:
+ * ae_element.inc once per precision, ae_lanes.inc once per (lanes, m, precision); the
+ * plain names above are the single-model float instances.
  */
 #ifndef AE_MODEL_H
 #define AE_MODEL_H
@@ -179,14 +183,7 @@ AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Lanes.  The hot path trains LANES runs side by side, structure of arrays: */
-/* element e of lane l at [e * LANES + l].  Every loop over lanes is the      */
-/* innermost loop and has no branch, so a C compiler turns it into SIMD;      */
-/* LANES = 1 is a single model (the CUDA kernels and the scalar CPU path).    */
-/* The lanes of one call share n, m, the optimizer and the step schedule;     */
-/* all else (lr, Delta, seed, ...) is per lane.  The lanes never mix, and a   */
-/* lane computes exactly what it would alone: the CPU's SIMD and scalar paths */
-/* give the same bits.                                                        */
+/* The step's per-element math (ae_element.inc), once per precision          */
 /* ------------------------------------------------------------------------ */
 
 #if defined(__CUDACC__) || defined(__cplusplus)
@@ -201,61 +198,33 @@ AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
 #else
 #define AE_UNROLL
 #endif
+/* The element functions are inlined into every loop that calls them (also into loops
+ * compiled for another instruction set), so they vectorize with it. */
+#ifdef __CUDACC__
+#define AE_ELEM static __forceinline__ __host__ __device__
+#elif defined(__GNUC__)
+#define AE_ELEM static inline __attribute__((always_inline))
+#else
+#define AE_ELEM static inline
+#endif
+#define AE_PASTE_(a, b) a##b
+#define AE_PASTE(a, b) AE_PASTE_(a, b)
 
-/* Forward and backward.  dL/dZ_ij = (2/n^2)(Y_ij - I_ij)[Z_ij > 0];
- * dL/db_i = sum_j dZ_ij; dL/dW_k = sum_j (dZ_kj + dZ_jk) W_j.  Where Z_ij <= 0 the
- * update adds 0, which leaves finite sums as they are: no branch is needed. */
-#define AE_DEFINE_LOSS_GRAD(NAME, REAL, LANES, M)                                                      \
-    AE_FN void NAME(int n, int m_runtime, const REAL *AE_RESTRICT W, const REAL *AE_RESTRICT b,         \
-                    REAL *AE_RESTRICT gW, REAL *AE_RESTRICT gb, REAL *AE_RESTRICT loss)                 \
-    {                                                                                                  \
-        const int m = M > 0 ? M : m_runtime; /* M > 0: the latent size fixed at compile time */         \
-        const REAL grad_scale = (REAL)2 / (REAL)(n * n);                                               \
-        REAL z[LANES], dz[LANES];                                                                      \
-        for (int e = 0; e < n * m * LANES; e++) gW[e] = 0;                                             \
-        for (int e = 0; e < n * LANES; e++) gb[e] = 0;                                                 \
-        for (int l = 0; l < LANES; l++) loss[l] = 0;                                                   \
-        AE_UNROLL for (int i = 0; i < n; i++)                                                          \
-            AE_UNROLL for (int j = 0; j < n; j++) {                                                    \
-                const REAL target = i == j ? (REAL)1 : (REAL)0;                                        \
-                for (int l = 0; l < LANES; l++) z[l] = 0;                                              \
-                for (int k = 0; k < m; k++)                                                            \
-                    for (int l = 0; l < LANES; l++)                                                    \
-                        z[l] += W[(i * m + k) * LANES + l] * W[(j * m + k) * LANES + l];               \
-                for (int l = 0; l < LANES; l++) {                                                      \
-                    REAL zl = z[l] + b[i * LANES + l];                                                 \
-                    REAL residual = (zl > 0 ? zl : (REAL)0) - target;                                  \
-                    loss[l] += residual * residual;                                                    \
-                    dz[l] = zl > 0 ? grad_scale * residual : (REAL)0;                                  \
-                    gb[i * LANES + l] += dz[l];                                                        \
-                }                                                                                      \
-                for (int k = 0; k < m; k++)                                                            \
-                    for (int l = 0; l < LANES; l++) {                                                  \
-                        gW[(i * m + k) * LANES + l] += dz[l] * W[(j * m + k) * LANES + l];             \
-                        gW[(j * m + k) * LANES + l] += dz[l] * W[(i * m + k) * LANES + l];             \
-                    }                                                                                  \
-            }                                                                                          \
-        for (int l = 0; l < LANES; l++) loss[l] = loss[l] / (REAL)(n * n);                            \
-    }
+/* An instance of ae_element.inc or ae_lanes.inc is compiled for the precision
+ * AE_PRECISION, 32 or 64: AE_REAL is its type, AE_SQRT its square root, AE_R(name) the
+ * name with its suffix (ae_adam_update_f32).  The .inc files #undef AE_PRECISION. */
+#define AE_REAL_32 float
+#define AE_REAL_64 double
+#define AE_SQRT_32 sqrtf
+#define AE_SQRT_64 sqrt
+#define AE_REAL AE_PASTE(AE_REAL_, AE_PRECISION)
+#define AE_SQRT AE_PASTE(AE_SQRT_, AE_PRECISION)
+#define AE_R(name) AE_PASTE(AE_PASTE(name, _f), AE_PRECISION)
 
-AE_DEFINE_LOSS_GRAD(ae_loss_grad_x1, float, 1, 0)
-AE_DEFINE_LOSS_GRAD(ae_loss_grad_f64_x1, double, 1, 0)
-
-/* One model: returns the loss, fills the gradient. */
-AE_FN float ae_loss_grad(int n, int m, const float *W, const float *b, float *gW, float *gb)
-{
-    float loss;
-    ae_loss_grad_x1(n, m, W, b, gW, gb, &loss);
-    return loss;
-}
-
-/* The same in double precision, for the finite-difference tests. */
-AE_FN double ae_loss_grad_f64(int n, int m, const double *W, const double *b, double *gW, double *gb)
-{
-    double loss;
-    ae_loss_grad_f64_x1(n, m, W, b, gW, gb, &loss);
-    return loss;
-}
+#define AE_PRECISION 32
+#include "ae_element.inc"
+#define AE_PRECISION 64
+#include "ae_element.inc"
 
 /* Loss alone, at the state the run ends in (the same sums as ae_loss_grad). */
 AE_FN float ae_loss(int n, int m, const float *W, const float *b)
@@ -266,85 +235,41 @@ AE_FN float ae_loss(int n, int m, const float *W, const float *b)
             float z = 0;
             for (int k = 0; k < m; k++) z += W[i * m + k] * W[j * m + k];
             z += b[i];
-            float residual = (z > 0 ? z : 0.0f) - (i == j ? 1.0f : 0.0f);
+            const float residual = ae_entry_residual_f32(z, i == j ? 1.0f : 0.0f);
             loss += residual * residual;
         }
     return loss / (float)(n * n);
 }
 
 /* ------------------------------------------------------------------------ */
-/* Optimizers with PyTorch's semantics (torch.optim, single-tensor path).    */
-/* Scalars PyTorch computes in Python doubles are computed in double here.    */
+/* Optimizers with PyTorch's semantics (torch.optim, single-tensor path):    */
+/* the per-parameter update is ae_element.inc's, the loop ae_lanes.inc's.     */
 /* Terms that vanish for a setting (weight decay 0, momentum 0) are computed  */
 /* anyway: adding 0 leaves a finite number as it is, and lanes need no branch. */
 /* ------------------------------------------------------------------------ */
 
+/* A run's optimizer state besides its per-parameter buffers: the step count, beta^t as
+ * running products (in double, as PyTorch computes them in Python), and AdamW's decay
+ * 1 - lr wd, the same at every step. */
 typedef struct {
-    int64_t t;                     /* steps taken since the last reset */
-    double beta1_pow, beta2_pow;   /* beta^t as running products */
+    int64_t t;                   /* steps taken since the start */
+    double beta1_pow, beta2_pow; /* beta^t */
+    double decay;                /* 1 - lr wd */
 } ae_opt;
 
-AE_FN void ae_opt_reset(ae_opt *opt, int P, float *s1, float *s2)
+AE_FN void ae_opt_start(const ae_params *p, ae_opt *opt)
 {
     opt->t = 0;
     opt->beta1_pow = 1.0;
     opt->beta2_pow = 1.0;
-    for (int e = 0; e < P; e++) s1[e] = 0, s2[e] = 0;
+    opt->decay = 1.0 - (double)p->lr * (double)p->weight_decay;
 }
 
-/* One update of P parameters in each of LANES lanes (params[l], opt[l] per lane;
- * params[0]->optimizer for all).  s1/s2: momentum buffer or Adam's moments. */
-#define AE_DEFINE_OPT_STEP(NAME, LANES)                                                                \
-    AE_FN void NAME(const ae_params *const *params, ae_opt *opt, int P, float *AE_RESTRICT theta,      \
-                    const float *AE_RESTRICT grad, float *AE_RESTRICT s1, float *AE_RESTRICT s2)        \
-    {                                                                                                  \
-        float lr[LANES], wd[LANES], decay[LANES], momentum[LANES], step_size[LANES];                   \
-        float bias2_sqrt[LANES], lerp_weight[LANES], beta2[LANES], one_minus_beta2[LANES], eps[LANES];  \
-        const int optimizer = params[0]->optimizer, first_step = opt[0].t == 0;                        \
-        for (int l = 0; l < LANES; l++) {                                                              \
-            const ae_params *p = params[l];                                                            \
-            opt[l].t += 1;                                                                             \
-            opt[l].beta1_pow *= (double)p->beta1;                                                      \
-            opt[l].beta2_pow *= (double)p->beta2;                                                      \
-            lr[l] = p->lr, wd[l] = p->weight_decay, momentum[l] = p->momentum;                         \
-            decay[l] = (float)(1.0 - (double)p->lr * (double)p->weight_decay);                         \
-            step_size[l] = (float)((double)p->lr / (1.0 - opt[l].beta1_pow));                          \
-            bias2_sqrt[l] = (float)sqrt(1.0 - opt[l].beta2_pow);                                       \
-            lerp_weight[l] = (float)(1.0 - (double)p->beta1);                                          \
-            beta2[l] = p->beta2, one_minus_beta2[l] = (float)(1.0 - (double)p->beta2), eps[l] = p->eps; \
-        }                                                                                              \
-        if (optimizer == AE_OPT_SGD) {                                                                 \
-            for (int e = 0; e < P; e++)                                                                \
-                for (int l = 0; l < LANES; l++) {                                                      \
-                    const int at = e * LANES + l;                                                      \
-                    float g = grad[at] + wd[l] * theta[at];                                            \
-                    s1[at] = first_step ? g : momentum[l] * s1[at] + g; /* torch: buf = g at first */  \
-                    theta[at] = theta[at] - lr[l] * s1[at];                                            \
-                }                                                                                      \
-            return;                                                                                    \
-        }                                                                                              \
-        const int decoupled = optimizer == AE_OPT_ADAMW; /* AdamW: p *= 1 - lr wd, no L2 term */       \
-        for (int e = 0; e < P; e++)                                                                    \
-            for (int l = 0; l < LANES; l++) {                                                          \
-                const int at = e * LANES + l;                                                          \
-                float g = grad[at];                                                                    \
-                if (decoupled)                                                                         \
-                    theta[at] = theta[at] * decay[l];                                                  \
-                else                                                                                   \
-                    g = g + wd[l] * theta[at];                                                         \
-                s1[at] = s1[at] + lerp_weight[l] * (g - s1[at]); /* torch's lerp, weight < 0.5 */      \
-                s2[at] = beta2[l] * s2[at] + one_minus_beta2[l] * (g * g);                             \
-                float denom = sqrtf(s2[at]) / bias2_sqrt[l] + eps[l];                                  \
-                theta[at] = theta[at] - step_size[l] * (s1[at] / denom);                               \
-            }                                                                                          \
-    }
-
-AE_DEFINE_OPT_STEP(ae_opt_step_x1, 1)
-
-/* One model's update of its P parameters theta from grad. */
-AE_FN void ae_opt_step(const ae_params *p, ae_opt *opt, int P, float *theta, const float *grad, float *s1, float *s2)
+/* One model's optimizer state at the start, its P-parameter buffers s1, s2 zeroed. */
+AE_FN void ae_opt_reset(const ae_params *p, ae_opt *opt, int P, float *s1, float *s2)
 {
-    ae_opt_step_x1(&p, opt, P, theta, grad, s1, s2);
+    ae_opt_start(p, opt);
+    for (int e = 0; e < P; e++) s1[e] = 0, s2[e] = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -770,77 +695,8 @@ AE_FN void ae_summarize(const ae_params *p, const float *theta, const ae_track *
 }
 
 /* ------------------------------------------------------------------------ */
-/* The training loop of one run                                              */
+/* Twin runs (the interventions are in ae_lanes.inc: they run inside the loop) */
 /* ------------------------------------------------------------------------ */
-
-/* ------------------------------------------------------------------------ */
-/* Interventions on unlearnt features (DESIGN.md section 4) and twin runs     */
-/* ------------------------------------------------------------------------ */
-
-/* Resamples every unlearnt feature of lane `lane` (LANES-wide SoA state), and resets the
- * optimizer state of each parameter it touches:
- *   anthropic: W_dead = scale (0.2) x mean live norm x a random unit vector of the run's
- *              Philox stream (the dead feature's own input has no latent image); b_dead = 0.
- *   repulsor:  S = unit sum of the live W_j; W_dead = -scale (0.05) x mean live norm x S
- *              + noise x a random normal vector; b_j += delta for live j with W_j.(-S) > 0.
- * scale 0 means the method's own default.  Nothing happens without live and dead features. */
-AE_FN void ae_intervene(const ae_params *p, int lanes, int lane, float *theta, float *s1, float *s2)
-{
-    const int n = p->n, m = p->m;
-#define AE_AT(e) ((e) * lanes + lane)
-    float live_sum[AE_M_MAX] = {0}, norm_sum = 0.0f;
-    int live = 0, dead[AE_N_MAX], n_dead = 0;
-    for (int i = 0; i < n; i++) {
-        float norm2 = 0;
-        for (int k = 0; k < m; k++) norm2 += theta[AE_AT(i * m + k)] * theta[AE_AT(i * m + k)];
-        float z = norm2 + theta[AE_AT(n * m + i)]; /* Y_ii, summed as ae_recon does */
-        if ((z > 0 ? z : 0.0f) < AE_LEARNT_THRESHOLD) {
-            dead[n_dead++] = i;
-            continue;
-        }
-        live++;
-        norm_sum += sqrtf(norm2);
-        for (int k = 0; k < m; k++) live_sum[k] += theta[AE_AT(i * m + k)];
-    }
-    if (live == 0 || n_dead == 0) return;
-    const float mean_norm = norm_sum / (float)live;
-    const int repulsor = p->intervene == AE_INTERVENE_REPULSOR;
-    const float scale = p->intervene_scale > 0.0f ? p->intervene_scale : repulsor ? 0.05f : 0.2f;
-    float sum_norm2 = 0;
-    for (int k = 0; k < m; k++) sum_norm2 += live_sum[k] * live_sum[k];
-    const float sum_norm = sqrtf(sum_norm2);
-    if (repulsor && sum_norm == 0.0f) return; /* live features cancel: no direction */
-    uint64_t draw = 0;
-    for (int a = 0; a < n_dead; a++) {
-        const int i = dead[a];
-        double direction[AE_M_MAX], length2 = 0;
-        for (int k = 0; k < m; k++) {
-            direction[k] = ae_normal((uint64_t)p->seed, AE_STREAM_INTERVENE, draw++);
-            length2 += direction[k] * direction[k];
-        }
-        for (int k = 0; k < m; k++) {
-            const int e = AE_AT(i * m + k);
-            theta[e] = repulsor ? -scale * mean_norm * (live_sum[k] / sum_norm) + p->intervene_noise * (float)direction[k]
-                                : (float)((double)scale * (double)mean_norm * direction[k] / sqrt(length2));
-            s1[e] = 0.0f, s2[e] = 0.0f;
-        }
-        if (!repulsor) {
-            theta[AE_AT(n * m + i)] = 0.0f;
-            s1[AE_AT(n * m + i)] = 0.0f, s2[AE_AT(n * m + i)] = 0.0f;
-        }
-    }
-    if (!repulsor) return;
-    for (int j = 0; j < n; j++) {
-        int is_dead = 0;
-        for (int a = 0; a < n_dead; a++) is_dead |= dead[a] == j;
-        float toward_repulsor = 0;
-        for (int k = 0; k < m; k++) toward_repulsor -= theta[AE_AT(j * m + k)] * live_sum[k];
-        if (is_dead || toward_repulsor <= 0.0f) continue;
-        theta[AE_AT(n * m + j)] += p->intervene_delta;
-        s1[AE_AT(n * m + j)] = 0.0f, s2[AE_AT(n * m + j)] = 0.0f;
-    }
-#undef AE_AT
-}
 
 /* The twin of a run starts eps away: theta + eps x a random unit vector over all P
  * parameters, from the run's own Philox stream. */
@@ -882,50 +738,49 @@ AE_FN void ae_trace_point(const ae_params *p, const ae_trace *trace, int64_t ste
     for (int e = 0; e < P; e++) trace->theta[point * P + e] = theta[e];
 }
 
-/* Trains LANES runs from the states in buf->theta for params[0]->steps steps.  At each
- * step the forward pass gives L(step) of the state the update starts from; the tracker
- * uses it at the checks (every check_every steps and at the end, on the state after an
- * intervention of that step) into track[l].  A lane whose loss turns non-finite is
- * diverged: it stops, its state stays where it broke. */
-#define AE_DEFINE_TRAIN(NAME, LOSS_GRAD, OPT_STEP, LANES)                                              \
-    AE_FN void NAME(const ae_params *const *params, const ae_buffers *buf, ae_track *track,            \
-                    const ae_trace *trace)                                                             \
-    {                                                                                                  \
-        const ae_params *p0 = params[0];                                                               \
-        const int n = p0->n, m = p0->m, P = n * m + n;                                                 \
-        float *theta = buf->theta, *grad = buf->grad;                                                  \
-        float loss[LANES];                                                                             \
-        int running = LANES, stopped[LANES];                                                           \
-        int64_t next_event = 0; /* the next step at which a lane's tracker has something to do */     \
-        ae_opt opt[LANES];                                                                             \
-        for (int l = 0; l < LANES; l++) {                                                              \
-            opt[l].t = 0, opt[l].beta1_pow = 1.0, opt[l].beta2_pow = 1.0;                              \
-            stopped[l] = 0;                                                                            \
-            ae_track_reset(params[l], &track[l]);                                                      \
-        }                                                                                              \
-        for (int e = 0; e < P * LANES; e++) buf->s1[e] = 0, buf->s2[e] = 0;                            \
-        for (int64_t step = 0;; step++) {                                                              \
-            for (int l = 0; l < LANES; l++)                                                            \
-                if (params[l]->intervene != AE_INTERVENE_NONE && step == params[l]->intervene_at_step &&  \
-                    step < p0->steps && !stopped[l])                                                   \
-                    ae_intervene(params[l], LANES, l, theta, buf->s1, buf->s2);                        \
-            LOSS_GRAD(n, m, theta, theta + n * m * LANES, grad, grad + n * m * LANES, loss);           \
-            for (int l = 0; l < LANES; l++) {                                                          \
-                if (stopped[l] || isfinite(loss[l])) continue;                                         \
-                stopped[l] = 1, running--;                                                             \
-                track[l].diverged_step = step;                                                         \
-                for (int e = 0; e < P && LANES > 1; e++) buf->frozen[e * LANES + l] = theta[e * LANES + l]; \
-            }                                                                                          \
-            if (step == next_event) next_event = ae_track_lanes(params, track, LANES, stopped, step, loss, theta); \
-            if (LANES == 1) ae_trace_point(p0, trace, step, theta, loss[0]);                           \
-            if (step == p0->steps || running == 0) break;                                              \
-            OPT_STEP(params, opt, P, theta, grad, buf->s1, buf->s2);                                   \
-        }                                                                                              \
-        for (int l = 0; l < LANES && LANES > 1; l++)                                                   \
-            for (int e = 0; e < P && stopped[l]; e++) theta[e * LANES + l] = buf->frozen[e * LANES + l]; \
-    }
+/* ------------------------------------------------------------------------ */
+/* The training step and loop (ae_lanes.inc): the single-model instances      */
+/* ------------------------------------------------------------------------ */
 
-AE_DEFINE_TRAIN(ae_train_x1, ae_loss_grad_x1, ae_opt_step_x1, 1)
+#define AE_PRECISION 32
+#define AE_LANES 1
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _x1)
+#include "ae_lanes.inc"
+
+/* The gradient in double precision, for the finite-difference tests. */
+#define AE_PRECISION 64
+#define AE_LANES 1
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _f64_x1)
+#define AE_LANES_GRAD_ONLY
+#include "ae_lanes.inc"
+#undef AE_LANES_GRAD_ONLY
+
+/* One model: returns the loss, fills the gradient. */
+AE_FN float ae_loss_grad(int n, int m, const float *W, const float *b, float *gW, float *gb)
+{
+    float squares;
+    ae_loss_grad_x1(n, m, W, b, gW, gb, &squares);
+    return squares / (float)(n * n);
+}
+
+/* The same in double precision, for the finite-difference tests. */
+AE_FN double ae_loss_grad_f64(int n, int m, const double *W, const double *b, double *gW, double *gb)
+{
+    double squares;
+    ae_loss_grad_f64_x1(n, m, W, b, gW, gb, &squares);
+    return squares / (double)(n * n);
+}
+
+/* One model's update of its P parameters theta from grad. */
+AE_FN void ae_opt_step(const ae_params *p, ae_opt *opt, int P, float *theta, const float *grad, float *s1, float *s2)
+{
+    ae_opt_step_x1(&p, opt, P, theta, grad, s1, s2);
+}
+
+/* One model's intervention (at its intervene.at_step). */
+AE_FN void ae_intervene(const ae_params *p, float *theta, float *s1, float *s2) { ae_intervene_x1(p, 0, theta, s1, s2); }
 
 /* Trains one run (trace: optional training curve). */
 AE_FN void ae_train(const ae_params *p, const ae_buffers *buf, ae_track *track, const ae_trace *trace)

@@ -22,17 +22,16 @@
 /* Error checks                                                               */
 /* ------------------------------------------------------------------------ */
 
-static char aek_error_text[1024]; /* the backend is driven by one host thread */
-
-extern "C" int aek_check(cudaError_t code, const char *call, const char *file, int line)
+extern "C" int aek_check(cudaError_t code, const char *call, const char *file, int line, ae_error *err)
 {
     if (code == cudaSuccess) return 0;
-    snprintf(aek_error_text, sizeof aek_error_text, "%s (%s:%d): %s (%s)", call, file, line,
-             cudaGetErrorString(code), cudaGetErrorName(code));
+    if (err) {
+        snprintf(err->msg, sizeof err->msg, "CUDA backend: %s (%s:%d): %s (%s)", call, file, line,
+                 cudaGetErrorString(code), cudaGetErrorName(code));
+        err->code = AE_EXIT_RUNTIME;
+    }
     return -1;
 }
-
-extern "C" const char *aek_last_error(void) { return aek_error_text; }
 
 /* ------------------------------------------------------------------------ */
 /* What every variant does for one run                                        */
@@ -182,11 +181,11 @@ static __global__ void init_only(aek_batch bt)
     init_run(bt, slot, &p, bt.theta + (size_t)slot * bt.stride_theta);
 }
 
-extern "C" int aek_init(const aek_batch *bt, cudaStream_t stream)
+extern "C" int aek_init(const aek_batch *bt, cudaStream_t stream, ae_error *err)
 {
     if (bt->count == 0) return 0;
     init_only<<<(bt->count + 127) / 128, 128, 0, stream>>>(*bt);
-    return cudaCheck(cudaGetLastError());
+    return cudaCheck(cudaGetLastError(), err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -194,13 +193,17 @@ extern "C" int aek_init(const aek_batch *bt, cudaStream_t stream)
 /* ------------------------------------------------------------------------ */
 
 /* One kernel a run can go to.  n, m: exact for AEK_FIXED, the caps for AEK_LOCAL;
- * kernel: the __global__ function (for the occupancy query of aek_kernel_for). */
+ * kernel: returns the __global__ function (for the occupancy query of aek_kernel_for); a
+ * function rather than the address itself, so the table stays a constant expression. */
 typedef struct {
     int variant, n, m;
     void (*launch)(const aek_batch &bt, const uint32_t *order, uint32_t count, int n_max, int m_max,
                    cudaStream_t stream);
-    const void *kernel;
+    const void *(*kernel)(void);
 } kernel_entry;
+
+/* The address of __global__ function F, for kernel_entry.kernel. */
+template <auto F> static const void *address_of(void) { return (const void *)F; }
 
 static unsigned blocks_for(uint32_t count, unsigned threads) { return (count + threads - 1) / threads; }
 
@@ -240,15 +243,15 @@ static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t c
     train_shared<<<blocks_for(count, threads), threads, bytes, stream>>>(bt, order, count, words);
 }
 
-#define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>, (const void *)train_fixed<N, M>},
-#define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>, (const void *)train_local<N, M>},
-static const kernel_entry kernels[] = {
-    {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared, (const void *)train_shared}, /* entry 0: takes every run */
+#define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>, address_of<train_fixed<N, M>>},
+#define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>, address_of<train_local<N, M>>},
+static constexpr kernel_entry kernels[] = {
+    {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared, address_of<train_shared>}, /* entry 0: takes every run */
     AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY)};
 #define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 
 /* The kernel entry for a run of size (n, m) under `variant`; falls back to entry 0. */
-static int pick_kernel(int variant, int n, int m)
+static constexpr int pick_kernel(int variant, int n, int m)
 {
     int best = 0;
     for (int k = 1; k < AEK_KERNELS; k++) {
@@ -263,21 +266,27 @@ static int pick_kernel(int variant, int n, int m)
     return best;
 }
 
-/* pick_kernel for every (variant, n, m), computed once. */
-static int8_t kernel_table[AEK_VARIANTS][AE_N_MAX + 1][AE_M_MAX + 1];
-static int kernel_table_ready;
+/* pick_kernel for every (variant, n, m), computed by the compiler. */
+struct kernel_table {
+    int8_t entry[AEK_VARIANTS][AE_N_MAX + 1][AE_M_MAX + 1];
+};
+
+static constexpr kernel_table build_kernel_table()
+{
+    kernel_table table = {};
+    for (int v = 0; v < AEK_VARIANTS; v++)
+        for (int n = 0; n <= AE_N_MAX; n++)
+            for (int m = 0; m <= AE_M_MAX; m++) table.entry[v][n][m] = (int8_t)pick_kernel(v, n, m);
+    return table;
+}
+
+static constexpr kernel_table kernel_entries = build_kernel_table();
 
 static int kernel_of(int variant, int n, int m)
 {
-    if (!kernel_table_ready) {
-        for (int v = 0; v < AEK_VARIANTS; v++)
-            for (int nn = 0; nn <= AE_N_MAX; nn++)
-                for (int mm = 0; mm <= AE_M_MAX; mm++) kernel_table[v][nn][mm] = (int8_t)pick_kernel(v, nn, mm);
-        kernel_table_ready = 1;
-    }
     if (variant < 0 || variant >= AEK_VARIANTS || n < AE_N_MIN || n > AE_N_MAX || m < AE_M_MIN || m > AE_M_MAX)
         return 0;
-    return kernel_table[variant][n][m];
+    return kernel_entries.entry[variant][n][m];
 }
 
 /* The kernel entry for one run: AEK_FIXED compiles the intervention out, so a run
@@ -298,7 +307,7 @@ extern "C" const char *aek_kernel_name(int variant)
     return variant >= 0 && variant < AEK_VARIANTS ? names[variant] : "unknown";
 }
 
-extern "C" int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info)
+extern "C" int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info, ae_error *err)
 {
     const kernel_entry *e = &kernels[kernel_of(variant, n, m)];
     size_t bytes = 0;
@@ -312,14 +321,15 @@ extern "C" int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info)
         snprintf(info->name, sizeof info->name, "local<%d,%d> local memory", e->n, e->m);
     else
         snprintf(info->name, sizeof info->name, "shared, %d threads/block", info->threads_per_block);
-    return cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info->blocks_per_sm, e->kernel,
-                                                                   info->threads_per_block, bytes));
+    return cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info->blocks_per_sm, e->kernel(),
+                                                                   info->threads_per_block, bytes),
+                     err);
 }
 
 /* Groups the slots by kernel (a counting sort into host_order), uploads the order and
  * launches each group's kernel on its part of it. */
 extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_order, int variant,
-                         cudaStream_t stream)
+                         cudaStream_t stream, ae_error *err)
 {
     uint32_t start[AEK_KERNELS + 1] = {0}, fill[AEK_KERNELS];
     int n_max[AEK_KERNELS] = {0}, m_max[AEK_KERNELS] = {0};
@@ -337,19 +347,19 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
     }
     if (bt->count == 0) return 0;
     if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, bt->count * sizeof(uint32_t), cudaMemcpyHostToDevice,
-                                  stream)))
+                                  stream), err))
         return -1;
     for (int k = 0; k < AEK_KERNELS; k++) {
         uint32_t count = start[k + 1] - start[k];
         if (count == 0) continue;
         kernels[k].launch(*bt, bt->order + start[k], count, n_max[k], m_max[k], stream);
-        if (cudaCheck(cudaGetLastError())) return -1;
+        if (cudaCheck(cudaGetLastError(), err)) return -1;
     }
     return 0;
 }
 
-extern "C" int aek_probe(void)
+extern "C" int aek_probe(ae_error *err)
 {
     struct cudaFuncAttributes attr;
-    return cudaCheck(cudaFuncGetAttributes(&attr, train_shared));
+    return cudaCheck(cudaFuncGetAttributes(&attr, train_shared), err);
 }

@@ -5,8 +5,7 @@
  * so everything here is plain C with extern "C" linkage.
  *
  * API:
- *   cudaCheck(call)        checks one CUDA runtime call: nonzero on failure, message kept
- *   aek_last_error()       "call (file:line): CUDA message" of the last failed check
+ *   cudaCheck(call, err)   checks one CUDA runtime call: -1 on failure, the message in err
  *   aek_batch              device arrays of one batch of runs (inputs and per-run outputs)
  *   aek_init(bt)           initial states only: theta = ae_init_state + ae_perturb (tests)
  *   aek_train(bt, ...)     init, train, summarize every run of the batch on the device
@@ -16,7 +15,7 @@
  *                          block size and resident blocks per SM (aesweep bench)
  *
  * Kernel variants (AEK_*), all one model per thread, benchmarked side by side with
- * `aesweep bench --kernel 0,1,2` (or AESWEEP_KERNEL=k for `aesweep run`):
+ * `aesweep bench --kernel 0,1,2` (`aesweep run --kernel k` picks one):
  *   0 AEK_SHARED  runtime n, m; the four P-float arrays of ae_train in shared memory.
  *                 Any n <= 256, m <= 4: the correctness path.
  *   1 AEK_FIXED   n, m compile-time constants (instances in train.cu, m = 2 design
@@ -34,6 +33,7 @@
 #include <stdint.h>
 #include <cuda_runtime_api.h>
 #include "ae_model.h"
+#include "ae_util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,10 +43,9 @@ enum { AEK_SHARED = 0, AEK_FIXED = 1, AEK_LOCAL = 2, AEK_VARIANTS = 3 };
 #define AEK_DEFAULT_VARIANT AEK_FIXED
 
 /* Evaluates a CUDA runtime call once; 0 when it succeeded, else -1 with the call's text,
- * file, line and CUDA's message kept for aek_last_error(). */
-#define cudaCheck(call) aek_check((call), #call, __FILE__, __LINE__)
-int aek_check(cudaError_t code, const char *call, const char *file, int line);
-const char *aek_last_error(void);
+ * file, line and CUDA's message in err (a runtime error; err may be NULL). */
+#define cudaCheck(call, err) aek_check((call), #call, __FILE__, __LINE__, (err))
+int aek_check(cudaError_t code, const char *call, const char *file, int line, ae_error *err);
 
 /* One batch on the device.  Slots 0..count-1; every pointer is device memory. */
 typedef struct {
@@ -70,33 +69,34 @@ typedef struct {
     float *recon, *norm;             /* [count][stride_feature] */
 } aek_batch;
 
-/* Initial state of every slot into bt->theta.  0, or -1 (aek_last_error). */
-int aek_init(const aek_batch *bt, cudaStream_t stream);
+/* Initial state of every slot into bt->theta.  0, or -1 (err). */
+int aek_init(const aek_batch *bt, cudaStream_t stream, ae_error *err);
 
 /* Trains every slot of the batch and writes its outputs.  host_params: the same
  * [count] settings in host memory (the kernels are chosen per run by n, m);
- * host_order: [count] host scratch.  Launches asynchronously on stream (the order
- * upload is synchronous with respect to host_order, which may then be reused).
- * 0, or -1 (aek_last_error). */
+ * host_order: [count] host scratch for the slots grouped by kernel.  Everything,
+ * the upload of host_order included, is asynchronous on stream: when host_order is
+ * pinned memory its copy may still be in flight on return, so host_order must not
+ * change until the stream has passed it.  0, or -1 (err). */
 int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_order, int variant,
-              cudaStream_t stream);
+              cudaStream_t stream, ae_error *err);
 
 const char *aek_kernel_name(int variant);
 int aek_has_fixed(int n, int m);
 
 /* The kernel instance that aek_train launches for runs of size (n, m) (no intervention)
  * under `variant`, as the dispatch picks it: "fixed<7,2> registers", "local<64,2> local
- * memory", "shared, 15 threads/block".  0, or -1 (aek_last_error). */
+ * memory", "shared, 15 threads/block".  0, or -1 (err). */
 typedef struct {
     char name[64];
     int threads_per_block;
     int blocks_per_sm; /* resident on one SM at once (the occupancy calculator) */
 } aek_kernel_info;
-int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info);
+int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info, ae_error *err);
 
-/* Fails (-1, aek_last_error) when the kernels cannot run on the current device, e.g.
- * no image for its architecture. */
-int aek_probe(void);
+/* Fails (-1, err) when the kernels cannot run on the current device, e.g. no image for
+ * its architecture. */
+int aek_probe(ae_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /* backend.c - what every backend shares on the host: the per-batch record arrays,
- * preparing a run's initial state, recording its metrics, choosing a backend. */
+ * preparing a run's initial state, recording its metrics, trajectories. */
 #include "ae_backend.h"
 
 #include <stdio.h>
@@ -151,29 +151,4 @@ void ae_trajectories_free(ae_trajectories *traj)
     free(traj->W);
     free(traj->b);
     memset(traj, 0, sizeof *traj);
-}
-
-#ifndef AE_HAVE_CUDA
-ae_backend *ae_backend_cuda_create(ae_error *err)
-{
-    ae_fail_runtime(err, "this aesweep was built without the CUDA backend");
-    return NULL;
-}
-#endif
-
-ae_backend *ae_backend_select(const char *name, int threads, int quiet, ae_error *err)
-{
-    if (strcmp(name, "cpu") == 0) return ae_backend_cpu_create(threads);
-    if (strcmp(name, "cuda") == 0) return ae_backend_cuda_create(err);
-    if (strcmp(name, "auto") != 0) {
-        ae_fail(err, "--backend %s: expects auto, cpu or cuda", name);
-        return NULL;
-    }
-    ae_error cuda_err;
-    ae_backend *backend = ae_backend_cuda_create(&cuda_err);
-    if (backend) return backend;
-    /* one short line: the full reason is what `--backend cuda` prints */
-    if (!quiet)
-        fprintf(stderr, "aesweep: note: no usable CUDA device, training on the CPU (--backend cuda says why)\n");
-    return ae_backend_cpu_create(threads);
 }

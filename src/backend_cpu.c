@@ -1,5 +1,7 @@
-/* backend_cpu.c - the CPU backend: each thread trains whole runs, one after another,
- * with the shared per-model math of ae_model.h.  No state outside the backend. */
+/* backend_cpu.c - the CPU backend: runs are grouped into lane groups of up to CPU_LANES
+ * consecutive runs of the same shape and schedule; OpenMP threads take whole groups, and
+ * a group trains its runs side by side in SIMD lanes with the shared per-model math of
+ * ae_model.h (bit-identical to training each run alone).  No state outside the backend. */
 #include "ae_backend.h"
 
 #include <stdio.h>
@@ -12,51 +14,44 @@
 /* Runs trained side by side in SIMD lanes: 16 floats fill an AVX-512 register. */
 #define CPU_LANES 16
 
-/* The lane functions of ae_model.h, instantiated once per instruction set: m = 2 (the
- * design point, its loops unrolled) and any m.  GCC compiles each set for its target;
- * cpu_lane_trainer() picks the best one this CPU runs. */
-#define CPU_LANE_FUNCTIONS(ISA)                                                                         \
-    AE_DEFINE_LOSS_GRAD(loss_grad_m2_##ISA, float, CPU_LANES, 2)                                        \
-    AE_DEFINE_LOSS_GRAD(loss_grad_##ISA, float, CPU_LANES, 0)                                           \
-    AE_DEFINE_OPT_STEP(opt_step_##ISA, CPU_LANES)                                                       \
-    AE_DEFINE_TRAIN(train_m2_##ISA, loss_grad_m2_##ISA, opt_step_##ISA, CPU_LANES)                      \
-    AE_DEFINE_TRAIN(train_##ISA, loss_grad_##ISA, opt_step_##ISA, CPU_LANES)                            \
-    static void train_lanes_##ISA(const ae_params *const *params, const ae_buffers *buf, ae_track *track) \
-    {                                                                                                  \
-        if (params[0]->m == 2)                                                                         \
-            train_m2_##ISA(params, buf, track, NULL);                                                  \
-        else                                                                                           \
-            train_##ISA(params, buf, track, NULL);                                                     \
-    }
-
 typedef void (*lane_trainer)(const ae_params *const *params, const ae_buffers *buf, ae_track *track);
 
-CPU_LANE_FUNCTIONS(baseline)
+/* The lane trainers of ae_lanes.inc, float, once per instruction set (backend_cpu_isa.inc):
+ * GCC compiles each for its target; cpu_lane_trainer() picks the one to run. */
+#define CPU_ISA baseline
+#include "backend_cpu_isa.inc"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC target("avx2")
-CPU_LANE_FUNCTIONS(avx2)
+#define CPU_ISA avx2
+#include "backend_cpu_isa.inc"
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx512f")
-CPU_LANE_FUNCTIONS(avx512)
+#define CPU_ISA avx512
+#include "backend_cpu_isa.inc"
 #pragma GCC pop_options
 #define CPU_HAVE_X86_VARIANTS 1
 #endif
 
-/* The widest instruction set this CPU has; AESWEEP_CPU_ISA=baseline|avx2|avx512 overrides
- * (for benchmarks and tests: every variant must give the same bits). */
-static lane_trainer cpu_lane_trainer(const char **name)
+/* The instruction set to run (AE_ISA_AUTO: the widest this CPU has) and its lane trainer,
+ * or -1 (err).  Every set gives the same bits; asking for one this CPU or build lacks is
+ * an error, never a silent fallback, so a test of a set really runs that set. */
+static int cpu_lane_trainer(int isa, lane_trainer *trainer, ae_error *err)
 {
-    const char *want = getenv("AESWEEP_CPU_ISA");
+    int have[4] = {0, 1, 0, 0}; /* by ae_cpu_isa */
+    lane_trainer trainers[4] = {NULL, train_lanes_baseline, NULL, NULL};
 #ifdef CPU_HAVE_X86_VARIANTS
     __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
-    if (avx512 && (!want || !strcmp(want, "avx512"))) return *name = "avx512", train_lanes_avx512;
-    if (avx2 && (!want || !strcmp(want, "avx2") || !strcmp(want, "avx512"))) return *name = "avx2", train_lanes_avx2;
+    have[AE_ISA_AVX2] = __builtin_cpu_supports("avx2"), trainers[AE_ISA_AVX2] = train_lanes_avx2;
+    have[AE_ISA_AVX512] = __builtin_cpu_supports("avx512f"), trainers[AE_ISA_AVX512] = train_lanes_avx512;
 #endif
-    (void)want;
-    return *name = "baseline", train_lanes_baseline;
+    if (isa == AE_ISA_AUTO)
+        for (isa = AE_ISA_AVX512; !have[isa]; isa--) continue;
+    if (!have[isa] || !trainers[isa])
+        return ae_fail_runtime(err, "--isa %s: this CPU or this build cannot run it", ae_cpu_isa_names[isa]);
+    *trainer = trainers[isa];
+    return isa;
 }
 
 typedef struct {
@@ -189,18 +184,20 @@ int ae_cpu_threads(int requested)
 #endif
 }
 
-ae_backend *ae_backend_cpu_create(int threads)
+ae_backend *ae_backend_cpu_create(const ae_backend_options *opt, ae_error *err)
 {
+    lane_trainer train_lanes = NULL;
+    int isa = cpu_lane_trainer(opt->cpu_isa, &train_lanes, err);
+    if (isa < 0) return NULL;
     ae_backend *backend = ae_xcalloc(1, sizeof *backend);
     cpu_backend *cpu = ae_xcalloc(1, sizeof *cpu);
-    cpu->threads = ae_cpu_threads(threads);
-    const char *isa;
-    cpu->train_lanes = cpu_lane_trainer(&isa);
+    cpu->threads = ae_cpu_threads(opt->threads);
+    cpu->train_lanes = train_lanes;
     char model[200];
     cpu_model_name(model, sizeof model);
     snprintf(backend->name, sizeof backend->name, "cpu");
     snprintf(backend->device, sizeof backend->device, "%s, %d thread%s, %s x%d lanes", model, cpu->threads,
-             cpu->threads == 1 ? "" : "s", isa, CPU_LANES);
+             cpu->threads == 1 ? "" : "s", ae_cpu_isa_names[isa], CPU_LANES);
     backend->impl = cpu;
     backend->train = cpu_train;
     backend->destroy = cpu_destroy;

@@ -45,36 +45,34 @@ typedef struct {
     int features_capacity;
 } cuda_backend;
 
-static int cuda_fail(ae_error *err) { return ae_fail_runtime(err, "CUDA backend: %s", aek_last_error()); }
-
 /* Frees and NULLs a device pointer (cudaFree(NULL) is a no-op). */
-static int free_device(void *pointer_to_pointer)
+static int free_device(void *pointer_to_pointer, ae_error *err)
 {
     void **p = pointer_to_pointer;
-    int rc = cudaCheck(cudaFree(*p));
+    int rc = cudaCheck(cudaFree(*p), err);
     *p = NULL;
     return rc;
 }
 
-static int free_host(void *pointer_to_pointer)
+static int free_host(void *pointer_to_pointer, ae_error *err)
 {
     void **p = pointer_to_pointer;
-    int rc = cudaCheck(cudaFreeHost(*p));
+    int rc = cudaCheck(cudaFreeHost(*p), err);
     *p = NULL;
     return rc;
 }
 
-static int free_buffers(cuda_backend *c)
+static int free_buffers(cuda_backend *c, ae_error *err)
 {
     int rc = 0;
-    rc |= free_device(&c->d_params), rc |= free_host(&c->h_params);
-    rc |= free_device(&c->d_base), rc |= free_host(&c->h_base);
-    rc |= free_device(&c->d_order), rc |= free_host(&c->h_order);
-    rc |= free_device(&c->d_theta), rc |= free_host(&c->h_theta);
-    rc |= free_device(&c->d_recon), rc |= free_host(&c->h_recon);
-    rc |= free_device(&c->d_norm), rc |= free_host(&c->h_norm);
-    rc |= free_device(&c->d_track), rc |= free_host(&c->h_track);
-    rc |= free_device(&c->d_summary), rc |= free_host(&c->h_summary);
+    rc |= free_device(&c->d_params, err), rc |= free_host(&c->h_params, err);
+    rc |= free_device(&c->d_base, err), rc |= free_host(&c->h_base, err);
+    rc |= free_device(&c->d_order, err), rc |= free_host(&c->h_order, err);
+    rc |= free_device(&c->d_theta, err), rc |= free_host(&c->h_theta, err);
+    rc |= free_device(&c->d_recon, err), rc |= free_host(&c->h_recon, err);
+    rc |= free_device(&c->d_norm, err), rc |= free_host(&c->h_norm, err);
+    rc |= free_device(&c->d_track, err), rc |= free_host(&c->h_track, err);
+    rc |= free_device(&c->d_summary, err), rc |= free_host(&c->h_summary, err);
     c->capacity = 0;
     return rc;
 }
@@ -93,9 +91,9 @@ static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int
     const int same_strides = stride_theta <= c->stride_theta && stride_feature <= c->stride_feature;
     if (want <= c->capacity && same_strides) return 0;
     if (same_strides && want < 2 * c->capacity) want = 2 * c->capacity; /* grow geometrically */
-    if (free_buffers(c)) return cuda_fail(err);
+    if (free_buffers(c, err)) return -1;
     size_t free_bytes = 0, total_bytes = 0;
-    if (cudaCheck(cudaMemGetInfo(&free_bytes, &total_bytes))) return cuda_fail(err);
+    if (cudaCheck(cudaMemGetInfo(&free_bytes, &total_bytes), err)) return -1;
     size_t per_run = bytes_per_run(stride_theta, stride_feature);
     uint64_t fit = (uint64_t)((double)free_bytes * CUDA_DEVICE_FRACTION) / per_run;
     uint64_t host_fit = CUDA_HOST_STAGING_BYTES / per_run;
@@ -107,25 +105,24 @@ static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int
         return ae_fail_runtime(err, "CUDA backend: not enough device memory for one run (%zu bytes free)",
                                free_bytes);
     size_t runs = (size_t)n, theta = runs * (size_t)stride_theta, feature = runs * (size_t)stride_feature;
-    if (cudaCheck(cudaMalloc((void **)&c->d_params, runs * sizeof(ae_params))) ||
-        cudaCheck(cudaMalloc((void **)&c->d_base, runs * sizeof(uint32_t))) ||
-        cudaCheck(cudaMalloc((void **)&c->d_order, runs * sizeof(uint32_t))) ||
-        cudaCheck(cudaMalloc((void **)&c->d_theta, theta * sizeof(float))) ||
-        cudaCheck(cudaMalloc((void **)&c->d_recon, feature * sizeof(float))) ||
-        cudaCheck(cudaMalloc((void **)&c->d_norm, feature * sizeof(float))) ||
-        cudaCheck(cudaMalloc((void **)&c->d_track, runs * sizeof(ae_track))) ||
-        cudaCheck(cudaMalloc((void **)&c->d_summary, runs * sizeof(ae_summary))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_params, runs * sizeof(ae_params))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_base, runs * sizeof(uint32_t))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_order, runs * sizeof(uint32_t))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_theta, theta * sizeof(float))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_recon, feature * sizeof(float))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_norm, feature * sizeof(float))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_track, runs * sizeof(ae_track))) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_summary, runs * sizeof(ae_summary)))) {
-        int rc = cuda_fail(err);
-        free_buffers(c);
-        return rc;
+    if (cudaCheck(cudaMalloc((void **)&c->d_params, runs * sizeof(ae_params)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_base, runs * sizeof(uint32_t)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_order, runs * sizeof(uint32_t)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_theta, theta * sizeof(float)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_recon, feature * sizeof(float)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_norm, feature * sizeof(float)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_track, runs * sizeof(ae_track)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_summary, runs * sizeof(ae_summary)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_params, runs * sizeof(ae_params)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_base, runs * sizeof(uint32_t)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_order, runs * sizeof(uint32_t)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_theta, theta * sizeof(float)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_recon, feature * sizeof(float)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_norm, feature * sizeof(float)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_track, runs * sizeof(ae_track)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_summary, runs * sizeof(ae_summary)), err)) {
+        free_buffers(c, NULL); /* the first failure's message stays in err */
+        return -1;
     }
     c->capacity = n;
     c->stride_theta = stride_theta;
@@ -138,49 +135,45 @@ static int upload_job(cuda_backend *c, const ae_job *job, ae_error *err)
 {
     const ae_config *cfg = job->cfg;
     if (job->bases != c->bases) {
-        if (free_device(&c->d_base_W) || free_device(&c->d_base_b)) return cuda_fail(err);
+        if (free_device(&c->d_base_W, err) || free_device(&c->d_base_b, err)) return -1;
         c->bases = NULL;
         const ae_bases *b = job->bases;
         if (b && b->count > 0) {
             size_t nW = (size_t)b->count * (size_t)b->n * (size_t)b->m, nb = (size_t)b->count * (size_t)b->n;
-            if (cudaCheck(cudaMalloc((void **)&c->d_base_W, nW * sizeof(float))) ||
-                cudaCheck(cudaMalloc((void **)&c->d_base_b, nb * sizeof(float))) ||
-                cudaCheck(cudaMemcpy(c->d_base_W, b->W, nW * sizeof(float), cudaMemcpyHostToDevice)) ||
-                cudaCheck(cudaMemcpy(c->d_base_b, b->b, nb * sizeof(float), cudaMemcpyHostToDevice)))
-                return cuda_fail(err);
+            if (cudaCheck(cudaMalloc((void **)&c->d_base_W, nW * sizeof(float)), err) ||
+                cudaCheck(cudaMalloc((void **)&c->d_base_b, nb * sizeof(float)), err) ||
+                cudaCheck(cudaMemcpy(c->d_base_W, b->W, nW * sizeof(float), cudaMemcpyHostToDevice), err) ||
+                cudaCheck(cudaMemcpy(c->d_base_b, b->b, nb * sizeof(float), cudaMemcpyHostToDevice), err))
+                return -1;
         }
         c->bases = b;
     }
     int nf = cfg->perturb_kind == AE_PERTURB_LIST ? cfg->n_perturb_features : 0;
     if (nf > c->features_capacity) {
-        if (free_device(&c->d_features) ||
-            cudaCheck(cudaMalloc((void **)&c->d_features, (size_t)nf * sizeof(int32_t))))
-            return cuda_fail(err);
+        if (free_device(&c->d_features, err) ||
+            cudaCheck(cudaMalloc((void **)&c->d_features, (size_t)nf * sizeof(int32_t)), err))
+            return -1;
         c->features_capacity = nf;
     }
     if (nf > 0 && cudaCheck(cudaMemcpy(c->d_features, cfg->perturb_features, (size_t)nf * sizeof(int32_t),
-                                       cudaMemcpyHostToDevice)))
-        return cuda_fail(err);
+                                       cudaMemcpyHostToDevice), err))
+        return -1;
     return 0;
 }
 
-/* Trains runs first .. first+count-1 (one chunk that fits the buffers) into res slots
- * slot0 .. slot0+count-1.  With twins (twin.eps), device slot count+r is the twin of
- * run r: the same settings, its start moved by ae_twin_perturb. */
-static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, uint64_t slot0,
-                       ae_results *res, ae_error *err)
+/* Settings of runs first .. first+count-1 into h_params, their base states into h_base
+ * (twins: a copy behind them); fails on the first run the buffers cannot take.  With
+ * OpenMP on all cores, so the host keeps up with the device on short runs. */
+static int decode_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, int twins,
+                        ae_error *err)
 {
     const ae_bases *bases = job->bases;
-    const int twins = job->cfg->twin_enabled != 0;
-    const int64_t runs_i = (int64_t)count;
-    const uint64_t slots = count * (uint64_t)(1 + twins);
-    int64_t bad = runs_i; /* the first run whose settings the buffers cannot take */
-    /* the host's share of a chunk, per run: decode its settings, later store its record;
-     * with OpenMP on all cores, so the host keeps up with the device on short runs */
+    const int64_t runs = (int64_t)count;
+    int64_t bad = runs; /* the first run whose settings the buffers cannot take */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) reduction(min : bad) if (runs_i > 4096)
+#pragma omp parallel for schedule(static) reduction(min : bad) if (runs > 4096)
 #endif
-    for (int64_t r = 0; r < runs_i; r++) {
+    for (int64_t r = 0; r < runs; r++) {
         uint64_t base;
         ae_params *p = &c->h_params[r];
         ae_grid_run(job->grid, first + (uint64_t)r, p, &base);
@@ -191,19 +184,27 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         if (!ok && r < bad) bad = r;
         c->h_base[r] = (uint32_t)base;
     }
-    if (twins) {
-        memcpy(c->h_params + count, c->h_params, count * sizeof(ae_params));
-        memcpy(c->h_base + count, c->h_base, count * sizeof(uint32_t));
-    }
-    if (bad < runs_i) {
+    if (bad < runs) {
         const ae_params *p = &c->h_params[bad];
         return ae_fail_runtime(err, "CUDA backend: run %llu (n=%d, m=%d) does not fit the grid's n_max=%d, "
                                "m_max=%d or has no base state of its size",
                                (unsigned long long)(first + (uint64_t)bad), p->n, p->m, job->grid->n_max,
                                job->grid->m_max);
     }
+    if (twins) {
+        memcpy(c->h_params + count, c->h_params, count * sizeof(ae_params));
+        memcpy(c->h_base + count, c->h_base, count * sizeof(uint32_t));
+    }
+    return 0;
+}
+
+/* The device arrays of a chunk of `slots` slots; twin_from > 0: slots from there on
+ * are the twins of the slots before. */
+static aek_batch chunk_batch(const cuda_backend *c, const ae_job *job, uint64_t slots, uint64_t twin_from)
+{
     const ae_config *cfg = job->cfg;
-    aek_batch bt = {
+    const ae_bases *bases = job->bases;
+    return (aek_batch){
         .count = (uint32_t)slots,
         .params = c->d_params,
         .base = c->d_base,
@@ -216,7 +217,7 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         .perturb_features = c->d_features,
         .stride_theta = c->stride_theta,
         .stride_feature = c->stride_feature,
-        .twin_from = twins ? (uint32_t)count : 0,
+        .twin_from = (uint32_t)twin_from,
         .order = c->d_order,
         .theta = c->d_theta,
         .track = c->d_track,
@@ -224,40 +225,56 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         .recon = c->d_recon,
         .norm = c->d_norm,
     };
-    size_t runs = (size_t)slots, theta = runs * (size_t)c->stride_theta, feature = runs * (size_t)c->stride_feature;
+}
+
+/* Uploads the settings, trains every slot of bt and brings the outputs back into the
+ * pinned host buffers; adds the kernels' time to c->kernel_seconds.  Every slot's
+ * summary starts with outcome -1, which marks a slot no kernel wrote. */
+static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
+{
+    size_t runs = bt->count, theta = runs * (size_t)c->stride_theta, feature = runs * (size_t)c->stride_feature;
     float ms = 0;
-    /* outcome -1 marks a run no kernel wrote: checked below */
-    if (cudaCheck(cudaMemcpyAsync(c->d_params, c->h_params, runs * sizeof(ae_params), cudaMemcpyHostToDevice, 0)) ||
-        cudaCheck(cudaMemcpyAsync(c->d_base, c->h_base, runs * sizeof(uint32_t), cudaMemcpyHostToDevice, 0)) ||
-        cudaCheck(cudaMemsetAsync(c->d_summary, 0xff, runs * sizeof(ae_summary), 0)) ||
-        cudaCheck(cudaEventRecord(c->start, 0)) || aek_train(&bt, c->h_params, c->h_order, c->variant, 0) ||
-        cudaCheck(cudaEventRecord(c->stop, 0)) ||
-        cudaCheck(cudaMemcpyAsync(c->h_theta, c->d_theta, theta * sizeof(float), cudaMemcpyDeviceToHost, 0)) ||
-        cudaCheck(cudaMemcpyAsync(c->h_recon, c->d_recon, feature * sizeof(float), cudaMemcpyDeviceToHost, 0)) ||
-        cudaCheck(cudaMemcpyAsync(c->h_norm, c->d_norm, feature * sizeof(float), cudaMemcpyDeviceToHost, 0)) ||
-        cudaCheck(cudaMemcpyAsync(c->h_track, c->d_track, runs * sizeof(ae_track), cudaMemcpyDeviceToHost, 0)) ||
+    if (cudaCheck(cudaMemcpyAsync(c->d_params, c->h_params, runs * sizeof(ae_params), cudaMemcpyHostToDevice, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->d_base, c->h_base, runs * sizeof(uint32_t), cudaMemcpyHostToDevice, 0), err) ||
+        cudaCheck(cudaMemsetAsync(c->d_summary, 0xff, runs * sizeof(ae_summary), 0), err) ||
+        cudaCheck(cudaEventRecord(c->start, 0), err) || aek_train(bt, c->h_params, c->h_order, c->variant, 0, err) ||
+        cudaCheck(cudaEventRecord(c->stop, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_theta, c->d_theta, theta * sizeof(float), cudaMemcpyDeviceToHost, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_recon, c->d_recon, feature * sizeof(float), cudaMemcpyDeviceToHost, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_norm, c->d_norm, feature * sizeof(float), cudaMemcpyDeviceToHost, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_track, c->d_track, runs * sizeof(ae_track), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_summary, c->d_summary, runs * sizeof(ae_summary), cudaMemcpyDeviceToHost,
-                                  0)) ||
-        cudaCheck(cudaStreamSynchronize(0)) || cudaCheck(cudaEventElapsedTime(&ms, c->start, c->stop)))
-        return cuda_fail(err);
+                                  0), err) ||
+        cudaCheck(cudaStreamSynchronize(0), err) || cudaCheck(cudaEventElapsedTime(&ms, c->start, c->stop), err))
+        return -1;
     c->kernel_seconds += ms * 1e-3;
-    int64_t untrained = (int64_t)slots;
+    return 0;
+}
+
+static int trained(const ae_summary *sum) { return sum->outcome >= 0 && sum->outcome < AE_OUTCOME_COUNT; }
+
+/* Stores the count runs of a trained chunk (and their twins' distances) into res slots
+ * slot0 .. slot0+count-1; fails on a run a kernel left untrained. */
+static int store_chunk(const cuda_backend *c, uint64_t first, uint64_t count, uint64_t slot0, int twins,
+                       ae_results *res, ae_error *err)
+{
+    const int64_t runs = (int64_t)count;
+    int64_t untrained = runs;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) reduction(min : untrained) if (runs_i > 4096)
+#pragma omp parallel for schedule(static) reduction(min : untrained) if (runs > 4096)
 #endif
-    for (int64_t r = 0; r < runs_i; r++) {
+    for (int64_t r = 0; r < runs; r++) {
         const ae_params *p = &c->h_params[r];
-        const ae_summary *sum = &c->h_summary[r], *twin_sum = &c->h_summary[r + (twins ? runs_i : 0)];
-        if (sum->outcome < 0 || sum->outcome >= AE_OUTCOME_COUNT || twin_sum->outcome < 0 ||
-            twin_sum->outcome >= AE_OUTCOME_COUNT) {
+        const ae_summary *sum = &c->h_summary[r];
+        if (!trained(sum) || !trained(&c->h_summary[r + (twins ? runs : 0)])) {
             if (r < untrained) untrained = r;
             continue;
         }
         const float *theta_r = c->h_theta + r * c->stride_theta;
         ae_store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
-                  c->h_norm + r * c->stride_feature);
+                     c->h_norm + r * c->stride_feature);
         if (!twins) continue;
-        const float *twin = c->h_theta + (runs_i + r) * c->stride_theta;
+        const float *twin = c->h_theta + (runs + r) * c->stride_theta;
         double distance2 = 0;
         for (int e = 0; e < p->n * p->m + p->n; e++) {
             double gap = (double)theta_r[e] - (double)twin[e];
@@ -265,10 +282,22 @@ static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint6
         }
         ae_record_twin(res, slot0 + (uint64_t)r, p, sqrt(distance2));
     }
-    if (untrained < (int64_t)slots)
+    if (untrained < runs)
         return ae_fail_runtime(err, "CUDA backend: internal error: run %llu was not trained",
                                (unsigned long long)(first + (uint64_t)untrained));
     return 0;
+}
+
+/* Trains runs first .. first+count-1 (one chunk that fits the buffers) into res slots
+ * slot0 .. slot0+count-1.  With twins (twin.eps), device slot count+r is the twin of
+ * run r: the same settings, its start moved by ae_twin_perturb. */
+static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, uint64_t slot0,
+                       ae_results *res, ae_error *err)
+{
+    const int twins = job->cfg->twin_enabled != 0;
+    const aek_batch bt = chunk_batch(c, job, count * (uint64_t)(1 + twins), twins ? count : 0);
+    if (decode_chunk(c, job, first, count, twins, err) || train_on_device(c, &bt, err)) return -1;
+    return store_chunk(c, first, count, slot0, twins, res, err);
 }
 
 static int cuda_train(ae_backend *backend, const ae_job *job, uint64_t first, uint64_t count, ae_results *res,
@@ -298,65 +327,43 @@ static void cuda_destroy(ae_backend *backend)
     cuda_backend *c = backend->impl;
     if (c) {
         /* errors here have nowhere to go; the process is ending or moving on */
-        free_buffers(c);
-        free_device(&c->d_base_W);
-        free_device(&c->d_base_b);
-        free_device(&c->d_features);
-        if (c->start) cudaCheck(cudaEventDestroy(c->start));
-        if (c->stop) cudaCheck(cudaEventDestroy(c->stop));
+        free_buffers(c, NULL);
+        free_device(&c->d_base_W, NULL);
+        free_device(&c->d_base_b, NULL);
+        free_device(&c->d_features, NULL);
+        if (c->start) cudaCheck(cudaEventDestroy(c->start), NULL);
+        if (c->stop) cudaCheck(cudaEventDestroy(c->stop), NULL);
         free(c);
     }
     free(backend);
 }
 
-/* AESWEEP_KERNEL=k picks a kernel variant (kernels/train.cuh); unset: the default. */
-static int kernel_from_env(ae_error *err)
-{
-    const char *text = getenv("AESWEEP_KERNEL");
-    if (!text || !*text) return AEK_DEFAULT_VARIANT;
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*end || v < 0 || v >= AEK_VARIANTS) {
-        ae_fail(err, "AESWEEP_KERNEL=%s: expects a kernel variant 0..%d", text, AEK_VARIANTS - 1);
-        return -1;
-    }
-    return (int)v;
-}
-
-ae_backend *ae_backend_cuda_create(ae_error *err)
+ae_backend *ae_backend_cuda_create(const ae_backend_options *opt, ae_error *err)
 {
     int devices = 0;
-    if (cudaCheck(cudaGetDeviceCount(&devices))) {
-        ae_fail_runtime(err, "no usable CUDA device: %s", aek_last_error());
+    ae_error cause;
+    if (cudaCheck(cudaGetDeviceCount(&devices), &cause)) {
+        ae_fail_runtime(err, "no usable CUDA device: %s", cause.msg);
         return NULL;
     }
     if (devices == 0) {
         ae_fail_runtime(err, "no CUDA device found (cudaGetDeviceCount reports 0)");
         return NULL;
     }
-    int variant = kernel_from_env(err);
-    if (variant < 0) return NULL;
-    /* AESWEEP_CUDA_DEVICE=k (set per node rank by the MPI build): device k mod the count,
-     * so ranks beyond the GPUs share them round-robin; else the first visible one */
-    int device = 0;
-    const char *device_text = getenv("AESWEEP_CUDA_DEVICE");
-    if (device_text && *device_text) {
-        char *end;
-        long k = strtol(device_text, &end, 10);
-        if (*end || k < 0) {
-            ae_fail(err, "AESWEEP_CUDA_DEVICE=%s: expects a device number >= 0", device_text);
-            return NULL;
-        }
-        device = (int)(k % devices);
-    }
-    struct cudaDeviceProp prop;
-    if (cudaCheck(cudaSetDevice(device)) || cudaCheck(cudaGetDeviceProperties(&prop, device))) {
-        cuda_fail(err);
+    int variant = opt->cuda_kernel < 0 ? AEK_DEFAULT_VARIANT : opt->cuda_kernel;
+    if (variant >= AEK_VARIANTS) {
+        ae_fail(err, "--kernel %d: expects a kernel variant 0..%d", variant, AEK_VARIANTS - 1);
         return NULL;
     }
-    if (aek_probe()) {
+    /* --device k (the MPI build gives each rank of a node its node rank): device k modulo
+     * the count, so ranks beyond the GPUs share them round-robin; else the first one */
+    int device = opt->cuda_device < 0 ? 0 : opt->cuda_device % devices;
+    struct cudaDeviceProp prop;
+    if (cudaCheck(cudaSetDevice(device), err) || cudaCheck(cudaGetDeviceProperties(&prop, device), err))
+        return NULL;
+    if (aek_probe(&cause)) {
         ae_fail_runtime(err, "the CUDA kernels cannot run on %s (compute capability %d.%d; built for sm_90): %s",
-                        prop.name, prop.major, prop.minor, aek_last_error());
+                        prop.name, prop.major, prop.minor, cause.msg);
         return NULL;
     }
     cuda_backend *c = ae_xcalloc(1, sizeof *c);
@@ -366,8 +373,7 @@ ae_backend *ae_backend_cuda_create(ae_error *err)
     backend->impl = c;
     backend->train = cuda_train;
     backend->destroy = cuda_destroy;
-    if (cudaCheck(cudaEventCreate(&c->start)) || cudaCheck(cudaEventCreate(&c->stop))) {
-        cuda_fail(err);
+    if (cudaCheck(cudaEventCreate(&c->start), err) || cudaCheck(cudaEventCreate(&c->stop), err)) {
         cuda_destroy(backend);
         return NULL;
     }
@@ -405,11 +411,12 @@ double ae_cuda_peak_flops(const ae_backend *backend, int fp64, char *how, size_t
     const cuda_backend *c = backend->impl;
     int sms = 0, khz = 0, major = 0, minor = 0;
     /* cudaDeviceProp.clockRate is gone in CUDA 13: the attribute gives the peak clock */
-    if (cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device)) ||
-        cudaCheck(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, c->device)) ||
-        cudaCheck(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, c->device)) ||
-        cudaCheck(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, c->device))) {
-        snprintf(how, how_size, "unknown: %s", aek_last_error());
+    ae_error err;
+    if (cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device), &err) ||
+        cudaCheck(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, c->device), &err) ||
+        cudaCheck(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, c->device), &err) ||
+        cudaCheck(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, c->device), &err)) {
+        snprintf(how, how_size, "unknown: %s", err.msg);
         return 0;
     }
     int lanes = fp64 ? fp64_lanes_per_sm(major, minor) : fp32_lanes_per_sm(major, minor);
@@ -424,9 +431,10 @@ int ae_cuda_kernel_for(const ae_backend *backend, int n, int m, char *name, size
     aek_kernel_info info;
     int sms = 0;
     *resident = 0;
-    if (aek_kernel_for(c->variant, n, m, &info) ||
-        cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device))) {
-        snprintf(name, name_size, "unknown (%s)", aek_last_error());
+    ae_error err = {{0}, 0};
+    if (aek_kernel_for(c->variant, n, m, &info, &err) ||
+        cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device), &err)) {
+        snprintf(name, name_size, "unknown (%s)", err.msg);
         return -1;
     }
     snprintf(name, name_size, "%s", info.name);

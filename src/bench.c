@@ -28,7 +28,7 @@
 
 static const char bench_usage[] =
     "usage: aesweep bench [--n N[,N...]] [--m M] [--runs R] [--steps S] [--backend auto|cpu|cuda]\n"
-    "                     [--threads T] [--kernel K[,K...]] [--json FILE]\n"
+    "                     [--threads T] [--isa I] [--device D] [--kernel K[,K...]] [--json FILE]\n"
     "  --n        model sizes (default 7,16,64)\n"
     "  --m        latent dims (default 2)\n"
     "  --runs     runs per size (default: about 4e12 useful flops on CUDA, in whole waves of\n"
@@ -36,8 +36,9 @@ static const char bench_usage[] =
     "  --steps    training steps per run (default 10000)\n"
     "  --backend  auto (default), cpu or cuda\n"
     "  --threads  CPU threads (default: all cores)\n"
-    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local; default: the\n"
-    "             backend's, AESWEEP_KERNEL or 1)\n"
+    "  --isa      CPU instruction set: auto (default: the widest), baseline, avx2, avx512\n"
+    "  --device   CUDA device number (default 0)\n"
+    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local; default 1)\n"
     "  --json     also write the results as JSON to FILE ('-': stdout)\n";
 
 /* ------------------------------------------------------------------------ */
@@ -271,17 +272,19 @@ static int write_json_file(const char *path, const ae_backend *backend, double p
 }
 
 typedef struct {
-    int ns[BENCH_MAX_N], n_ns, m, threads;
+    int ns[BENCH_MAX_N], n_ns, m;
     int kernels[8], n_kernels; /* CUDA variants; {-1}: the backend's default */
     long long runs, steps;     /* runs 0: chosen per row */
-    const char *backend_name, *json;
+    const char *json;
+    ae_backend_options backend; /* --backend, --threads, --isa, --device */
 } bench_options;
 
 /* The command line into o: -1 to go on, else the exit status (--help, a usage error). */
 static int parse_options(int argc, char **argv, bench_options *o)
 {
     *o = (bench_options){.ns = {7, 16, 64}, .n_ns = 3, .m = 2, .kernels = {-1}, .n_kernels = 1, .steps = 10000,
-                         .backend_name = "auto"};
+                         .backend = AE_BACKEND_OPTIONS_DEFAULT};
+    ae_error err = {{0}, 0};
     for (int k = 0; k < argc; k++) {
         const char *arg = argv[k], *value = k + 1 < argc ? argv[k + 1] : NULL;
         char *end = NULL;
@@ -291,6 +294,9 @@ static int parse_options(int argc, char **argv, bench_options *o)
         }
         if (!value) return bench_usage_error("missing value or unknown option ", arg);
         k++;
+        int backend_option = strcmp(arg, "--kernel") ? ae_backend_option(arg, value, &o->backend, &err) : 0;
+        if (backend_option < 0) return bench_usage_error(err.msg, "");
+        if (backend_option > 0) continue;
         if (!strcmp(arg, "--n")) {
             if ((o->n_ns = parse_list(value, o->ns, BENCH_MAX_N, AE_N_MIN, AE_N_MAX)) < 0)
                 return bench_usage_error("--n expects sizes 2..256, comma-separated: ", value);
@@ -304,15 +310,9 @@ static int parse_options(int argc, char **argv, bench_options *o)
         } else if (!strcmp(arg, "--steps")) {
             o->steps = strtoll(value, &end, 10);
             if (*end || o->steps < 1) return bench_usage_error("--steps expects >= 1: ", value);
-        } else if (!strcmp(arg, "--threads")) {
-            o->threads = (int)strtol(value, &end, 10);
-            if (*end || o->threads < 1 || o->threads > 4096)
-                return bench_usage_error("--threads expects 1..4096: ", value);
         } else if (!strcmp(arg, "--kernel")) {
             if ((o->n_kernels = parse_list(value, o->kernels, 8, 0, 15)) < 0)
                 return bench_usage_error("--kernel expects variants, comma-separated: ", value);
-        } else if (!strcmp(arg, "--backend")) {
-            o->backend_name = value;
         } else if (!strcmp(arg, "--json")) {
             o->json = value;
         } else {
@@ -327,7 +327,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
 static ae_backend *open_backend(bench_options *o, int *status)
 {
     ae_error err = {{0}, 0};
-    ae_backend *backend = ae_backend_select(o->backend_name, o->threads, 0, &err);
+    ae_backend *backend = ae_backend_select(&o->backend, &err);
     if (!backend) {
         fprintf(stderr, "aesweep bench: %s\n", err.msg);
         *status = err.code ? err.code : AE_EXIT_RUNTIME;
@@ -371,7 +371,7 @@ static void plan_row(ae_backend *backend, const bench_options *o, bench_row *row
     bench_params(&p, row->n, row->m, row->steps);
     double want = (cuda ? BENCH_FLOPS_CUDA : BENCH_FLOPS_CPU) / ((double)row->steps * ae_flops_per_step(row->n, row->m, &p));
     /* CUDA: whole waves; CPU: whole 16-run lane groups, two per thread at least */
-    uint64_t unit = cuda ? (row->resident > 0 ? row->resident : 4096) : 32 * (uint64_t)ae_cpu_threads(o->threads);
+    uint64_t unit = cuda ? (row->resident > 0 ? row->resident : 4096) : 32 * (uint64_t)ae_cpu_threads(o->backend.threads);
     uint64_t cap = BENCH_RUNS_MAX / unit * unit;
     row->runs = want < (double)cap ? ((uint64_t)want + unit - 1) / unit * unit : cap;
     if (row->runs < unit) row->runs = unit;

@@ -828,7 +828,8 @@ static int include_line(const char *text)
     return 0;
 }
 
-/* Copies the number token at text (length bytes), rewritten as the comment above says. */
+/* Is the number token at text (length bytes) an integer past 32 bits, which libconfig
+ * would wrap? */
 static int is_big_integer(const char *text, size_t length)
 {
     int sign = text[0] == '-' || text[0] == '+';
@@ -838,7 +839,9 @@ static int is_big_integer(const char *text, size_t length)
     return errno == ERANGE || value > 2147483647LL || value < -2147483648LL;
 }
 
-/* as_float: the token is in an array holding a float; as_wide: in one holding a big integer */
+/* Copies the number token at text (length bytes) to out, rewritten against the two traps
+ * above is_float_literal: an integer gets ".0" where as_float (it is in an array holding a
+ * float), "L" where as_wide (in an array holding a big integer) or where it is big itself. */
 static void copy_number(ae_strbuf *out, const char *text, size_t length, int as_float, int as_wide)
 {
     int sign = text[0] == '-' || text[0] == '+';

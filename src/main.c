@@ -43,6 +43,11 @@ static const char usage_text[] =
     "  --force                 overwrite an existing OUT.h5\n"
     "  --shard K/N             train only slice K of N (0 <= K < N) of the runs into OUT.h5\n"
     "  --threads N             CPU threads (default: all cores)\n"
+    "  --isa auto|baseline|avx2|avx512\n"
+    "                          CPU instruction set (default auto: the widest this CPU has; all give\n"
+    "                          the same bits; one this CPU lacks is an error)\n"
+    "  --device K              CUDA device K (default: the first; under MPI: the rank on its node)\n"
+    "  --kernel K              CUDA kernel variant: 0 shared, 1 fixed (default), 2 local\n"
     "  --quiet                 no progress line and no notes\n"
     "\n"
     "A config (libconfig syntax) sets any of the settings below and a grid over them:\n"
@@ -160,18 +165,16 @@ static void share_text(char *text, int size)
 }
 
 /* Each rank of a node drives its own GPU: the rank's index among the node's ranks. */
-static void pick_gpu_by_node_rank(void)
+static int node_rank(void)
 {
+    int rank = 0;
 #ifdef AE_HAVE_MPI
     MPI_Comm node;
-    int node_rank;
-    char text[16];
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_rank(node, &node_rank);
+    MPI_Comm_rank(node, &rank);
     MPI_Comm_free(&node);
-    snprintf(text, sizeof text, "%d", node_rank);
-    setenv("AESWEEP_CUDA_DEVICE", text, 0);
 #endif
+    return rank;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -237,9 +240,10 @@ static void progress_show(progress *pr, uint64_t done, int final)
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    const char *config_path, *output, *backend;
+    const char *config_path, *output;
+    ae_backend_options backend;
     char **sets;
-    int n_sets, resume, force, quiet, threads;
+    int n_sets, resume, force, quiet;
     uint64_t shard_index, shard_count;
 } run_options;
 
@@ -261,24 +265,22 @@ static int parse_shard(const char *text, uint64_t *index, uint64_t *count)
 static int parse_run_options(int argc, char **argv, run_options *opt)
 {
     memset(opt, 0, sizeof *opt);
-    opt->backend = "auto";
+    opt->backend = (ae_backend_options)AE_BACKEND_OPTIONS_DEFAULT;
     opt->shard_count = 1;
     opt->sets = ae_xcalloc((size_t)argc, sizeof(char *));
     for (int k = 0; k < argc; k++) {
         const char *arg = argv[k];
         int has_value = k + 1 < argc;
-        if ((!strcmp(arg, "-o") || !strcmp(arg, "--output")) && has_value)
+        ae_error err;
+        int backend_option = ae_backend_option(arg, has_value ? argv[k + 1] : NULL, &opt->backend, &err);
+        if (backend_option < 0) return usage_error("%s", err.msg);
+        if (backend_option > 0)
+            k++;
+        else if ((!strcmp(arg, "-o") || !strcmp(arg, "--output")) && has_value)
             opt->output = argv[++k];
-        else if (!strcmp(arg, "--backend") && has_value)
-            opt->backend = argv[++k];
         else if (!strcmp(arg, "--set") && has_value)
             opt->sets[opt->n_sets++] = argv[++k];
-        else if (!strcmp(arg, "--threads") && has_value) {
-            char *end;
-            long threads = strtol(argv[++k], &end, 10);
-            if (*end || threads < 1 || threads > 4096) return usage_error("--threads %s: expects 1..4096", argv[k]);
-            opt->threads = (int)threads;
-        } else if (!strcmp(arg, "--shard") && has_value) {
+        else if (!strcmp(arg, "--shard") && has_value) {
             if (parse_shard(argv[++k], &opt->shard_index, &opt->shard_count))
                 return usage_error("--shard %s: expects K/N, whole numbers with 0 <= K < N < 2^64", argv[k]);
         } else if (!strcmp(arg, "--resume"))
@@ -297,6 +299,7 @@ static int parse_run_options(int argc, char **argv, run_options *opt)
     if (!opt->config_path) return usage_error("run: missing CONFIG%s", "");
     if (!opt->output) return usage_error("run: missing -o OUT.h5%s", "");
     if (opt->resume && opt->force) return usage_error("run: --resume and --force exclude each other%s", "");
+    opt->backend.quiet = opt->quiet;
     return 0;
 }
 
@@ -426,7 +429,7 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
     const uint64_t first = s->first, end = s->end;
     uint8_t *done = s->done;
     progress pr = progress_start(!opt->quiet && world_ranks().rank == 0, end - first, s->done_now);
-    uint64_t minimum = (uint64_t)ae_cpu_threads(opt->threads) * 16;
+    uint64_t minimum = (uint64_t)ae_cpu_threads(opt->backend.threads) * 16;
     minimum = minimum < BATCH_MIN ? BATCH_MIN : minimum;
     uint64_t batch = minimum;
     ae_results res;
@@ -501,8 +504,9 @@ static int command_run(int argc, char **argv)
     status = -1;
     const ranks world = world_ranks();
     if (prepare_sweep(&opt, &s, &err)) goto finish;
-    if (world.size > 1) pick_gpu_by_node_rank();
-    s.backend = ae_backend_select(opt.backend, opt.threads, opt.quiet || world.rank > 0, &err);
+    if (world.size > 1 && opt.backend.cuda_device < 0) opt.backend.cuda_device = node_rank();
+    opt.backend.quiet |= world.rank > 0;
+    s.backend = ae_backend_select(&opt.backend, &err);
     if (!s.backend) goto finish;
     s.prov = (ae_provenance){.backend = s.backend->name, .device = s.backend->device};
     ae_utc_time(s.prov.start_time, sizeof s.prov.start_time);

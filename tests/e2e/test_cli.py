@@ -288,12 +288,36 @@ def test_trajectories_end_where_the_sweep_ends(tmp_path, write_config):
     assert traj["loss"].values[1, -1] < traj["loss"].values[1, 0] / 100  # lr 1e-2 from a random start: it learns
 
 
-@pytest.mark.parametrize("isa", ["avx2", "baseline"])
+def cpu_flags():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+@pytest.mark.parametrize("isa", ["baseline", "avx2", "avx512"])
 def test_every_cpu_instruction_set_gives_the_same_bits(tmp_path, write_config, isa):
+    """A set this CPU has runs (the file's device names it) and gives the bits of the default;
+    one it lacks is refused, never replaced by another."""
     cfg = write_config(SMALL)
-    run_aesweep("run", cfg, "-o", tmp_path / "best.h5", "--quiet")
-    run_aesweep("run", cfg, "-o", tmp_path / f"{isa}.h5", "--quiet", env={"AESWEEP_CPU_ISA": isa})
+    run_aesweep("run", cfg, "-o", tmp_path / "best.h5", "--quiet", "--backend", "cpu")
+    have = isa == "baseline" or {"avx2": "avx2", "avx512": "avx512f"}[isa] in cpu_flags()
+    proc = run_aesweep("run", cfg, "-o", tmp_path / f"{isa}.h5", "--quiet", "--isa", isa, "--backend", "cpu",
+                       check=False)
+    if not have:
+        assert proc.returncode == 1 and f"--isa {isa}" in proc.stderr, proc.stderr
+        assert not (tmp_path / f"{isa}.h5").exists()
+        return
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(tmp_path / f"{isa}.h5", "r") as f:
+        device = f.attrs["device"]
+    assert f", {isa} x16 lanes" in (device.decode() if isinstance(device, bytes) else device)
     assert_same_data(tmp_path / "best.h5", tmp_path / f"{isa}.h5")
+
+
+def test_unknown_instruction_set_is_a_usage_error(tmp_path, write_config):
+    proc = run_aesweep("run", write_config(SMALL), "-o", tmp_path / "x.h5", "--isa", "sse9", check=False)
+    assert proc.returncode == 2 and "--isa sse9" in proc.stderr
 
 
 def test_slurm_array_script_shards_then_merges(tmp_path, write_config):

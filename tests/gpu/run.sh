@@ -75,7 +75,7 @@ sweep_pair() { # sweep_pair BINARY TAG CONFIG KERNEL COMPARE-ARGS -- [aesweep ar
     name=$(basename "$cfg" .cfg)
     [ -f "$tmp/$tag-$name-cpu.h5" ] ||
         "$bin" run "$cfg" -o "$tmp/$tag-$name-cpu.h5" --backend cpu --quiet "$@" || return 1
-    AESWEEP_KERNEL=$kernel "$bin" run "$cfg" -o "$tmp/$tag-$name-cuda$kernel.h5" --backend cuda --quiet "$@" ||
+    "$bin" run "$cfg" -o "$tmp/$tag-$name-cuda$kernel.h5" --backend cuda --kernel "$kernel" --quiet "$@" ||
         return 1
     "$PYTHON" tests/gpu/compare.py "${compare[@]}" "$tmp/$tag-$name-cpu.h5" "$tmp/$tag-$name-cuda$kernel.h5"
 }
@@ -102,8 +102,8 @@ refused=()
 sanitize() { # sanitize TOOL KERNEL
     local tool=$1 kernel=$2 log=$tmp/sanitize-$1-$2.log summary
     case $tool in memcheck) summary='ERROR SUMMARY: 0 errors' ;; racecheck) summary='RACECHECK SUMMARY: 0 hazards' ;; esac
-    AESWEEP_KERNEL=$kernel compute-sanitizer --tool "$tool" --error-exitcode 99 \
-        "$BUILD/aesweep" run tests/gpu/small.cfg -o "$tmp/sanitize.h5" --backend cuda --quiet --force \
+    compute-sanitizer --tool "$tool" --error-exitcode 99 \
+        "$BUILD/aesweep" run tests/gpu/small.cfg -o "$tmp/sanitize.h5" --backend cuda --kernel "$kernel" --quiet --force \
         --set train.steps=40 >"$log" 2>&1
     local rc=$?
     tail -n 3 "$log"

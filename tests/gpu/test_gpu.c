@@ -38,11 +38,14 @@ static void check(int ok, const char *fmt, ...)
     ok ? passed++ : failed++;
 }
 
+/* What the last failed CUDA call said. */
+static ae_error gpu_err;
+
 /* A CUDA failure ends the test program: nothing after it can be trusted. */
 static void must(int rc)
 {
     if (rc) {
-        fprintf(stderr, "test_gpu: %s\n", aek_last_error());
+        fprintf(stderr, "test_gpu: %s\n", gpu_err.msg);
         exit(1);
     }
 }
@@ -124,8 +127,8 @@ static void batch_free(batch *b)
 static void *upload(const void *host, size_t bytes)
 {
     void *dev = NULL;
-    must(cudaCheck(cudaMalloc(&dev, bytes ? bytes : 1)));
-    if (host && bytes) must(cudaCheck(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice)));
+    must(cudaCheck(cudaMalloc(&dev, bytes ? bytes : 1), &gpu_err));
+    if (host && bytes) must(cudaCheck(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice), &gpu_err));
     return dev;
 }
 
@@ -156,21 +159,21 @@ static void batch_run_device(batch *b, int variant)
         .norm = upload(NULL, feature * sizeof(float)),
     };
     uint32_t *order = calloc(n ? n : 1, sizeof(uint32_t));
-    must(cudaCheck(cudaMemset(bt.summary, 0xff, n * sizeof(ae_summary)))); /* outcome -1: not trained */
-    must(cudaCheck(cudaMemset(bt.theta, 0xff, theta * sizeof(float))));
+    must(cudaCheck(cudaMemset(bt.summary, 0xff, n * sizeof(ae_summary)), &gpu_err)); /* outcome -1: not trained */
+    must(cudaCheck(cudaMemset(bt.theta, 0xff, theta * sizeof(float)), &gpu_err));
     if (variant < 0)
-        must(aek_init(&bt, 0));
+        must(aek_init(&bt, 0, &gpu_err));
     else
-        must(aek_train(&bt, b->params, order, variant, 0));
-    must(cudaCheck(cudaDeviceSynchronize()));
-    must(cudaCheck(cudaMemcpy(b->theta, bt.theta, theta * sizeof(float), cudaMemcpyDeviceToHost)));
-    must(cudaCheck(cudaMemcpy(b->recon, bt.recon, feature * sizeof(float), cudaMemcpyDeviceToHost)));
-    must(cudaCheck(cudaMemcpy(b->norm, bt.norm, feature * sizeof(float), cudaMemcpyDeviceToHost)));
-    must(cudaCheck(cudaMemcpy(b->track, bt.track, n * sizeof(ae_track), cudaMemcpyDeviceToHost)));
-    must(cudaCheck(cudaMemcpy(b->summary, bt.summary, n * sizeof(ae_summary), cudaMemcpyDeviceToHost)));
+        must(aek_train(&bt, b->params, order, variant, 0, &gpu_err));
+    must(cudaCheck(cudaDeviceSynchronize(), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->theta, bt.theta, theta * sizeof(float), cudaMemcpyDeviceToHost), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->recon, bt.recon, feature * sizeof(float), cudaMemcpyDeviceToHost), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->norm, bt.norm, feature * sizeof(float), cudaMemcpyDeviceToHost), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->track, bt.track, n * sizeof(ae_track), cudaMemcpyDeviceToHost), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->summary, bt.summary, n * sizeof(ae_summary), cudaMemcpyDeviceToHost), &gpu_err));
     void *device[] = {(void *)bt.params, (void *)bt.base, (void *)bt.base_W, (void *)bt.base_b,
                       (void *)bt.perturb_features, bt.order, bt.theta, bt.track, bt.summary, bt.recon, bt.norm};
-    for (size_t k = 0; k < sizeof device / sizeof device[0]; k++) must(cudaCheck(cudaFree(device[k])));
+    for (size_t k = 0; k < sizeof device / sizeof device[0]; k++) must(cudaCheck(cudaFree(device[k]), &gpu_err));
     free(order);
 }
 
@@ -440,15 +443,15 @@ static void test_diverged(void)
 int main(void)
 {
     int devices = 0;
-    must(cudaCheck(cudaGetDeviceCount(&devices)));
+    must(cudaCheck(cudaGetDeviceCount(&devices), &gpu_err));
     if (devices == 0) {
         fprintf(stderr, "test_gpu: no CUDA device\n");
         return 1;
     }
     struct cudaDeviceProp prop;
-    must(cudaCheck(cudaGetDeviceProperties(&prop, 0)));
+    must(cudaCheck(cudaGetDeviceProperties(&prop, 0), &gpu_err));
     printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
-    must(aek_probe());
+    must(aek_probe(&gpu_err));
     test_init();
     test_train();
     test_large();

@@ -191,7 +191,7 @@ static int test_sgd_steps(void)
     const float g1[2] = {0.5f, 0.25f}, g2[2] = {-1.0f, 0.125f};
     ae_params p = optimizer_params(AE_OPT_SGD, 0.1f, 0.01f, 0.9f);
     ae_opt opt;
-    ae_opt_reset(&opt, 2, s1, s2);
+    ae_opt_reset(&p, &opt, 2, s1, s2);
     ae_opt_step(&p, &opt, 2, theta, g1, s1, s2);
     ae_opt_step(&p, &opt, 2, theta, g2, s1, s2);
     /* by hand: d = g + wd p; buf1 = d1; p1 = p0 - lr buf1; buf2 = 0.9 buf1 + d2; p2 = p1 - lr buf2 */
@@ -230,7 +230,7 @@ static int test_adam_and_adamw_steps(void)
         float theta[2] = {1.5f, 1.5f}, s1[2], s2[2];
         ae_params p = optimizer_params(optimizer, 1e-2f, 0.1f, 0);
         ae_opt opt;
-        ae_opt_reset(&opt, 2, s1, s2);
+        ae_opt_reset(&p, &opt, 2, s1, s2);
         for (int t = 0; t < 3; t++) {
             float g[2] = {(float)grads[t], (float)grads[t]};
             ae_opt_step(&p, &opt, 2, theta, g, s1, s2);
@@ -244,7 +244,7 @@ static int test_adam_and_adamw_steps(void)
     float theta[1] = {0}, s1[1], s2[1], g[1] = {1e-3f};
     ae_params p = optimizer_params(AE_OPT_ADAM, 1e-2f, 0, 0);
     ae_opt opt;
-    ae_opt_reset(&opt, 1, s1, s2);
+    ae_opt_reset(&p, &opt, 1, s1, s2);
     ae_opt_step(&p, &opt, 1, theta, g, s1, s2);
     CHECK(close_to(theta[0], -1e-2, 1e-9, 1e-4), "first step %g", theta[0]);
     return 0;
@@ -636,15 +636,21 @@ static int test_divergence_stops_the_run(void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Lanes: several runs side by side compute exactly what each computes alone  */
+/* Lanes: several runs side by side (with interventions) compute exactly what */
+/* each computes alone                                                       */
 /* ------------------------------------------------------------------------ */
 
 #define TEST_LANES 8
-AE_DEFINE_LOSS_GRAD(test_loss_grad_lanes, float, TEST_LANES, 0)
-AE_DEFINE_LOSS_GRAD(test_loss_grad_lanes_m2, float, TEST_LANES, 2)
-AE_DEFINE_OPT_STEP(test_opt_step_lanes, TEST_LANES)
-AE_DEFINE_TRAIN(test_train_lanes, test_loss_grad_lanes, test_opt_step_lanes, TEST_LANES)
-AE_DEFINE_TRAIN(test_train_lanes_m2, test_loss_grad_lanes_m2, test_opt_step_lanes, TEST_LANES)
+#define AE_PRECISION 32
+#define AE_LANES TEST_LANES
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _test_lanes)
+#include "ae_lanes.inc"
+#define AE_PRECISION 32
+#define AE_LANES TEST_LANES
+#define AE_M 2
+#define AE_NAME(name) AE_PASTE(name, _test_lanes_m2)
+#include "ae_lanes.inc"
 
 static int test_lanes_match_single_runs(void)
 {
@@ -663,7 +669,7 @@ static int test_lanes_match_single_runs(void)
                                         .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .momentum = 0.5f * (l % 2),
                                         .steps = 2000, .check_every = 100, .plateau_steps = 500,
                                         .outcome_window = 300 + 50 * l, .outcome_tol = 3e-3f, .tilt_max = 0.1f,
-                                        .live_min = 0.9f};
+                                        .live_min = 0.9f, .intervene = l % 3, .intervene_at_step = 300 + 100 * (l % 2)};
                 if (l == 3) params[l].lr = 1e20f; /* this lane diverges; the others go on */
                 lanes[l] = &params[l];
                 float one[AE_P_MAX];
@@ -672,9 +678,9 @@ static int test_lanes_match_single_runs(void)
             }
             ae_buffers buffers = {theta, grad, s1, s2, frozen};
             if (m == 2)
-                test_train_lanes_m2(lanes, &buffers, tracks, NULL);
+                ae_train_test_lanes_m2(lanes, &buffers, tracks, NULL);
             else
-                test_train_lanes(lanes, &buffers, tracks, NULL);
+                ae_train_test_lanes(lanes, &buffers, tracks, NULL);
             for (int l = 0; l < TEST_LANES; l++) {
                 float alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
                 ae_buffers single = {alone, g, a1, a2, NULL};
@@ -717,7 +723,7 @@ static int test_anthropic_resampling(void)
     theta[2 * 2] *= 1.5f; /* one longer live feature: the mean live norm is not the radius */
     memcpy(before, theta, sizeof theta);
     for (int e = 0; e < P; e++) s1[e] = s2[e] = 1.0f;
-    ae_intervene(&p, 1, 0, theta, s1, s2);
+    ae_intervene(&p, theta, s1, s2);
     double mean_norm = 0;
     for (int i = 0; i < n - 1; i++) mean_norm += hypot(before[2 * i], before[2 * i + 1]) / (n - 1);
     double u = ae_normal(99, AE_STREAM_INTERVENE, 0), v = ae_normal(99, AE_STREAM_INTERVENE, 1), len = hypot(u, v);
@@ -746,7 +752,7 @@ static int test_repulsor_resampling(void)
     theta[0] *= 1.3f, theta[1] *= 1.3f; /* break the hexagon's symmetry: the live sum points to feature 0 */
     memcpy(before, theta, sizeof theta);
     for (int e = 0; e < P; e++) s1[e] = s2[e] = 1.0f;
-    ae_intervene(&p, 1, 0, theta, s1, s2);
+    ae_intervene(&p, theta, s1, s2);
     double sum[2] = {0, 0}, mean_norm = 0;
     for (int i = 0; i < n - 1; i++) {
         sum[0] += before[2 * i], sum[1] += before[2 * i + 1];
