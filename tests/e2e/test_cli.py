@@ -214,6 +214,7 @@ def test_info_reports_progress_and_outcomes(tmp_path, write_config):
     run_aesweep("run", write_config(SMALL), "-o", out, "--quiet")
     text = run_aesweep("info", out).stdout
     assert "30 / 30" in text and "by lr" in text and "perfect" in text
+    assert "by seed" not in text and "seed: 6 replicates, pooled in every row" in text  # no row per seed
     proc = run_aesweep("info", tmp_path / "missing.h5", check=False)
     assert proc.returncode == 1 and "missing.h5" in proc.stderr
 
