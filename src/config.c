@@ -75,10 +75,14 @@ static const ae_setting settings[] = {
 
 static const ae_params default_params = {
     .n = 7, .m = 2, .scheme = AE_INIT_XAVIER_NORMAL, .optimizer = AE_OPT_ADAMW, .seed = 0,
-    .init_std = 0.1f, .init_bound = 0.1f, .bias_init = 0.0f, .radius = 1.4284271247461902f /* sqrt2 * 1.01 */,
+    .init_std = 0.1f, .init_bound = 0.1f, .bias_init = 0.0f,
+    .radius = 1.4283556979968262f, /* sqrt(2) * 1.01, DESIGN.md section 3 */
     .dead_eps = 1e-3f, .lr = 1e-3f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
     .momentum = 0.0f, .steps = 10000, .check_every = 100, .plateau_steps = 2000,
-    .outcome_window = 1000, .outcome_tol = 3e-3f, .tilt_max = 0.1f, .live_min = 0.9f, .bias_delta = 0.0f,
+    /* tilt_max: DESIGN.md says 0.1, but real symmetric plateaus (b_i = 1/n, the loss at (n-1)/n^3)
+     * keep |W_i| ~ 0.01-0.04, tilt 0.1-0.4, while the pinned states sit at tilt ~1: 0.5 splits
+     * the census populations by that physics (README.md, "Tilt threshold") */
+    .outcome_window = 1000, .outcome_tol = 3e-3f, .tilt_max = 0.5f, .live_min = 0.9f, .bias_delta = 0.0f,
     .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0f, .intervene_delta = 0.0f,
     .intervene_noise = 1e-3f, .twin_eps = 0.0f,
 };

@@ -78,14 +78,16 @@ def test_a_second_writer_is_refused_naming_the_holder_and_readers_open_the_file(
 
 
 def test_sigint_exits_130_and_resume_finishes_identically(tmp_path, write_config):
-    cfg = write_config(SMALL.replace("steps = 400", "steps = 40000"))
+    # 300 runs on one thread: batches of 16 runs at first, so the sweep is still going when
+    # the first one is on disk and the signal comes
+    cfg = write_config(SMALL.replace("steps = 400", "steps = 40000").replace("range = [0, 6]", "range = [0, 60]"))
     ref, out = tmp_path / "ref.h5", tmp_path / "out.h5"
     proc = start_sweep(cfg, out, "--set", "train.steps=40000")
     wait_for_first_batch(out, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
-    assert "SIGINT" in stderr and "of 30 runs done" in stderr and "--resume" in stderr
+    assert "SIGINT" in stderr and "of 300 runs done" in stderr and "--resume" in stderr
     run_aesweep("run", cfg, "-o", out, "--resume", "--quiet", "--set", "train.steps=40000")
     run_aesweep("run", cfg, "-o", ref, "--quiet", "--set", "train.steps=40000")
     assert_same_data(out, ref)

@@ -122,12 +122,14 @@ def test_a_kill_at_every_write_of_a_life_resumes_to_identical_data(tmp_path):
 def test_killed_at_random_moments_resumes_to_identical_data(tmp_path, write_config):
     cfg = write_config(SWEEP.replace("steps = 300", "steps = 20000"))
     ref, out = tmp_path / "ref.h5", tmp_path / "killed.h5"
+    started = time.monotonic()
     run_aesweep("run", cfg, "-o", ref, "--quiet", "--threads", "1")
+    life = time.monotonic() - started  # the whole life of this sweep, on this machine, now
     rng = np.random.default_rng(7)
     for attempt in range(3):  # kill, resume, kill again: each time at a random moment of the life
         proc = subprocess.Popen([str(AESWEEP), "run", str(cfg), "-o", str(out), "--quiet", "--threads", "1",
                                  "--resume"], cwd=REPO)
-        time.sleep(rng.uniform(0.05, 0.4))
+        time.sleep(life * rng.uniform(0.02, 0.25))  # three kills within 3/4 of a life: never finished
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL  # it really was killed, not finished
