@@ -250,6 +250,47 @@ static int test_adam_and_adamw_steps(void)
     return 0;
 }
 
+/* A whole training run against DESIGN.md section 1 in double precision, with torch's
+ * own Adam form (sqrt(v) / sqrt(1 - beta2^t) + eps): the header's float step (its
+ * reciprocal form included) stays within float rounding of it over many steps. */
+static int test_training_matches_double_reference(void)
+{
+    for (int optimizer = AE_OPT_ADAM; optimizer <= AE_OPT_ADAMW; optimizer++) {
+        ae_params p = {.n = 5, .m = 2, .scheme = AE_INIT_XAVIER_NORMAL, .seed = 3, .optimizer = optimizer,
+                       .lr = 1e-2f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                       .steps = 1000, .check_every = 100, .plateau_steps = 500, .outcome_window = 500,
+                       .outcome_tol = 1e-3f, .tilt_max = 0.1f, .live_min = 0.9f};
+        const int n = p.n, m = p.m, P = n * m + n;
+        float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+        double x[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX] = {0}, m2[AE_P_MAX] = {0};
+        ae_init_state(&p, NULL, NULL, theta);
+        for (int e = 0; e < P; e++) x[e] = theta[e];
+        ae_buffers buf = {theta, grad, s1, s2, NULL};
+        ae_track track;
+        ae_train(&p, &buf, &track, NULL);
+        const double lr = p.lr, wd = p.weight_decay, b1 = p.beta1, b2 = p.beta2, eps = p.eps;
+        for (int t = 1; t <= p.steps; t++) {
+            ae_loss_grad_f64(n, m, x, x + n * m, g, g + n * m);
+            for (int e = 0; e < P; e++) {
+                double ge = g[e];
+                if (optimizer == AE_OPT_ADAMW)
+                    x[e] *= 1 - lr * wd;
+                else
+                    ge += wd * x[e];
+                m1[e] = b1 * m1[e] + (1 - b1) * ge;
+                m2[e] = b2 * m2[e] + (1 - b2) * ge * ge;
+                double denom = sqrt(m2[e]) / sqrt(1 - pow(b2, t)) + eps;
+                x[e] -= lr / (1 - pow(b1, t)) * m1[e] / denom;
+            }
+        }
+        double diff2 = 0, norm2 = 0;
+        for (int e = 0; e < P; e++) diff2 += (theta[e] - x[e]) * (theta[e] - x[e]), norm2 += x[e] * x[e];
+        CHECK(sqrt(diff2 / norm2) < 1e-5, "%s, 1000 steps: float vs double relative distance %.3g",
+              optimizer == AE_OPT_ADAM ? "adam" : "adamw", sqrt(diff2 / norm2));
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The mean-bias fixed point and hand-built states                           */
 /* ------------------------------------------------------------------------ */
@@ -829,6 +870,7 @@ static const struct {
     {"float_gradient_matches_double", test_float_gradient_matches_double},
     {"sgd_steps", test_sgd_steps},
     {"adam_and_adamw_steps", test_adam_and_adamw_steps},
+    {"training_matches_double_reference", test_training_matches_double_reference},
     {"mean_bias_fixed_point", test_mean_bias_fixed_point},
     {"ideal_failure_state", test_ideal_failure_state},
     {"dead_neighbors", test_dead_neighbors},
