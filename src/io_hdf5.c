@@ -326,6 +326,38 @@ static int write_provenance(hid_t file, const ae_job *job, const ae_provenance *
     return status ? -1 : 0;
 }
 
+/* A sample axis: dimension `sample` (the point index) and, per drawn setting, a float64
+ * variable over it named by the setting's dimension (`lr`), listed in the root attribute
+ * `coordinates` so that netCDF readers (xarray) take them as coordinates of `sample`. */
+static int make_sample_coordinates(hid_t file, const ae_axis *axis, hid_t *scale, ae_error *err)
+{
+    ae_axis index = {.count = axis->count};
+    index.values = ae_xcalloc(axis->count, sizeof(double));
+    for (uint64_t k = 0; k < axis->count; k++) index.values[k] = (double)k;
+    int status = make_coordinate(file, axis->name, &index, "1", "index of the random point", scale, err);
+    free(index.values);
+    if (status) return -1;
+    hsize_t count = axis->count;
+    double *column = ae_xcalloc(axis->count, sizeof(double));
+    char names[AE_SAMPLE_PARAMS_MAX * 66] = "";
+    for (int j = 0; j < axis->n_params && !status; j++) {
+        const ae_setting *s = axis->params[j].setting;
+        for (uint64_t k = 0; k < axis->count; k++) column[k] = axis->values[k * (uint64_t)axis->n_params + j];
+        hid_t space = H5Screate_simple(1, &count, NULL);
+        H5_TRY(space);
+        hid_t ds = H5Dcreate2(file, s->dim, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5_TRY(ds);
+        H5_TRY(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, column));
+        H5_TRY(H5DSattach_scale(ds, *scale, 0));
+        status = put_text_attr(ds, "long_name", s->long_name, err) || put_text_attr(ds, "units", s->units, err);
+        H5Dclose(ds);
+        H5Sclose(space);
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? " " : "", s->dim);
+    }
+    free(column);
+    return status || put_text_attr(file, "coordinates", names, err) ? -1 : 0;
+}
+
 static int create_layout(ae_out *out, const ae_job *job, ae_error *err)
 {
     const ae_grid *grid = job->grid;
@@ -335,6 +367,11 @@ static int create_layout(ae_out *out, const ae_job *job, ae_error *err)
     int rank = grid->n_axes;
     for (int a = 0; a < rank; a++) {
         const ae_axis *axis = &grid->axes[a];
+        dims[a] = axis->count;
+        if (axis->n_params) {
+            if (make_sample_coordinates(file, axis, &scales[a], err)) return -1;
+            continue;
+        }
         const char *units = axis->setting ? axis->setting->units : "1";
         const char *long_name = axis->setting ? axis->setting->long_name : "index of the base state in its file";
         if (make_coordinate(file, axis->name, axis, units, long_name, &scales[a], err)) return -1;
