@@ -442,7 +442,8 @@ def uncertainty(ds, regions=(), split="perfect", method="auto", x=None, y=None, 
     regions = list(regions) or [("all", {})]
     dims = common.grid_dims(ds)
     if method == "grid" and "sample" in dims:
-        raise common.AnalysisError("the grid method needs a grid: a `sample` axis has no neighbours (run twins)")
+        raise common.AnalysisError("no finished twin runs with a `twin_outcome` in this file, and the grid method "
+                                   "needs a grid: a `sample` axis has no neighbours")
     if "sample" not in dims:
         x, y = pick_axes(dims, x, y)
         ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])

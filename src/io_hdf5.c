@@ -375,7 +375,6 @@ static int create_layout(ae_out *out, const ae_job *job, ae_error *err)
         const char *units = axis->setting ? axis->setting->units : "1";
         const char *long_name = axis->setting ? axis->setting->long_name : "index of the base state in its file";
         if (make_coordinate(file, axis->name, axis, units, long_name, &scales[a], err)) return -1;
-        dims[a] = axis->count;
     }
     ae_axis feature = {.count = (uint64_t)grid->n_max}, latent = {.count = (uint64_t)grid->m_max};
     feature.values = ae_xcalloc(feature.count, sizeof(double));

@@ -316,3 +316,11 @@ def test_chaos_stats_prints_uncertainty(twin, capsys, tmp_path):
     text = capsys.readouterr().out
     assert "method grid" in text and "region low (lr in [0, 0.01]):" in text and "region region2" in text
     assert re.search(r"alpha = (undefined|-?\d\.\d{3} \[\S+, \S+\]): ", text), text
+
+
+def test_shipped_uncertainty_sweep_names_its_regions():
+    from conftest import ROOT
+    with open(f"{ROOT}/sweeps/uncertainty.cfg") as f:
+        regions = chaos_stats.regions_in_config(f.read())
+    assert regions == [("moderate_lr", {"lr": (0.001, 0.01), "bias_delta": (0.0, 0.2)}),
+                       ("high_lr", {"lr": (0.01, 0.1), "bias_delta": (0.0, 0.2)})]
