@@ -423,7 +423,8 @@ def uncertainty(ds, regions=(), split="perfect", method="auto", x=None, y=None, 
                 max_eps=None, n_boot=BOOTSTRAP, seed=0):
     """The uncertainty exponent per region, as a Dataset over (region, eps): `uncertain`,
     `assessed`, `f`; over region: `alpha`, `alpha_lo`, `alpha_hi` (95 % bootstrap),
-    `verdict`, `box_dim` (box counting of the region's boundary cells, grid method),
+    `verdict`, `box_dim` (box counting of the region's boundary cells on the x-y map; NaN
+    with a `sample` axis or a region bounded in other settings),
     `bounds` (text). attrs: method, split, x, y, eps_units.
 
     regions: [(name, {setting: (lo, hi)})]; empty: the whole file. method "twin" compares
@@ -450,10 +451,10 @@ def uncertainty(ds, regions=(), split="perfect", method="auto", x=None, y=None, 
     per_region = []
     for name, bounds in regions:
         box = float("nan")
-        if "sample" not in dims:
-            for key in bounds:
-                if method == "grid" and key not in (x, y):
-                    raise common.AnalysisError(f"region {name}: '{key}' is not one of the map axes {x}, {y}")
+        outside = [key for key in bounds if key not in (x, y)]
+        if method == "grid" and outside:
+            raise common.AnalysisError(f"region {name}: '{outside[0]}' is not one of the map axes {x}, {y}")
+        if "sample" not in dims and not outside:  # a box of the map: count its boundary's boxes
             labels, majority = region_map(ds, bounds, split, x, y)
             box = box_counting_dimension(boundary_cells(majority))[0]
         if method == "grid":

@@ -51,8 +51,8 @@ void ae_setting_put(const ae_setting *s, ae_params *p, double value);
 
 typedef struct {
     const ae_setting *setting;
-    double lo, hi;             /* bounds; exponents of 10 when log10 */
-    int log10;                 /* loguniform */
+    double lo, hi;             /* bounds */
+    int exponents;             /* loguniform: lo and hi are exponents of 10 */
 } ae_sample_param;
 
 typedef struct {

@@ -596,15 +596,15 @@ static int parse_sample_param(parser *ps, const config_setting_t *node, const ch
     if (parse_axis_triplet(ps, bounds, where, t, 2, 2) < 0) return -1;
     p->lo = t[0];
     p->hi = t[1];
-    p->log10 = strcmp(config_setting_name(bounds), "loguniform") == 0;
+    p->exponents = strcmp(config_setting_name(bounds), "loguniform") == 0;
     if (!(p->lo < p->hi)) return ae_fail(ps->err, "%s: empty range [%g, %g] (lo must be below hi)", where, p->lo, p->hi);
-    if (p->log10 && p->lo > 0 && p->lo < 1 && p->hi > 0 && p->hi < 1)
+    if (p->exponents && p->lo > 0 && p->lo < 1 && p->hi > 0 && p->hi < 1)
         return ae_fail(ps->err, "%s: loguniform bounds are exponents of 10, so [%g, %g] spans %.4g .. %.4g; "
                                 "for values from %g to %g write loguniform = [%.4g, %.4g]",
                        where, p->lo, p->hi, pow(10.0, p->lo), pow(10.0, p->hi), p->lo, p->hi, log10(p->lo), log10(p->hi));
     for (int end = 0; end < 2; end++) {
         double bound = end ? p->hi : p->lo;
-        if (check_number(p->setting, p->log10 ? pow(10.0, bound) : bound, where, ps->err)) return -1;
+        if (check_number(p->setting, p->exponents ? pow(10.0, bound) : bound, where, ps->err)) return -1;
     }
     note_given(ps->cfg, p->setting);
     return 0;
@@ -624,12 +624,13 @@ static int parse_sample_axis(parser *ps, const config_setting_t *node, const cha
         const char *name = config_setting_name(member);
         snprintf(where, sizeof where, "%s:%d: grid sample.%s", ps->path, config_setting_source_line(member), name);
         int is_int = config_setting_type(member) == CONFIG_TYPE_INT || config_setting_type(member) == CONFIG_TYPE_INT64;
-        if (!strcmp(name, "sample") || !strcmp(name, "seed")) {
+        int is_count = strcmp(name, "sample") == 0;
+        if (is_count || !strcmp(name, "seed")) {
             long long value = is_int ? config_setting_get_int64(member) : -1;
-            long long most = !strcmp(name, "sample") ? (long long)AE_AXIS_MAX : INT64_MAX;
-            if (!is_int || value < !strcmp(name, "sample") || value > most)
-                return ae_fail(ps->err, "%s: expects an integer in [%d, %lld]", where, !strcmp(name, "sample"), most);
-            if (!strcmp(name, "sample")) {
+            long long least = is_count ? 1 : 0, most = is_count ? (long long)AE_AXIS_MAX : INT64_MAX;
+            if (!is_int || value < least || value > most)
+                return ae_fail(ps->err, "%s: expects an integer in [%lld, %lld]", where, least, most);
+            if (is_count) {
                 axis->count = (uint64_t)value;
                 has_count = 1;
             } else {
@@ -1135,7 +1136,7 @@ char *ae_config_json(const ae_config *cfg)
                              (unsigned long long)axis->count, (unsigned long long)axis->seed);
             for (int j = 0; j < axis->n_params; j++)
                 ae_strbuf_printf(&sb, "%s{\"param\": \"%s\", \"%s\": [%.17g, %.17g]}", j ? ", " : "",
-                                 axis->params[j].setting->key, axis->params[j].log10 ? "loguniform" : "uniform",
+                                 axis->params[j].setting->key, axis->params[j].exponents ? "loguniform" : "uniform",
                                  axis->params[j].lo, axis->params[j].hi);
             ae_strbuf_printf(&sb, "]}");
             continue;

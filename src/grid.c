@@ -107,5 +107,5 @@ double ae_sample_value(uint64_t seed, uint64_t point, int param, const ae_sample
     uint32_t words[4];
     ae_philox4x32_10(index >> 2, AE_SAMPLE_STREAM, seed, words);
     double x = p->lo + (p->hi - p->lo) * ae_unit_open(words[index & 3]); /* in (lo, hi) */
-    return p->log10 ? pow(10.0, x) : x;
+    return p->exponents ? pow(10.0, x) : x;
 }

@@ -812,7 +812,7 @@ static int test_init_invariance(void)
  * mapped into (lo, hi) (log-uniform: exponents of 10); nothing else enters. */
 static int test_sample_points(void)
 {
-    const ae_sample_param uniform = {.lo = 0.0, .hi = 0.2}, loguniform = {.lo = -1.5, .hi = -1.0, .log10 = 1};
+    const ae_sample_param uniform = {.lo = 0.0, .hi = 0.2}, loguniform = {.lo = -1.5, .hi = -1.0, .exponents = 1};
     double sum = 0, log_sum = 0;
     const int points = 100000;
     for (int k = 0; k < points; k++) {
