@@ -10,6 +10,7 @@
  *   ae_grid_build / ae_grid_free           axes (with the implicit `base` axis) and run count
  *   ae_grid_run(grid, flat, &params, &base) the settings of run number `flat`
  *   ae_grid_model_steps(grid, first, count) training steps of a slice of runs
+ *   ae_sample_value(seed, point, param, p)  setting `param` of point `point` of a sample axis
  *
  * Every error names the file, line and key and returns -1 with err->code = 2.
  */
@@ -45,12 +46,31 @@ const ae_setting *ae_setting_find(const char *key);
 double ae_setting_get(const ae_setting *s, const ae_params *p);
 void ae_setting_put(const ae_setting *s, ae_params *p, double value);
 
+/* A sample axis (DESIGN.md section 5) draws `count` points at random, jointly over up to
+ * AE_SAMPLE_PARAMS_MAX real settings, each uniform or log-uniform (bounds: exponents of 10)
+ * in [lo, hi]. Point k's value of setting j is Philox word (k * AE_SAMPLE_PARAMS_MAX + j)
+ * of stream AE_SAMPLE_STREAM under the axis' seed: it depends on nothing else. */
+#define AE_SAMPLE_PARAMS_MAX 8
+#define AE_SAMPLE_STREAM 0x53414d50u /* "SAMP": apart from the per-run streams of ae_model.h */
+
 typedef struct {
-    const ae_setting *setting; /* NULL for the implicit `base` axis */
-    char name[64];             /* dimension name */
-    double *values;            /* count values (ENUM: the value's index) */
+    const ae_setting *setting;
+    double lo, hi;             /* bounds */
+    int exponents;             /* loguniform: lo and hi are exponents of 10 */
+} ae_sample_param;
+
+typedef struct {
+    const ae_setting *setting; /* NULL for the implicit `base` axis and for a sample axis */
+    char name[64];             /* dimension name ("sample" for a sample axis) */
+    double *values;            /* count values (ENUM: the value's index); sample axis: point k's
+                                * setting j at [k * n_params + j] */
     uint64_t count;
+    int n_params;              /* sample axis: settings drawn jointly (0 for other axes) */
+    ae_sample_param params[AE_SAMPLE_PARAMS_MAX];
+    uint64_t seed;             /* sample axis: its own Philox key */
 } ae_axis;
+
+double ae_sample_value(uint64_t seed, uint64_t point, int param, const ae_sample_param *p);
 
 
 

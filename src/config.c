@@ -389,6 +389,7 @@ static int parse_trajectory(parser *ps, const config_setting_t *group)
 static int64_t select_index(const ae_axis *axis, const ae_run_select *sel, int k, ae_error *err)
 {
     const ae_setting *s = axis->setting;
+    if (!s) return ae_fail(err, "%s: %s: a sample axis has no values to select; use trajectory.runs", sel->where, sel->axis[k]);
     if (s->type == AE_SET_ENUM) {
         int index = sel->text[k][0] ? enum_index(s, sel->text[k]) : -1;
         for (uint64_t v = 0; index >= 0 && v < axis->count; v++)
@@ -550,6 +551,126 @@ static int fill_axis(parser *ps, ae_axis *axis, const config_setting_t *spec, co
     return 0;
 }
 
+/* Whether a setting is already an axis of the config, or a setting of its sample axis. */
+static int is_axis_setting(const ae_config *cfg, const ae_setting *s)
+{
+    for (int a = 0; a < cfg->n_axes; a++) {
+        if (cfg->axes[a].setting == s) return 1;
+        for (int j = 0; j < cfg->axes[a].n_params; j++)
+            if (cfg->axes[a].params[j].setting == s) return 1;
+    }
+    return 0;
+}
+
+/* One entry of a sample axis' params: { param = "train.lr"; loguniform = [-1.5, -1.0]; } */
+static int parse_sample_param(parser *ps, const config_setting_t *node, const char *axis_where, int j,
+                              ae_sample_param *p)
+{
+    char where[1100];
+    snprintf(where, sizeof where, "%s.params[%d]", axis_where, j);
+    if (config_setting_type(node) != CONFIG_TYPE_GROUP)
+        return ae_fail(ps->err, "%s: expects a group { param = \"...\"; uniform = [lo, hi]; }", where);
+    const char *param = NULL;
+    const config_setting_t *bounds = NULL;
+    for (int k = 0; k < config_setting_length(node); k++) {
+        const config_setting_t *member = config_setting_get_elem(node, (unsigned)k);
+        const char *name = config_setting_name(member);
+        snprintf(where, sizeof where, "%s:%d: grid sample.params[%d].%s", ps->path, config_setting_source_line(member),
+                 j, name);
+        if (strcmp(name, "param") == 0 && config_setting_type(member) == CONFIG_TYPE_STRING) {
+            param = config_setting_get_string(member);
+        } else if (strcmp(name, "param") == 0) {
+            return ae_fail(ps->err, "%s: expects a setting name such as \"train.lr\"", where);
+        } else if (!strcmp(name, "uniform") || !strcmp(name, "loguniform")) {
+            if (bounds) return ae_fail(ps->err, "%s: a sample param takes one of uniform, loguniform", where);
+            bounds = member;
+        } else {
+            return ae_fail(ps->err, "%s: unknown key (a sample param has param and uniform or loguniform)", where);
+        }
+    }
+    snprintf(where, sizeof where, "%s:%d: grid sample.params[%d]", ps->path, config_setting_source_line(node), j);
+    if (!param) return ae_fail(ps->err, "%s: missing param = \"group.key\"", where);
+    if (!bounds) return ae_fail(ps->err, "%s: missing uniform = [lo, hi] or loguniform = [lo, hi]", where);
+    snprintf(where, sizeof where, "%s:%d: grid sample.params[%d] %s", ps->path, config_setting_source_line(bounds), j,
+             param);
+    p->setting = ae_setting_find(param);
+    if (!p->setting) return ae_fail(ps->err, "%s: unknown setting", where);
+    if (p->setting->type != AE_SET_REAL)
+        return ae_fail(ps->err, "%s: a sample axis draws real numbers; this setting is not real (use a grid axis)", where);
+    if (is_axis_setting(ps->cfg, p->setting)) return ae_fail(ps->err, "%s: this setting is already an axis", where);
+    double t[3];
+    if (parse_axis_triplet(ps, bounds, where, t, 2, 2) < 0) return -1;
+    p->lo = t[0];
+    p->hi = t[1];
+    p->exponents = strcmp(config_setting_name(bounds), "loguniform") == 0;
+    if (!(p->lo < p->hi)) return ae_fail(ps->err, "%s: empty range [%g, %g] (lo must be below hi)", where, p->lo, p->hi);
+    if (p->exponents && p->lo > 0 && p->lo < 1 && p->hi > 0 && p->hi < 1)
+        return ae_fail(ps->err, "%s: loguniform bounds are exponents of 10, so [%g, %g] spans %.4g .. %.4g; "
+                                "for values from %g to %g write loguniform = [%.4g, %.4g]",
+                       where, p->lo, p->hi, pow(10.0, p->lo), pow(10.0, p->hi), p->lo, p->hi, log10(p->lo), log10(p->hi));
+    for (int end = 0; end < 2; end++) {
+        double bound = end ? p->hi : p->lo;
+        if (check_number(p->setting, p->exponents ? pow(10.0, bound) : bound, where, ps->err)) return -1;
+    }
+    note_given(ps->cfg, p->setting);
+    return 0;
+}
+
+/* { sample = N; seed = S; params = ( {...}, ... ); }: one dimension `sample`, its points drawn
+ * now (ae_sample_value), so every run, shard and thread reads the same table. */
+static int parse_sample_axis(parser *ps, const config_setting_t *node, const char *axis_where)
+{
+    ae_config *cfg = ps->cfg;
+    ae_axis *axis = &cfg->axes[cfg->n_axes];
+    const config_setting_t *params = NULL;
+    int has_count = 0;
+    char where[1100];
+    for (int k = 0; k < config_setting_length(node); k++) {
+        const config_setting_t *member = config_setting_get_elem(node, (unsigned)k);
+        const char *name = config_setting_name(member);
+        snprintf(where, sizeof where, "%s:%d: grid sample.%s", ps->path, config_setting_source_line(member), name);
+        int is_int = config_setting_type(member) == CONFIG_TYPE_INT || config_setting_type(member) == CONFIG_TYPE_INT64;
+        int is_count = strcmp(name, "sample") == 0;
+        if (is_count || !strcmp(name, "seed")) {
+            long long value = is_int ? config_setting_get_int64(member) : -1;
+            long long least = is_count ? 1 : 0, most = is_count ? (long long)AE_AXIS_MAX : INT64_MAX;
+            if (!is_int || value < least || value > most)
+                return ae_fail(ps->err, "%s: expects an integer in [%lld, %lld]", where, least, most);
+            if (is_count) {
+                axis->count = (uint64_t)value;
+                has_count = 1;
+            } else {
+                axis->seed = (uint64_t)value;
+            }
+        } else if (!strcmp(name, "params")) {
+            int type = config_setting_type(member);
+            if ((type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY) || config_setting_length(member) < 1 ||
+                config_setting_length(member) > AE_SAMPLE_PARAMS_MAX)
+                return ae_fail(ps->err, "%s: expects a list of 1 to %d groups ( { param = ...; uniform = [lo, hi]; }, ... )",
+                               where, AE_SAMPLE_PARAMS_MAX);
+            params = member;
+        } else {
+            return ae_fail(ps->err, "%s: unknown key (a sample axis has sample, seed and params)", where);
+        }
+    }
+    if (!has_count) return ae_fail(ps->err, "%s: missing sample = <number of points>", axis_where);
+    if (!params) return ae_fail(ps->err, "%s: missing params = ( { param = ...; uniform = [lo, hi]; }, ... )", axis_where);
+    for (int a = 0; a < cfg->n_axes; a++)
+        if (cfg->axes[a].n_params) return ae_fail(ps->err, "%s: a grid has one sample axis at most", axis_where);
+    snprintf(axis->name, sizeof axis->name, "sample");
+    cfg->n_axes++; /* owned from here, so free() reaches its values */
+    for (int j = 0; j < config_setting_length(params); j++) {
+        if (parse_sample_param(ps, config_setting_get_elem(params, (unsigned)j), axis_where, j, &axis->params[j]))
+            return -1;
+        axis->n_params = j + 1;
+    }
+    axis->values = ae_xcalloc(axis->count * (uint64_t)axis->n_params, sizeof(double));
+    for (uint64_t k = 0; k < axis->count; k++)
+        for (int j = 0; j < axis->n_params; j++)
+            axis->values[k * (uint64_t)axis->n_params + j] = ae_sample_value(axis->seed, k, j, &axis->params[j]);
+    return 0;
+}
+
 static int parse_axis(parser *ps, const config_setting_t *node, int index)
 {
     char where[1024];
@@ -558,6 +679,7 @@ static int parse_axis(parser *ps, const config_setting_t *node, int index)
         return ae_fail(ps->err, "%s: expects a group { param = \"...\"; values = [...]; }", where);
     ae_config *cfg = ps->cfg;
     if (cfg->n_axes == AE_AXES_MAX) return ae_fail(ps->err, "%s: more than %d axes", where, AE_AXES_MAX);
+    if (config_setting_get_member(node, "sample")) return parse_sample_axis(ps, node, where);
     ae_axis *axis = &cfg->axes[cfg->n_axes];
     const config_setting_t *spec = NULL;
     const char *param = NULL;
@@ -588,9 +710,7 @@ static int parse_axis(parser *ps, const config_setting_t *node, int index)
     if (!axis->setting)
         return ae_fail(ps->err, "%s: %s", where,
                        is_text_key(param) ? "is not numeric and cannot be a grid axis" : "unknown setting");
-    for (int a = 0; a < cfg->n_axes; a++)
-        if (cfg->axes[a].setting == axis->setting)
-            return ae_fail(ps->err, "%s: this setting is already an axis", where);
+    if (is_axis_setting(cfg, axis->setting)) return ae_fail(ps->err, "%s: this setting is already an axis", where);
     snprintf(axis->name, sizeof axis->name, "%s", axis->setting->dim);
     note_given(cfg, axis->setting);
     cfg->n_axes++; /* owned from here, so free() reaches its values */
@@ -658,8 +778,7 @@ static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
         return apply_set_text(cfg, key, text, err);
     const ae_setting *s = ae_setting_find(key);
     if (!s) return ae_fail(err, "%s: unknown key", where);
-    for (int a = 0; a < cfg->n_axes; a++)
-        if (cfg->axes[a].setting == s) return ae_fail(err, "%s: is a grid axis in the config; change the axis", where);
+    if (is_axis_setting(cfg, s)) return ae_fail(err, "%s: is a grid axis in the config; change the axis", where);
     double value;
     if (s->type == AE_SET_ENUM) {
         int index = enum_index(s, text);
@@ -746,7 +865,7 @@ static int check_whole(ae_config *cfg, ae_error *err)
     for (int a = 0; a < cfg->n_axes; a++) {
         if (cfg->axes[a].count > AE_RUNS_MAX / total)
             return ae_fail(err, "%s: the grid has more than %llu runs (axis %s makes it overflow)", cfg->path,
-                           (unsigned long long)AE_RUNS_MAX, cfg->axes[a].setting->key);
+                           (unsigned long long)AE_RUNS_MAX, cfg->axes[a].name);
         total *= cfg->axes[a].count;
     }
     if (cfg->params.scheme == AE_INIT_FILE && !cfg->init_file)
@@ -763,6 +882,7 @@ static int check_whole(ae_config *cfg, ae_error *err)
                        cfg->path, widest, AE_TRACK_RING - 1, densest, ceil(widest / (AE_TRACK_RING - 1)));
     for (int a = 0; a < cfg->n_axes; a++) {
         const ae_setting *s = cfg->axes[a].setting;
+        if (!s) continue; /* a sample axis: real settings only */
         int shape_axis = s->offset == offsetof(ae_params, n) || s->offset == offsetof(ae_params, m);
         if (shape_axis && cfg->params.scheme == AE_INIT_FILE)
             return ae_fail(err, "%s: %s cannot be an axis with base states from a file", cfg->path, s->key);
@@ -1020,6 +1140,16 @@ char *ae_config_json(const ae_config *cfg)
     ae_strbuf_printf(&sb, ",\n  \"grid\": [");
     for (int a = 0; a < cfg->n_axes; a++) {
         const ae_axis *axis = &cfg->axes[a];
+        if (axis->n_params) {
+            ae_strbuf_printf(&sb, "%s\n    {\"sample\": %llu, \"seed\": %llu, \"params\": [", a ? "," : "",
+                             (unsigned long long)axis->count, (unsigned long long)axis->seed);
+            for (int j = 0; j < axis->n_params; j++)
+                ae_strbuf_printf(&sb, "%s{\"param\": \"%s\", \"%s\": [%.17g, %.17g]}", j ? ", " : "",
+                                 axis->params[j].setting->key, axis->params[j].exponents ? "loguniform" : "uniform",
+                                 axis->params[j].lo, axis->params[j].hi);
+            ae_strbuf_printf(&sb, "]}");
+            continue;
+        }
         ae_strbuf_printf(&sb, "%s\n    {\"param\": \"%s\", \"values\": [", a ? "," : "", axis->setting->key);
         for (uint64_t k = 0; k < axis->count; k++) {
             if (k) ae_strbuf_printf(&sb, ", ");

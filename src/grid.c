@@ -1,6 +1,7 @@
 /* grid.c - the runs of a sweep: axes in order, row-major flat run numbers. */
 #include "ae_config.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,9 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
     for (int a = 0; a < cfg->n_axes; a++) {
         ae_axis *axis = &grid->axes[grid->n_axes++];
         *axis = cfg->axes[a];
-        axis->values = ae_xcalloc(axis->count, sizeof(double));
-        memcpy(axis->values, cfg->axes[a].values, axis->count * sizeof(double));
+        size_t per_value = axis->n_params ? (size_t)axis->n_params : 1;
+        axis->values = ae_xcalloc(axis->count * per_value, sizeof(double));
+        memcpy(axis->values, cfg->axes[a].values, axis->count * per_value * sizeof(double));
     }
     for (int a = 0; a < grid->n_axes; a++) {
         if (grid->axes[a].count > AE_RUNS_MAX / grid->total)
@@ -75,6 +77,9 @@ void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t
         flat /= axis->count;
         if (axis->setting)
             ae_setting_put(axis->setting, params, axis->values[index]);
+        else if (axis->n_params)
+            for (int j = 0; j < axis->n_params; j++)
+                ae_setting_put(axis->params[j].setting, params, axis->values[index * (uint64_t)axis->n_params + j]);
         else
             *base = index;
     }
@@ -94,4 +99,13 @@ double ae_grid_model_steps(const ae_grid *grid, uint64_t first, uint64_t count)
         total += (double)params.steps;
     }
     return total;
+}
+
+double ae_sample_value(uint64_t seed, uint64_t point, int param, const ae_sample_param *p)
+{
+    uint64_t index = point * AE_SAMPLE_PARAMS_MAX + (uint64_t)param;
+    uint32_t words[4];
+    ae_philox4x32_10(index >> 2, AE_SAMPLE_STREAM, seed, words);
+    double x = p->lo + (p->hi - p->lo) * ae_unit_open(words[index & 3]); /* in (lo, hi) */
+    return p->exponents ? pow(10.0, x) : x;
 }

@@ -272,6 +272,45 @@ fail:
     return status;
 }
 
+/* A sample axis: dimension `sample` (the point index) and, per drawn setting, a float64
+ * variable over it named by the setting's dimension (`lr`), listed in the root attribute
+ * `coordinates` so that netCDF readers (xarray) take them as coordinates of `sample`. */
+static int make_sample_coordinates(hid_t file, const ae_axis *axis, hid_t *scale, const char *path, ae_error *err)
+{
+    ae_axis index = {.count = axis->count};
+    index.values = ae_xcalloc(axis->count, sizeof(double));
+    for (uint64_t k = 0; k < axis->count; k++) index.values[k] = (double)k;
+    int status = make_coordinate(file, axis->name, &index, "1", "index of the random point", scale, path, err);
+    free(index.values);
+    if (status) return -1;
+    status = -1;
+    hsize_t count = axis->count;
+    hid_t space = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    double *column = ae_xcalloc(axis->count, sizeof(double));
+    char names[AE_SAMPLE_PARAMS_MAX * 66] = "";
+    H5_OR_FAIL(space = H5Screate_simple(1, &count, NULL));
+    for (int j = 0; j < axis->n_params; j++) {
+        const ae_setting *s = axis->params[j].setting;
+        for (uint64_t k = 0; k < axis->count; k++) column[k] = axis->values[k * (uint64_t)axis->n_params + j];
+        H5_OR_FAIL(ds = H5Dcreate2(file, s->dim, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        H5_OR_FAIL(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, column));
+        H5_OR_FAIL(H5DSattach_scale(ds, *scale, 0));
+        if (io_put_text_attr(ds, "long_name", s->long_name, 0, path, err) ||
+            io_put_text_attr(ds, "units", s->units, 0, path, err))
+            goto fail;
+        io_h5_close(&ds);
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? " " : "", s->dim);
+    }
+    if (io_put_text_attr(file, "coordinates", names, 0, path, err)) goto fail;
+    status = 0;
+fail:
+    free(column);
+    io_h5_close(&ds);
+    io_h5_close(&space);
+    if (status) io_h5_close(scale); /* the caller keeps only the scales that were made whole */
+    return status;
+}
+
 static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_error *err)
 {
     const ae_grid *grid = job->grid;
@@ -283,8 +322,10 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         const ae_axis *axis = &grid->axes[made];
         const char *units = axis->setting ? axis->setting->units : "1";
         const char *long_name = axis->setting ? axis->setting->long_name : "index of the base state in its file";
-        if (make_coordinate(file, axis->name, axis, units, long_name, &scales[made], path, err)) goto fail;
         dims[made] = axis->count;
+        if (axis->n_params ? make_sample_coordinates(file, axis, &scales[made], path, err)
+                           : make_coordinate(file, axis->name, axis, units, long_name, &scales[made], path, err))
+            goto fail;
     }
     ae_axis feature = {.count = (uint64_t)grid->n_max}, latent = {.count = (uint64_t)grid->m_max};
     feature.values = ae_xcalloc(feature.count, sizeof(double));

@@ -3,6 +3,7 @@ import re
 import shutil
 
 import h5py
+import xarray as xr
 import numpy as np
 import pytest
 
@@ -157,3 +158,169 @@ def test_errors(tiny, twin, tmp_path, capsys):
         assert_clear_error(chaos_stats.main([twin, *args]), capsys.readouterr().err, *words)
     assert_clear_error(chaos_stats.main([str(tmp_path / "nope.h5"), "-o", str(tmp_path / "x.png")]),
                        capsys.readouterr().err, "no such file")
+
+
+# ----------------------------------------------------------------------------- uncertainty exponent
+
+OUTCOMES = "perfect symmetric_failure pinned_failure dead_failure interference_failure still_learning diverged"
+
+
+def outcome_var(dims, perfect):
+    """int8 outcome codes: 0 (perfect) where `perfect`, 1 elsewhere, with CF flag attributes."""
+    return (dims, np.where(perfect, 0, 1).astype(np.int8),
+            {"flag_values": np.arange(7, dtype=np.int8), "flag_meanings": OUTCOMES})
+
+
+def field_dataset(perfect, config=""):
+    """A map over (bias_delta, lr) whose outcome is perfect where `perfect` (rows: bias_delta)."""
+    rows, cols = perfect.shape
+    dims = ("bias_delta", "lr")
+    return xr.Dataset({"outcome": outcome_var(dims, perfect), "done": (dims, np.ones(perfect.shape, np.uint8))},
+                      coords={"lr": np.logspace(-3, -1, cols), "bias_delta": np.linspace(0, 0.2, rows)},
+                      attrs={"config": config})
+
+
+def weierstrass_label(n, dimension, b=2.0, terms=40):
+    """n x n: perfect below the graph of a Weierstrass function of box dimension D
+    (sum of b^((D-2)k) cos(2 pi b^k t + k)), scaled to the middle half of the rows."""
+    t = np.arange(n) / n
+    w = sum(b ** ((dimension - 2) * k) * np.cos(2 * np.pi * b ** k * t + k) for k in range(terms))
+    w = (w - w.min()) / (w.max() - w.min())
+    rows = np.arange(n)[:, None] / n
+    return rows < 0.25 + 0.5 * w[None, :]
+
+
+def one(u, name, region="all"):
+    return u[name].sel(region=region).item()
+
+
+def test_uncertainty_straight_line_falls_like_eps():
+    y, x = np.mgrid[:512, :512]
+    u = chaos_stats.uncertainty(field_dataset(x + 0.3 * y > 200), n_boot=200)
+    assert u.attrs["method"] == "grid" and u.attrs["x"] == "lr" and u["eps"].values.tolist() == [1, 2, 4, 8, 16, 32, 64, 128]
+    alpha, lo, hi = (one(u, k) for k in ("alpha", "alpha_lo", "alpha_hi"))
+    assert alpha == pytest.approx(1.0, abs=0.05) and lo <= alpha <= hi and hi - lo < 0.1
+    assert one(u, "verdict").startswith("falls like eps")
+    assert one(u, "box_dim") == pytest.approx(1.0, abs=0.1)
+
+
+def test_uncertainty_random_field_is_flat():
+    rng = np.random.default_rng(1)
+    u = chaos_stats.uncertainty(field_dataset(rng.random((256, 256)) < 0.5), n_boot=200)
+    # every cell is uncertain unless all four neighbours agree with it: 1 - 2 / 2^5
+    assert u["f"].sel(region="all").values == pytest.approx(15 / 16, abs=0.01)
+    assert one(u, "alpha") == pytest.approx(0.0, abs=0.05) and one(u, "verdict").startswith("flat")
+
+
+@pytest.mark.parametrize("dimension", [1.5, 1.7])
+def test_uncertainty_fractal_boundary(dimension):
+    """A graph of box dimension D in a 2-D map: alpha = 2 - D. On a 1024-cell map over
+    eps = 1 ... 16 cells the fit reads 0.52 (D = 1.5) and 0.32 (D = 1.7): the finite grid
+    adds a term linear in eps, which biases alpha up; larger eps feel the graph's height."""
+    u = chaos_stats.uncertainty(field_dataset(weierstrass_label(1024, dimension)), max_eps=16, n_boot=100)
+    assert u["eps"].values.tolist() == [1, 2, 4, 8, 16]
+    assert one(u, "alpha") == pytest.approx(2 - dimension, abs=0.08)
+    assert one(u, "verdict").startswith("falls slower than eps")
+
+
+def line_and_noise():
+    """512 x 512: a straight boundary for lr below the middle column, noise above it."""
+    y, x = np.mgrid[:512, :512]
+    noise = np.random.default_rng(2).random((512, 512)) < 0.5
+    return np.where(x < 256, y < 200, noise)
+
+
+def test_uncertainty_regions_from_command_line_and_config():
+    ds = field_dataset(line_and_noise())
+    lr = ds["lr"].values
+    split = f"{(lr[255] + lr[256]) / 2:.6g}"
+    specs = [f"smooth: lr in [0, {split}], bias_delta in [0, 0.2]", f"lr in [{split}, 1]"]
+    u = chaos_stats.uncertainty(ds, chaos_stats.regions_for(ds, specs), n_boot=100)
+    assert u["region"].values.tolist() == ["smooth", "region2"]
+    assert one(u, "alpha", "smooth") == pytest.approx(1.0, abs=0.1)
+    assert one(u, "verdict", "smooth").startswith("falls like eps")
+    assert one(u, "alpha", "region2") == pytest.approx(0.0, abs=0.05)
+    assert one(u, "verdict", "region2").startswith("flat")
+    config = f"grid = ();\n# region smooth: lr in [0, {split}]\n  // region mixed: lr in [{split}, 1]\n"
+    ds = field_dataset(line_and_noise(), config)
+    from_config = chaos_stats.uncertainty(ds, chaos_stats.regions_for(ds, []), n_boot=100)
+    assert from_config["region"].values.tolist() == ["smooth", "mixed"]
+    assert from_config["alpha"].values == pytest.approx(u["alpha"].values)
+    assert chaos_stats.regions_for(field_dataset(line_and_noise()), []) == [("all", {})]
+
+
+def test_region_errors():
+    for text, words in [("lr in [0.1]", "bad region"), ("lr in [a, 1]", "not numbers"),
+                        ("lr in [1, 0]", "is empty"), ("", "no 'SETTING")]:
+        with pytest.raises(common.AnalysisError, match=words):
+            chaos_stats.parse_region(text)
+    ds = field_dataset(np.eye(64, dtype=bool))
+    with pytest.raises(common.AnalysisError, match="unknown outcome"):
+        chaos_stats.uncertainty(ds, split="nonsense")
+    with pytest.raises(common.AnalysisError, match="not one of the map axes"):
+        chaos_stats.uncertainty(ds, [("r", {"seed": (0, 1)})])
+    with pytest.raises(common.AnalysisError, match="no finished twin runs"):
+        chaos_stats.uncertainty(ds, method="twin")
+    with pytest.raises(common.AnalysisError, match="repeat"):
+        chaos_stats.regions_for(ds, ["a: lr in [0, 1]", "a: lr in [0, 1]"])
+
+
+def twin_dataset(alpha_of, runs=4000, eps=(1e-4, 1e-3, 1e-2, 1e-1), seed=3):
+    """Runs at random points (`sample`, coordinates lr and bias_delta) over a twin_eps axis:
+    the twin ends on the other side of perfect with probability 0.5 (eps / 0.1)^alpha,
+    alpha = alpha_of(lr, bias_delta)."""
+    rng = np.random.default_rng(seed)
+    lr = 10 ** rng.uniform(-1.5, -1.0, runs)
+    delta = rng.uniform(0.0, 0.2, runs)
+    eps = np.array(eps)
+    p = 0.5 * (eps[None, :] / 0.1) ** alpha_of(lr, delta)[:, None]
+    perfect = rng.random((runs, eps.size)) < 0.5
+    flips = rng.random((runs, eps.size)) < p
+    dims = ("sample", "twin_eps")
+    return xr.Dataset({"outcome": outcome_var(dims, perfect), "twin_outcome": outcome_var(dims, perfect ^ flips),
+                       "done": (dims, np.ones(perfect.shape, np.uint8))},
+                      coords={"twin_eps": eps, "lr": ("sample", lr), "bias_delta": ("sample", delta)})
+
+
+def test_uncertainty_from_twins_per_region():
+    """Sample axis, twins: alpha = 1 for bias_delta < 0.1, 0 above; regions over the coordinates."""
+    ds = twin_dataset(lambda lr, delta: np.where(delta < 0.1, 1.0, 0.0))
+    regions = [("smooth", {"bias_delta": (0.0, 0.1)}), ("mixed", {"lr": (0.0, 1.0), "bias_delta": (0.1, 0.2)})]
+    u = chaos_stats.uncertainty(ds, regions, n_boot=300)
+    assert u.attrs["method"] == "twin" and u["eps"].values.tolist() == [1e-4, 1e-3, 1e-2, 1e-1]
+    assert u["assessed"].sum().item() == ds.sizes["sample"] * 4
+    for name, want, words in [("smooth", 1.0, "falls like eps"), ("mixed", 0.0, "flat")]:
+        alpha, lo, hi = (one(u, k, name) for k in ("alpha", "alpha_lo", "alpha_hi"))
+        assert alpha == pytest.approx(want, abs=0.1) and lo < want < hi, (name, alpha, lo, hi)
+        assert one(u, "verdict", name).startswith(words)
+        assert np.isnan(one(u, "box_dim", name))  # random points: no boxes
+    with pytest.raises(common.AnalysisError, match="no neighbours"):
+        chaos_stats.uncertainty(ds, method="grid")
+
+
+def test_uncertainty_no_boundary_and_bootstrap_width():
+    u = chaos_stats.uncertainty(field_dataset(np.ones((64, 64), bool)))
+    assert np.isnan(one(u, "alpha")) and one(u, "verdict").startswith("no boundary")
+    # more runs per eps: a narrower interval
+    eps, f = np.array([1.0, 2.0, 4.0, 8.0]), np.array([0.1, 0.2, 0.4, 0.8])
+    narrow = chaos_stats.fit_alpha(eps, f * 10000, np.full(4, 10000))
+    wide = chaos_stats.fit_alpha(eps, f * 100, np.full(4, 100))
+    assert narrow[0] == wide[0] == pytest.approx(1.0)
+    assert narrow[2] - narrow[1] < wide[2] - wide[1] and wide[1] < 1.0 < wide[2]
+
+
+def test_chaos_stats_prints_uncertainty(twin, capsys, tmp_path):
+    """The engine's twin.h5 (16 x 16, no twin_outcome yet): the grid method, per region."""
+    assert chaos_stats.main([twin, "--region", "low: lr in [0, 0.01]", "--region", "lr in [0.01, 1]",
+                             "--bootstrap", "50", "-o", str(tmp_path / "s.png")]) == 0
+    text = capsys.readouterr().out
+    assert "method grid" in text and "region low (lr in [0, 0.01]):" in text and "region region2" in text
+    assert re.search(r"alpha = (undefined|-?\d\.\d{3} \[\S+, \S+\]): ", text), text
+
+
+def test_shipped_uncertainty_sweep_names_its_regions():
+    from conftest import ROOT
+    with open(f"{ROOT}/sweeps/uncertainty.cfg") as f:
+        regions = chaos_stats.regions_in_config(f.read())
+    assert regions == [("moderate_lr", {"lr": (0.001, 0.01), "bias_delta": (0.0, 0.2)}),
+                       ("high_lr", {"lr": (0.01, 0.1), "bias_delta": (0.0, 0.2)})]

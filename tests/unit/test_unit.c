@@ -855,6 +855,37 @@ static int test_init_invariance(void)
 
 /* ------------------------------------------------------------------------ */
 
+/* A sample axis' point: Philox word k * AE_SAMPLE_PARAMS_MAX + j of the axis' own stream,
+ * mapped into (lo, hi) (log-uniform: exponents of 10); nothing else enters. */
+static int test_sample_points(void)
+{
+    const ae_sample_param uniform = {.lo = 0.0, .hi = 0.2}, loguniform = {.lo = -1.5, .hi = -1.0, .exponents = 1};
+    double sum = 0, log_sum = 0;
+    const int points = 100000;
+    for (int k = 0; k < points; k++) {
+        double u[2];
+        for (int j = 0; j < 2; j++) {
+            uint64_t index = (uint64_t)k * AE_SAMPLE_PARAMS_MAX + (uint64_t)j;
+            uint32_t words[4];
+            ae_philox4x32_10(index >> 2, AE_SAMPLE_STREAM, 7, words);
+            u[j] = ae_unit_open(words[index & 3]);
+            double got = ae_sample_value(7, (uint64_t)k, j, &uniform);
+            CHECK(got == 0.2 * u[j], "point %d param %d: %.17g, want %.17g", k, j, got, 0.2 * u[j]);
+            CHECK(got > 0.0 && got < 0.2, "point %d out of (0, 0.2): %g", k, got);
+        }
+        double lr = ae_sample_value(7, (uint64_t)k, 1, &loguniform);
+        CHECK(lr == pow(10.0, -1.5 + 0.5 * u[1]), "point %d: lr %.17g is not 10^(lo + (hi - lo) u)", k, lr);
+        CHECK(lr >= pow(10, -1.5) && lr <= 0.1, "point %d: lr %g out of [10^-1.5, 0.1]", k, lr);
+        sum += 0.2 * u[0];
+        log_sum += log10(lr);
+    }
+    CHECK(fabs(sum / points - 0.1) < 1e-3, "uniform mean %g, want 0.1", sum / points);
+    CHECK(fabs(log_sum / points + 1.25) < 3e-3, "mean exponent %g, want -1.25", log_sum / points);
+    CHECK(ae_sample_value(7, 3, 0, &uniform) != ae_sample_value(8, 3, 0, &uniform), "the seed keys the points");
+    CHECK(ae_sample_value(7, 3, 0, &uniform) != ae_sample_value(7, 3, 1, &uniform), "params draw their own words");
+    return 0;
+}
+
 typedef int (*test_fn)(void);
 static const struct {
     const char *name;
@@ -866,6 +897,7 @@ static const struct {
 #endif
     {"transcendentals", test_transcendentals},
     {"normal_and_uniform_moments", test_normal_and_uniform_moments},
+    {"sample_points", test_sample_points},
     {"gradient_finite_differences", test_gradient_finite_differences},
     {"float_gradient_matches_double", test_float_gradient_matches_double},
     {"sgd_steps", test_sgd_steps},
