@@ -7,9 +7,15 @@ The file needs an `intervention` grid axis. Recovery probability = the share of
 finished runs whose final outcome is perfect. One heatmap per method over the two
 axes --x and --y (default: lr and intervene_delta, or the first two other axes), reduced
 over every other axis (typically `base`), on one colour scale [0, 1]; a last panel gives
-each method's overall recovery probability with its 95 % Wilson interval. Prints the
-table: method, finished runs, recovered (perfect) runs, fraction [lo, hi]. Without two
-axes besides `intervention` only the last panel is drawn.
+each method's overall recovery probability. Prints the table: method, distinct finished
+runs, recovered (perfect) runs, fraction. Without two axes besides `intervention` only
+the last panel is drawn.
+
+Statistics say what they are: runs identical by construction (a method trained at every
+value of a setting it does not read, e.g. `none` or `anthropic` over intervene_delta)
+count once, at that setting's first value; a 95 % Wilson interval is given only when the
+runs pooled for a method differ only along replicate axes (seed, base, sample),
+otherwise the fraction is a plain share of deterministic grid cells.
 """
 import matplotlib
 import numpy as np
@@ -20,6 +26,10 @@ from .chaos_map import draw_map
 
 PROG = "analysis.resample_compare"
 METHOD = "intervention"  # the grid axis of intervene.method
+REPLICATE_AXES = ("seed", "base", "sample")  # runs differing only along these are replicates
+# intervention settings (dimension names) a method never reads: its runs along them are one run
+UNREAD = {"none": ("intervene_delta", "scale", "noise", "at_step"),
+          "anthropic": ("intervene_delta", "noise")}
 PANEL = (4.2, 4.6)  # inches per panel (the figure is one row of panels)
 COLORBAR = 1.0  # inches added for the shared colour bar
 TICKS_MAX = 8  # a labelled tick per value on map axes up to this length
@@ -68,21 +78,43 @@ def recovered_counts(ds, keep):
     return hit.sum(over), done.sum(over)
 
 
+def distinct(ds, method_index, keep=()):
+    """The runs of one method (an `intervention` index), each run identical by
+    construction once: axes of settings it does not read cut to their first value."""
+    sub = ds.isel({METHOD: [method_index]})
+    for d in UNREAD.get(common.fmt(ds[METHOD].values[method_index]), ()):
+        if d in sub.dims and d not in keep:
+            sub = sub.isel({d: [0]})
+    return sub
+
+
 def table(ds):
-    """Per method: finished runs, recovered (perfect) runs, fraction, Wilson lo and hi,
-    as a Dataset over `intervention`."""
-    k, n = recovered_counts(ds, [METHOD])
+    """Per method: distinct finished runs, recovered (perfect) runs, fraction, and a Wilson
+    lo and hi where the pooled runs are replicates (NaN otherwise), as a Dataset over
+    `intervention`; its `pooled` says over which axes, and of which kind."""
+    counts = [recovered_counts(distinct(ds, i), [METHOD]) for i in range(ds.sizes[METHOD])]
+    k = xr.concat([c[0] for c in counts], METHOD)
+    n = xr.concat([c[1] for c in counts], METHOD)
+    pooled = [d for d in common.grid_dims(ds) if d != METHOD and ds.sizes[d] > 1]
+    deterministic = [d for d in pooled if d not in REPLICATE_AXES]
     lo, hi = common.wilson(k.values, n.values)
+    if deterministic:
+        lo, hi = np.full_like(lo, np.nan), np.full_like(hi, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = k / n
-    return xr.Dataset({"runs": n, "recovered": k, "fraction": frac,
-                       "lo": (n.dims, lo), "hi": (n.dims, hi)})
+    t = xr.Dataset({"runs": n, "recovered": k, "fraction": frac, "lo": (n.dims, lo), "hi": (n.dims, hi)})
+    t.attrs["pooled"] = (f"plain share of grid cells over {', '.join(deterministic)}" if deterministic
+                         else f"95 % Wilson interval over replicates ({', '.join(pooled) or 'one run'})")
+    return t
 
 
 def table_rows(t):
-    header = ["method", "runs", "recovered", "fraction [lo, hi]"]
-    rows = [[common.fmt(m), str(int(n)), str(int(k)), f"{f:.3f} [{lo:.3f}, {hi:.3f}]" if n else "-"]
-            for m, n, k, f, lo, hi in zip(*(t[v].values for v in (METHOD, "runs", "recovered", "fraction", "lo", "hi")))]
+    header = ["method", "distinct runs", "recovered", "fraction [95 % Wilson]" if np.isfinite(t["lo"]).any()
+              else "fraction (grid cells)"]
+    rows = []
+    for m, n, k, f, lo, hi in zip(*(t[v].values for v in (METHOD, "runs", "recovered", "fraction", "lo", "hi"))):
+        value = "-" if not n else f"{f:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else f"{f:.3f}"
+        rows.append([common.fmt(m), str(int(n)), str(int(k)), value])
     return header, rows
 
 
@@ -134,7 +166,8 @@ def render(ds, x, y, t, logx=False, logy=False):
     pos = np.arange(len(methods))
     ok = runs > 0
     frac = np.nan_to_num(fractions)
-    err = np.maximum(0, [frac[ok] - t["lo"].values[ok], t["hi"].values[ok] - frac[ok]])
+    lo, hi = t["lo"].values[ok], t["hi"].values[ok]
+    err = np.maximum(0, [frac[ok] - lo, hi - frac[ok]]) if np.isfinite(lo).all() else None
     ax.errorbar(pos[ok], frac[ok], yerr=err, fmt="o", ms=6, capsize=5, color="tab:blue")
     ax.set_xticks(pos, [f"{m}\nn={r}" for m, r in zip(methods, runs)], fontsize=9)
     ax.set_xlim(-0.6, len(methods) - 0.4)
@@ -142,13 +175,14 @@ def render(ds, x, y, t, logx=False, logy=False):
     ax.set_ylabel("recovery probability")
     ax.set_xlabel(common.label(ds[METHOD], METHOD))
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title("all runs per method, 95 % Wilson intervals", fontsize=10)
+    ax.set_title(f"distinct runs per method\n({t.attrs['pooled']})", fontsize=9)
     return fig
 
 
 def run(args):
     ds, x, y, t = prepare(common.open_dataset(args.file), args.x, args.y, args.sel)
     print("\n".join(common.format_table(*table_rows(t))))
+    print(f"runs identical by construction counted once; {t.attrs['pooled']}")
     if x is None:
         print(f"(no maps: the grid has fewer than two axes besides '{METHOD}')")
     common.save_figure(render(ds, x, y, t, args.logx, args.logy), args.output)
