@@ -1,4 +1,4 @@
-"""Outcome census: the share of each outcome class, with 95 % Wilson intervals.
+"""Outcome census: the share of each outcome class, with 95 % Wilson intervals over replicates.
 
     python3 -m analysis.census OUT.h5 [--by AXIS|none] [--sel AXIS=VALUE]... [-o census.png]
 
@@ -27,7 +27,9 @@ def census(ds, by=None):
     (all runs together: by has the single value "all").
 
     Variables: done (finished runs per row), count, fraction, lo, hi (95 % Wilson
-    interval); coordinate `outcome`: the class names from the file's flag attributes.
+    interval, only where a row's runs differ only along replicate axes; NaN where the row
+    pools deterministic grid cells); coordinate `outcome`: the class names from the file's
+    flag attributes.  Attribute `pooled` says which of the two a row is.
     """
     classes = common.outcome_classes(ds)
     outcome = common.masked(ds, "outcome")
@@ -42,11 +44,15 @@ def census(ds, by=None):
         by_dim = by
     count = count.assign_coords(outcome=[n for _, n in classes]).transpose(by_dim, "outcome")
     lo, hi = common.wilson(count.values, done.values[:, None])
+    replicates, pooled = common.pooled_statistic(ds, over)
+    if not replicates:
+        lo, hi = np.full_like(lo, np.nan), np.full_like(hi, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = count / done
     out = xr.Dataset({"done": done, "count": count, "fraction": fraction,
                       "lo": (count.dims, lo), "hi": (count.dims, hi)})
     out.attrs["by"] = by or ""
+    out.attrs["pooled"] = pooled
     if by:
         out[by].attrs.update(ds[by].attrs)
     return out
@@ -72,6 +78,8 @@ def cell(t, row, name):
     one = t.isel({row_dim(t): row}).sel(outcome=name)
     if int(one["done"]) == 0:
         return "-"
+    if not np.isfinite(float(one["lo"])):
+        return f"{float(one['fraction']):.3f}"
     return f"{float(one['fraction']):.3f} [{float(one['lo']):.3f}, {float(one['hi']):.3f}]"
 
 
@@ -115,7 +123,7 @@ def render(ds, t):
     ok = done > 0
     for rank, j in enumerate(seen):
         lo, hi = t["lo"].values[:, j], t["hi"].values[:, j]
-        err = np.maximum(0, [frac[ok, j] - lo[ok], hi[ok] - frac[ok, j]])
+        err = np.maximum(0, [frac[ok, j] - lo[ok], hi[ok] - frac[ok, j]]) if np.isfinite(lo[ok]).all() else None
         xs = x[ok] if numeric else x[ok] + (rank - (len(seen) - 1) / 2) * 0.6 / max(len(seen), 1)
         points.errorbar(xs, frac[ok, j], yerr=err, fmt="o-", ms=4, lw=1, capsize=3, color=colors[j], label=names[j])
     label = common.label(ds[dim], dim) if t.attrs["by"] else ""
@@ -135,7 +143,7 @@ def render(ds, t):
     by = f" by {t.attrs['by']}" if t.attrs["by"] else ""
     bars.set_ylabel("fraction of finished runs")
     bars.set_title(f"outcomes{by}", fontsize=10)
-    points.set_title(f"outcome fractions{by}, 95 % Wilson intervals", fontsize=10)
+    points.set_title(f"outcome fractions{by}\n({t.attrs['pooled']})", fontsize=9)
     points.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     bars.legend(loc="upper left", bbox_to_anchor=(0, -0.15), fontsize=8, frameon=False, ncol=4)
     return fig

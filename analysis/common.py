@@ -259,6 +259,20 @@ def describe_coords(coords):
 # ----------------------------------------------------------------------------- statistics
 
 
+REPLICATE_AXES = ("seed", "base", "sample")  # runs that differ only along these are replicates
+
+
+def pooled_statistic(ds, over):
+    """How a fraction pooled over the grid axes `over` is to be read: (True, text) when the
+    pooled runs differ only along replicate axes (a binomial estimate: Wilson interval),
+    (False, text) when it is a plain share of deterministic grid cells."""
+    pooled = [d for d in over if d in grid_dims(ds) and ds.sizes[d] > 1]
+    deterministic = [d for d in pooled if d not in REPLICATE_AXES]
+    if deterministic:
+        return False, f"plain share of grid cells over {', '.join(deterministic)}"
+    return True, f"95 % Wilson interval over replicates ({', '.join(pooled) or 'one run'})"
+
+
 def wilson(k, n, z=Z95):
     """Wilson score interval (lo, hi) for k successes in n trials; NaN where n == 0."""
     k = np.asarray(k, dtype=float)

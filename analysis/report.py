@@ -322,7 +322,7 @@ def write_index(path, ds, folder, table, shown):
 <h2>Figures</h2>
 {images}
 <h2>Tables</h2>
-<details><summary>Outcome census (95 % Wilson intervals)</summary>
+<details><summary>Outcome census ({html.escape(table.attrs['pooled'])})</summary>
 {html_table(*census_rows(table))}
 </details>
 <details><summary>Provenance</summary>

@@ -26,7 +26,6 @@ from .chaos_map import draw_map
 
 PROG = "analysis.resample_compare"
 METHOD = "intervention"  # the grid axis of intervene.method
-REPLICATE_AXES = ("seed", "base", "sample")  # runs differing only along these are replicates
 # intervention settings (dimension names) a method never reads: its runs along them are one run
 UNREAD = {"none": ("intervene_delta", "scale", "noise", "at_step"),
           "anthropic": ("intervene_delta", "noise")}
@@ -95,16 +94,14 @@ def table(ds):
     counts = [recovered_counts(distinct(ds, i), [METHOD]) for i in range(ds.sizes[METHOD])]
     k = xr.concat([c[0] for c in counts], METHOD)
     n = xr.concat([c[1] for c in counts], METHOD)
-    pooled = [d for d in common.grid_dims(ds) if d != METHOD and ds.sizes[d] > 1]
-    deterministic = [d for d in pooled if d not in REPLICATE_AXES]
+    replicates, pooled = common.pooled_statistic(ds, [d for d in common.grid_dims(ds) if d != METHOD])
     lo, hi = common.wilson(k.values, n.values)
-    if deterministic:
+    if not replicates:
         lo, hi = np.full_like(lo, np.nan), np.full_like(hi, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = k / n
     t = xr.Dataset({"runs": n, "recovered": k, "fraction": frac, "lo": (n.dims, lo), "hi": (n.dims, hi)})
-    t.attrs["pooled"] = (f"plain share of grid cells over {', '.join(deterministic)}" if deterministic
-                         else f"95 % Wilson interval over replicates ({', '.join(pooled) or 'one run'})")
+    t.attrs["pooled"] = pooled
     return t
 
 

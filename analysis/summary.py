@@ -2,7 +2,8 @@
 
     python3 -m analysis.summary OUT.h5 [--full]
 
-The first sentence gives the outcome shares (with 95 % Wilson intervals for perfect), the
+The first sentence gives the outcome shares (a 95 % Wilson interval for perfect when the
+runs are replicates), the
 second how the share of perfect runs changes along the learning rate, the third how
 ragged the boundary between outcomes is on the two-axis map; --full adds recoveries.
 `make demo` ends with it; the HTML report opens with the full paragraph.
@@ -52,8 +53,9 @@ def shares_sentence(ds):
     parts = []
     if "perfect" in frac:
         p = t.sel(outcome="perfect")
-        parts.append(f"{percent(frac['perfect'])} ended perfect (95 % interval "
-                     f"{percent(float(p['lo']))}-{percent(float(p['hi']))})")
+        interval = (f" (95 % interval {percent(float(p['lo']))}-{percent(float(p['hi']))})"
+                    if np.isfinite(float(p["lo"])) else "")  # only over replicates
+        parts.append(f"{percent(frac['perfect'])} ended perfect{interval}")
     every = [n for n in names if n in common.FIRES_ON_EVERY_INPUT and frac[n] > 0]
     if every:
         share = sum(frac[n] for n in every)

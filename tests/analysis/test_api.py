@@ -187,3 +187,15 @@ def test_v2_outcome_names_everywhere(chaos, chaos_stuck, tmp_path):
 
 def t_names(table):
     return table["outcome"].values.tolist()
+
+
+def test_census_intervals_only_over_replicates(tiny):
+    """Wilson intervals where a row pools replicates (seeds), plain fractions where it pools
+    deterministic grid cells (learning rates): statistics that say what they are."""
+    ds = api.open(tiny)
+    assert set(common.grid_dims(ds)) == {"lr", "seed"} and ds.sizes["seed"] > 1 and ds.sizes["lr"] > 1
+    by_lr = census(ds, "lr")
+    assert np.isfinite(by_lr["lo"].values).all() and "replicates (seed)" in by_lr.attrs["pooled"]
+    pooled = census(ds)
+    assert np.isnan(pooled["lo"].values).all() and "grid cells over lr" in pooled.attrs["pooled"]
+    assert "interval" not in summary.summarize(ds).split(".")[0]
