@@ -152,6 +152,28 @@ def test_select_by_outcome_names(tmp_path, write_config):
     assert proc.returncode == 2 and "unknown outcome \"stuck\"" in proc.stderr and "still_learning" in proc.stderr
 
 
+def test_select_reads_the_source_files_own_class_names(tmp_path, write_config):
+    """A base-state file of the earlier engine numbers its classes otherwise (1 was
+    mean_bias_failure, 2 dead_failure): selection goes by the names in its flag_meanings."""
+    source = tmp_path / "old_engine.h5"
+    run_aesweep("run", write_config('init = { seed = 3; };\ntrain = { steps = 0; };\n'
+                                    'grid = ( { param = "init.seed"; range = [0, 4]; } );\n', "s.cfg"),
+                "-o", source, "--quiet")
+    with h5py.File(source, "r+") as f:  # as the earlier engine wrote it
+        f["outcome"][...] = np.array([1, 2, 0, 2], dtype=np.int8)
+        f["outcome"].attrs["flag_values"] = np.arange(4, dtype=np.int8)
+        f["outcome"].attrs["flag_meanings"] = "perfect mean_bias_failure dead_failure diverged"
+    text = f'init = {{ scheme = "file"; file = "{source}"; select = "SELECT"; }};\ntrain = {{ steps = 0; }};\n'
+    run_aesweep("run", write_config(text.replace("SELECT", "all:dead_failure"), "d.cfg"), "-o", tmp_path / "d.h5",
+                "--quiet")
+    with h5py.File(tmp_path / "d.h5", "r") as f:  # its code 2, not this version's 2 (pinned_failure)
+        assert f["base"][()].tolist() == [1, 3]
+    proc = run_aesweep("run", write_config(text.replace("SELECT", "first:pinned_failure"), "p.cfg"), "-o",
+                       tmp_path / "p.h5", check=False)
+    assert proc.returncode != 0 and "no run of" in proc.stderr
+    assert "perfect mean_bias_failure dead_failure diverged" in proc.stderr  # the file's own classes
+
+
 def test_window_beyond_the_tracker_is_refused(tmp_path, write_config):
     cfg = write_config("train = { check_every = 10; };\noutcome = { window = 1000; };\n")
     proc = run_aesweep("run", cfg, "-o", tmp_path / "w.h5", check=False)
