@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ae_io.h"
 #include "ae_stats.h"
+#include "io_internal.h"
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -393,6 +394,8 @@ int ae_info(const char *path, ae_error *err)
         status = ae_fail_runtime(err, "%s: cannot read outcome/done", path);
         goto cleanup;
     }
+    char *classes = NULL; /* the file's own class names: another version numbers them otherwise */
+    io_outcomes_in_this_version(file, outcome, (uint64_t)total, &classes);
     info_axis axes[AE_AXES_MAX + 1];
     printf("%-16s %s\n", "file", path);
     print_attr(file, "aesweep", "aesweep_version");
@@ -415,6 +418,13 @@ int ae_info(const char *path, ae_error *err)
     printf("%-16s %llu / %lld (%.1f%%)%s\n", "done", (unsigned long long)n_done, (long long)total,
            total ? 100.0 * (double)n_done / (double)total : 0.0,
            n_done < (uint64_t)total ? "  -- incomplete (still running, or stopped: --resume finishes it)" : "");
+    uint64_t foreign = 0;
+    for (hssize_t r = 0; r < total; r++) foreign += done[r] && outcome[r] < 0;
+    if (foreign)
+        printf("%-16s %llu finished runs carry outcome classes this aesweep does not have (the file's: %s): "
+               "they are in no column\n",
+               "note", (unsigned long long)foreign, classes ? classes : "none named");
+    free(classes);
     census_tables(file, outcome, done, (uint64_t)total, rank, dims, axes);
     for (int a = 0; a < rank; a++) {
         for (hsize_t v = 0; v < dims[a]; v++) free(axes[a].labels[v]);

@@ -103,28 +103,6 @@ not_finite:
                    (unsigned long long)r);
 }
 
-/* The file's own outcome codes in this version's (map[code], -1: a class this version does
- * not have), from the CF flag_meanings of its `outcome`: a file of another version numbers
- * its classes otherwise (both versions' writers give flag_values 0, 1, ... in the order of
- * flag_meanings).  *names: that attribute (malloc'd; NULL without it, when the codes are
- * taken as this version's). */
-static void outcome_codes_of(hid_t file, int8_t map[128], char **names)
-{
-    for (int c = 0; c < 128; c++) map[c] = (int8_t)(c < AE_OUTCOME_COUNT ? c : -1);
-    *names = NULL;
-    hid_t ds = H5Dopen2(file, "outcome", H5P_DEFAULT);
-    if (ds < 0) return;
-    char *meanings = io_get_text_attr(ds, "flag_meanings");
-    H5Dclose(ds);
-    if (!meanings) return;
-    *names = ae_xstrdup(meanings);
-    for (int c = 0; c < 128; c++) map[c] = -1;
-    int code = 0;
-    for (char *name = strtok(meanings, " "); name && code < 128; name = strtok(NULL, " "), code++)
-        map[code] = (int8_t)ae_outcome_code(name);
-    free(meanings);
-}
-
 int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_error *err)
 {
     memset(bases, 0, sizeof *bases);
@@ -137,7 +115,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         return -1;
     }
     float *W = NULL, *b = NULL;
-    int8_t *outcome = NULL, code_map[128];
+    int8_t *outcome = NULL;
     char *file_names = NULL; /* the file's own class names, for the message when none matches */
     uint64_t runs = 0;
     int n = 0, m = 0, status = -1;
@@ -153,7 +131,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     if (pick.by_outcome) {
         outcome = ae_xmalloc(runs);
         if (io_read_whole(file, "outcome", H5T_NATIVE_INT8, outcome, path, err)) goto done;
-        outcome_codes_of(file, code_map, &file_names);
+        io_outcomes_in_this_version(file, outcome, runs, &file_names);
     }
     bases->n = n;
     bases->m = m;
@@ -162,8 +140,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     bases->source_index = ae_xmalloc(runs * sizeof(int64_t));
     status = 0;
     for (uint64_t r = 0; r < runs && !status; r++) {
-        const int code = pick.by_outcome && outcome[r] >= 0 ? code_map[outcome[r]] : -1; /* int8: < 128 */
-        int picked = pick.by_outcome ? code >= 0 && pick.wanted[code] : pick.all || r == pick.index;
+        int picked = pick.by_outcome ? outcome[r] >= 0 && pick.wanted[outcome[r]] : pick.all || r == pick.index;
         if (!picked) continue;
         status = take_base(bases, W, b, r, path, err);
         if (pick.first_only) break;

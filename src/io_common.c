@@ -388,3 +388,27 @@ void io_describe_difference(const char *old_json, const char *new_json, ae_strbu
         b += lb + (b[lb] == '\n');
     }
 }
+
+uint64_t io_outcomes_in_this_version(hid_t file, int8_t *codes, uint64_t count, char **names)
+{
+    int8_t map[128];
+    for (int c = 0; c < 128; c++) map[c] = (int8_t)(c < AE_OUTCOME_COUNT ? c : -1);
+    *names = NULL;
+    hid_t ds = H5Dopen2(file, "outcome", H5P_DEFAULT);
+    char *meanings = ds >= 0 ? io_get_text_attr(ds, "flag_meanings") : NULL;
+    if (ds >= 0) H5Dclose(ds);
+    if (meanings) {
+        *names = ae_xstrdup(meanings);
+        for (int c = 0; c < 128; c++) map[c] = -1;
+        int code = 0;
+        for (char *name = strtok(meanings, " "); name && code < 128; name = strtok(NULL, " "), code++)
+            map[code] = (int8_t)ae_outcome_code(name);
+        free(meanings);
+    }
+    uint64_t foreign = 0;
+    for (uint64_t r = 0; r < count; r++) {
+        codes[r] = codes[r] >= 0 ? map[codes[r]] : -1; /* int8: below 128 */
+        foreign += codes[r] < 0;
+    }
+    return foreign;
+}

@@ -86,6 +86,13 @@ int io_put_attr(hid_t object, const char *name, hid_t type, hsize_t count, const
 int io_put_text_attr(hid_t object, const char *name, const char *text, size_t size, const char *path,
                      ae_error *err);
 char *io_get_text_attr(hid_t object, const char *name);
+/* Rewrites `count` outcome codes read from file's `outcome` into this version's codes (-1:
+ * a class this version does not have, or no class), through the file's CF flag_meanings:
+ * a file of another version numbers its classes otherwise (every version's writer gives
+ * flag_values 0, 1, ... in the order of flag_meanings; without the attribute the codes are
+ * taken as they are).  *names: that attribute (malloc'd; NULL without it).  Returns the
+ * codes left at -1. */
+uint64_t io_outcomes_in_this_version(hid_t file, int8_t *codes, uint64_t count, char **names);
 int io_check_stamp(hid_t file, const char *path, const char *command, ae_error *err);
 
 /* A foreign file's shapes, checked before use. */

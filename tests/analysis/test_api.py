@@ -171,7 +171,7 @@ def test_v2_outcome_names_everywhere(chaos, chaos_stuck, tmp_path):
     new = api.open(chaos_stuck)
     names = V2_NAMES.split()
     assert new["outcome_name"].values.ravel().tolist() == [names[{5: 1}.get(int(c), c)] for c in codes.ravel()]
-    assert t_names(census(new, "lr")) == names
+    assert census(new, "lr")["outcome"].values.tolist() == names
     assert "fires on every input (symmetric failure)" in summary.summarize(new)
     assert report.main([chaos_stuck, "-o", str(tmp_path / "r")]) == 0
     page = (tmp_path / "r" / "index.html").read_text()
@@ -184,9 +184,6 @@ def test_v2_outcome_names_everywhere(chaos, chaos_stuck, tmp_path):
     assert colour(data_old, "mean_bias_failure") == colour(data_new, "symmetric_failure")
     assert colour(data_old, "perfect") == colour(data_new, "perfect")
 
-
-def t_names(table):
-    return table["outcome"].values.tolist()
 
 
 def test_census_intervals_only_over_replicates(tiny):

@@ -172,6 +172,11 @@ def test_select_reads_the_source_files_own_class_names(tmp_path, write_config):
                        tmp_path / "p.h5", check=False)
     assert proc.returncode != 0 and "no run of" in proc.stderr
     assert "perfect mean_bias_failure dead_failure diverged" in proc.stderr  # the file's own classes
+    text = run_aesweep("info", source).stdout  # info counts them by the file's names too
+    assert "1 finished runs carry outcome classes this aesweep does not have" in text
+    all_row = next(line for line in text.splitlines() if line.strip().startswith("all"))
+    assert all_row.split()[1] == "3"  # mean_bias_failure in no column: 1 perfect, 2 dead of 3 counted
+    assert re.search(r"all\s+3\s+33\.33%.*?0\.00%.*?0\.00%.*?66\.67%", all_row)
 
 
 def test_window_beyond_the_tracker_is_refused(tmp_path, write_config):
