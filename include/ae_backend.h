@@ -26,7 +26,7 @@ typedef struct {
 } ae_job;
 
 /* The record of a run, every field listed once: the results struct, its alloc/free and
- * the writer's variable table (src/io_hdf5.c) are built from this list.
+ * the writer's variable table (src/io_write.c) are built from this list.
  * X(name, TYPE, SHAPE, fill, units, long_name):
  *   TYPE   I8, U8, I16, I64 or F32 (the C type is AE_RECORD_CTYPE_<TYPE>)
  *   SHAPE  RUN: one value per run; FEATURE: n_max per run (NaN past the run's n);
@@ -57,6 +57,13 @@ typedef struct {
     X(norm, F32, FEATURE, NAN, "1", "feature norm |W_i|")                                                         \
     X(b_final, F32, FEATURE, NAN, "1", "final bias b_i")                                                          \
     X(W_final, F32, WEIGHT, NAN, "1", "final weights W_i")
+
+/* Field k of the list is AE_RECORD_FIELD_<name> = k; output.fields keeps a set of them as
+ * the bits of a uint64_t (ae_config.output_fields). */
+#define AE_RECORD_INDEX(name, TYPE, SHAPE, fill, units, long_name) AE_RECORD_FIELD_##name,
+enum { AE_RECORD_FIELDS(AE_RECORD_INDEX) AE_RECORD_FIELD_COUNT };
+#undef AE_RECORD_INDEX
+#define AE_RECORD_FIELDS_ALL ((uint64_t)-1 >> (64 - AE_RECORD_FIELD_COUNT))
 
 #define AE_RECORD_CTYPE_I8 int8_t
 #define AE_RECORD_CTYPE_U8 uint8_t

@@ -102,6 +102,7 @@ typedef struct {
     int n_trajectory_select;
     ae_axis axes[AE_AXES_MAX];       /* the config's grid axes, in order */
     int n_axes;
+    uint64_t output_fields;          /* output.fields: bit k keeps field k of AE_RECORD_FIELDS */
 } ae_config;
 
 int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err);

@@ -7,6 +7,7 @@
  * same description.  Errors name file, line and key; they never exit.
  */
 #include "ae_config.h"
+#include "ae_backend.h" /* AE_RECORD_FIELDS: the names output.fields chooses from */
 
 #include <ctype.h>
 #include <errno.h>
@@ -90,9 +91,15 @@ static const ae_params default_params = {
 void ae_params_defaults(ae_params *p) { *p = default_params; }
 
 /* Keys that hold text rather than numbers. */
-static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", NULL};
+static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", "output.fields", NULL};
 static const char *const groups[] = {"model",     "init",      "train", "outcome", "perturb",
-                                     "trajectory", "intervene", "twin",  NULL};
+                                     "trajectory", "intervene", "twin",  "output",  NULL};
+
+/* The record fields output.fields chooses from, in AE_RECORD_FIELDS order (bit k: field k). */
+#define RECORD_NAME(name, TYPE, SHAPE, fill, units, long_name) #name,
+static const char *const record_names[] = {AE_RECORD_FIELDS(RECORD_NAME) NULL};
+#undef RECORD_NAME
+_Static_assert(AE_RECORD_FIELD_COUNT <= 64, "output.fields keeps its choice in a uint64_t");
 
 const ae_setting *ae_setting_find(const char *key)
 {
@@ -277,9 +284,59 @@ static int set_features_text(ae_config *cfg, const char *text, const char *where
     return 0;
 }
 
+/* output.fields: record field `name` kept; unknown names are refused with the list. */
+static int add_output_field(ae_config *cfg, const char *name, const char *where, ae_error *err)
+{
+    for (int k = 0; record_names[k]; k++)
+        if (strcmp(record_names[k], name) == 0) {
+            cfg->output_fields |= (uint64_t)1 << k;
+            return 0;
+        }
+    ae_strbuf known = {0};
+    for (int k = 0; record_names[k]; k++) ae_strbuf_printf(&known, "%s%s", k ? ", " : "", record_names[k]);
+    int status = ae_fail(err, "%s: unknown field \"%s\" (the fields are %s; `done` and the coordinates are always "
+                              "written)", where, name, known.data);
+    ae_strbuf_free(&known);
+    return status;
+}
+
+/* output.fields = "all", or names separated by commas ("outcome,splay", as --set gives them). */
+static int set_output_fields_text(ae_config *cfg, const char *text, const char *where, ae_error *err)
+{
+    if (strcmp(text, "all") == 0) {
+        cfg->output_fields = AE_RECORD_FIELDS_ALL;
+        return 0;
+    }
+    char *names = ae_xstrdup(text), *rest = NULL;
+    cfg->output_fields = 0;
+    int status = 0;
+    for (char *name = strtok_r(names, ", ", &rest); name && !status; name = strtok_r(NULL, ", ", &rest))
+        status = add_output_field(cfg, name, where, err);
+    free(names);
+    if (!status && !cfg->output_fields) status = ae_fail(err, "%s: names no field (\"all\" keeps every one)", where);
+    return status;
+}
+
+/* output.fields = ["outcome", "recovery_step", "splay"]: a list of field names. */
+static int parse_output_fields_list(parser *ps, const config_setting_t *node, const char *where)
+{
+    int count = config_setting_length(node);
+    if (count == 0) return ae_fail(ps->err, "%s: the list is empty (\"all\" keeps every field)", where);
+    ps->cfg->output_fields = 0;
+    for (int k = 0; k < count; k++) {
+        const config_setting_t *item = config_setting_get_elem(node, (unsigned)k);
+        if (config_setting_type(item) != CONFIG_TYPE_STRING)
+            return ae_fail(ps->err, "%s: expects field names in quotes, got %s", where,
+                           type_name(config_setting_type(item)));
+        if (add_output_field(ps->cfg, config_setting_get_string(item), where, ps->err)) return -1;
+    }
+    return 0;
+}
+
 static int set_text(ae_config *cfg, const char *key, const char *text, const char *where, ae_error *err)
 {
     if (strcmp(key, "perturb.features") == 0) return set_features_text(cfg, text, where, err);
+    if (strcmp(key, "output.fields") == 0) return set_output_fields_text(cfg, text, where, err);
     char **slot = strcmp(key, "init.file") == 0 ? &cfg->init_file : &cfg->init_select;
     if (!text[0]) return ae_fail(err, "%s: must not be empty", where);
     free(*slot);
@@ -294,6 +351,8 @@ static int parse_text_key(parser *ps, const char *key, const config_setting_t *n
     int type = config_setting_type(node);
     if (strcmp(key, "perturb.features") == 0 && (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST))
         return parse_features_list(ps, node, where);
+    if (strcmp(key, "output.fields") == 0 && (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST))
+        return parse_output_fields_list(ps, node, where);
     if (type != CONFIG_TYPE_STRING) return ae_fail(ps->err, "%s: expects a string, got %s", where, type_name(type));
     return set_text(ps->cfg, key, config_setting_get_string(node), where, ps->err);
 }
@@ -817,7 +876,7 @@ static int parse_root(parser *ps, config_t *lc)
         } else {
             char where[1024];
             where_of(ps, node, name, where, sizeof where);
-            return ae_fail(ps->err, "%s: unknown section (expected model, init, train, perturb, intervene, twin, trajectory, grid)", where);
+            return ae_fail(ps->err, "%s: unknown section (expected model, init, train, outcome, perturb, intervene, twin, trajectory, output, grid)", where);
         }
     }
     return 0;
@@ -1027,6 +1086,7 @@ int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *co
 {
     memset(cfg, 0, sizeof *cfg);
     ae_params_defaults(&cfg->params);
+    cfg->output_fields = AE_RECORD_FIELDS_ALL;
     cfg->path = ae_xstrdup(path);
     cfg->text = ae_xstrdup(text);
     config_t lc;
@@ -1132,6 +1192,10 @@ char *ae_config_json(const ae_config *cfg)
     } else {
         json_string(&sb, cfg->perturb_kind == AE_PERTURB_DEAD_NEIGHBORS ? "dead_neighbors" : "none");
     }
+    ae_strbuf_printf(&sb, ",\n  \"output.fields\": [");
+    for (int k = 0, listed = 0; record_names[k]; k++)
+        if (cfg->output_fields >> k & 1) ae_strbuf_printf(&sb, "%s\"%s\"", listed++ ? ", " : "", record_names[k]);
+    ae_strbuf_printf(&sb, "]");
     ae_strbuf_printf(&sb, ",\n  \"twin.enabled\": %s", cfg->twin_enabled ? "true" : "false");
     ae_strbuf_printf(&sb, ",\n  \"trajectory.every\": %lld,\n  \"trajectory.runs\": [", (long long)cfg->trajectory_every);
     for (int k = 0; k < cfg->n_trajectory_runs; k++)
@@ -1182,6 +1246,11 @@ void ae_config_print_settings(FILE *stream)
     for (int k = 0; k < AE_OUTCOME_COUNT; k++) fprintf(stream, " %d %s", k, ae_outcome_name(k));
     fprintf(stream, "\n");
     fprintf(stream, "  %-20s %s\n", "perturb.features", "\"none\" dead_neighbors | none | [i, j, ...]");
+    fprintf(stream, "  %-20s %s\n", "output.fields", "\"all\"  record fields kept in the file, e.g. [\"outcome\", \"splay\"] or");
+    fprintf(stream, "  %-20s %s\n", "", "       --set output.fields=outcome,splay; done and the coordinates always stay;");
+    fprintf(stream, "  %-20s        the fields:", "");
+    for (int k = 0; record_names[k]; k++) fprintf(stream, "%s%s", k % 7 ? ", " : k ? ",\n                              " : " ", record_names[k]);
+    fprintf(stream, "\n");
     fprintf(stream, "  %-20s %s\n", "trajectory.every", "0      record loss, W and b of the runs below every k steps");
     fprintf(stream, "  %-20s %s\n", "trajectory.runs", "[]     flat run indices [0, 5, ...]");
     fprintf(stream, "  %-20s %s\n", "trajectory.select", "()     runs by grid coordinates { lr = 0.01; bias_delta = 0.1; } or a list");

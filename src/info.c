@@ -193,7 +193,7 @@ static void row_add(census_row *row, int outcome, int kind, int recovered, const
 
 /* One table row: runs counted, each outcome's fraction (with its 95 % Wilson interval when
  * the runs are replicates), "fires on every input" (symmetric + pinned), plateaus. */
-static void print_row(const char *label, const census_row *row)
+static void print_row(const char *label, const census_row *row, int has_plateaus)
 {
     printf("  %-12s %8llu", label, (unsigned long long)row->done);
     uint64_t firing = row->counts[AE_OUT_SYMMETRIC_FAILURE] + row->counts[AE_OUT_PINNED_FAILURE];
@@ -207,6 +207,10 @@ static void print_row(const char *label, const census_row *row)
             printf("  %6.2f%% %14s", fraction, "");
         else
             printf("  %6.2f%% [%5.2f,%6.2f]", fraction, 100 * lo, 100 * hi);
+    }
+    if (!has_plateaus) {
+        printf("  %13s %13s\n", "-", "-");
+        return;
     }
     printf("  %6llu/%-6llu %6llu/%-6llu\n", (unsigned long long)row->recovered[1], (unsigned long long)row->plateaus[1],
            (unsigned long long)row->recovered[2], (unsigned long long)row->plateaus[2]);
@@ -314,8 +318,12 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
             printf("  %llu runs identical by construction counted once: they differ from a counted run only in %s,\n"
                    "  which their settings do not use\n",
                    (unsigned long long)dropped[a], axes[a].name);
+    int has_plateaus = kind && recovered;
+    if (!has_plateaus)
+        printf("  plateaus: not shown, the file keeps no %s (output.fields)\n",
+               !kind && !recovered ? "plateau_kind and recovered" : !kind ? "plateau_kind" : "recovered");
     print_header("");
-    print_row("all", &all);
+    print_row("all", &all, has_plateaus);
     for (int a = 0; a < rank; a++) {
         if (!replicate[a] && dims[a] > 1) {
             printf("\nby %s\n", axes[a].name);
@@ -325,7 +333,7 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
                     printf("  ... %llu more values\n", (unsigned long long)(dims[a] - v));
                     break;
                 }
-                print_row(axes[a].labels[v], &by_value[a][v]);
+                print_row(axes[a].labels[v], &by_value[a][v], has_plateaus);
             }
         }
         free(by_value[a]);
@@ -333,32 +341,44 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
     free(json), free(kind), free(recovered);
 }
 
-/* The grid shape of a file, from `outcome` and `done`, checked before any use: the same
- * rank (at most AE_AXES_MAX + 1) and dims, none zero, and as many bytes stored as declared. */
-static int info_shape(hid_t outcome_ds, hid_t done_ds, hsize_t *dims, int *rank, hssize_t *total)
+/* The grid shape of a file, from `done` and (when the file keeps it) `outcome`, checked
+ * before any use: the same rank (at most AE_AXES_MAX + 1) and dims, none zero, and as
+ * many bytes stored as declared. */
+static int info_shape(hid_t done_ds, hid_t outcome_ds, hsize_t *dims, int *rank, hssize_t *total)
 {
-    hid_t spaces[2] = {H5Dget_space(outcome_ds), H5Dget_space(done_ds)};
+    hid_t spaces[2] = {H5Dget_space(done_ds), outcome_ds >= 0 ? H5Dget_space(outcome_ds) : H5I_INVALID_HID};
     int ranks[2] = {-1, -1}, status = -1;
     hsize_t other[AE_AXES_MAX + 1];
     for (int k = 0; k < 2; k++)
         if (spaces[k] >= 0 && H5Sget_simple_extent_type(spaces[k]) != H5S_NULL)
             ranks[k] = H5Sget_simple_extent_ndims(spaces[k]);
-    if (ranks[0] < 0 || ranks[0] > AE_AXES_MAX + 1 || ranks[1] != ranks[0]) goto done;
+    if (ranks[0] < 0 || ranks[0] > AE_AXES_MAX + 1 || (outcome_ds >= 0 && ranks[1] != ranks[0])) goto done;
     *rank = ranks[0];
     H5Sget_simple_extent_dims(spaces[0], dims, NULL);
-    H5Sget_simple_extent_dims(spaces[1], other, NULL);
+    if (outcome_ds >= 0) H5Sget_simple_extent_dims(spaces[1], other, NULL);
     *total = H5Sget_simple_extent_npoints(spaces[0]);
     for (int d = 0; d < *rank; d++)
-        if (dims[d] == 0 || dims[d] != other[d]) goto done;
+        if (dims[d] == 0 || (outcome_ds >= 0 && dims[d] != other[d])) goto done;
     /* the bytes a reader allocates must be in the file (one byte per run, each) */
-    if (*total <= 0 || H5Dget_storage_size(outcome_ds) < (hsize_t)*total ||
-        H5Dget_storage_size(done_ds) < (hsize_t)*total)
+    if (*total <= 0 || H5Dget_storage_size(done_ds) < (hsize_t)*total ||
+        (outcome_ds >= 0 && H5Dget_storage_size(outcome_ds) < (hsize_t)*total))
         goto done;
     status = 0;
 done:
     for (int k = 0; k < 2; k++)
         if (spaces[k] >= 0) H5Sclose(spaces[k]);
     return status;
+}
+
+/* The record fields the file keeps, when output.fields left some out. */
+static void print_fields(hid_t file)
+{
+    uint64_t kept = 0;
+    for (size_t v = 0; v < N_OUT_VARS; v++) kept |= (uint64_t)(H5Lexists(file, out_vars[v].name, H5P_DEFAULT) > 0) << v;
+    if (kept == AE_RECORD_FIELDS_ALL) return;
+    char *names = io_field_names(kept);
+    printf("%-16s %s (output.fields; the others are not in the file)\n", "fields", names[0] ? names : "none");
+    free(names);
 }
 
 int ae_info(const char *path, ae_error *err)
@@ -368,34 +388,35 @@ int ae_info(const char *path, ae_error *err)
      * creation, and `done` marks only flushed records), so this opens like any reader. */
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return ae_fail_runtime(err, "%s: cannot open as HDF5 (missing or not an aesweep file?)", path);
-    hid_t outcome_ds = H5Dopen2(file, "outcome", H5P_DEFAULT), done_ds = H5Dopen2(file, "done", H5P_DEFAULT);
-    if (outcome_ds < 0 || done_ds < 0) {
+    hid_t done_ds = H5Dopen2(file, "done", H5P_DEFAULT);
+    /* outcome is there unless output.fields left it out: then there is no census */
+    hid_t outcome_ds = H5Lexists(file, "outcome", H5P_DEFAULT) > 0 ? H5Dopen2(file, "outcome", H5P_DEFAULT) : H5I_INVALID_HID;
+    if (done_ds < 0) {
         if (outcome_ds >= 0) H5Dclose(outcome_ds);
-        if (done_ds >= 0) H5Dclose(done_ds);
         H5Fclose(file);
-        return ae_fail_runtime(err, "%s: not an aesweep output (no outcome/done variables)", path);
+        return ae_fail_runtime(err, "%s: not an aesweep output (no `done` variable)", path);
     }
     int rank;
     hsize_t dims[AE_AXES_MAX + 1];
     hssize_t total = 0;
-    if (info_shape(outcome_ds, done_ds, dims, &rank, &total)) {
-        H5Dclose(outcome_ds);
+    if (info_shape(done_ds, outcome_ds, dims, &rank, &total)) {
+        if (outcome_ds >= 0) H5Dclose(outcome_ds);
         H5Dclose(done_ds);
         H5Fclose(file);
-        return ae_fail_runtime(err, "%s: not an aesweep output (outcome and done must share one shape of at most %d "
-                                    "dimensions, none of length zero)",
+        return ae_fail_runtime(err, "%s: not an aesweep output (done, and outcome where it is kept, must share one "
+                                    "shape of at most %d dimensions, none of length zero)",
                                path, AE_AXES_MAX + 1);
     }
-    int8_t *outcome = ae_xmalloc((size_t)total);
+    int8_t *outcome = outcome_ds >= 0 ? ae_xmalloc((size_t)total) : NULL;
     uint8_t *done = ae_xmalloc((size_t)total);
     int status = 0;
-    if (H5Dread(outcome_ds, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, outcome) < 0 ||
+    if ((outcome && H5Dread(outcome_ds, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, outcome) < 0) ||
         H5Dread(done_ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done) < 0) {
         status = ae_fail_runtime(err, "%s: cannot read outcome/done", path);
         goto cleanup;
     }
     char *classes = NULL; /* the file's own class names: another version numbers them otherwise */
-    io_outcomes_in_this_version(file, outcome, (uint64_t)total, &classes);
+    if (outcome) io_outcomes_in_this_version(file, outcome, (uint64_t)total, &classes);
     info_axis axes[AE_AXES_MAX + 1];
     printf("%-16s %s\n", "file", path);
     print_attr(file, "aesweep", "aesweep_version");
@@ -406,9 +427,10 @@ int ae_info(const char *path, ae_error *err)
     print_attr(file, "started", "start_time");
     print_attr(file, "ended", "end_time");
     print_attr(file, "model-steps/s", "model_steps_per_second");
+    print_fields(file);
     printf("%-16s", "grid");
     for (int a = 0; a < rank; a++) {
-        read_axis(outcome_ds, (unsigned)a, dims[a], &axes[a]);
+        read_axis(done_ds, (unsigned)a, dims[a], &axes[a]);
         printf("%s %s[%llu: %s .. %s]", a ? " x" : "", axes[a].name, (unsigned long long)dims[a], axes[a].labels[0],
                axes[a].labels[dims[a] - 1]);
     }
@@ -419,13 +441,16 @@ int ae_info(const char *path, ae_error *err)
            total ? 100.0 * (double)n_done / (double)total : 0.0,
            n_done < (uint64_t)total ? "  -- incomplete (still running, or stopped: --resume finishes it)" : "");
     uint64_t foreign = 0;
-    for (hssize_t r = 0; r < total; r++) foreign += done[r] && outcome[r] < 0;
+    for (hssize_t r = 0; outcome && r < total; r++) foreign += done[r] && outcome[r] < 0;
     if (foreign)
         printf("%-16s %llu finished runs carry outcome classes this aesweep does not have (the file's: %s): "
                "they are in no column\n",
                "note", (unsigned long long)foreign, classes ? classes : "none named");
     free(classes);
-    census_tables(file, outcome, done, (uint64_t)total, rank, dims, axes);
+    if (outcome)
+        census_tables(file, outcome, done, (uint64_t)total, rank, dims, axes);
+    else
+        printf("\ncensus: not shown, the file keeps no `outcome` (its output.fields left it out)\n");
     for (int a = 0; a < rank; a++) {
         for (hsize_t v = 0; v < dims[a]; v++) free(axes[a].labels[v]);
         free(axes[a].labels);
@@ -433,7 +458,7 @@ int ae_info(const char *path, ae_error *err)
 cleanup:
     free(outcome);
     free(done);
-    H5Dclose(outcome_ds);
+    if (outcome_ds >= 0) H5Dclose(outcome_ds);
     H5Dclose(done_ds);
     H5Fclose(file);
     return status;

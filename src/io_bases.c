@@ -24,6 +24,13 @@ static int bases_shape(hid_t file, const char *path, int need_outcome, uint64_t 
 {
     hsize_t wdims[AE_AXES_MAX + 3], dims[AE_AXES_MAX + 3];
     int wrank, rank;
+    /* an output that did not keep them (output.fields) can be no source of base states */
+    const char *needed[3] = {"W_final", "b_final", need_outcome ? "outcome" : NULL};
+    for (int k = 0; k < 3 && needed[k]; k++)
+        if (H5Lexists(file, needed[k], H5P_DEFAULT) <= 0)
+            return ae_fail(err, "%s: has no %s: base states need W_final and b_final%s (an output keeps them "
+                                "unless its output.fields leaves them out)",
+                           path, needed[k], need_outcome ? ", and init.select by outcome needs outcome" : "");
     if (io_dataset_dims(file, "W_final", 2, AE_AXES_MAX + 3, wdims, &wrank, path, err) ||
         io_dataset_dims(file, "b_final", wrank - 1, wrank - 1, dims, &rank, path, err))
         return -1;

@@ -284,12 +284,16 @@ int io_read_layout(hid_t file, const char *path, file_layout *lay, ae_error *err
                            (unsigned long long)lay->dims[d]);
         lay->runs *= lay->dims[d];
     }
-    if (io_dataset_dims(file, "W_final", lay->rank + 2, lay->rank + 2, dims, &rank, path, err)) return -1;
-    lay->n_max = dims[lay->rank], lay->m_max = dims[lay->rank + 1];
+    /* the padded sizes are the coordinates' (W_final may not be kept: output.fields) */
+    if (io_dataset_dims(file, "feature", 1, 1, dims, &rank, path, err)) return -1;
+    lay->n_max = dims[0];
+    if (io_dataset_dims(file, "latent", 1, 1, dims, &rank, path, err)) return -1;
+    lay->m_max = dims[0];
     if (lay->n_max < 1 || lay->n_max > AE_N_MAX || lay->m_max < 1 || lay->m_max > AE_M_MAX)
-        return ae_fail(err, "%s: W_final has %llu features and %llu latent dimensions (at most %d and %d)", path,
+        return ae_fail(err, "%s: has %llu features and %llu latent dimensions (at most %d and %d)", path,
                        (unsigned long long)lay->n_max, (unsigned long long)lay->m_max, AE_N_MAX, AE_M_MAX);
     for (size_t v = 0; v < N_OUT_VARS; v++) {
+        if (H5Lexists(file, out_vars[v].name, H5P_DEFAULT) <= 0) continue; /* not kept */
         int extra = out_vars[v].shape == AE_RECORD_RUN ? 0 : out_vars[v].shape == AE_RECORD_FEATURE ? 1 : 2;
         if (io_dataset_dims(file, out_vars[v].name, lay->rank + extra, lay->rank + extra, dims, &rank, path, err))
             return -1;
@@ -297,9 +301,21 @@ int io_read_layout(hid_t file, const char *path, file_layout *lay, ae_error *err
         for (int d = 0; d < lay->rank; d++) same &= dims[d] == lay->dims[d];
         if (extra >= 1) same &= dims[lay->rank] == lay->n_max;
         if (extra == 2) same &= dims[lay->rank + 1] == lay->m_max;
-        if (!same) return ae_fail(err, "%s: %s does not have the shape of `done` and W_final", path, out_vars[v].name);
+        if (!same)
+            return ae_fail(err, "%s: %s does not have the shape of `done`, `feature` and `latent`", path,
+                           out_vars[v].name);
+        lay->fields |= (uint64_t)1 << v;
     }
     return 0;
+}
+
+char *io_field_names(uint64_t fields)
+{
+    ae_strbuf sb = {0};
+    ae_strbuf_printf(&sb, "%s", "");
+    for (size_t v = 0, listed = 0; v < N_OUT_VARS; v++)
+        if (io_has_field(fields, v)) ae_strbuf_printf(&sb, "%s%s", listed++ ? ", " : "", out_vars[v].name);
+    return sb.data;
 }
 
 /* Reads all of a dataset whose shape the caller validated, converted to mem_type. */

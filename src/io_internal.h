@@ -32,6 +32,16 @@ extern const out_var out_vars[];
 extern const size_t n_out_vars;
 #define N_OUT_VARS n_out_vars
 
+/* output.fields: a file holds variable v of out_vars when bit v of its field set is on
+ * (out_vars is in AE_RECORD_FIELDS order); `done` and the coordinates are always there.
+ * Every loop over out_vars asks this first. */
+static inline int io_has_field(uint64_t fields, size_t v)
+{
+    return (int)(fields >> v & 1);
+}
+/* "outcome, splay" for messages (malloc'd). */
+char *io_field_names(uint64_t fields);
+
 /* The output being written (io_write.c, io_resume.c). */
 #define TRAJ_VARS 3 /* loss, W, b; then the group's `done` */
 
@@ -39,18 +49,21 @@ struct ae_out {
     char *path;
     hid_t file;
     int rank; /* grid dims */
-    hid_t *vars; /* one per out_vars entry */
+    uint64_t fields; /* out_vars kept (output.fields) */
+    hid_t *vars; /* one per out_vars entry (invalid where not kept) */
     hid_t done;
     hid_t traj[TRAJ_VARS + 1]; /* the trajectory group's variables and its `done` (invalid: none) */
     int traj_done;
     uint64_t n_max, m_max;
 };
-/* Shapes of a file that claims to be an aesweep output: `done` over the grid, and every
- * variable of out_vars over the grid, (grid, feature) or (grid, feature, latent). */
+/* Shapes of a file that claims to be an aesweep output: `done` over the grid, the
+ * `feature` and `latent` coordinates, and every variable of out_vars that the file has
+ * (`fields`) over the grid, (grid, feature) or (grid, feature, latent). */
 typedef struct {
     int rank;
     hsize_t dims[AE_AXES_MAX + 1];
     uint64_t runs, n_max, m_max;
+    uint64_t fields;
 } file_layout;
 
 #define AE_FILE_RUNS_MAX ((uint64_t)1 << 34) /* records a reader will hold in memory at once */

@@ -30,6 +30,7 @@ static int merge_records(hid_t into, hid_t from, const uint8_t *from_done, const
     char *src_data = NULL, *dst_data = NULL;
     int status = -1;
     for (size_t v = 0; v <= N_OUT_VARS; v++) {
+        if (v < N_OUT_VARS && !io_has_field(lay->fields, v)) continue;
         const char *name = v < N_OUT_VARS ? out_vars[v].name : "done";
         var_type type = v < N_OUT_VARS ? out_vars[v].type : VT_U8;
         ae_record_shape shape = v < N_OUT_VARS ? out_vars[v].shape : AE_RECORD_RUN;
@@ -57,9 +58,9 @@ fail:
     return status;
 }
 
-/* Opens a shard, checks that it is an aesweep output of this build with the config of the
- * first shard (`config`: NULL for the first, which sets it) and a layout like the first's
- * (`first`), and reads its `done`. */
+/* Opens a shard, checks that it is an aesweep output of this build with a layout and fields
+ * like the first shard's (`first`) and its config (`config`: NULL for the first, which sets
+ * it), and reads its `done`. */
 static hid_t open_shard(const char *path, char **config, const file_layout *first, file_layout *lay, uint8_t **done,
                         ae_error *err)
 {
@@ -70,6 +71,19 @@ static hid_t open_shard(const char *path, char **config, const file_layout *firs
         return H5I_INVALID_HID;
     }
     if (io_check_stamp(file, path, "merge", err) || io_read_layout(file, path, lay, err)) goto fail;
+    int same = !first || (lay->rank == first->rank && lay->n_max == first->n_max && lay->m_max == first->m_max);
+    for (int d = 0; first && same && d < lay->rank; d++) same = lay->dims[d] == first->dims[d];
+    if (!same) {
+        ae_fail(err, "merge: %s has another shape than the first shard", path);
+        goto fail;
+    }
+    if (first && lay->fields != first->fields) {
+        char *has = io_field_names(lay->fields), *wants = io_field_names(first->fields);
+        ae_fail(err, "merge: %s holds the fields [%s] but the first shard [%s]: shards must keep the same "
+                     "output.fields", path, has, wants);
+        free(has), free(wants);
+        goto fail;
+    }
     json = io_get_text_attr(file, "config_json");
     if (!json) {
         ae_fail(err, "merge: %s is not an aesweep output (no config_json)", path);
@@ -81,12 +95,6 @@ static hid_t open_shard(const char *path, char **config, const file_layout *firs
         io_describe_difference(*config, json, &diff);
         ae_fail(err, "merge: %s comes from another config than the first shard%s", path, diff.data);
         ae_strbuf_free(&diff);
-        goto fail;
-    }
-    int same = !first || (lay->rank == first->rank && lay->n_max == first->n_max && lay->m_max == first->m_max);
-    for (int d = 0; first && same && d < lay->rank; d++) same = lay->dims[d] == first->dims[d];
-    if (!same) {
-        ae_fail(err, "merge: %s has another shape than the first shard", path);
         goto fail;
     }
     *done = ae_xmalloc(lay->runs);

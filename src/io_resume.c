@@ -37,11 +37,17 @@ static int check_same_config(hid_t file, const char *path, const ae_job *job, ae
 
 /* The file's layout is the one its config makes (a stranger's file could claim the config
  * and hold other shapes). */
-static int check_grid_layout(const file_layout *lay, const ae_grid *grid, const char *path, ae_error *err)
+static int check_grid_layout(const file_layout *lay, const ae_job *job, const char *path, ae_error *err)
 {
+    const ae_grid *grid = job->grid;
     int same = lay->rank == grid->n_axes && lay->n_max == (uint64_t)grid->n_max && lay->m_max == (uint64_t)grid->m_max;
     for (int d = 0; same && d < lay->rank; d++) same = lay->dims[d] == grid->axes[d].count;
-    return same ? 0 : ae_fail(err, "%s: the variables' shapes are not the ones its config makes", path);
+    if (!same) return ae_fail(err, "%s: the variables' shapes are not the ones its config makes", path);
+    if (lay->fields == job->cfg->output_fields) return 0;
+    char *has = io_field_names(lay->fields), *wants = io_field_names(job->cfg->output_fields);
+    ae_fail(err, "%s: the file holds the fields [%s], its config's output.fields makes [%s]", path, has, wants);
+    free(has), free(wants);
+    return -1;
 }
 
 static int open_trajectories(ae_out *out, const ae_job *job, ae_error *err)
@@ -86,13 +92,14 @@ ae_out *ae_out_resume(const char *path, const ae_job *job, uint8_t *done, ae_err
         goto fail;
     }
     if (io_check_stamp(out->file, path, "--resume", err) || check_same_config(out->file, path, job, err) ||
-        io_read_layout(out->file, path, &lay, err) || check_grid_layout(&lay, job->grid, path, err))
+        io_read_layout(out->file, path, &lay, err) || check_grid_layout(&lay, job, path, err))
         goto fail;
     out->rank = lay.rank;
     out->n_max = lay.n_max;
     out->m_max = lay.m_max;
+    out->fields = lay.fields;
     for (size_t v = 0; v < N_OUT_VARS; v++)
-        H5_OR_FAIL(out->vars[v] = H5Dopen2(out->file, out_vars[v].name, H5P_DEFAULT));
+        if (io_has_field(out->fields, v)) H5_OR_FAIL(out->vars[v] = H5Dopen2(out->file, out_vars[v].name, H5P_DEFAULT));
     H5_OR_FAIL(out->done = H5Dopen2(out->file, "done", H5P_DEFAULT));
     H5_OR_FAIL(H5Dread(out->done, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done));
     if (job->cfg->trajectory_every) {

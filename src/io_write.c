@@ -343,6 +343,7 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
     dims[rank + 1] = latent.count;
     for (size_t v = 0; v < N_OUT_VARS; v++) {
         const out_var *var = &out_vars[v];
+        if (!io_has_field(out->fields, v)) continue;
         int var_rank = rank + (var->shape == AE_RECORD_FEATURE) + 2 * (var->shape == AE_RECORD_WEIGHT);
         char fill[8];
         fill_bytes(var, fill);
@@ -357,17 +358,18 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "",
                  ae_outcome_name(k));
     }
-    if (io_put_attr(out->vars[0], "flag_values", H5T_NATIVE_INT8, AE_OUTCOME_COUNT, flags, path, err) ||
-        io_put_text_attr(out->vars[0], "flag_meanings", meanings, 0, path, err))
+    if (io_has_field(out->fields, AE_RECORD_FIELD_outcome) &&
+        (io_put_attr(out->vars[AE_RECORD_FIELD_outcome], "flag_values", H5T_NATIVE_INT8, AE_OUTCOME_COUNT, flags,
+                     path, err) ||
+         io_put_text_attr(out->vars[AE_RECORD_FIELD_outcome], "flag_meanings", meanings, 0, path, err)))
         goto fail;
     /* plateau_kind: 0 none, else the outcome code of the failure the plateau sat in */
     int8_t kinds[3] = {0, AE_OUT_SYMMETRIC_FAILURE, AE_OUT_PINNED_FAILURE};
     snprintf(meanings, sizeof meanings, "none %s %s", ae_outcome_name(kinds[1]), ae_outcome_name(kinds[2]));
-    for (size_t v = 0; v < N_OUT_VARS; v++)
-        if (strcmp(out_vars[v].name, "plateau_kind") == 0 &&
-            (io_put_attr(out->vars[v], "flag_values", H5T_NATIVE_INT8, 3, kinds, path, err) ||
-             io_put_text_attr(out->vars[v], "flag_meanings", meanings, 0, path, err)))
-            goto fail;
+    if (io_has_field(out->fields, AE_RECORD_FIELD_plateau_kind) &&
+        (io_put_attr(out->vars[AE_RECORD_FIELD_plateau_kind], "flag_values", H5T_NATIVE_INT8, 3, kinds, path, err) ||
+         io_put_text_attr(out->vars[AE_RECORD_FIELD_plateau_kind], "flag_meanings", meanings, 0, path, err)))
+        goto fail;
     uint8_t not_done = 0;
     if (make_variable(file, "done", H5T_NATIVE_UINT8, &not_done, rank, dims, scales,
                       "run record written (1) or not yet (0)", "1", &out->done, path, err))
@@ -393,6 +395,7 @@ static int build_layout_file(const char *part, const ae_job *job, const ae_prove
 {
     const char *path = part;
     ae_out *out = io_out_new(part);
+    out->fields = job->cfg->output_fields;
     hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
     int status = -1;
     H5_OR_FAIL(fcpl = H5Pcreate(H5P_FILE_CREATE));
@@ -487,6 +490,7 @@ int ae_out_write(ae_out *out, uint64_t first, uint64_t count, const ae_results *
     int status = -1;
     for (size_t v = 0; v < N_OUT_VARS; v++) {
         const out_var *var = &out_vars[v];
+        if (!io_has_field(out->fields, v)) continue;
         const void *data = *(void *const *)((const char *)res + var->field);
         int extra = var->shape == AE_RECORD_RUN ? 0 : var->shape == AE_RECORD_FEATURE ? 1 : 2;
         uint64_t per_run = ae_record_per_run(var->shape, (int)out->n_max, (int)out->m_max);
