@@ -8,6 +8,8 @@
  *   ae_out_create(path, job, prov, force)  new file, built as OUT.part and renamed into place
  *   ae_out_resume(path, job, done)         reopen a file of this build and config; done[] per run
  *   ae_out_write(out, first, count, res)   a batch of records, flushed, then its `done` flags
+ *   ae_out_write_start / _wait             the same on the output's writer thread, overlapping
+ *                                          the caller's next batch
  *   ae_out_needs_trajectories(out)         the trajectory group is there and not yet written
  *   ae_out_write_trajectories(out, traj)   its loss, W and b, then its `done`
  *   ae_out_close(out, prov)                final provenance, rewritten in place
@@ -45,6 +47,14 @@ ae_out *ae_out_create(const char *path, const ae_job *job, const ae_provenance *
                       ae_error *err);
 ae_out *ae_out_resume(const char *path, const ae_job *job, uint8_t *done, ae_error *err);
 int ae_out_write(ae_out *out, uint64_t first, uint64_t count, const ae_results *res, ae_error *err);
+/* Hands a batch to the output's writer thread and returns at once; `res` must stay as it is
+ * until ae_out_write_wait returns, and the caller makes no HDF5 call until then.  One batch
+ * in flight at a time: call ae_out_write_wait first.  (Under MPI the write is collective
+ * and happens here, in the caller's thread.) */
+void ae_out_write_start(ae_out *out, uint64_t first, uint64_t count, const ae_results *res);
+/* Waits until the batch in flight (if any) is written: 0 when its records and then its
+ * `done` flags are on disk, as ae_out_write returns. */
+int ae_out_write_wait(ae_out *out, ae_error *err);
 int ae_out_needs_trajectories(const ae_out *out);
 int ae_out_write_trajectories(ae_out *out, const ae_trajectories *traj, ae_error *err);
 /* prov NULL: close without touching the provenance (a failed or interrupted sweep). */

@@ -13,6 +13,7 @@
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <pthread.h>
 #include <stddef.h>
 
 /* The variables (the table is in io_write.c) */
@@ -45,6 +46,22 @@ char *io_field_names(uint64_t fields);
 /* The output being written (io_write.c, io_resume.c). */
 #define TRAJ_VARS 3 /* loss, W, b; then the group's `done` */
 
+/* The thread that writes batches while the caller trains the next (io_write.c): one batch
+ * at a time, handed over and collected under `lock`.  Only it calls HDF5 while a batch is
+ * in flight (Debian's HDF5 is not thread-safe). */
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int started, quit;
+    int in_flight;               /* a batch handed over and not yet collected */
+    int writing;                 /* the thread has not finished it */
+    uint64_t first, count;
+    const ae_results *res;
+    int status;                  /* of the batch written last */
+    ae_error error;
+} io_writer;
+
 struct ae_out {
     char *path;
     hid_t file;
@@ -55,6 +72,7 @@ struct ae_out {
     hid_t traj[TRAJ_VARS + 1]; /* the trajectory group's variables and its `done` (invalid: none) */
     int traj_done;
     uint64_t n_max, m_max;
+    io_writer writer;
 };
 /* Shapes of a file that claims to be an aesweep output: `done` over the grid, the
  * `feature` and `latent` coordinates, and every variable of out_vars that the file has

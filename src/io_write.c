@@ -18,8 +18,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "io_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,8 +510,110 @@ fail:
     return status;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The writer thread: batch k is written while the caller trains batch k+1     */
+/* ------------------------------------------------------------------------ */
+
+#ifndef AE_HAVE_MPI /* (writer_begin) */
+/* Writes each batch handed over, one at a time, until told to quit (after the last). */
+static void *writer_main(void *arg)
+{
+    ae_out *out = arg;
+    io_writer *w = &out->writer;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a thread-safe HDF5 keeps this per thread */
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->writing && !w->quit) pthread_cond_wait(&w->changed, &w->lock);
+        if (!w->writing) break;
+        pthread_mutex_unlock(&w->lock);
+        ae_error error = {.code = 0};
+        int status = ae_out_write(out, w->first, w->count, w->res, &error);
+        pthread_mutex_lock(&w->lock);
+        w->status = status, w->error = error, w->writing = 0;
+        pthread_cond_broadcast(&w->changed);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+#endif
+
+/* The thread, made at the first batch.  SIGINT and SIGTERM stay with the caller's thread,
+ * whose handler decides when the sweep stops.  -1: no thread, the caller writes itself:
+ * always under MPI, where collective HDF5 calls on a second thread would need
+ * MPI_THREAD_MULTIPLE while the caller's thread runs its own collectives. */
+static int writer_begin(ae_out *out)
+{
+#ifdef AE_HAVE_MPI
+    (void)out;
+    return -1;
+#else
+    io_writer *w = &out->writer;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->changed, NULL);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int failed = pthread_create(&w->thread, NULL, writer_main, out);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (failed) {
+        pthread_cond_destroy(&w->changed);
+        pthread_mutex_destroy(&w->lock);
+        return -1;
+    }
+    w->started = 1;
+    return 0;
+#endif
+}
+
+/* Lets the thread finish the batch in hand, then ends it. */
+static void writer_end(ae_out *out)
+{
+    io_writer *w = &out->writer;
+    if (!w->started) return;
+    pthread_mutex_lock(&w->lock);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->changed);
+    pthread_mutex_destroy(&w->lock);
+    w->started = 0;
+}
+
+void ae_out_write_start(ae_out *out, uint64_t first, uint64_t count, const ae_results *res)
+{
+    io_writer *w = &out->writer;
+    assert(!w->in_flight); /* its buffer may be the one handed over now */
+    w->in_flight = 1;
+    if (w->started || writer_begin(out) == 0) {
+        pthread_mutex_lock(&w->lock);
+        w->first = first, w->count = count, w->res = res, w->writing = 1;
+        pthread_cond_broadcast(&w->changed);
+        pthread_mutex_unlock(&w->lock);
+        return;
+    }
+    w->status = ae_out_write(out, first, count, res, &w->error);
+}
+
+int ae_out_write_wait(ae_out *out, ae_error *err)
+{
+    io_writer *w = &out->writer;
+    if (!w->in_flight) return 0;
+    if (w->started) {
+        pthread_mutex_lock(&w->lock);
+        while (w->writing) pthread_cond_wait(&w->changed, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+    }
+    w->in_flight = 0;
+    if (w->status && err) *err = w->error;
+    return w->status;
+}
+
 int ae_out_close(ae_out *out, const ae_provenance *prov, ae_error *err)
 {
+    writer_end(out); /* a batch in flight is written first: it may still count as done */
     int status = prov ? write_end_provenance(out->file, prov, out->path, err) : 0;
     for (size_t v = 0; v < N_OUT_VARS; v++) io_h5_close(&out->vars[v]);
     for (int v = 0; v <= TRAJ_VARS; v++) io_h5_close(&out->traj[v]);

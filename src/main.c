@@ -2,7 +2,8 @@
  * main.c - the aesweep command line (DESIGN.md section 6): run, info, merge, bench.
  *
  * `run` is the heart: config -> grid -> batches of runs trained by a backend ->
- * records written and flushed batch by batch, with a progress line on a terminal.
+ * records written and flushed batch by batch on the output's writer thread, each batch's
+ * write overlapping the next batch's training, with a progress line on a terminal.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ae_bench.h"
@@ -422,51 +423,76 @@ static void announce(const run_options *opt, const sweep *s)
                 backend->device);
 }
 
-/* Trains and writes the runs not done, batch by batch, until all are or a signal asks to stop. */
+/* The batch whose write is in flight on the output's writer thread (count 0: none). */
+typedef struct {
+    uint64_t at, count;
+} batch_in_flight;
+
+/* Waits for the write in flight; only then, with its records on disk, do its runs count as done. */
+static int finish_write(sweep *s, batch_in_flight *w, progress *pr, ae_error *err)
+{
+    const uint64_t at = w->at, count = w->count;
+    w->count = 0;
+    if (ae_out_write_wait(s->out, err)) return -1;
+    for (uint64_t r = at; r < at + count; r++) {
+        s->done_now += !s->done[r];
+        s->done[r] = 1;
+    }
+    progress_show(pr, s->done_now, 0);
+    return 0;
+}
+
+/* Trains and writes the runs not done, batch by batch, until all are or a signal asks to
+ * stop.  Double-buffered: batch k is written (ae_out_write_start, the writer thread) while
+ * batch k+1 trains into the other buffer, and a buffer is trained into again only after
+ * its write has completed.  Every HDF5 call of the loop happens on the writer thread. */
 static int train_all(const run_options *opt, sweep *s, ae_error *err)
 {
     const ae_grid *grid = &s->grid;
     const uint64_t first = s->first, end = s->end;
-    uint8_t *done = s->done;
+    const uint8_t *done = s->done;
     progress pr = progress_start(!opt->quiet && world_ranks().rank == 0, end - first, s->done_now);
     uint64_t minimum = (uint64_t)ae_cpu_threads(opt->backend.threads) * 16;
     minimum = minimum < BATCH_MIN ? BATCH_MIN : minimum;
     uint64_t batch = minimum;
-    ae_results res;
-    ae_results_alloc(&res, batch, grid->n_max, grid->m_max);
+    ae_results res[2];
+    for (int k = 0; k < 2; k++) ae_results_alloc(&res[k], batch, grid->n_max, grid->m_max);
+    batch_in_flight writing = {0, 0};
     double train_seconds = 0, model_steps = 0;
-    int status = 0;
+    int status = 0, next = 0; /* next: the buffer to train into (not in flight) */
     for (uint64_t at = first;;) {
         while (at < end && done[at]) at++;
         uint64_t count = end - at < batch ? end - at : batch;
         /* every rank writes (maybe nothing) until no rank has runs left or any was interrupted */
         if (!any_rank(count > 0) || any_rank(interrupted_by != 0)) break;
-        if (count > res.capacity) {
-            ae_results_free(&res);
-            ae_results_alloc(&res, count, grid->n_max, grid->m_max);
+        ae_results *buffer = &res[next];
+        if (count > buffer->capacity) {
+            ae_results_free(buffer);
+            ae_results_alloc(buffer, count, grid->n_max, grid->m_max);
         }
         double t0 = ae_now();
-        if (count && s->backend->train(s->backend, &s->job, at, count, &res, err)) {
+        if (count && s->backend->train(s->backend, &s->job, at, count, buffer, err)) {
             status = -1;
             break;
         }
         double seconds = ae_now() - t0;
-        if (ae_out_write(s->out, at, count, &res, err)) {
+        if (finish_write(s, &writing, &pr, err)) {
             status = -1;
             break;
         }
+        ae_out_write_start(s->out, at, count, buffer);
+        writing = (batch_in_flight){at, count};
+        next ^= 1;
         train_seconds += seconds;
         model_steps += ae_grid_model_steps(grid, at, count);
-        for (uint64_t r = at; r < at + count; r++) {
-            s->done_now += !done[r];
-            done[r] = 1;
-        }
-        progress_show(&pr, s->done_now, 0);
         at += count;
         if (count) batch = next_batch_size(count, seconds, minimum);
     }
+    /* the last batch's write (or, after a failure to train, the one before it) still counts */
+    ae_error write_err;
+    if (finish_write(s, &writing, &pr, status ? &write_err : err)) status = -1;
     if (!status) progress_show(&pr, s->done_now, 1);
-    ae_results_free(&res);
+    for (int k = 0; k < 2; k++) ae_results_free(&res[k]);
     /* all ranks train at once: the sweep's rate is the sum of theirs */
     s->prov.model_steps_per_second = sum_over_ranks(train_seconds > 0 ? model_steps / train_seconds : 0);
     return status;

@@ -2,6 +2,7 @@
 runs, interrupts, merges that never touch their inputs, hostile files, clear causes."""
 import os
 import pty
+import re
 import shutil
 import signal
 import subprocess
@@ -88,6 +89,10 @@ def test_sigint_exits_130_and_resume_finishes_identically(tmp_path, write_config
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "SIGINT" in stderr and "of 300 runs done" in stderr and "--resume" in stderr
+    # the batch whose write was in flight when the signal came is on disk and counted
+    said = int(re.search(r"(\d+) of 300 runs done", stderr).group(1))
+    with h5py.File(out, "r") as f:
+        assert f["done"][()].sum() == said > 0
     run_aesweep("run", cfg, "-o", out, "--resume", "--quiet", "--set", "train.steps=40000")
     run_aesweep("run", cfg, "-o", ref, "--quiet", "--set", "train.steps=40000")
     assert_same_data(out, ref)
