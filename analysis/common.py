@@ -77,7 +77,9 @@ def has_group(path, group):
 def require(ds, *names):
     for name in names:
         if name not in ds.variables:
-            raise AnalysisError(f"missing variable '{name}' in file (has: {', '.join(sorted(ds.data_vars))})")
+            # an aesweep output keeps only the record fields its output.fields chose
+            raise AnalysisError(f"missing variable '{name}' in file: not written (output.fields) or not a "
+                                f"variable of aesweep outputs (has: {', '.join(sorted(ds.data_vars))})")
     return ds[names[0]] if len(names) == 1 else [ds[n] for n in names]
 
 
