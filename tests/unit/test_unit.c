@@ -265,7 +265,7 @@ static int test_training_matches_double_reference(void)
         double x[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX] = {0}, m2[AE_P_MAX] = {0};
         ae_init_state(&p, NULL, NULL, theta);
         for (int e = 0; e < P; e++) x[e] = theta[e];
-        ae_buffers buf = {theta, grad, s1, s2, NULL};
+        ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
         ae_track track;
         ae_train(&p, &buf, &track, NULL);
         const double lr = p.lr, wd = p.weight_decay, b1 = p.beta1, b2 = p.beta2, eps = p.eps;
@@ -644,7 +644,7 @@ static int test_mean_bias_state_is_stable(void)
     const int n = 7;
     ae_params p = ideal_params(n);
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2, NULL};
+    ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
     ae_track track;
     ae_init_state(&p, NULL, NULL, theta);
     ae_train(&p, &buf, &track, NULL);
@@ -665,7 +665,7 @@ static int test_divergence_stops_the_run(void)
     p.lr = 1e4f;
     p.steps = 200;
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2, NULL};
+    ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
     ae_track track;
     ae_init_state(&p, NULL, NULL, theta);
     ae_train(&p, &buf, &track, NULL);
@@ -717,14 +717,14 @@ static int test_lanes_match_single_runs(void)
                 ae_init_state(&params[l], NULL, NULL, one);
                 for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
             }
-            ae_buffers buffers = {theta, grad, s1, s2, frozen};
+            ae_buffers buffers = {theta, grad, s1, s2, frozen, 0};
             if (m == 2)
                 ae_train_test_lanes_m2(lanes, &buffers, tracks, NULL);
             else
                 ae_train_test_lanes(lanes, &buffers, tracks, NULL);
             for (int l = 0; l < TEST_LANES; l++) {
                 float alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
-                ae_buffers single = {alone, g, a1, a2, NULL};
+                ae_buffers single = {alone, g, a1, a2, NULL, 0};
                 ae_track track;
                 ae_init_state(&params[l], NULL, NULL, alone);
                 ae_train(&params[l], &single, &track, NULL);
