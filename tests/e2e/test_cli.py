@@ -348,14 +348,17 @@ grid  = ( { param = "twin.eps"; values = [0.0, 1e-4]; },
     out = tmp_path / "twins.h5"
     run_aesweep("run", cfg, "-o", out, "--quiet")
     ds = xr.open_dataset(out, engine="h5netcdf")
-    distance, ftle = ds["twin_distance"], ds["ftle"]
+    distance, lyapunov = ds["twin_distance"], ds["lyapunov"]
     assert (distance.sel(twin_eps=0.0).values == 0).all()          # eps = 0: the twin is the run
-    assert np.isnan(ftle.sel(twin_eps=0.0).values).all()
+    assert np.isnan(lyapunov.sel(twin_eps=0.0).values).all()
     moved = distance.sel(twin_eps=1e-4)
     np.testing.assert_allclose(moved.sel(lr=0.0), 1e-4, rtol=1e-3)  # lr 0: nothing moves
-    assert abs(float(ftle.sel(twin_eps=1e-4, lr=0.0))) < 1e-6      # ... so its FTLE is 0
-    assert (moved.sel(lr=[1e-3, 3e-2]).values > 1e-4).all()            # training: they grow apart
-    assert (ftle.sel(twin_eps=1e-4, lr=[1e-3, 3e-2]).values > 0).all()
+    assert abs(float(lyapunov.sel(twin_eps=1e-4, lr=0.0))) < 1e-6   # ... so its exponent is 0
+    assert (lyapunov.sel(twin_eps=1e-4, lr=[1e-3, 3e-2]).values > 0).all()
+    # the twin's own record: lr 0 moves nothing, so the twin ends where its run ends
+    np.testing.assert_array_equal(ds["twin_outcome"].sel(lr=0.0), ds["outcome"].sel(lr=0.0))
+    assert ds["twin_outcome"].attrs["flag_meanings"] == ds["outcome"].attrs["flag_meanings"]
+    assert set(np.unique(ds["twin_recovered"])) <= {0, 1}
 
 
 def test_interventions_run_and_change_failed_runs(tmp_path, write_config):
