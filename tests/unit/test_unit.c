@@ -940,17 +940,22 @@ static int test_gap_resampling_irregular(void)
 #define AE_NAME(name) AE_PASTE(name, _pair)
 #include "ae_lanes.inc"
 
-/* One renormalisation: the twin 3 eps away returns to eps along the same direction, and
- * ln 3 is summed; a pair with a stopped lane is left alone. */
+/* One renormalisation: the twin 3 eps away returns to eps along the same direction,
+ * its optimizer state moves by the same factor toward the run's (Adam's second moment
+ * not below 0), and ln 3 is summed; a pair with a stopped lane is left alone. */
 static int test_twin_renormalisation(void)
 {
     ae_params p = ideal_params(7);
-    p.twin_eps = 1e-3f, p.seed = 4;
+    p.seed = 4;
     const ae_params *lanes[2] = {&p, &p};
     const int P = 21;
-    float theta[2 * AE_P_MAX], start[2 * AE_P_MAX];
+    float theta[2 * AE_P_MAX], s1[2 * AE_P_MAX], s2[2 * AE_P_MAX], start[AE_P_MAX];
     ae_init_ideal_failure(&p, start, start + 2 * 7);
-    for (int e = 0; e < P; e++) theta[2 * e] = theta[2 * e + 1] = start[e];
+    for (int e = 0; e < P; e++) {
+        theta[2 * e] = theta[2 * e + 1] = start[e];
+        s1[2 * e] = 0.5f, s1[2 * e + 1] = 0.8f;                  /* twin - run = 0.3 */
+        s2[2 * e] = 0.01f, s2[2 * e + 1] = e == 0 ? 0.0f : 0.04f; /* e = 0: the run's is larger */
+    }
     p.twin_eps = 3e-3f;
     ae_twin_perturb(&p, 2, 1, theta); /* 3 eps away */
     p.twin_eps = 1e-3f;
@@ -958,19 +963,26 @@ static int test_twin_renormalisation(void)
     memcpy(moved, theta, sizeof moved);
     ae_track track[2] = {{0}};
     int stopped[2] = {0, 0};
-    ae_twin_renorm_pair(lanes, P, theta, stopped, track);
+    ae_buffers buf = {theta, NULL, s1, s2, NULL, 100};
+    ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
     double d2 = 0;
     for (int e = 0; e < P; e++) d2 += pow((double)theta[2 * e + 1] - theta[2 * e], 2);
     CHECK(close_to(sqrt(d2), 1e-3, 0, 1e-4), "distance after %g", sqrt(d2));
     CHECK(close_to(track[0].twin_log_sum, log(3.0), 0, 1e-4), "log sum %g, want ln 3", track[0].twin_log_sum);
     for (int e = 0; e < P; e++) {
-        CHECK(theta[2 * e] == moved[2 * e], "the run moved");
+        CHECK(theta[2 * e] == moved[2 * e] && s1[2 * e] == 0.5f && s2[2 * e] == 0.01f, "the run moved");
         double want = theta[2 * e] + ((double)moved[2 * e + 1] - moved[2 * e]) / 3;
         CHECK(close_to(theta[2 * e + 1], want, 1e-7, 1e-6), "twin %d off the direction", e);
+        CHECK(close_to(s1[2 * e + 1], 0.6, 0, 1e-3), "twin's s1 %d = %g, want 0.5 + 0.3 / 3", e, s1[2 * e + 1]);
+        CHECK(close_to(s2[2 * e + 1], e == 0 ? 0.01 - 0.01 / 3 : 0.02, 0, 1e-3), "twin's s2 %d = %g", e, s2[2 * e + 1]);
     }
+    /* a contraction (d < eps) moves the twin away; the second moment stops at 0 */
+    p.twin_eps = 4e-3f;
+    ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
+    CHECK(s2[1] == 0.0f, "Adam's second moment below 0: %g", s2[1]);
     stopped[1] = 1;
     memcpy(moved, theta, sizeof moved);
-    ae_twin_renorm_pair(lanes, P, theta, stopped, track);
+    ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
     CHECK(memcmp(moved, theta, (size_t)(2 * P) * sizeof(float)) == 0, "a stopped pair was renormalised");
     return 0;
 }
