@@ -310,12 +310,14 @@ def test_uncertainty_no_boundary_and_bootstrap_width():
 
 
 def test_chaos_stats_prints_uncertainty(twin, capsys, tmp_path):
-    """The engine's twin.h5 (16 x 16, no twin_outcome yet): the grid method, per region."""
+    """The engine's twin.h5 (16 x 16): the grid method, per region; by default its twins."""
     assert chaos_stats.main([twin, "--region", "low: lr in [0, 0.01]", "--region", "lr in [0.01, 1]",
-                             "--bootstrap", "50", "-o", str(tmp_path / "s.png")]) == 0
+                             "--method", "grid", "--bootstrap", "50", "-o", str(tmp_path / "s.png")]) == 0
     text = capsys.readouterr().out
     assert "method grid" in text and "region low (lr in [0, 0.01]):" in text and "region region2" in text
     assert re.search(r"alpha = (undefined|-?\d\.\d{3} \[\S+, \S+\]): ", text), text
+    assert chaos_stats.main([twin, "--bootstrap", "50", "-o", str(tmp_path / "t.png")]) == 0
+    assert "method twin" in capsys.readouterr().out  # the engine writes twin_outcome
 
 
 def test_shipped_uncertainty_sweep_names_its_regions():
