@@ -1,4 +1,4 @@
-"""Chaos statistics over two grid axes: FTLE map, recovery label, box-counting dimension, and the uncertainty exponent per region.
+"""Chaos statistics over two grid axes: Lyapunov map, recovery label, box-counting dimension, and the uncertainty exponent per region.
 
     python3 -m analysis.chaos_stats OUT.h5 [--x lr] [--y bias_delta]
         [--label perfect|recovered] [--reduce mean|median] [--base 2|3]
@@ -6,15 +6,15 @@
         [--method auto|twin|grid] [--max-eps CELLS] [--bootstrap N]
         [--logx] [--logy] [--sel AXIS=VALUE]... [-o chaos_stats.png]
 
-Panels: (a) the finite-time Lyapunov exponent of the twin runs (`ftle`, reduced over the
+Panels: (a) the largest Lyapunov exponent of the twin runs (`lyapunov`, Benettin, reduced over the
 other axes; diverging colours centred at 0), (b) the binary label (default: the final
 outcome is perfect, i.e. a run that started from a failure state recovered; `recovered`:
 the engine's plateau-then-perfect flag) with its boundary cells shaded, (c) box counting
 of those boundary cells: log N(s) against log(1/s), with the least-squares line whose
 slope is the box-counting dimension. Over other axes the label is the majority of the
-finished runs of a cell (a tie counts as 0). Prints the dimension and the FTLE summary
-(share of runs with FTLE > 0 with a 95 % Wilson interval, median FTLE). A file without
-twin runs (no `ftle`, or all NaN) gets panels (b) and (c) only.
+finished runs of a cell (a tie counts as 0). Prints the dimension and the Lyapunov summary
+(share of runs with Lyapunov > 0 with a 95 % Wilson interval, median Lyapunov). A file without
+twin runs (no `lyapunov`, or all NaN) gets panels (b) and (c) only.
 
 Then, per region (a box in settings, from --region or from `# region NAME: ...` comment
 lines of the sweep config; default: the whole file), the uncertainty exponent: the
@@ -37,8 +37,8 @@ from . import cli, common
 from .chaos_map import draw_map, pick_axes
 
 PROG = "analysis.chaos_stats"
-SIZE_THREE = (17.0, 5.0)  # inches: FTLE map, label map, box counting
-SIZE_TWO = (12.0, 5.0)  # inches: without FTLE
+SIZE_THREE = (17.0, 5.0)  # inches: Lyapunov map, label map, box counting
+SIZE_TWO = (12.0, 5.0)  # inches: without Lyapunov
 TICKS_MAX = 8  # a labelled tick per value on map axes up to this length
 BOUNDARY_SHADE = (0.0, 0.0, 0.0, 0.45)  # drawn over boundary cells of the label map
 LABELS = {"perfect": ("not perfect", "perfect"), "recovered": ("not recovered", "recovered")}
@@ -51,7 +51,7 @@ def arguments(p):
     p.add_argument("--label", choices=sorted(LABELS), default="perfect",
                    help="binary label: final outcome perfect, or the `recovered` flag (default: perfect)")
     p.add_argument("--reduce", choices=["mean", "median"], default="mean",
-                   help="FTLE over the axes not shown (default: mean)")
+                   help="Lyapunov over the axes not shown (default: mean)")
     p.add_argument("--base", type=int, choices=[2, 3], default=2,
                    help="box sizes are powers of this (default: 2)")
     p.add_argument("--region", action="append", default=[], metavar="'[NAME:] lr in [a, b], bias_delta in [c, d]'",
@@ -158,16 +158,16 @@ def label_map(ds, which, keep):
     return (share > 0.5).astype(float).where(share.notnull()), over
 
 
-def ftle_values(ds):
-    """Finite FTLE of finished runs (1-D numpy array), or None when the file has no FTLE."""
-    if "ftle" not in ds.variables:
+def lyapunov_values(ds):
+    """Finite Lyapunov of finished runs (1-D numpy array), or None when the file has no Lyapunov."""
+    if "lyapunov" not in ds.variables:
         return None
-    v = common.masked(ds, "ftle").values.ravel()
+    v = common.masked(ds, "lyapunov").values.ravel()
     v = v[np.isfinite(v)]
     return v if v.size else None
 
 
-def ftle_summary(values):
+def lyapunov_summary(values):
     """dict: runs, positive, fraction, lo, hi, median."""
     n, k = int(values.size), int(np.count_nonzero(values > 0))
     lo, hi = common.wilson(k, n)
@@ -177,8 +177,8 @@ def ftle_summary(values):
 def analyse(ds, x=None, y=None, label="perfect", reduce="mean", base=2, sel=()):
     """The chaos statistics of ds over grid axes x and y, as a Dataset (attrs: x, y, over,
     which, base, dim; variables: the selected runs' axes, `label` and `boundary` over
-    (y, x), `counts` over `box_size`, and with twin runs `ftle` over (x, y) with the
-    summary of every finished run's FTLE in its attrs)."""
+    (y, x), `counts` over `box_size`, and with twin runs `lyapunov` over (x, y) with the
+    summary of every finished run's Lyapunov in its attrs)."""
     x, y = pick_axes(common.grid_dims(ds), x, y)
     ds = common.prepare(ds, sel, need=["outcome" if label == "perfect" else "recovered"], sort=(x, y))
     labels, over = label_map(ds, label, (x, y))
@@ -188,10 +188,10 @@ def analyse(ds, x=None, y=None, label="perfect", reduce="mean", base=2, sel=()):
     out = xr.Dataset({"label": labels, "boundary": (labels.dims, boundary),
                       "counts": ("box_size", counts)}, coords={"box_size": sizes})
     out.attrs.update(x=x, y=y, over=list(over), which=label, base=base, dim=dim)
-    ftle = ftle_values(ds)
-    if ftle is not None:
-        out["ftle"], ftle_label = common.reduce(ds, "ftle", (x, y), reduce)
-        out["ftle"].attrs.update(ftle_summary(ftle), long_name=ftle_label)
+    lyapunov = lyapunov_values(ds)
+    if lyapunov is not None:
+        out["lyapunov"], lyapunov_label = common.reduce(ds, "lyapunov", (x, y), reduce)
+        out["lyapunov"].attrs.update(lyapunov_summary(lyapunov), long_name=lyapunov_label)
     return out, ds
 
 
@@ -215,12 +215,12 @@ def report_lines(r):
              f"N(s) = {' '.join(map(str, counts)) or 'none'}"]
     dim = f"{a['dim']:.4f}" if np.isfinite(a["dim"]) else why_undefined(r)
     lines.append(f"box-counting dimension: {dim}")
-    if "ftle" in r:
-        s = r["ftle"].attrs
-        lines.append(f"FTLE: {s['runs']} runs, fraction > 0: {s['fraction']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}], "
+    if "lyapunov" in r:
+        s = r["lyapunov"].attrs
+        lines.append(f"Lyapunov: {s['runs']} runs, fraction > 0: {s['fraction']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}], "
                      f"median {s['median']:.4g} 1/step")
     else:
-        lines.append("FTLE: none in this file (no twin runs: 'ftle' missing or all NaN); "
+        lines.append("Lyapunov: none in this file (no twin runs: 'lyapunov' missing or all NaN); "
                      "drawing the label map and box counting only")
     return lines
 
@@ -503,23 +503,23 @@ def uncertainty_lines(u):
 
 def render(r, ds, logx=False, logy=False, reduce="mean"):
     a = r.attrs
-    x, y, has_ftle = a["x"], a["y"], "ftle" in r
+    x, y, has_lyapunov = a["x"], a["y"], "lyapunov" in r
     cells = common.map_cells(ds, x, y, logx, logy)
-    fig = common.new_figure(*(SIZE_THREE if has_ftle else SIZE_TWO))
-    axes = list(fig.subplots(1, 3 if has_ftle else 2))
+    fig = common.new_figure(*(SIZE_THREE if has_lyapunov else SIZE_TWO))
+    axes = list(fig.subplots(1, 3 if has_lyapunov else 2))
     over = f" ({reduce} over {', '.join(a['over'])})" if a["over"] else ""
 
-    if has_ftle:
+    if has_lyapunov:
         ax = axes.pop(0)
-        ftle = r["ftle"]
-        finite = np.abs(ftle.values[np.isfinite(ftle.values)])
+        lyapunov = r["lyapunov"]
+        finite = np.abs(lyapunov.values[np.isfinite(lyapunov.values)])
         half = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad=common.NAN_COLOR)
-        mesh = draw_map(ax, ds, ftle, x, y, cells, cmap=cmap, norm=Normalize(-half, half))
+        mesh = draw_map(ax, ds, lyapunov, x, y, cells, cmap=cmap, norm=Normalize(-half, half))
         ticks(ax, ds, x, y)
-        fig.colorbar(mesh, ax=ax, label=ftle.attrs["long_name"])
-        s = ftle.attrs
-        ax.set_title(f"(a) FTLE{over}\n{s['fraction']:.0%} of {s['runs']} runs > 0, "
+        fig.colorbar(mesh, ax=ax, label=lyapunov.attrs["long_name"])
+        s = lyapunov.attrs
+        ax.set_title(f"(a) Lyapunov{over}\n{s['fraction']:.0%} of {s['runs']} runs > 0, "
                      f"median {s['median']:.3g} 1/step", fontsize=10)
 
     ax = axes.pop(0)

@@ -51,8 +51,11 @@ typedef struct {
     X(splay, F32, RUN, NAN, "1", "splay, sum of feature norms")                                                   \
     X(asymmetry, F32, RUN, NAN, "1", "norm of the feature sum over the splay")                                    \
     X(min_gap, F32, RUN, NAN, "rad", "smallest angle between adjacent learnt features")                           \
-    X(twin_distance, F32, RUN, NAN, "1", "distance to the twin run at the end")                                   \
-    X(ftle, F32, RUN, NAN, "1/step", "finite-time Lyapunov exponent ln(d_T/eps)/T")                               \
+    X(twin_outcome, I8, RUN, -1, "1", "the twin's outcome class (flag_meanings)")                                 \
+    X(twin_recovered, U8, RUN, 255, "1", "the twin had a plateau and is perfect at the end (1) or not (0)")       \
+    X(twin_distance, F32, RUN, NAN, "1", "distance to the twin over all parameters at the end")                   \
+    X(lyapunov, F32, RUN, NAN, "1/step",                                                                          \
+      "largest Lyapunov exponent (Benettin, state twins): sum of ln(d/eps) over renormalisations / T")            \
     X(recon, F32, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                                \
     X(norm, F32, FEATURE, NAN, "1", "feature norm |W_i|")                                                         \
     X(b_final, F32, FEATURE, NAN, "1", "final bias b_i")                                                          \
@@ -91,8 +94,12 @@ void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max);
 void ae_results_free(ae_results *res);
 
 /* Settings and initial parameters theta = [W | b] of run `flat`: random init from the
- * run's Philox stream, a base state, or ideal_failure, then the bias perturbation. */
-void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *theta);
+ * run's Philox stream, a base state, or ideal_failure, then the bias perturbation.
+ * twin = 1: those of its twin (ae_twin_params; a state twin starts eps away). */
+void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, float *theta);
+/* A setting twin's settings: the run's, with twin.param moved by eps (x (1 + eps) when
+ * twin.relative).  A state twin's are the run's own. */
+void ae_twin_params(const ae_config *cfg, ae_params *params);
 
 /* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`. */
 void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta, const ae_track *track,
@@ -100,8 +107,11 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
 /* Computes the end-of-run metrics of the state theta and stores them in slot `slot`. */
 void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
                    const ae_track *track);
-/* The distance of slot's run to its twin at the end, and its finite-time Lyapunov exponent. */
-void ae_record_twin(ae_results *res, uint64_t slot, const ae_params *params, double distance);
+/* The twin of slot's run (theta: the run's end state, track: its tracker; twin_theta and
+ * twin_sum: the twin's end state and metrics): twin_outcome, twin_recovered, the final
+ * distance d_T and, for a state twin, lyapunov = (track->twin_log_sum + ln(d_T/eps)) / T. */
+void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const ae_params *params, const float *theta,
+                    const ae_track *track, const float *twin_theta, const ae_summary *twin_sum);
 
 /* Loss, W and b of the config's trajectory runs every `every` steps (NaN past a run's
  * own steps, n or m).  Always trained on the CPU, with the same math as the sweep. */

@@ -92,6 +92,8 @@ typedef struct {
     char *init_select;   /* "all", "<index>", "first:<outcome>", "all:<outcome>" */
     int n_given, m_given;            /* model.n / model.m appear in the config */
     int twin_enabled;                /* twin.eps appears: every run trains a twin */
+    const ae_setting *twin_setting;  /* twin.param: the setting a setting twin moves; NULL: a state twin */
+    int twin_relative;               /* twin.relative: the setting x (1 + eps) rather than + eps */
     ae_perturb_kind perturb_kind;
     int32_t *perturb_features;       /* AE_PERTURB_LIST */
     int n_perturb_features;
@@ -110,6 +112,8 @@ int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_se
 int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *const *sets, int n_sets,
                     ae_error *err);
 void ae_config_free(ae_config *cfg);
+/* Whether some run of the config may have setting `key` (a table key) at `value`. */
+int ae_config_takes(const ae_config *cfg, const char *key, double value);
 char *ae_config_json(const ae_config *cfg); /* malloc'd */
 void ae_config_print_settings(FILE *stream); /* the table, for --help */
 

@@ -60,7 +60,12 @@ typedef enum {
     AE_INIT_IDEAL_FAILURE = 4
 } ae_scheme;
 
-typedef enum { AE_INTERVENE_NONE = 0, AE_INTERVENE_ANTHROPIC = 1, AE_INTERVENE_REPULSOR = 2 } ae_intervention;
+typedef enum {
+    AE_INTERVENE_NONE = 0,
+    AE_INTERVENE_ANTHROPIC = 1,
+    AE_INTERVENE_REPULSOR = 2,
+    AE_INTERVENE_GAP = 3
+} ae_intervention;
 
 /* Philox subsequences: each use of randomness in a run has its own stream. */
 enum { AE_STREAM_INIT = 0, AE_STREAM_TWIN = 1, AE_STREAM_INTERVENE = 2 };
@@ -80,6 +85,7 @@ typedef struct {
     int64_t intervene_at_step;
     float intervene_scale, intervene_delta, intervene_noise;
     float twin_eps;
+    int64_t twin_renorm_every;     /* state twins: Benettin's renormalisation period, 0: a free twin */
 } ae_params;
 
 /* ------------------------------------------------------------------------ */
@@ -111,7 +117,8 @@ AE_FN void ae_philox4x32_10(uint64_t counter_lo, uint64_t counter_hi, uint64_t s
 /* (w + 0.5) / 2^32: exact in double, strictly inside (0, 1). */
 AE_FN double ae_unit_open(uint32_t w) { return ((double)w + 0.5) * 2.3283064365386963e-10; }
 
-/* ln(u) for u in (0, 1]: u = mnt * 2^e, ln(mnt) from the atanh series. */
+/* ln(u) for u in (0, 1] (and, the same way, for any positive finite u: the twins' ln(d/eps)):
+ * u = mnt * 2^e, ln(mnt) from the atanh series. */
 AE_FN double ae_log_unit(double u)
 {
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
@@ -518,6 +525,7 @@ typedef struct {
     int64_t next_check;             /* next multiple of check_every */
     int64_t anchor_step;            /* T - outcome.window, or 0 when T < window */
     float loss_anchor;              /* L(anchor_step), for convergence at the end */
+    double twin_log_sum;            /* a run with a renormalised twin: sum of ln(d/eps) so far */
     float check_loss[AE_TRACK_RING]; /* L at check c (step c * check_every) in [c % AE_TRACK_RING] */
 } ae_track;
 
@@ -535,6 +543,7 @@ AE_FN void ae_track_reset(const ae_params *p, ae_track *track)
     track->next_check = 0;
     track->anchor_step = p->steps > p->outcome_window ? p->steps - p->outcome_window : 0;
     track->loss_anchor = NAN;
+    track->twin_log_sum = 0;
     for (int c = 0; c < AE_TRACK_RING; c++) track->check_loss[c] = NAN;
 }
 
@@ -715,9 +724,12 @@ AE_FN void ae_twin_perturb(const ae_params *p, int lanes, int lane, float *theta
 
 /* The arrays runs train in: P = n*m + n floats per lane each (SoA for LANES > 1).
  * frozen: P floats per lane, where a lane that diverges keeps the state it broke in
- * while its neighbours go on (unused when LANES = 1, where the run just stops). */
+ * while its neighbours go on (unused when LANES = 1, where the run just stops).
+ * twin_renorm > 0 (LANES > 1 only): lane l + LANES/2 is the state twin of lane l, pulled
+ * back to distance eps every twin_renorm steps (ae_lanes.inc, ae_twin_renorm); 0: none. */
 typedef struct {
     float *theta, *grad, *s1, *s2, *frozen;
+    int64_t twin_renorm;
 } ae_buffers;
 
 /* Optional record of a single run's training: loss and theta at steps 0, every,

@@ -38,8 +38,9 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
 /* ------------------------------------------------------------------------ */
 
 /* theta (n*m + n floats) = the run's initial state: a random scheme from its Philox
- * stream, ideal_failure, or its base state, then the bias perturbation; a twin slot
- * then moves eps away (as the CPU backend does). */
+ * stream, ideal_failure, or its base state, then the bias perturbation; a state twin's
+ * slot then moves eps away (as ae_prepare_run does; a setting twin's slot has its own
+ * settings). */
 static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t slot, const ae_params *p,
                                                 float *theta)
 {
@@ -51,7 +52,7 @@ static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t sl
     }
     ae_init_state(p, base_W, base_b, theta);
     ae_perturb(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
-    if (bt.twin_from > 0 && slot >= bt.twin_from) ae_twin_perturb(p, 1, 0, theta);
+    if (bt.twin_from > 0 && slot >= bt.twin_from && bt.twin_perturb) ae_twin_perturb(p, 1, 0, theta);
 }
 
 /* End-of-run metrics on the device, and the one write of the run's results.
@@ -170,6 +171,49 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batc
 #define AEK_LOCAL_LIST(X) X(8, 2) X(16, 2) X(32, 2) X(64, 2) X(256, 2) X(8, 4) X(16, 4) X(32, 4) X(64, 4) X(256, 4)
 
 /* ------------------------------------------------------------------------ */
+/* Twins: a run and its twin as the two lanes of one thread (AEK_PAIR)        */
+/* ------------------------------------------------------------------------ */
+
+enum { AEK_PAIR = AEK_VARIANTS, AEK_KINDS }; /* not a variant to pick: twins always take it */
+
+#define AE_PRECISION 32
+#define AE_LANES 2
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _x2)
+#include "ae_lanes.inc"
+
+/* Slot `slot` in lane 0, its twin (slot + twin_from) in lane 1, the arrays interleaved as
+ * ae_lanes.inc lays out lanes; the same bits as the CPU's lanes l and l + LANES/2. */
+template <int NCAP, int MCAP>
+static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_pair(aek_batch bt, const uint32_t *order,
+                                                                      uint32_t count)
+{
+    constexpr int PCAP = NCAP * MCAP + NCAP;
+    uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= count) return;
+    const uint32_t slots[2] = {order[t], order[t] + bt.twin_from};
+    ae_params p[2] = {bt.params[slots[0]], bt.params[slots[1]]};
+    if (p[0].n > NCAP || p[0].m > MCAP) return; /* never: the host buckets runs by (n, m) */
+    const int P = p[0].n * p[0].m + p[0].n;
+    float one[PCAP], scratch[NCAP];
+    float theta[2 * PCAP], grad[2 * PCAP], s1[2 * PCAP], s2[2 * PCAP], frozen[2 * PCAP];
+    for (int lane = 0; lane < 2; lane++) {
+        init_run(bt, slots[lane], &p[lane], one);
+        for (int e = 0; e < P; e++) theta[e * 2 + lane] = one[e];
+    }
+    ae_buffers buf = {};
+    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.frozen = frozen;
+    buf.twin_renorm = bt.twin_perturb ? p[0].twin_renorm_every : 0;
+    const ae_params *lanes[2] = {&p[0], &p[1]};
+    ae_track track[2];
+    ae_train_x2(lanes, &buf, track, NULL); /* no trajectory on the device */
+    for (int lane = 0; lane < 2; lane++) {
+        for (int e = 0; e < P; e++) one[e] = theta[e * 2 + lane];
+        finish_run(bt, slots[lane], &p[lane], one, &track[lane], scratch);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Initial states alone (tests)                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -219,6 +263,12 @@ static void launch_local(const aek_batch &bt, const uint32_t *order, uint32_t co
     train_local<NCAP, MCAP><<<blocks_for(count, AEK_LOCAL_THREADS), AEK_LOCAL_THREADS, 0, stream>>>(bt, order, count);
 }
 
+template <int NCAP, int MCAP>
+static void launch_pair(const aek_batch &bt, const uint32_t *order, uint32_t count, int, int, cudaStream_t stream)
+{
+    train_pair<NCAP, MCAP><<<blocks_for(count, AEK_LOCAL_THREADS), AEK_LOCAL_THREADS, 0, stream>>>(bt, order, count);
+}
+
 /* Shared memory per block stays within the 48 KiB every device gives without opting
  * in; several blocks share an SM, so a larger block would not add occupancy. */
 #define AEK_SHARED_BYTES (48 * 1024)
@@ -245,9 +295,10 @@ static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t c
 
 #define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>, address_of<train_fixed<N, M>>},
 #define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>, address_of<train_local<N, M>>},
+#define AEK_PAIR_ENTRY(N, M) {AEK_PAIR, N, M, launch_pair<N, M>, address_of<train_pair<N, M>>},
 static constexpr kernel_entry kernels[] = {
     {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared, address_of<train_shared>}, /* entry 0: takes every run */
-    AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY)};
+    AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY) AEK_LOCAL_LIST(AEK_PAIR_ENTRY)};
 #define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 
 /* The kernel entry for a run of size (n, m) under `variant`; falls back to entry 0. */
@@ -259,7 +310,7 @@ static constexpr int pick_kernel(int variant, int n, int m)
         if (e->variant != variant) continue;
         if (variant == AEK_FIXED && e->n == n && e->m == m) return k;
         /* local buckets: the smallest that holds the run (entries grow within each m) */
-        if (variant == AEK_LOCAL && n <= e->n && m <= e->m &&
+        if ((variant == AEK_LOCAL || variant == AEK_PAIR) && n <= e->n && m <= e->m &&
             (best == 0 || e->n * (e->m + 1) < kernels[best].n * (kernels[best].m + 1)))
             best = k;
     }
@@ -268,13 +319,13 @@ static constexpr int pick_kernel(int variant, int n, int m)
 
 /* pick_kernel for every (variant, n, m), computed by the compiler. */
 struct kernel_table {
-    int8_t entry[AEK_VARIANTS][AE_N_MAX + 1][AE_M_MAX + 1];
+    int8_t entry[AEK_KINDS][AE_N_MAX + 1][AE_M_MAX + 1];
 };
 
 static constexpr kernel_table build_kernel_table()
 {
     kernel_table table = {};
-    for (int v = 0; v < AEK_VARIANTS; v++)
+    for (int v = 0; v < AEK_KINDS; v++)
         for (int n = 0; n <= AE_N_MAX; n++)
             for (int m = 0; m <= AE_M_MAX; m++) table.entry[v][n][m] = (int8_t)pick_kernel(v, n, m);
     return table;
@@ -284,15 +335,16 @@ static constexpr kernel_table kernel_entries = build_kernel_table();
 
 static int kernel_of(int variant, int n, int m)
 {
-    if (variant < 0 || variant >= AEK_VARIANTS || n < AE_N_MIN || n > AE_N_MAX || m < AE_M_MIN || m > AE_M_MAX)
+    if (variant < 0 || variant >= AEK_KINDS || n < AE_N_MIN || n > AE_N_MAX || m < AE_M_MIN || m > AE_M_MAX)
         return 0;
     return kernel_entries.entry[variant][n][m];
 }
 
 /* The kernel entry for one run: AEK_FIXED compiles the intervention out, so a run
- * with one goes to entry 0. */
-static int kernel_for(int variant, const ae_params *p)
+ * with one goes to entry 0; a run with a twin goes to AEK_PAIR. */
+static int kernel_for(int variant, const ae_params *p, int twins)
 {
+    if (twins) return kernel_of(AEK_PAIR, p->n, p->m);
     int k = kernel_of(variant, p->n, p->m);
     return kernels[k].variant == AEK_FIXED && p->intervene != AE_INTERVENE_NONE ? 0 : k;
 }
@@ -333,20 +385,22 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
 {
     uint32_t start[AEK_KERNELS + 1] = {0}, fill[AEK_KERNELS];
     int n_max[AEK_KERNELS] = {0}, m_max[AEK_KERNELS] = {0};
-    for (uint32_t s = 0; s < bt->count; s++) {
+    const int twins = bt->twin_from > 0;
+    const uint32_t threads = twins ? bt->twin_from : bt->count; /* twins: a thread per pair */
+    for (uint32_t s = 0; s < threads; s++) {
         const ae_params *p = &host_params[s];
-        int k = kernel_for(variant, p);
+        int k = kernel_for(variant, p, twins);
         start[k + 1]++;
         if (p->n > n_max[k]) n_max[k] = p->n;
         if (p->m > m_max[k]) m_max[k] = p->m;
     }
     for (int k = 0; k < AEK_KERNELS; k++) start[k + 1] += start[k], fill[k] = start[k];
-    for (uint32_t s = 0; s < bt->count; s++) {
+    for (uint32_t s = 0; s < threads; s++) {
         const ae_params *p = &host_params[s];
-        host_order[fill[kernel_for(variant, p)]++] = s;
+        host_order[fill[kernel_for(variant, p, twins)]++] = s;
     }
-    if (bt->count == 0) return 0;
-    if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, bt->count * sizeof(uint32_t), cudaMemcpyHostToDevice,
+    if (threads == 0) return 0;
+    if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, threads * sizeof(uint32_t), cudaMemcpyHostToDevice,
                                   stream), err))
         return -1;
     for (int k = 0; k < AEK_KERNELS; k++) {

@@ -24,6 +24,9 @@
  *                 an intervention (its indexing is dynamic), fall back to 0.
  *   2 AEK_LOCAL   runtime n, m; arrays in per-thread local memory sized by a
  *                 compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
+ * Runs with twins (twin.eps) take AEK_PAIR under every variant: one thread trains a run
+ * and its twin in lockstep as the two lanes of an ae_lanes.inc instance (local memory,
+ * the buckets of AEK_LOCAL), so state twins can be renormalised as they go.
  * Every variant calls the header's ae_init_state, ae_perturb, ae_train and ae_summarize:
  * they differ only in where the arrays live and in what the compiler knows about n, m.
  */
@@ -59,8 +62,10 @@ typedef struct {
     const int32_t *perturb_features; /* AE_PERTURB_LIST: feature indices */
     int32_t stride_theta;            /* floats per slot of theta, >= n*m + n of every run */
     int32_t stride_feature;          /* floats per slot of recon and norm, >= n of every run */
-    uint32_t twin_from;              /* > 0: slots >= twin_from are twins (ae_twin_perturb at
-                                        start) of slot - twin_from; 0: no twins */
+    uint32_t twin_from;              /* > 0: slots >= twin_from are twins of slot - twin_from,
+                                        trained beside it by the same thread (AEK_PAIR); 0: none */
+    int32_t twin_perturb;            /* twins: state twins (ae_twin_perturb at start, renormalised
+                                        every twin_renorm_every steps); 0: setting twins */
     uint32_t *order;                 /* [count] scratch: slots grouped by kernel (aek_train) */
     /* outputs */
     float *theta;                    /* [count][stride_theta] final [W | b] (aek_init: initial) */

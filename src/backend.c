@@ -26,15 +26,25 @@ void ae_results_free(ae_results *res)
     memset(res, 0, sizeof *res);
 }
 
-void ae_prepare_run(const ae_job *job, uint64_t flat, ae_params *params, float *theta)
+void ae_twin_params(const ae_config *cfg, ae_params *params)
+{
+    const ae_setting *s = cfg->twin_setting;
+    if (!s) return;
+    const double value = ae_setting_get(s, params), eps = (double)params->twin_eps;
+    ae_setting_put(s, params, cfg->twin_relative ? value * (1.0 + eps) : value + eps);
+}
+
+void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, float *theta)
 {
     uint64_t base;
     ae_grid_run(job->grid, flat, params, &base);
+    if (twin) ae_twin_params(job->cfg, params);
     const ae_bases *bases = job->bases;
     const float *base_W = bases ? bases->W + base * (uint64_t)bases->n * (uint64_t)bases->m : NULL;
     const float *base_b = bases ? bases->b + base * (uint64_t)bases->n : NULL;
     ae_init_state(params, base_W, base_b, theta);
     ae_perturb(params, job->cfg->perturb_kind, job->cfg->perturb_features, job->cfg->n_perturb_features, theta);
+    if (twin && !job->cfg->twin_setting) ae_twin_perturb(params, 1, 0, theta);
 }
 
 void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta, const ae_track *track,
@@ -60,8 +70,10 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
     res->splay[slot] = sum->splay;
     res->asymmetry[slot] = sum->asymmetry;
     res->min_gap[slot] = sum->min_gap;
-    res->twin_distance[slot] = NAN; /* ae_record_twin's, when the run has a twin */
-    res->ftle[slot] = NAN;
+    res->twin_outcome[slot] = -1; /* ae_record_twin's, when the run has a twin */
+    res->twin_recovered[slot] = 255;
+    res->twin_distance[slot] = NAN;
+    res->lyapunov[slot] = NAN;
     for (int i = 0; i < n_max; i++) {
         uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
         res->recon[at] = i < n ? recon[i] : NAN;
@@ -81,13 +93,25 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
     ae_store_run(res, slot, params, theta, track, &sum, recon, norm);
 }
 
-void ae_record_twin(ae_results *res, uint64_t slot, const ae_params *params, double distance)
+void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const ae_params *params, const float *theta,
+                    const ae_track *track, const float *twin_theta, const ae_summary *twin_sum)
 {
+    double distance2 = 0;
+    for (int e = 0; e < params->n * params->m + params->n; e++) {
+        const double gap = (double)twin_theta[e] - (double)theta[e];
+        distance2 += gap * gap;
+    }
+    const double distance = sqrt(distance2), eps = (double)params->twin_eps;
+    res->twin_outcome[slot] = (int8_t)twin_sum->outcome;
+    res->twin_recovered[slot] = (uint8_t)twin_sum->recovered;
     res->twin_distance[slot] = (float)distance;
-    /* ftle = ln(d_T / eps) / T: undefined without a start distance or training time */
-    res->ftle[slot] = params->twin_eps > 0.0f && params->steps > 0
-                          ? (float)(log(distance / (double)params->twin_eps) / (double)params->steps)
-                          : NAN;
+    /* undefined for setting twins (no state separation), without a start distance or training
+     * time, or when either run diverged; d_T = 0 (the twins met): -inf */
+    const int defined = !cfg->twin_setting && eps > 0 && params->steps > 0 && isfinite(distance) &&
+                        track->diverged_step < 0 && twin_sum->outcome != AE_OUT_DIVERGED &&
+                        res->outcome[slot] != AE_OUT_DIVERGED;
+    const double last = distance > 0 ? ae_log_unit(distance / eps) : -INFINITY; /* the interval since the last renormalisation */
+    res->lyapunov[slot] = defined ? (float)((track->twin_log_sum + last) / (double)params->steps) : NAN;
 }
 
 void ae_trajectories_shape(const ae_job *job, ae_trajectories *traj)
@@ -124,13 +148,13 @@ void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
     float *trace_theta = ae_xmalloc(points * AE_P_MAX * sizeof(float));
     for (uint64_t k = 0; k < count; k++) {
         float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-        ae_buffers buffers = {theta, grad, s1, s2, NULL};
+        ae_buffers buffers = {theta, grad, s1, s2, NULL, 0};
         ae_params p;
         ae_track track;
         float *loss = traj->loss + k * points;
         for (uint64_t t = 0; t < points; t++) loss[t] = NAN;
         for (uint64_t e = 0; e < points * AE_P_MAX; e++) trace_theta[e] = NAN;
-        ae_prepare_run(job, traj->runs[k], &p, theta);
+        ae_prepare_run(job, traj->runs[k], 0, &p, theta);
         ae_trace trace = {traj->every, loss, trace_theta};
         ae_train(&p, &buffers, &track, &trace);
         const uint64_t n = (uint64_t)p.n, m = (uint64_t)p.m, P = n * m + n;

@@ -65,60 +65,52 @@ typedef struct {
     int count;
 } lane_group;
 
-/* Lanes share the model shape, the optimizer and the step schedule. */
+/* Lanes share the model shape, the optimizer and the step schedule (twins: also the
+ * renormalisation period). */
 static int same_schedule(const ae_params *a, const ae_params *b)
 {
     return a->n == b->n && a->m == b->m && a->optimizer == b->optimizer && a->steps == b->steps &&
-           a->check_every == b->check_every;
+           a->check_every == b->check_every && a->twin_renorm_every == b->twin_renorm_every;
 }
 
-/* One group: initial states into SoA lanes, train, record each lane. */
+/* Runs a group holds: with twins (twin.eps) run l trains in lane l and its twin beside it in
+ * lane l + CPU_LANES/2, in lockstep, so state twins can be renormalised as they go. */
+static int group_runs(const ae_job *job) { return job->cfg->twin_enabled ? CPU_LANES / 2 : CPU_LANES; }
+
+/* One group: initial states into SoA lanes, train, record each lane (and each twin). */
 static void train_group(const cpu_backend *cpu, const ae_job *job, lane_group group, uint64_t slot, ae_results *res,
                         float *work)
 {
     float *theta = work, *grad = work + CPU_LANES * AE_P_MAX, *s1 = grad + CPU_LANES * AE_P_MAX;
     float *s2 = s1 + CPU_LANES * AE_P_MAX, *frozen = s2 + CPU_LANES * AE_P_MAX;
-    float *twin = frozen + CPU_LANES * AE_P_MAX; /* end states of the twins */
-    float *one = twin + CPU_LANES * AE_P_MAX;    /* one run's theta, contiguous */
+    float *one = frozen + CPU_LANES * AE_P_MAX; /* one run's theta, contiguous */
+    float *twin = one + AE_P_MAX;               /* its twin's */
     ae_params params[CPU_LANES];
     const ae_params *lanes[CPU_LANES];
     ae_track track[CPU_LANES];
+    const int runs = group_runs(job), twins = runs < CPU_LANES;
     int P = 0;
     for (int l = 0; l < CPU_LANES; l++) {
         /* lanes past the group's runs repeat its first run: harmless work, never recorded */
-        ae_prepare_run(job, group.first + (uint64_t)(l < group.count ? l : 0), &params[l], one);
+        const int run = l % runs;
+        ae_prepare_run(job, group.first + (uint64_t)(run < group.count ? run : 0), l >= runs, &params[l], one);
         P = params[l].n * params[l].m + params[l].n;
         for (int e = 0; e < P; e++) theta[e * CPU_LANES + l] = one[e];
         lanes[l] = &params[l];
     }
-    ae_buffers buffers = {theta, grad, s1, s2, frozen};
-    if (job->cfg->twin_enabled) {
-        /* the twins first, in the same buffers; keep their end states in `twin` */
-        ae_track twin_track[CPU_LANES];
-        for (int l = 0; l < CPU_LANES; l++) ae_twin_perturb(&params[l], CPU_LANES, l, theta);
-        cpu->train_lanes(lanes, &buffers, twin_track);
-        memcpy(twin, theta, (size_t)(P * CPU_LANES) * sizeof(float));
-        for (int l = 0; l < CPU_LANES; l++) {
-            ae_prepare_run(job, group.first + (uint64_t)(l < group.count ? l : 0), &params[l], one);
-            for (int e = 0; e < P; e++) theta[e * CPU_LANES + l] = one[e];
-        }
-        cpu->train_lanes(lanes, &buffers, track);
-        for (int l = 0; l < group.count; l++) {
-            double distance2 = 0;
-            for (int e = 0; e < P; e++) {
-                double gap = (double)theta[e * CPU_LANES + l] - (double)twin[e * CPU_LANES + l];
-                distance2 += gap * gap;
-            }
-            for (int e = 0; e < P; e++) one[e] = theta[e * CPU_LANES + l];
-            ae_record_run(res, slot + (uint64_t)l, &params[l], one, &track[l]);
-            ae_record_twin(res, slot + (uint64_t)l, &params[l], sqrt(distance2));
-        }
-        return;
-    }
+    ae_buffers buffers = {theta, grad, s1, s2, frozen, 0};
+    if (twins && !job->cfg->twin_setting) buffers.twin_renorm = params[0].twin_renorm_every;
     cpu->train_lanes(lanes, &buffers, track);
     for (int l = 0; l < group.count; l++) {
         for (int e = 0; e < P; e++) one[e] = theta[e * CPU_LANES + l];
         ae_record_run(res, slot + (uint64_t)l, &params[l], one, &track[l]);
+        if (!twins) continue;
+        const int t = l + runs;
+        float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
+        ae_summary twin_sum;
+        for (int e = 0; e < P; e++) twin[e] = theta[e * CPU_LANES + t];
+        ae_summarize(&params[t], twin, &track[t], recon, norm, scratch, &twin_sum);
+        ae_record_twin(res, slot + (uint64_t)l, job->cfg, &params[l], one, &track[l], twin, &twin_sum);
     }
 }
 
@@ -130,17 +122,18 @@ static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uin
     lane_group *groups = ae_xcalloc(count, sizeof *groups);
     int64_t n_groups = 0;
     ae_params previous, current;
+    const int runs = group_runs(job);
     for (uint64_t r = 0; r < count; r++) {
         uint64_t base;
         ae_grid_run(job->grid, first + r, &current, &base);
-        if (n_groups == 0 || groups[n_groups - 1].count == CPU_LANES || !same_schedule(&previous, &current))
+        if (n_groups == 0 || groups[n_groups - 1].count == runs || !same_schedule(&previous, &current))
             groups[n_groups++] = (lane_group){first + r, 0};
         groups[n_groups - 1].count++;
         previous = current;
     }
 #pragma omp parallel num_threads(cpu->threads)
     {
-        float *work = ae_xmalloc((6 * CPU_LANES + 1) * AE_P_MAX * sizeof(float));
+        float *work = ae_xmalloc((5 * CPU_LANES + 2) * AE_P_MAX * sizeof(float));
 #pragma omp for schedule(dynamic, 1)
         for (int64_t g = 0; g < n_groups; g++) train_group(cpu, job, groups[g], groups[g].first - first, res, work);
         free(work);

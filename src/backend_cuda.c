@@ -162,7 +162,7 @@ static int upload_job(cuda_backend *c, const ae_job *job, ae_error *err)
 }
 
 /* Settings of runs first .. first+count-1 into h_params, their base states into h_base
- * (twins: a copy behind them); fails on the first run the buffers cannot take.  With
+ * (twins: behind them, the twins' settings, ae_twin_params); fails on the first run the buffers cannot take.  With
  * OpenMP on all cores, so the host keeps up with the device on short runs. */
 static int decode_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, int twins,
                         ae_error *err)
@@ -194,6 +194,7 @@ static int decode_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint
     if (twins) {
         memcpy(c->h_params + count, c->h_params, count * sizeof(ae_params));
         memcpy(c->h_base + count, c->h_base, count * sizeof(uint32_t));
+        for (uint64_t r = 0; r < count; r++) ae_twin_params(job->cfg, &c->h_params[count + r]);
     }
     return 0;
 }
@@ -218,6 +219,7 @@ static aek_batch chunk_batch(const cuda_backend *c, const ae_job *job, uint64_t 
         .stride_theta = c->stride_theta,
         .stride_feature = c->stride_feature,
         .twin_from = (uint32_t)twin_from,
+        .twin_perturb = cfg->twin_setting == NULL,
         .order = c->d_order,
         .theta = c->d_theta,
         .track = c->d_track,
@@ -253,10 +255,10 @@ static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
 
 static int trained(const ae_summary *sum) { return sum->outcome >= 0 && sum->outcome < AE_OUTCOME_COUNT; }
 
-/* Stores the count runs of a trained chunk (and their twins' distances) into res slots
+/* Stores the count runs of a trained chunk (and their twins) into res slots
  * slot0 .. slot0+count-1; fails on a run a kernel left untrained. */
-static int store_chunk(const cuda_backend *c, uint64_t first, uint64_t count, uint64_t slot0, int twins,
-                       ae_results *res, ae_error *err)
+static int store_chunk(const cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, uint64_t slot0,
+                       int twins, ae_results *res, ae_error *err)
 {
     const int64_t runs = (int64_t)count;
     int64_t untrained = runs;
@@ -273,14 +275,9 @@ static int store_chunk(const cuda_backend *c, uint64_t first, uint64_t count, ui
         const float *theta_r = c->h_theta + r * c->stride_theta;
         ae_store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
                      c->h_norm + r * c->stride_feature);
-        if (!twins) continue;
-        const float *twin = c->h_theta + (runs + r) * c->stride_theta;
-        double distance2 = 0;
-        for (int e = 0; e < p->n * p->m + p->n; e++) {
-            double gap = (double)theta_r[e] - (double)twin[e];
-            distance2 += gap * gap;
-        }
-        ae_record_twin(res, slot0 + (uint64_t)r, p, sqrt(distance2));
+        if (twins)
+            ae_record_twin(res, slot0 + (uint64_t)r, job->cfg, p, theta_r, &c->h_track[r],
+                           c->h_theta + (runs + r) * c->stride_theta, &c->h_summary[runs + r]);
     }
     if (untrained < runs)
         return ae_fail_runtime(err, "CUDA backend: internal error: run %llu was not trained",
@@ -290,14 +287,14 @@ static int store_chunk(const cuda_backend *c, uint64_t first, uint64_t count, ui
 
 /* Trains runs first .. first+count-1 (one chunk that fits the buffers) into res slots
  * slot0 .. slot0+count-1.  With twins (twin.eps), device slot count+r is the twin of
- * run r: the same settings, its start moved by ae_twin_perturb. */
+ * run r, trained beside it by the same thread. */
 static int train_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint64_t count, uint64_t slot0,
                        ae_results *res, ae_error *err)
 {
     const int twins = job->cfg->twin_enabled != 0;
     const aek_batch bt = chunk_batch(c, job, count * (uint64_t)(1 + twins), twins ? count : 0);
     if (decode_chunk(c, job, first, count, twins, err) || train_on_device(c, &bt, err)) return -1;
-    return store_chunk(c, first, count, slot0, twins, res, err);
+    return store_chunk(c, job, first, count, slot0, twins, res, err);
 }
 
 static int cuda_train(ae_backend *backend, const ae_job *job, uint64_t first, uint64_t count, ae_results *res,

@@ -24,7 +24,7 @@
 
 static const char *const scheme_names[] = {"xavier_normal", "normal", "uniform", "file", "ideal_failure", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
-static const char *const intervene_names[] = {"none", "anthropic", "repulsor", NULL};
+static const char *const intervene_names[] = {"none", "anthropic", "repulsor", "gap", NULL};
 
 #define BIG 1e12
 #define FIELD(f) offsetof(ae_params, f)
@@ -60,17 +60,20 @@ static const ae_setting settings[] = {
      "plateau: every learnt feature has Y_jj >= this"},
     {"perturb.bias_delta", "bias_delta", AE_SET_REAL, FIELD(bias_delta), -1e3, 1e3, NULL, "1",
      "bias perturbation delta"},
-    {"intervene.method", "intervention", AE_SET_ENUM, FIELD(intervene), 0, 2, intervene_names, "1",
+    {"intervene.method", "intervention", AE_SET_ENUM, FIELD(intervene), 0, 3, intervene_names, "1",
      "resampling of unlearnt features"},
     {"intervene.at_step", "at_step", AE_SET_INT64, FIELD(intervene_at_step), 0, BIG, NULL, "step",
      "step the resampling happens at"},
     {"intervene.scale", "scale", AE_SET_REAL, FIELD(intervene_scale), 0, 1e3, NULL, "1",
-     "resampled norm over mean live norm (0: 0.2 anthropic, 0.05 repulsor)"},
+     "resampled norm over mean live norm (0: 0.2 anthropic, 0.05 repulsor and gap)"},
     {"intervene.delta", "intervene_delta", AE_SET_REAL, FIELD(intervene_delta), -1e3, 1e3, NULL, "1",
-     "repulsor: bias shift of live features facing the repulsor"},
+     "repulsor: bias shift of live features facing the repulsor; gap: of the two flanking the gap"},
     {"intervene.noise", "noise", AE_SET_REAL, FIELD(intervene_noise), 0, 1e3, NULL, "1",
-     "repulsor: std of the noise added to resampled weights"},
-    {"twin.eps", "twin_eps", AE_SET_REAL, FIELD(twin_eps), 0, 1e3, NULL, "1", "distance of the twin run at start"},
+     "repulsor, gap: std of the noise added to resampled weights"},
+    {"twin.eps", "twin_eps", AE_SET_REAL, FIELD(twin_eps), 0, 1e3, NULL, "1",
+     "state twin: start distance; setting twin: the setting's shift (given: every run trains a twin)"},
+    {"twin.renorm_every", "renorm_every", AE_SET_INT64, FIELD(twin_renorm_every), 0, BIG, NULL, "step",
+     "state twin: pulled back to distance eps every k steps (Benettin; 0: a free twin)"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -85,13 +88,14 @@ static const ae_params default_params = {
      * the census populations by that physics (README.md, "Tilt threshold") */
     .outcome_window = 1000, .outcome_tol = 3e-3f, .tilt_max = 0.5f, .live_min = 0.9f, .bias_delta = 0.0f,
     .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0f, .intervene_delta = 0.0f,
-    .intervene_noise = 1e-3f, .twin_eps = 0.0f,
+    .intervene_noise = 1e-3f, .twin_eps = 0.0f, .twin_renorm_every = 100,
 };
 
 void ae_params_defaults(ae_params *p) { *p = default_params; }
 
 /* Keys that hold text rather than numbers. */
-static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", "output.fields", NULL};
+static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", "output.fields", "twin.param",
+                                        "twin.relative", NULL};
 static const char *const groups[] = {"model",     "init",      "train", "outcome", "perturb",
                                      "trajectory", "intervene", "twin",  "output",  NULL};
 
@@ -333,10 +337,36 @@ static int parse_output_fields_list(parser *ps, const config_setting_t *node, co
     return 0;
 }
 
+/* twin.param: the real setting a setting twin moves by eps ("state": none, a state twin).
+ * Lanes of one CPU group and the two runs of a CUDA pair share the model's shape, the
+ * optimizer and the step schedule, and a whole-number setting moved by eps is no setting:
+ * so only real settings qualify, and twin.eps itself does not. */
+static int set_twin_param(ae_config *cfg, const char *text, const char *where, ae_error *err)
+{
+    const ae_setting *s = ae_setting_find(text);
+    cfg->twin_setting = NULL;
+    if (strcmp(text, "state") == 0) return 0;
+    if (!s) return ae_fail(err, "%s: \"%s\" is not a setting (\"state\" or a real setting such as \"perturb.bias_delta\")",
+                           where, text);
+    if (s->type != AE_SET_REAL || s->offset == offsetof(ae_params, twin_eps))
+        return ae_fail(err, "%s: a setting twin moves a real setting by eps; %s is %s", where, text,
+                       s->type != AE_SET_REAL ? "not real (shape, optimizer, schedule, seed and names are shared by a "
+                                                "run and its twin)"
+                                              : "the shift itself");
+    cfg->twin_setting = s;
+    return 0;
+}
+
 static int set_text(ae_config *cfg, const char *key, const char *text, const char *where, ae_error *err)
 {
     if (strcmp(key, "perturb.features") == 0) return set_features_text(cfg, text, where, err);
     if (strcmp(key, "output.fields") == 0) return set_output_fields_text(cfg, text, where, err);
+    if (strcmp(key, "twin.param") == 0) return set_twin_param(cfg, text, where, err);
+    if (strcmp(key, "twin.relative") == 0) {
+        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) return ae_fail(err, "%s: expects true or false", where);
+        cfg->twin_relative = strcmp(text, "true") == 0;
+        return 0;
+    }
     char **slot = strcmp(key, "init.file") == 0 ? &cfg->init_file : &cfg->init_select;
     if (!text[0]) return ae_fail(err, "%s: must not be empty", where);
     free(*slot);
@@ -353,6 +383,8 @@ static int parse_text_key(parser *ps, const char *key, const config_setting_t *n
         return parse_features_list(ps, node, where);
     if (strcmp(key, "output.fields") == 0 && (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST))
         return parse_output_fields_list(ps, node, where);
+    if (strcmp(key, "twin.relative") == 0 && type == CONFIG_TYPE_BOOL)
+        return set_text(ps->cfg, key, config_setting_get_bool(node) ? "true" : "false", where, ps->err);
     if (type != CONFIG_TYPE_STRING) return ae_fail(ps->err, "%s: expects a string, got %s", where, type_name(type));
     return set_text(ps->cfg, key, config_setting_get_string(node), where, ps->err);
 }
@@ -913,9 +945,27 @@ static int check_select_outcomes(const ae_config *cfg, ae_error *err)
     return 0;
 }
 
+int ae_config_takes(const ae_config *cfg, const char *key, double value)
+{
+    const ae_setting *s = ae_setting_find(key);
+    if (ae_setting_get(s, &cfg->params) == value && !is_axis_setting(cfg, s)) return 1;
+    for (int a = 0; a < cfg->n_axes; a++)
+        for (uint64_t k = 0; cfg->axes[a].setting == s && k < cfg->axes[a].count; k++)
+            if (cfg->axes[a].values[k] == value) return 1;
+    return 0;
+}
+
 /* Checks that only make sense once everything is read. */
 static int check_whole(ae_config *cfg, ae_error *err)
 {
+    if ((cfg->twin_setting || cfg->twin_relative) && !cfg->twin_enabled)
+        return ae_fail(err, "%s: twin.param and twin.relative need twin.eps (the twin's shift)", cfg->path);
+    /* gap places features by angle in the latent plane: there is no such order for m != 2 */
+    const ae_setting *latent = ae_setting_find("model.m");
+    if (ae_config_takes(cfg, "intervene.method", AE_INTERVENE_GAP) &&
+        (setting_extreme(cfg, latent, 1) != 2 || setting_extreme(cfg, latent, -1) != 2))
+        return ae_fail(err, "%s: intervene.method = \"gap\" needs model.m = 2 (angular gaps exist in a plane only)",
+                       cfg->path);
     if (resolve_trajectory_select(cfg, err)) return -1;
     if ((cfg->trajectory_every || cfg->n_trajectory_runs) && !(cfg->trajectory_every && cfg->n_trajectory_runs))
         return ae_fail(err, "%s: trajectory needs every = <steps> and runs = [<run index>, ...] or select = "
@@ -1196,7 +1246,9 @@ char *ae_config_json(const ae_config *cfg)
     for (int k = 0, listed = 0; record_names[k]; k++)
         if (cfg->output_fields >> k & 1) ae_strbuf_printf(&sb, "%s\"%s\"", listed++ ? ", " : "", record_names[k]);
     ae_strbuf_printf(&sb, "]");
-    ae_strbuf_printf(&sb, ",\n  \"twin.enabled\": %s", cfg->twin_enabled ? "true" : "false");
+    ae_strbuf_printf(&sb, ",\n  \"twin.enabled\": %s,\n  \"twin.param\": ", cfg->twin_enabled ? "true" : "false");
+    json_string(&sb, cfg->twin_setting ? cfg->twin_setting->key : "state");
+    ae_strbuf_printf(&sb, ",\n  \"twin.relative\": %s", cfg->twin_relative ? "true" : "false");
     ae_strbuf_printf(&sb, ",\n  \"trajectory.every\": %lld,\n  \"trajectory.runs\": [", (long long)cfg->trajectory_every);
     for (int k = 0; k < cfg->n_trajectory_runs; k++)
         ae_strbuf_printf(&sb, "%s%llu", k ? ", " : "", (unsigned long long)cfg->trajectory_runs[k]);
@@ -1251,6 +1303,9 @@ void ae_config_print_settings(FILE *stream)
     fprintf(stream, "  %-20s        the fields:", "");
     for (int k = 0; record_names[k]; k++) fprintf(stream, "%s%s", k % 7 ? ", " : k ? ",\n                              " : " ", record_names[k]);
     fprintf(stream, "\n");
+    fprintf(stream, "  %-20s %s\n", "twin.param", "\"state\" state (start eps away) | a real setting (\"perturb.bias_delta\"): the");
+    fprintf(stream, "  %-20s %s\n", "", "       twin differs in it by +eps (lyapunov NaN)");
+    fprintf(stream, "  %-20s %s\n", "twin.relative", "false  setting twin: the setting x (1 + eps) instead of + eps");
     fprintf(stream, "  %-20s %s\n", "trajectory.every", "0      record loss, W and b of the runs below every k steps");
     fprintf(stream, "  %-20s %s\n", "trajectory.runs", "[]     flat run indices [0, 5, ...]");
     fprintf(stream, "  %-20s %s\n", "trajectory.select", "()     runs by grid coordinates { lr = 0.01; bias_delta = 0.1; } or a list");

@@ -16,6 +16,9 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
         if ((cfg->n_given && bases->n != cfg->params.n) || (cfg->m_given && bases->m != cfg->params.m))
             return ae_fail(err, "%s: model is n=%d, m=%d but the base states in %s are n=%d, m=%d", cfg->path,
                            cfg->params.n, cfg->params.m, cfg->init_file, bases->n, bases->m);
+        if (bases->m != 2 && ae_config_takes(cfg, "intervene.method", AE_INTERVENE_GAP))
+            return ae_fail(err, "%s: intervene.method = \"gap\" needs m = 2; the base states in %s are m=%d", cfg->path,
+                           cfg->init_file, bases->m);
         grid->params.n = bases->n;
         grid->params.m = bases->m;
         if (bases->count > 1) {

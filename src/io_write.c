@@ -360,11 +360,12 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "",
                  ae_outcome_name(k));
     }
-    if (io_has_field(out->fields, AE_RECORD_FIELD_outcome) &&
-        (io_put_attr(out->vars[AE_RECORD_FIELD_outcome], "flag_values", H5T_NATIVE_INT8, AE_OUTCOME_COUNT, flags,
-                     path, err) ||
-         io_put_text_attr(out->vars[AE_RECORD_FIELD_outcome], "flag_meanings", meanings, 0, path, err)))
-        goto fail;
+    for (size_t v = 0; v < N_OUT_VARS; v++) /* outcome, and the twin's in the same codes */
+        if (io_has_field(out->fields, v) &&
+            (v == AE_RECORD_FIELD_outcome || v == AE_RECORD_FIELD_twin_outcome) &&
+            (io_put_attr(out->vars[v], "flag_values", H5T_NATIVE_INT8, AE_OUTCOME_COUNT, flags, path, err) ||
+             io_put_text_attr(out->vars[v], "flag_meanings", meanings, 0, path, err)))
+            goto fail;
     /* plateau_kind: 0 none, else the outcome code of the failure the plateau sat in */
     int8_t kinds[3] = {0, AE_OUT_SYMMETRIC_FAILURE, AE_OUT_PINNED_FAILURE};
     snprintf(meanings, sizeof meanings, "none %s %s", ae_outcome_name(kinds[1]), ae_outcome_name(kinds[2]));

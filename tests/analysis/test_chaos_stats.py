@@ -99,16 +99,16 @@ def test_chaos_stats_twin(twin, tmp_path, capsys):
     assert printed(text, "box counting (base 2):") == (f"s = 1 2 4; N(s) = {' '.join(map(str, counts))}")
     dim = printed(text, "box-counting dimension:")
     assert (float(dim) == pytest.approx(want, abs=5e-5)) if np.isfinite(want) else dim.startswith("undefined")
-    # the FTLE summary
-    ftle, _ = raw(twin, "ftle")
-    ftle = ftle[done & np.isfinite(ftle)]
+    # the Lyapunov summary
+    lyapunov, _ = raw(twin, "lyapunov")
+    lyapunov = lyapunov[done & np.isfinite(lyapunov)]
     m = re.fullmatch(r"(\d+) runs, fraction > 0: (\S+) \[(\S+), (\S+)\], median (\S+) 1/step",
-                     printed(text, "FTLE:"))
+                     printed(text, "Lyapunov:"))
     assert m, text
-    assert int(m[1]) == ftle.size == done.sum()
-    assert float(m[2]) == pytest.approx(np.mean(ftle > 0), abs=5e-4)
-    assert (float(m[3]), float(m[4])) == pytest.approx(common.wilson(np.sum(ftle > 0), ftle.size), abs=5e-4)
-    assert float(m[5]) == pytest.approx(np.median(ftle), rel=1e-3)
+    assert int(m[1]) == lyapunov.size == done.sum()
+    assert float(m[2]) == pytest.approx(np.mean(lyapunov > 0), abs=5e-4)
+    assert (float(m[3]), float(m[4])) == pytest.approx(common.wilson(np.sum(lyapunov > 0), lyapunov.size), abs=5e-4)
+    assert float(m[5]) == pytest.approx(np.median(lyapunov), rel=1e-3)
 
 
 def test_chaos_stats_recovered_base3_pdf(twin, tmp_path, capsys):
@@ -122,26 +122,26 @@ def test_chaos_stats_recovered_base3_pdf(twin, tmp_path, capsys):
 
 
 def test_chaos_stats_without_twins(chaos, tmp_path, capsys):
-    """chaos.h5 has no twin runs (ftle all NaN) and a 5 x 4 grid: one box size only."""
+    """chaos.h5 has no twin runs (lyapunov all NaN) and a 5 x 4 grid: one box size only."""
     out = tmp_path / "stats.png"
     assert chaos_stats.main([chaos, "-o", str(out)]) == 0
     check_image(out, chaos_stats.SIZE_TWO)
     text = capsys.readouterr().out
-    assert printed(text, "FTLE:").startswith("none in this file")
+    assert printed(text, "Lyapunov:").startswith("none in this file")
     assert printed(text, "box-counting dimension:").startswith("undefined")
 
 
 @pytest.fixture
 def stripped(twin, tmp_path):
-    """twin.h5 without the `ftle` and `recovered` variables."""
+    """twin.h5 without the `lyapunov` and `recovered` variables."""
     path = tmp_path / "stripped.h5"
     shutil.copy(twin, path)
     with h5py.File(path, "r+") as f:
-        del f["ftle"], f["recovered"]
+        del f["lyapunov"], f["recovered"]
     return str(path)
 
 
-def test_no_ftle_variable_and_missing_label(stripped, tmp_path, capsys):
+def test_no_lyapunov_variable_and_missing_label(stripped, tmp_path, capsys):
     out = tmp_path / "stats.png"
     assert chaos_stats.main([stripped, "--sel", "lr=0.01", "--x", "bias_delta", "--y", "lr", "-o", str(out)]) == 0
     assert "none in this file" in capsys.readouterr().out
@@ -310,12 +310,14 @@ def test_uncertainty_no_boundary_and_bootstrap_width():
 
 
 def test_chaos_stats_prints_uncertainty(twin, capsys, tmp_path):
-    """The engine's twin.h5 (16 x 16, no twin_outcome yet): the grid method, per region."""
+    """The engine's twin.h5 (16 x 16): the grid method, per region; by default its twins."""
     assert chaos_stats.main([twin, "--region", "low: lr in [0, 0.01]", "--region", "lr in [0.01, 1]",
-                             "--bootstrap", "50", "-o", str(tmp_path / "s.png")]) == 0
+                             "--method", "grid", "--bootstrap", "50", "-o", str(tmp_path / "s.png")]) == 0
     text = capsys.readouterr().out
     assert "method grid" in text and "region low (lr in [0, 0.01]):" in text and "region region2" in text
     assert re.search(r"alpha = (undefined|-?\d\.\d{3} \[\S+, \S+\]): ", text), text
+    assert chaos_stats.main([twin, "--bootstrap", "50", "-o", str(tmp_path / "t.png")]) == 0
+    assert "method twin" in capsys.readouterr().out  # the engine writes twin_outcome
 
 
 def test_shipped_uncertainty_sweep_names_its_regions():

@@ -348,14 +348,71 @@ grid  = ( { param = "twin.eps"; values = [0.0, 1e-4]; },
     out = tmp_path / "twins.h5"
     run_aesweep("run", cfg, "-o", out, "--quiet")
     ds = xr.open_dataset(out, engine="h5netcdf")
-    distance, ftle = ds["twin_distance"], ds["ftle"]
+    distance, lyapunov = ds["twin_distance"], ds["lyapunov"]
     assert (distance.sel(twin_eps=0.0).values == 0).all()          # eps = 0: the twin is the run
-    assert np.isnan(ftle.sel(twin_eps=0.0).values).all()
+    assert np.isnan(lyapunov.sel(twin_eps=0.0).values).all()
     moved = distance.sel(twin_eps=1e-4)
     np.testing.assert_allclose(moved.sel(lr=0.0), 1e-4, rtol=1e-3)  # lr 0: nothing moves
-    assert abs(float(ftle.sel(twin_eps=1e-4, lr=0.0))) < 1e-6      # ... so its FTLE is 0
-    assert (moved.sel(lr=[1e-3, 3e-2]).values > 1e-4).all()            # training: they grow apart
-    assert (ftle.sel(twin_eps=1e-4, lr=[1e-3, 3e-2]).values > 0).all()
+    assert abs(float(lyapunov.sel(twin_eps=1e-4, lr=0.0))) < 1e-6   # ... so its exponent is 0
+    assert (lyapunov.sel(twin_eps=1e-4, lr=[1e-3, 3e-2]).values > 0).all()
+    # the twin's own record: lr 0 moves nothing, so the twin ends where its run ends
+    np.testing.assert_array_equal(ds["twin_outcome"].sel(lr=0.0), ds["outcome"].sel(lr=0.0))
+    assert ds["twin_outcome"].attrs["flag_meanings"] == ds["outcome"].attrs["flag_meanings"]
+    assert set(np.unique(ds["twin_recovered"])) <= {0, 1}
+
+
+def test_lyapunov_stable_failure_and_mixed_region(tmp_path, write_config):
+    """Benettin's exponent (renormalised every 100 steps): SGD rests in the symmetric
+    ideal failure (twins contract, or drift along its rotation symmetry: <= 0); AdamW at
+    high lr from the same state, with delta, is the speckled region of the chaos map (> 0)."""
+    cfg = write_config("""
+model = { n = 7; };
+init  = { scheme = "ideal_failure"; };
+perturb = { features = "dead_neighbors"; bias_delta = 0.1; };
+train = { steps = 4000; weight_decay = 0.0; };
+twin  = { eps = 1e-4; };
+grid  = ( { param = "train.optimizer"; values = ["sgd", "adamw"]; },
+          { param = "train.lr"; values = [0.05, 0.08]; } );
+""")
+    out = tmp_path / "lyapunov.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    lyapunov = ds["lyapunov"]
+    assert (ds["outcome"].sel(optimizer="sgd") == 1).all()          # symmetric failure, at rest
+    assert (lyapunov.sel(optimizer="sgd").values <= 0).all(), lyapunov.values
+    assert (lyapunov.sel(optimizer="adamw").values > 0.01).all(), lyapunov.values
+    # renormalised: the twin stays near eps of its run after the last renormalisation
+    assert (ds["twin_distance"].sel(optimizer="sgd").values < 2e-4).all()
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_setting_twin_is_the_run_at_the_moved_setting(tmp_path, write_config, relative):
+    """A setting twin (twin.param) of a run with bias_delta x is the run with bias_delta
+    x + eps (or x (1 + eps)): trained alone, that run ends where the twin ends.  Values
+    exact in float and double, so the moved setting is the same number either way."""
+    base = """
+model = { n = 7; };
+init  = { scheme = "ideal_failure"; };
+perturb = { features = "dead_neighbors"; };
+train = { lr = 0.03; steps = 3000; };
+"""
+    eps, deltas = 2.0 ** -10, [0.0625, 0.09375, 0.125, 0.15625]
+    moved = [d * (1 + eps) if relative else d + eps for d in deltas]
+    grid = 'grid = ( { param = "perturb.bias_delta"; values = [%s]; } );\n'
+    cfg = write_config(base + f'twin = {{ eps = {eps!r}; param = "perturb.bias_delta"; '
+                       f'relative = {"true" if relative else "false"}; }};\n' + grid % ", ".join(map(repr, deltas)))
+    alone_cfg = write_config(base + grid % ", ".join(map(repr, moved)), name="moved.cfg")
+    run_aesweep("run", cfg, "-o", tmp_path / "twins.h5", "--quiet")
+    run_aesweep("run", alone_cfg, "-o", tmp_path / "alone.h5", "--quiet")
+    ds = xr.open_dataset(tmp_path / "twins.h5", engine="h5netcdf")
+    alone = xr.open_dataset(tmp_path / "alone.h5", engine="h5netcdf")
+    np.testing.assert_array_equal(ds["twin_outcome"].values, alone["outcome"].values)
+    np.testing.assert_array_equal(ds["twin_recovered"].values, alone["recovered"].values)
+    gap = np.concatenate([(ds["W_final"].values - alone["W_final"].values).reshape(len(deltas), -1),
+                          ds["b_final"].values - alone["b_final"].values], axis=1).astype(np.float64)
+    np.testing.assert_allclose(ds["twin_distance"].values, np.sqrt((gap ** 2).sum(axis=1)), rtol=1e-6)
+    assert (ds["twin_distance"].values > 0).all()                    # the twin is another run
+    assert np.isnan(ds["lyapunov"].values).all()                     # no state separation to renormalise
 
 
 def test_interventions_run_and_change_failed_runs(tmp_path, write_config):

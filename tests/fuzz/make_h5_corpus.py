@@ -18,7 +18,7 @@ PER_RUN = {"outcome": "i1", "recovered": "u1", "converged": "u1", "n_learnt": "i
            "plateau_kind": "i1", "plateau_start": "i8", "plateau_length": "i8", "plateau_unlearnt": "i2",
            "recovery_step": "i8", "first_perfect_step": "i8", "diverged_step": "i8", "loss": "f4",
            "loss_change": "f4", "tilt": "f4", "splay": "f4", "asymmetry": "f4", "min_gap": "f4",
-           "twin_distance": "f4", "ftle": "f4"}  # the run record's fields (AE_RECORD_FIELDS)
+           "twin_outcome": "i1", "twin_recovered": "u1", "twin_distance": "f4", "lyapunov": "f4"}  # the run record's fields (AE_RECORD_FIELDS)
 PER_FEATURE = {"recon": "f4", "norm": "f4", "b_final": "f4"}
 
 

@@ -265,7 +265,7 @@ static int test_training_matches_double_reference(void)
         double x[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX] = {0}, m2[AE_P_MAX] = {0};
         ae_init_state(&p, NULL, NULL, theta);
         for (int e = 0; e < P; e++) x[e] = theta[e];
-        ae_buffers buf = {theta, grad, s1, s2, NULL};
+        ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
         ae_track track;
         ae_train(&p, &buf, &track, NULL);
         const double lr = p.lr, wd = p.weight_decay, b1 = p.beta1, b2 = p.beta2, eps = p.eps;
@@ -644,7 +644,7 @@ static int test_mean_bias_state_is_stable(void)
     const int n = 7;
     ae_params p = ideal_params(n);
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2, NULL};
+    ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
     ae_track track;
     ae_init_state(&p, NULL, NULL, theta);
     ae_train(&p, &buf, &track, NULL);
@@ -665,7 +665,7 @@ static int test_divergence_stops_the_run(void)
     p.lr = 1e4f;
     p.steps = 200;
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2, NULL};
+    ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
     ae_track track;
     ae_init_state(&p, NULL, NULL, theta);
     ae_train(&p, &buf, &track, NULL);
@@ -717,14 +717,14 @@ static int test_lanes_match_single_runs(void)
                 ae_init_state(&params[l], NULL, NULL, one);
                 for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
             }
-            ae_buffers buffers = {theta, grad, s1, s2, frozen};
+            ae_buffers buffers = {theta, grad, s1, s2, frozen, 0};
             if (m == 2)
                 ae_train_test_lanes_m2(lanes, &buffers, tracks, NULL);
             else
                 ae_train_test_lanes(lanes, &buffers, tracks, NULL);
             for (int l = 0; l < TEST_LANES; l++) {
                 float alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
-                ae_buffers single = {alone, g, a1, a2, NULL};
+                ae_buffers single = {alone, g, a1, a2, NULL, 0};
                 ae_track track;
                 ae_init_state(&params[l], NULL, NULL, alone);
                 ae_train(&params[l], &single, &track, NULL);
@@ -814,6 +814,246 @@ static int test_repulsor_resampling(void)
     }
     CHECK(theta[2 * n + 3] > before[2 * n + 3] && theta[2 * n + 0] == before[2 * n + 0],
           "feature 3 faces the repulsor, feature 0 does not");
+    return 0;
+}
+
+/* The unit bisector of the counter-clockwise gap from W_a to W_b (angles in double). */
+static void gap_bisector(const float *W, int a, int b, double out[2])
+{
+    double from = atan2(W[2 * a + 1], W[2 * a]), to = atan2(W[2 * b + 1], W[2 * b]);
+    double turn = fmod(to - from + 2 * two_pi, two_pi), mid = from + turn / 2;
+    out[0] = cos(mid), out[1] = sin(mid);
+}
+
+/* Live features 0..live-1 at radius radii[i] and angle degrees[i] (b = 1 - r^2: learnt),
+ * features live.. unlearnt with small W and b_dead; s1 = s2 = 1 everywhere. */
+static void gap_state(int n, int live, const double *degrees, const double *radii, float *theta, float *s1, float *s2)
+{
+    for (int i = 0; i < n; i++) {
+        const double angle = i < live ? degrees[i] * two_pi / 360 : 0.3 * i, r = i < live ? radii[i] : 0.01;
+        theta[2 * i] = (float)(r * cos(angle)), theta[2 * i + 1] = (float)(r * sin(angle));
+        theta[2 * n + i] = i < live ? (float)(1 - r * r) : 0.15f;
+    }
+    for (int e = 0; e < 3 * n; e++) s1[e] = s2[e] = 1.0f;
+}
+
+/* After a gap resampling of the unlearnt features dead[0..n_dead-1]: each sits at
+ * radius x (its gap's bisector) + noise x the Philox normals, the biases rose by
+ * delta x raised[j], and every other parameter and optimizer state is as before. */
+static int check_gap_result(const ae_params *p, const float *before, const float *theta, const float *s1,
+                            const float *s2, const int *dead, int n_dead, const int (*flanks)[2], const int *raised)
+{
+    const int n = p->n;
+    double mean_norm = 0;
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        int is_dead = 0;
+        for (int a = 0; a < n_dead; a++) is_dead |= dead[a] == i;
+        if (is_dead) continue;
+        mean_norm += hypot(before[2 * i], before[2 * i + 1]), live++;
+    }
+    mean_norm /= live;
+    float placed[AE_P_MAX];
+    memcpy(placed, before, (size_t)(3 * n) * sizeof(float));
+    for (int a = 0; a < n_dead; a++) {
+        const int i = dead[a];
+        double bisector[2];
+        gap_bisector(placed, flanks[a][0], flanks[a][1], bisector); /* earlier placed features count */
+        for (int k = 0; k < 2; k++) {
+            double want = 0.05 * mean_norm * bisector[k] +
+                          (double)p->intervene_noise * ae_normal((uint64_t)p->seed, AE_STREAM_INTERVENE, (uint64_t)(2 * a + k));
+            CHECK(close_to(theta[2 * i + k], want, 1e-6, 1e-5), "W_%d[%d] = %.7g, want %.7g", i, k, theta[2 * i + k], want);
+            placed[2 * i + k] = theta[2 * i + k];
+            CHECK(s1[2 * i + k] == 0 && s2[2 * i + k] == 0, "optimizer state of W_%d kept", i);
+        }
+        CHECK(theta[2 * n + i] == before[2 * n + i] && s1[2 * n + i] == 1, "b_dead %d changed", i);
+    }
+    for (int j = 0; j < n; j++) {
+        float want = before[2 * n + j];
+        for (int r = 0; r < raised[j]; r++) want += p->intervene_delta;
+        CHECK(theta[2 * n + j] == want, "b_%d = %.9g, want %.9g", j, theta[2 * n + j], want);
+        CHECK((s1[2 * n + j] == 0 && s2[2 * n + j] == 0) == (raised[j] > 0), "optimizer state of b_%d", j);
+        int is_dead = 0;
+        for (int a = 0; a < n_dead; a++) is_dead |= dead[a] == j;
+        if (is_dead) continue;
+        CHECK(theta[2 * j] == before[2 * j] && theta[2 * j + 1] == before[2 * j + 1] && s1[2 * j] == 1,
+              "live W_%d changed", j);
+    }
+    return 0;
+}
+
+/* The ideal failure: a regular hexagon, feature 6 dead.  Its six gaps are equal up to
+ * float rounding, so the dead feature goes to the bisector of some pair of neighbours,
+ * which alone get delta. */
+static int test_gap_resampling_hexagon(void)
+{
+    const int n = 7;
+    ae_params p = ideal_params(n);
+    p.seed = 3, p.intervene = AE_INTERVENE_GAP, p.intervene_delta = 0.1f, p.intervene_noise = 0.0f;
+    float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    for (int e = 0; e < 3 * n; e++) s1[e] = s2[e] = 1.0f;
+    memcpy(before, theta, sizeof theta);
+    ae_intervene(&p, theta, s1, s2);
+    int raised[AE_N_MAX] = {0}, first = -1;
+    for (int j = 0; j < n - 1; j++)
+        if (theta[2 * n + j] != before[2 * n + j]) raised[j] = 1, first = first < 0 ? j : first;
+    CHECK(first >= 0, "no bias rose");
+    const int pair[2] = {first, raised[(first + 1) % 6] ? (first + 1) % 6 : (first + 5) % 6};
+    const int flanks[1][2] = {{raised[(first + 1) % 6] ? pair[0] : pair[1], raised[(first + 1) % 6] ? pair[1] : pair[0]}};
+    CHECK(raised[pair[1]] && raised[0] + raised[1] + raised[2] + raised[3] + raised[4] + raised[5] == 2,
+          "the two raised biases are not angular neighbours");
+    const int dead[1] = {6};
+    CHECK(hypot(theta[12], theta[13]) > 0.05 * 1.4 && hypot(theta[12], theta[13]) < 0.05 * 1.43, "radius %g",
+          hypot(theta[12], theta[13]));
+    return check_gap_result(&p, before, theta, s1, s2, dead, 1, flanks, raised);
+}
+
+/* An irregular pentagon (gaps 40, 60, 50, 100, 110 degrees) with one, then two unlearnt
+ * features: the first goes into the 110-degree gap (features 4, 0), splitting it; the
+ * second then into the 100-degree gap (features 3, 4).  Radii differ, noise is on. */
+static int test_gap_resampling_irregular(void)
+{
+    const double degrees[5] = {0, 40, 100, 150, 250}, radii[5] = {1.2, 1.0, 1.1, 1.3, 0.9};
+    for (int n_dead = 1; n_dead <= 2; n_dead++) {
+        const int n = 5 + n_dead;
+        ae_params p = ideal_params(n);
+        p.seed = 11, p.intervene = AE_INTERVENE_GAP, p.intervene_delta = 0.07f, p.intervene_noise = 1e-3f;
+        float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+        gap_state(n, 5, degrees, radii, theta, s1, s2);
+        memcpy(before, theta, sizeof theta);
+        ae_intervene(&p, theta, s1, s2);
+        const int dead[2] = {5, 6}, flanks[2][2] = {{4, 0}, {3, 4}};
+        int raised[AE_N_MAX] = {1, 0, 0, n_dead == 2, n_dead};
+        if (check_gap_result(&p, before, theta, s1, s2, dead, n_dead, flanks, raised)) return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Twins: Benettin's renormalisation                                         */
+/* ------------------------------------------------------------------------ */
+
+#define AE_PRECISION 32
+#define AE_LANES 2
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _pair)
+#include "ae_lanes.inc"
+
+/* One renormalisation: the twin 3 eps away returns to eps along the same direction,
+ * its optimizer state moves by the same factor toward the run's (Adam's second moment
+ * not below 0), and ln 3 is summed; a pair with a stopped lane is left alone. */
+static int test_twin_renormalisation(void)
+{
+    ae_params p = ideal_params(7);
+    p.seed = 4;
+    const ae_params *lanes[2] = {&p, &p};
+    const int P = 21;
+    float theta[2 * AE_P_MAX], s1[2 * AE_P_MAX], s2[2 * AE_P_MAX], start[AE_P_MAX];
+    ae_init_ideal_failure(&p, start, start + 2 * 7);
+    for (int e = 0; e < P; e++) {
+        theta[2 * e] = theta[2 * e + 1] = start[e];
+        s1[2 * e] = 0.5f, s1[2 * e + 1] = 0.8f;                  /* twin - run = 0.3 */
+        s2[2 * e] = 0.01f, s2[2 * e + 1] = e == 0 ? 0.0f : 0.04f; /* e = 0: the run's is larger */
+    }
+    p.twin_eps = 3e-3f;
+    ae_twin_perturb(&p, 2, 1, theta); /* 3 eps away */
+    p.twin_eps = 1e-3f;
+    float moved[2 * AE_P_MAX];
+    memcpy(moved, theta, sizeof moved);
+    ae_track track[2] = {{0}};
+    int stopped[2] = {0, 0};
+    ae_buffers buf = {theta, NULL, s1, s2, NULL, 100};
+    ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
+    double d2 = 0;
+    for (int e = 0; e < P; e++) d2 += pow((double)theta[2 * e + 1] - theta[2 * e], 2);
+    CHECK(close_to(sqrt(d2), 1e-3, 0, 1e-4), "distance after %g", sqrt(d2));
+    CHECK(close_to(track[0].twin_log_sum, log(3.0), 0, 1e-4), "log sum %g, want ln 3", track[0].twin_log_sum);
+    for (int e = 0; e < P; e++) {
+        CHECK(theta[2 * e] == moved[2 * e] && s1[2 * e] == 0.5f && s2[2 * e] == 0.01f, "the run moved");
+        double want = theta[2 * e] + ((double)moved[2 * e + 1] - moved[2 * e]) / 3;
+        CHECK(close_to(theta[2 * e + 1], want, 1e-7, 1e-6), "twin %d off the direction", e);
+        CHECK(close_to(s1[2 * e + 1], 0.6, 0, 1e-3), "twin's s1 %d = %g, want 0.5 + 0.3 / 3", e, s1[2 * e + 1]);
+        CHECK(close_to(s2[2 * e + 1], e == 0 ? 0.01 - 0.01 / 3 : 0.02, 0, 1e-3), "twin's s2 %d = %g", e, s2[2 * e + 1]);
+    }
+    /* a contraction (d < eps) moves the twin away; the second moment stops at 0 */
+    p.twin_eps = 4e-3f;
+    ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
+    CHECK(s2[1] == 0.0f, "Adam's second moment below 0: %g", s2[1]);
+    stopped[1] = 1;
+    memcpy(moved, theta, sizeof moved);
+    ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
+    CHECK(memcmp(moved, theta, (size_t)(2 * P) * sizeof(float)) == 0, "a stopped pair was renormalised");
+    return 0;
+}
+
+/* The largest |eigenvalue| of the linearised SGD step I - lr (H + wd I) at theta (P
+ * parameters of n x m), H by central differences of the double gradient, by power
+ * iteration; v: its unit eigenvector. */
+static double sgd_step_spectral_radius(const ae_params *p, const float *theta, double *v)
+{
+    const int n = p->n, m = p->m, P = n * m + n;
+    double x[AE_P_MAX], g_plus[AE_P_MAX], g_minus[AE_P_MAX], H[64][64], h = 1e-6;
+    for (int e = 0; e < P; e++) x[e] = theta[e];
+    for (int c = 0; c < P; c++) {
+        x[c] += h;
+        ae_loss_grad_f64(n, m, x, x + n * m, g_plus, g_plus + n * m);
+        x[c] -= 2 * h;
+        ae_loss_grad_f64(n, m, x, x + n * m, g_minus, g_minus + n * m);
+        x[c] += h;
+        for (int r = 0; r < P; r++) H[r][c] = (g_plus[r] - g_minus[r]) / (2 * h);
+    }
+    double rho = 0;
+    for (int e = 0; e < P; e++) v[e] = 1.0 + 0.1 * e;
+    for (int it = 0; it < 200000; it++) {
+        double w[AE_P_MAX], norm = 0, before = 0;
+        for (int r = 0; r < P; r++) {
+            w[r] = v[r] - (double)p->lr * (double)p->weight_decay * v[r];
+            for (int c = 0; c < P; c++) w[r] -= (double)p->lr * H[r][c] * v[c];
+            norm += w[r] * w[r], before += v[r] * v[r];
+        }
+        rho = sqrt(norm / before);
+        for (int e = 0; e < P; e++) v[e] = w[e] / sqrt(norm);
+    }
+    return rho;
+}
+
+/* SGD with weight decay at a strict minimum (n = 2, m = 1: no rotation symmetry) is a
+ * contracting linear map with spectral radius rho: Benettin's exponent of a run and its
+ * twin, started in a random direction and renormalised every 100 steps, is ln rho < 0; a
+ * free twin started along the slowest eigenvector gives ln(d_T/eps)/T = ln rho too (T is
+ * short there: d_T must stay far above float rounding). */
+static int test_lyapunov_of_a_stable_run(void)
+{
+    ae_params p = {.n = 2, .m = 1, .optimizer = AE_OPT_SGD, .lr = 0.1f, .weight_decay = 0.05f, .steps = 40000,
+                   .check_every = 100, .plateau_steps = 1000, .outcome_window = 1000, .outcome_tol = 3e-3f,
+                   .tilt_max = 0.5f, .live_min = 0.9f, .seed = 8, .twin_eps = 1e-3f, .twin_renorm_every = 100};
+    float theta[AE_P_MAX] = {1.0f, -1.0f, 0.0f, 0.0f}, grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    ae_buffers one = {theta, grad, s1, s2, NULL, 0};
+    ae_track track[2];
+    ae_train(&p, &one, &track[0], NULL); /* to the minimum */
+    double slowest[AE_P_MAX];
+    const double want = log(sgd_step_spectral_radius(&p, theta, slowest));
+    CHECK(want < -1e-3, "the minimum is not strict: ln rho = %g", want);
+    for (int renorm = 0; renorm <= 100; renorm += 100) {
+        float pair[2 * AE_P_MAX], g2[2 * AE_P_MAX], a1[2 * AE_P_MAX], a2[2 * AE_P_MAX], frozen[2 * AE_P_MAX];
+        for (int e = 0; e < 4; e++) pair[2 * e] = theta[e], pair[2 * e + 1] = (float)(theta[e] + 1e-3 * slowest[e]);
+        if (renorm) { /* a random direction instead: the renormalisations align it */
+            for (int e = 0; e < 4; e++) pair[2 * e + 1] = theta[e];
+            ae_twin_perturb(&p, 2, 1, pair);
+        }
+        p.steps = renorm ? 2000 : 100;
+        ae_buffers buf = {pair, g2, a1, a2, frozen, renorm};
+        const ae_params *lanes[2] = {&p, &p};
+        ae_train_pair(lanes, &buf, track, NULL);
+        double d2 = 0;
+        for (int e = 0; e < 4; e++) d2 += pow((double)pair[2 * e + 1] - pair[2 * e], 2);
+        const double lyapunov = (track[0].twin_log_sum + log(sqrt(d2) / 1e-3)) / (double)p.steps;
+        CHECK(lyapunov < 0 && close_to(lyapunov, want, 0, 0.05), "renorm %d: exponent %g, want ln rho = %g", renorm,
+              lyapunov, want);
+        CHECK(renorm ? track[0].twin_log_sum < 0 : track[0].twin_log_sum == 0, "renorm %d: log sum %g", renorm,
+              track[0].twin_log_sum);
+    }
     return 0;
 }
 
@@ -915,6 +1155,10 @@ static const struct {
     {"lanes_match_single_runs", test_lanes_match_single_runs},
     {"anthropic_resampling", test_anthropic_resampling},
     {"repulsor_resampling", test_repulsor_resampling},
+    {"gap_resampling_hexagon", test_gap_resampling_hexagon},
+    {"gap_resampling_irregular", test_gap_resampling_irregular},
+    {"twin_renormalisation", test_twin_renormalisation},
+    {"lyapunov_of_a_stable_run", test_lyapunov_of_a_stable_run},
     {"wilson_interval", test_wilson_interval},
     {"init_invariance", test_init_invariance},
 };
