@@ -1,14 +1,11 @@
 """Lean outputs (output.fields, issue 14): only the chosen record fields are written, and
 every reader of files (info, merge, --resume, init.scheme = "file") copes with the others
 missing or says which one it needs."""
-import signal
-import shutil
-
 import h5py
 import numpy as np
 
 from e2e_support import run_aesweep
-from test_recovery import FAULT_INJECT, all_data, assert_identical, with_fault
+from test_recovery import FAULT_INJECT, all_data, kill_at_every_write_and_resume, with_fault
 
 LEAN = "outcome,recovery_step,splay"
 SWEEP = """
@@ -116,12 +113,4 @@ def test_a_lean_sweep_killed_at_every_write_resumes_to_identical_data(tmp_path, 
     writes = int(count.read_text())
     ref = all_data(ref_dir / "out.h5")
     assert ref["done"].all() and "W_final" not in ref
-    for k in range(1, writes + 1):
-        folder = tmp_path / f"k{k}"
-        folder.mkdir()
-        out = folder / "out.h5"
-        proc = run_aesweep("run", cfg, "-o", out, "--quiet", "--threads", "1", check=False, env=with_fault(at=k))
-        assert proc.returncode == -signal.SIGKILL, (k, proc.stderr)
-        run_aesweep("run", cfg, "-o", out, "--resume", "--quiet", "--threads", "1")
-        assert_identical(out, ref)
-        shutil.rmtree(folder)
+    kill_at_every_write_and_resume(cfg, tmp_path, writes, ref)

@@ -104,6 +104,12 @@ def test_a_kill_at_every_write_of_a_life_resumes_to_identical_data(tmp_path):
     assert ref["trajectory/done"] == 1 and ref["done"].all()
     # K is the whole life: one more and nothing is killed
     run_aesweep("run", cfg, "-o", ref_dir / "again.h5", "--quiet", "--threads", "1", env=with_fault(at=writes + 1))
+    kill_at_every_write_and_resume(cfg, tmp_path, writes, ref)
+
+
+def kill_at_every_write_and_resume(cfg, tmp_path, writes, ref):
+    """Kills a sweep of cfg (2 x 10 runs) at its k-th write for k = 1 .. writes, resumes it
+    and compares it with ref (all_data of the uninterrupted file)."""
     for k in range(1, writes + 1):
         folder = tmp_path / f"k{k}"
         folder.mkdir()
