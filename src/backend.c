@@ -110,8 +110,10 @@ void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const 
     const int defined = !cfg->twin_setting && eps > 0 && params->steps > 0 && isfinite(distance) &&
                         track->diverged_step < 0 && twin_sum->outcome != AE_OUT_DIVERGED &&
                         res->outcome[slot] != AE_OUT_DIVERGED;
-    const double last = distance > 0 ? ae_log_unit(distance / eps) : -INFINITY; /* the interval since the last renormalisation */
-    res->lyapunov[slot] = defined ? (float)((track->twin_log_sum + last) / (double)params->steps) : NAN;
+    res->lyapunov[slot] = NAN;
+    if (defined) /* the last term: the interval since the last renormalisation */
+        res->lyapunov[slot] =
+            (float)((track->twin_log_sum + (distance > 0 ? ae_log_unit(distance / eps) : -INFINITY)) / (double)params->steps);
 }
 
 void ae_trajectories_shape(const ae_job *job, ae_trajectories *traj)

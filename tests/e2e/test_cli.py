@@ -438,6 +438,35 @@ grid  = ( { param = "intervene.method"; values = ["none", "anthropic", "repulsor
     assert 0 < abs(b_dead) <= 1.5e-4  # reset from 1/7 to 0, then one Adam step of about lr
 
 
+def test_gap_places_the_dead_feature_where_the_repulsor_cannot(tmp_path, write_config):
+    """The exact hexagon of the ideal failure: its live sum is 0, so the literal repulsor does
+    nothing; gap puts the dead feature at 0.05 x the radius on the bisector of two angular
+    neighbours, raises their two biases by delta and leaves b_dead (lr 0: nothing else moves)."""
+    cfg = write_config("""
+model = { n = 7; };
+init  = { scheme = "ideal_failure"; };
+train = { optimizer = "sgd"; lr = 0.0; steps = 1; };
+intervene = { at_step = 0; delta = 0.1; noise = 0.0; };
+grid  = ( { param = "intervene.method"; values = ["repulsor", "gap"]; } );
+""")
+    out = tmp_path / "gap.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    radius = np.sqrt(2) * 1.01
+    repulsor, gap = ds.sel(intervention="repulsor"), ds.sel(intervention="gap")
+    np.testing.assert_allclose(float(repulsor["norm"].sel(feature=6)), 1e-3, rtol=1e-5)  # as it was
+    np.testing.assert_allclose(float(gap["norm"].sel(feature=6)), 0.05 * radius, rtol=1e-5)
+    assert float(gap["b_final"].sel(feature=6)) == float(repulsor["b_final"].sel(feature=6)) == np.float32(1 / 7)
+    raised = np.flatnonzero(gap["b_final"].values[:6] != repulsor["b_final"].values[:6])
+    assert len(raised) == 2 and (raised[1] - raised[0]) in (1, 5), raised     # two angular neighbours
+    np.testing.assert_allclose(gap["b_final"].values[raised] - repulsor["b_final"].values[raised], 0.1, rtol=1e-5)
+    W = gap["W_final"].values
+    angle = lambda i: np.arctan2(W[i, 1], W[i, 0])
+    a, b = angle(raised[0]), angle(raised[1])
+    bisector = np.angle(np.exp(1j * a) + np.exp(1j * b))
+    assert abs(np.angle(np.exp(1j * (angle(6) - bisector)))) < 1e-5
+
+
 def test_large_integers_are_read_exactly(tmp_path, write_config):
     cfg = write_config("""
 init  = { seed = 5000000000; };
