@@ -62,7 +62,8 @@ def arguments(p):
                         "'# region NAME: ...' comment lines, else the whole file)")
     p.add_argument("--method", choices=["auto", "twin", "grid"], default="auto",
                    help="twin: each run against its twin over the twin_eps axis; grid: neighbouring "
-                        "cells of the map at eps grid cells (default: twin when the file has twins)")
+                        "cells of the map at eps grid cells (default: twin when the file has twins at "
+                        "two eps or more, or a sample axis)")
     p.add_argument("--max-eps", type=int, default=None, metavar="CELLS",
                    help="grid method: largest eps in grid cells (default: a quarter of the region's map)")
     p.add_argument("--bootstrap", type=int, default=BOOTSTRAP, metavar="N",
@@ -431,20 +432,22 @@ def regional(ds, regions=(), split="perfect", method="auto", x=None, y=None, eps
     regions: [(name, {setting: (lo, hi)})]; empty: the whole file. method "twin" compares
     each run's side of the split with its twin's (eps = the `twin_eps` axis); "grid"
     compares neighbouring cells of the map over grid axes x and y (eps in grid cells, up to
-    max_eps); "auto" takes "twin" when the file has finished twins.
+    max_eps); "auto" takes "twin" when the file has finished twins over two eps values or
+    more (or random points, which have no neighbours), else "grid".
     """
     common.require(ds, "outcome" if split != "recovered" else "recovered")
     if split != "recovered":
         split_code(ds, split)
     twin_var = "twin_recovered" if split == "recovered" else "twin_outcome"
     has_twins = twin_var in ds.variables and bool(common.masked(ds, twin_var).notnull().any())
-    if method == "auto":
-        method = "twin" if has_twins else "grid"
+    dims = common.grid_dims(ds)
+    if method == "auto":  # twins at one eps give f at that eps only: then the map's neighbours
+        many_eps = eps_axis in dims and ds.sizes[eps_axis] > 1
+        method = "twin" if has_twins and (many_eps or "sample" in dims) else "grid"
     if method == "twin" and not has_twins:
         raise common.AnalysisError(f"no finished twin runs in this file ('{twin_var}' missing or empty): "
                                    "use the grid method")
     regions = list(regions) or [("all", {})]
-    dims = common.grid_dims(ds)
     if method == "grid" and "sample" in dims:
         raise common.AnalysisError(f"no finished twin runs with a `{twin_var}` in this file, and the grid method "
                                    "needs a grid: a `sample` axis has no neighbours")

@@ -488,3 +488,52 @@ def test_regional_reports_lyapunov_and_box_per_region():
     assert "Lyapunov: 8192 runs, quantiles 10/25/50/75/90 %: 0.001 0.001 0.001 0.001 0.001; fraction > 0: 1.000" in \
         [line.strip() for line in lines]
     assert u["box_dim"].values == pytest.approx([1.0, 1.0], abs=0.15)
+
+
+def setting_twin_map(rows=64, cols=64, eps=(1e-3, 1e-2, 1e-1), config=""):
+    """lr x bias_delta x twin_eps as a setting twin over bias_delta makes it: perfect below
+    a straight line in (lr index, bias_delta), the twin's outcome is the outcome at
+    bias_delta + eps; lyapunov NaN (setting twins have none) except in a state-twin corner."""
+    lr, delta, eps = np.logspace(-3, -1, cols), np.linspace(0, 1, rows), np.array(eps)
+    line = 0.3 + 0.4 * np.arange(cols)[None, :, None] / cols  # boundary delta per lr column
+    perfect = np.broadcast_to(delta[:, None, None] < line, (rows, cols, eps.size))
+    twin = (delta[:, None, None] + eps[None, None, :]) < line
+    dims = ("bias_delta", "lr", "twin_eps")
+    lyap = np.full(perfect.shape, np.nan)
+    lyap[:8, :8] = 1e-3
+    return xr.Dataset({"outcome": outcome_var(dims, perfect), "twin_outcome": outcome_var(dims, twin),
+                       "lyapunov": (dims, lyap), "done": (dims, np.ones(perfect.shape, np.uint8))},
+                      coords={"lr": lr, "bias_delta": delta, "twin_eps": eps}, attrs={"config": config})
+
+
+def test_setting_twins_on_a_map():
+    """Twins at delta + eps on a map with a smooth boundary: alpha ~ 1 by the twin method,
+    which auto picks over the twin_eps axis; with one eps only, auto takes the grid."""
+    ds = setting_twin_map()
+    u = chaos_stats.regional(ds, n_boot=200)
+    assert u.attrs["method"] == "twin" and u["eps"].values.tolist() == [1e-3, 1e-2, 1e-1]
+    assert one(u, "interval") == f"bootstrap over {64 * 64} runs"
+    assert one(u, "alpha") == pytest.approx(1.0, abs=0.15) and one(u, "verdict").startswith("falls like eps")
+    assert one(u, "box_dim") == pytest.approx(1.0, abs=0.25)
+    assert one(u, "lyap_runs") == 64 * 3  # the finite values only
+    assert chaos_stats.regional(ds.isel(twin_eps=[1]), n_boot=0).attrs["method"] == "grid"
+
+
+def test_script_on_written_files(tmp_path, capsys):
+    """The command line on files written like the engine's: a map with setting twins and
+    config regions (figure with the Lyapunov panel), and random points (no figure)."""
+    config = "# region low: lr in [1e-3, 1e-2]\n# region high: lr in [1e-2, 0.1]\n"
+    path, out = tmp_path / "map.h5", tmp_path / "map.png"
+    setting_twin_map(config=config).to_netcdf(path, engine="h5netcdf")
+    assert chaos_stats.main([str(path), "--bootstrap", "50", "-o", str(out)]) == 0
+    check_image(out, chaos_stats.SIZE_FOUR)
+    text = capsys.readouterr().out
+    assert "method twin (each run against its twin)" in text
+    assert re.search(r"alpha = 1\.\d{3} \[\S+, \S+\] \(bootstrap over \d+ runs\): falls like eps",
+                     "\n".join(region_block(text, "low")))
+    path = tmp_path / "sample.h5"
+    twin_dataset(lambda lr, delta: np.zeros(lr.shape)).to_netcdf(path, engine="h5netcdf")
+    assert chaos_stats.main([str(path), "--region", "lr in [0, 1]", "-o", str(tmp_path / "no.png")]) == 0
+    text = capsys.readouterr().out
+    assert "no map drawn" in text and not (tmp_path / "no.png").exists()
+    assert printed(region_block(text, "region1"), "alpha =").endswith("flat: riddled or fully mixed")
