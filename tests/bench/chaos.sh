@@ -48,7 +48,7 @@ for precision in float32 float64; do
     run "chaos_adamw_$precision" sweeps/chaos_adamw.cfg --set "model.precision=\"$precision\""
     "$PYTHON" -m analysis.chaos_map "$OUT/chaos_adamw_$precision.h5" --var first_perfect_step --panel outcome \
         -o "$OUT/chaos_adamw_$precision.png"
-    stats "chaos_adamw_$precision" --region 'smooth: lr in [2e-4, 3e-3]' --region 'mixed: lr in [0.06, 0.15]'
+    stats "chaos_adamw_$precision"
 done
 echo
 echo "===== speckle above lr 0.05 (AdamW) and 2.0 (SGD): share of neighbouring cells along lr that differ in outcome"
