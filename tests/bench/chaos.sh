@@ -44,7 +44,7 @@ for precision in float32 float64; do
     run "chaos_sgd_$precision" sweeps/chaos_sgd.cfg --set "model.precision=\"$precision\""
     "$PYTHON" -m analysis.chaos_map "$OUT/chaos_sgd_$precision.h5" --var recovery_step --panel outcome \
         -o "$OUT/chaos_sgd_$precision.png"
-    stats "chaos_sgd_$precision" --split recovered --region 'band: lr in [0.75, 2.0]' --region 'edge: lr in [2.0, 3.2]'
+    stats "chaos_sgd_$precision" --split recovered
     run "chaos_adamw_$precision" sweeps/chaos_adamw.cfg --set "model.precision=\"$precision\""
     "$PYTHON" -m analysis.chaos_map "$OUT/chaos_adamw_$precision.h5" --var first_perfect_step --panel outcome \
         -o "$OUT/chaos_adamw_$precision.png"
