@@ -540,7 +540,7 @@ def lyapunov_line(s):
     runs = int(s["lyap_runs"].item())
     if not runs:
         return "Lyapunov: no finite value in the region"
-    q = " ".join(f"{v:.3g}" for v in s["lyapunov"].values)
+    q = " ".join(f"{v:.4g}" for v in s["lyapunov"].values)
     frac, lo, hi = (s[k].item() for k in ("lyap_fraction", "lyap_lo", "lyap_hi"))
     interval = f" [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else ""
     cuts = "/".join(str(round(100 * p)) for p in QUANTILES)
