@@ -3,7 +3,8 @@
 #
 #   bash tests/bench/chaos.sh [OUT_DIR]      (default: out/chaos)
 #
-# Trains, with build/aesweep (CPU backend unless a GPU is there), about 2.6e9 model-steps:
+# Trains, with build/aesweep (CPU backend unless a GPU is there), about 2.8e9 model-steps
+# (0.8e9 of them in float64; the float32 SGD map alone took 400 s on the shared 2-core VM):
 #   1. sweeps/chaos_sgd.cfg and sweeps/chaos_adamw.cfg: the maps from the symmetric
 #      failure, in float32 and float64 (model.precision)
 #   2. sweeps/uncertainty.cfg: setting twins over delta, the uncertainty exponent per region
