@@ -13,7 +13,7 @@ from the repository root):
     census           outcome fractions, Wilson intervals
     latent           one run's latent plane and W^T W
     trajectories     stored training trajectories
-    chaos_stats      FTLE map, box-counting dimension
+    chaos_stats      per region: uncertainty exponent, box counting, Lyapunov map
     resample_compare recovery per resampling method
     summary          what the sweep found, in sentences
     report           all of them, with an HTML page

@@ -1,29 +1,33 @@
-"""Chaos statistics over two grid axes: Lyapunov map, recovery label, box-counting dimension, and the uncertainty exponent per region.
+"""Chaos statistics over two settings, per region: the uncertainty exponent, box counting of the boundary, the Lyapunov exponent.
 
     python3 -m analysis.chaos_stats OUT.h5 [--x lr] [--y bias_delta]
-        [--label perfect|recovered] [--reduce mean|median] [--base 2|3]
-        [--region '[NAME:] lr in [a, b], bias_delta in [c, d]']... [--split OUTCOME]
+        [--split perfect|recovered|OUTCOME] [--reduce mean|median] [--base 2|3]
+        [--region '[NAME:] lr in [a, b], bias_delta in [c, d]']...
         [--method auto|twin|grid] [--max-eps CELLS] [--bootstrap N]
         [--logx] [--logy] [--sel AXIS=VALUE]... [-o chaos_stats.png]
 
-Panels: (a) the largest Lyapunov exponent of the twin runs (`lyapunov`, Benettin, reduced over the
-other axes; diverging colours centred at 0), (b) the binary label (default: the final
-outcome is perfect, i.e. a run that started from a failure state recovered; `recovered`:
-the engine's plateau-then-perfect flag) with its boundary cells shaded, (c) box counting
-of those boundary cells: log N(s) against log(1/s), with the least-squares line whose
-slope is the box-counting dimension. Over other axes the label is the majority of the
-finished runs of a cell (a tie counts as 0). Prints the dimension and the Lyapunov summary
-(share of runs with Lyapunov > 0 with a 95 % Wilson interval, median Lyapunov). A file without
-twin runs (no `lyapunov`, or all NaN) gets panels (b) and (c) only.
+A region is a box in two settings, from --region or from `# region NAME: ...` comment
+lines of the sweep config (the output keeps its config); default: the whole file. Every
+run is labelled by the split (--split, default: its final outcome is perfect or not;
+`recovered`: the engine's plateau-then-perfect flag; any outcome name). Per region:
 
-Then, per region (a box in settings, from --region or from `# region NAME: ...` comment
-lines of the sweep config; default: the whole file), the uncertainty exponent: the
-fraction f(eps) of runs that end on the other side of the split (--split, default
-perfect vs not) when moved by eps, from each run's `twin_outcome` over the `twin_eps`
-axis, or, without twins, from neighbouring cells eps apart on the map (eps in grid
-cells); alpha of f ~ eps^alpha by least squares in log-log, with a bootstrap interval,
-and a verdict: flat (alpha ~ 0, riddled or fully mixed) or falling like eps (alpha ~ 1,
-a smooth boundary). A file with a `sample` axis gets the exponent only (no map).
+- the uncertainty exponent: the fraction f(eps) of runs that end on the other side of the
+  split when moved by eps, from each run's `twin_outcome` (`twin_recovered`) over the
+  `twin_eps` axis, or, without twins, from neighbouring cells eps apart on the map (eps in
+  grid cells); alpha of f ~ eps^alpha by least squares in log-log, with a 95 % bootstrap
+  interval over the region's runs (twins) or replicate maps, and a verdict in words: flat
+  (alpha ~ 0: riddled or fully mixed), falling like eps (alpha ~ 1: a smooth boundary), or
+  in between (a fractal boundary);
+- the box-counting dimension of the boundary cells of the split's map inside the region;
+- the largest Lyapunov exponent of the runs (`lyapunov`, Benettin's renormalised twins;
+  an older file's `ftle` otherwise): quantiles and the share > 0.
+
+Figure: (a) the Lyapunov map (reduced over the other axes, diverging colours centred at
+0; left out when the file has none), (b) the split's map (majority of the finished runs
+of a cell over the other axes; a tie counts as 0) with its boundary cells shaded and the
+regions outlined, (c) box counting per region: log N(s) against log(1/s) with the
+least-squares lines whose slopes are the dimensions, (d) f(eps) per region, log-log. A
+file with a `sample` axis (random points) gets the printed statistics only.
 """
 import re
 
@@ -31,37 +35,35 @@ import matplotlib
 import numpy as np
 import xarray as xr
 from matplotlib.colors import ListedColormap, Normalize
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from . import cli, common
 from .chaos_map import draw_map, pick_axes
 
 PROG = "analysis.chaos_stats"
-SIZE_THREE = (17.0, 5.0)  # inches: Lyapunov map, label map, box counting
-SIZE_TWO = (12.0, 5.0)  # inches: without Lyapunov
+SIZE_FOUR = (22.0, 5.0)  # inches: Lyapunov map, label map, box counting, f(eps)
+SIZE_THREE = (17.0, 5.0)  # inches: without the Lyapunov map
 TICKS_MAX = 8  # a labelled tick per value on map axes up to this length
 BOUNDARY_SHADE = (0.0, 0.0, 0.0, 0.45)  # drawn over boundary cells of the label map
-LABELS = {"perfect": ("not perfect", "perfect"), "recovered": ("not recovered", "recovered")}
-LABEL_COLORS = {k: common.class_colors(v) for k, v in
-                (("perfect", ("not recovered", "perfect")), ("recovered", ("not recovered", "recovered")))}
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)  # of the Lyapunov exponent per region
 
 
 def arguments(p):
     cli.add_map_axes(p)
-    p.add_argument("--label", choices=sorted(LABELS), default="perfect",
-                   help="binary label: final outcome perfect, or the `recovered` flag (default: perfect)")
+    p.add_argument("--split", "--label", default="perfect", metavar="OUTCOME",
+                   help="label of a run: its final outcome is OUTCOME or not, or `recovered`: the engine's "
+                        "plateau-then-perfect flag (default: perfect; --label is the same option)")
     p.add_argument("--reduce", choices=["mean", "median"], default="mean",
-                   help="Lyapunov over the axes not shown (default: mean)")
+                   help="Lyapunov map over the axes not shown (default: mean)")
     p.add_argument("--base", type=int, choices=[2, 3], default=2,
                    help="box sizes are powers of this (default: 2)")
     p.add_argument("--region", action="append", default=[], metavar="'[NAME:] lr in [a, b], bias_delta in [c, d]'",
-                   help="a box in two settings for the uncertainty exponent; repeatable (default: the config's "
+                   help="a box in two settings; repeatable (default: the config's "
                         "'# region NAME: ...' comment lines, else the whole file)")
-    p.add_argument("--split", default="perfect", metavar="OUTCOME",
-                   help="uncertain = ends on the other side of OUTCOME vs not (default: perfect)")
     p.add_argument("--method", choices=["auto", "twin", "grid"], default="auto",
-                   help="twin: each run against its twin_outcome over the twin_eps axis; grid: neighbouring "
-                        "cells of the outcome map at eps grid cells (default: twin when the file has twins)")
+                   help="twin: each run against its twin over the twin_eps axis; grid: neighbouring "
+                        "cells of the map at eps grid cells (default: twin when the file has twins at "
+                        "two eps or more, or a sample axis)")
     p.add_argument("--max-eps", type=int, default=None, metavar="CELLS",
                    help="grid method: largest eps in grid cells (default: a quarter of the region's map)")
     p.add_argument("--bootstrap", type=int, default=BOOTSTRAP, metavar="N",
@@ -136,93 +138,59 @@ def box_counting_dimension(mask, base=2):
     return float(slope), sizes, counts
 
 
-# ----------------------------------------------------------------------------- data
+# ----------------------------------------------------------------------------- labels and Lyapunov exponents
 
 
-def run_label(ds, which):
-    """Per run: 1.0 where the label holds, 0.0 where not, NaN where not done."""
-    if which == "perfect":
-        value = common.masked(ds, "outcome")
-        hit = value == common.outcome_code(ds, "perfect")
-    else:
-        value = common.masked(ds, "recovered")
-        hit = value == 1
-    return hit.astype(float).where(value.notnull())
+def split_label(ds, split="perfect", twin=False):
+    """Per run (twin: per twin): 1.0 on the `split` side, 0.0 on the other, NaN where the run
+    is not done. split: an outcome name (from `outcome` / `twin_outcome`, which share their
+    codes) or `recovered` (the `recovered` / `twin_recovered` flag)."""
+    if split == "recovered":
+        value = common.masked(ds, "twin_recovered" if twin else "recovered")
+        return (value == 1).astype(float).where(value.notnull())
+    value = common.masked(ds, "twin_outcome" if twin else "outcome")
+    return (value == split_code(ds, split)).astype(float).where(value.notnull())
 
 
-def label_map(ds, which, keep):
-    """(label over keep: 1/0/NaN by majority of finished runs, axes reduced over)."""
-    per_run = run_label(ds, which)
-    over = common.others(per_run, keep)
-    share = per_run.mean(over, skipna=True) if over else per_run
-    return (share > 0.5).astype(float).where(share.notnull()), over
+def split_code(ds, split):
+    try:
+        return common.outcome_code(ds, split)
+    except common.AnalysisError as e:
+        raise common.AnalysisError(f"{e}, or recovered") from None
 
 
-def lyapunov_values(ds):
-    """Finite Lyapunov of finished runs (1-D numpy array), or None when the file has no Lyapunov."""
-    if "lyapunov" not in ds.variables:
+def majority(label, keep):
+    """1/0/NaN over the dims `keep`: the majority of the finished runs over the other dims
+    (a tie counts as 0; NaN where none is finished)."""
+    over = common.others(label, keep)
+    share = label.mean(over, skipna=True) if over else label
+    return (share > 0.5).astype(float).where(share.notnull())
+
+
+def lyapunov_name(ds):
+    """`lyapunov` (Benettin's renormalised twins), or an older file's `ftle`; None when
+    neither has a finite value (no state twins: none, or setting twins only)."""
+    return next((v for v in ("lyapunov", "ftle") if v in ds.variables and bool(np.isfinite(ds[v]).any())), None)
+
+
+def lyapunov_summary(ds, mask):
+    """dict of the finite Lyapunov exponents of the finished runs where `mask`: runs,
+    positive, fraction (> 0), lo, hi (a 95 % Wilson interval when the runs are replicates,
+    NaN over deterministic grid cells), how (that rule in words), and the QUANTILES as q10,
+    q25, ... (NaN without values). None when the file has no Lyapunov variable."""
+    name = lyapunov_name(ds)
+    if name is None:
         return None
-    v = common.masked(ds, "lyapunov").values.ravel()
+    v = common.masked(ds, name).where(mask).values.ravel()
     v = v[np.isfinite(v)]
-    return v if v.size else None
-
-
-def lyapunov_summary(values):
-    """dict: runs, positive, fraction, lo, hi, median."""
-    n, k = int(values.size), int(np.count_nonzero(values > 0))
-    lo, hi = common.wilson(k, n)
-    return dict(runs=n, positive=k, fraction=k / n, lo=float(lo), hi=float(hi), median=float(np.median(values)))
-
-
-def analyse(ds, x=None, y=None, label="perfect", reduce="mean", base=2, sel=()):
-    """The chaos statistics of ds over grid axes x and y, as a Dataset (attrs: x, y, over,
-    which, base, dim; variables: the selected runs' axes, `label` and `boundary` over
-    (y, x), `counts` over `box_size`, and with twin runs `lyapunov` over (x, y) with the
-    summary of every finished run's Lyapunov in its attrs)."""
-    x, y = pick_axes(common.grid_dims(ds), x, y)
-    ds = common.prepare(ds, sel, need=["outcome" if label == "perfect" else "recovered"], sort=(x, y))
-    labels, over = label_map(ds, label, (x, y))
-    labels = labels.transpose(y, x)  # rows: y, columns: x; box tiling from (x0, y0)
-    boundary = boundary_cells(labels.values)
-    dim, sizes, counts = box_counting_dimension(boundary, base)
-    out = xr.Dataset({"label": labels, "boundary": (labels.dims, boundary),
-                      "counts": ("box_size", counts)}, coords={"box_size": sizes})
-    out.attrs.update(x=x, y=y, over=list(over), which=label, base=base, dim=dim)
-    lyapunov = lyapunov_values(ds)
-    if lyapunov is not None:
-        out["lyapunov"], lyapunov_label = common.reduce(ds, "lyapunov", (x, y), reduce)
-        out["lyapunov"].attrs.update(lyapunov_summary(lyapunov), long_name=lyapunov_label)
-    return out, ds
-
-
-def why_undefined(r):
-    if r.sizes["box_size"] < 2:
-        shape = r["label"].shape
-        return (f"undefined: the {shape[1]} x {shape[0]} grid allows {r.sizes['box_size']} box size(s); "
-                f"two need min(grid) >= {4 * r.attrs['base']}")
-    return "undefined: no boundary (every cell has the same label)"
-
-
-def report_lines(r):
-    a = r.attrs
-    shape = r["label"].shape
-    over = f", majority over {', '.join(a['over'])}" if a["over"] else ""
-    sizes, counts = r["box_size"].values, r["counts"].values
-    lines = [f"label: {a['which']} ({LABELS[a['which']][1]} = 1){over}",
-             f"grid: {a['x']} x {a['y']} = {shape[1]} x {shape[0]} cells, "
-             f"{int(np.count_nonzero(r['boundary'].values))} boundary cells",
-             f"box counting (base {a['base']}): s = {' '.join(map(str, sizes)) or 'none'}; "
-             f"N(s) = {' '.join(map(str, counts)) or 'none'}"]
-    dim = f"{a['dim']:.4f}" if np.isfinite(a["dim"]) else why_undefined(r)
-    lines.append(f"box-counting dimension: {dim}")
-    if "lyapunov" in r:
-        s = r["lyapunov"].attrs
-        lines.append(f"Lyapunov: {s['runs']} runs, fraction > 0: {s['fraction']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}], "
-                     f"median {s['median']:.4g} 1/step")
-    else:
-        lines.append("Lyapunov: none in this file (no twin runs: 'lyapunov' missing or all NaN); "
-                     "drawing the label map and box counting only")
-    return lines
+    k = int(np.count_nonzero(v > 0))
+    replicates, how = common.pooled_statistic(ds, common.grid_dims(ds))
+    lo, hi = common.wilson(k, v.size) if replicates and v.size else (np.nan, np.nan)
+    q = np.quantile(v, QUANTILES) if v.size else np.full(len(QUANTILES), np.nan)
+    out = dict(runs=int(v.size), positive=k, fraction=k / v.size if v.size else np.nan,
+               lo=float(lo), hi=float(hi), how=how, variable=name)
+    out.update({f"q{round(100 * p)}": float(x) for p, x in zip(QUANTILES, q)})
+    return out
 
 
 # ----------------------------------------------------------------------------- uncertainty exponent
@@ -237,6 +205,7 @@ FLAT_ALPHA = 0.25  # below: f(eps) stays flat over the eps range
 SMOOTH_ALPHA = 0.75  # above: f(eps) falls like eps
 BOOTSTRAP = 1000  # resamples for the interval of alpha
 INTERVAL = (2.5, 97.5)  # percentiles: a 95 % interval
+BOOT_CHUNK = 100  # resamples drawn at once (memory: BOOT_CHUNK x units x eps counts)
 EPS_AXIS = "twin_eps"  # the dimension of a twin.eps grid axis
 REGION_TERM = re.compile(r"\s*([A-Za-z_]\w*)\s+in\s+\[\s*([^,\]]+?)\s*,\s*([^\]]+?)\s*\]\s*(?:,|$)")
 REGION_COMMENT = re.compile(r"^\s*(?:#|//)\s*region\s+([A-Za-z_][\w-]*)\s*:(.*)$")
@@ -300,13 +269,6 @@ def region_mask(ds, bounds):
     return mask
 
 
-def split_label(ds, name="outcome", split="perfect"):
-    """Per run: 1.0 where variable `name` (outcome codes) is `split`, 0.0 where not, NaN where
-    the run is not done (or the value is missing)."""
-    value = common.masked(ds, name)
-    return (value == common.outcome_code(ds, split)).astype(float).where(value.notnull())
-
-
 def grid_uncertain(label, eps):
     """(uncertain, assessed) cell counts of a label array (..., rows, cols; 1/0/NaN) at
     distance eps in grid cells: a cell is assessed when it and its four neighbours at
@@ -351,21 +313,34 @@ def loglog_slope(eps, f):
 
 def fit_alpha(eps, uncertain, assessed, n_boot=BOOTSTRAP, seed=0):
     """(alpha, lo, hi): the log-log slope of f = uncertain / assessed against eps, and its
-    95 % bootstrap interval. Each f(eps) is resampled from its own runs or cells with
-    replacement (for 0/1 indicators: a binomial draw), so the interval covers the counting
-    noise of f; on a grid, neighbouring cells are correlated and the interval is narrower
+    95 % bootstrap interval.
+
+    uncertain and assessed are counts over eps (1-D) or per replicate unit over (unit, eps):
+    a run and its twins at every eps, or a replicate map. With units, the bootstrap draws
+    units with replacement, keeping each unit's counts over eps together (they share a run
+    or a map, so f at neighbouring eps is correlated and resampled as such). With 1-D
+    counts (one map) each f(eps) is drawn as a binomial of its own cells: that covers the
+    counting noise only; neighbouring cells are correlated and the interval is narrower
     than the spread between independent maps would be."""
     eps = np.asarray(eps, dtype=float)
-    k, n = np.asarray(uncertain, dtype=float), np.asarray(assessed, dtype=float)
+    k, n = np.asarray(uncertain, dtype=np.int64), np.asarray(assessed, dtype=np.int64)
+    total_k, total_n = (k, n) if k.ndim == 1 else (k.sum(0), n.sum(0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        f = np.where(n > 0, k / n, np.nan)
+        f = np.where(total_n > 0, total_k / total_n, np.nan)
     alpha = float(loglog_slope(eps, f))
     if not np.isfinite(alpha) or n_boot <= 0:
         return alpha, float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    draws = rng.binomial(n.astype(np.int64), np.nan_to_num(f), size=(int(n_boot), f.size))
+    if k.ndim == 1:
+        bk, bn = rng.binomial(n, np.nan_to_num(f), size=(int(n_boot), f.size)), n
+    else:  # units drawn with replacement, in chunks of BOOT_CHUNK resamples
+        parts = []
+        for start in range(0, int(n_boot), BOOT_CHUNK):
+            pick = rng.integers(0, k.shape[0], size=(min(BOOT_CHUNK, int(n_boot) - start), k.shape[0]))
+            parts.append((k[pick].sum(1), n[pick].sum(1)))
+        bk, bn = (np.concatenate(p) for p in zip(*parts))
     with np.errstate(invalid="ignore", divide="ignore"):
-        boot = loglog_slope(eps, np.where(n > 0, draws / n, np.nan))
+        boot = loglog_slope(eps, np.where(bn > 0, bk / bn, np.nan))
     boot = boot[np.isfinite(boot)]
     if not boot.size:
         return alpha, float("nan"), float("nan")
@@ -374,191 +349,309 @@ def fit_alpha(eps, uncertain, assessed, n_boot=BOOTSTRAP, seed=0):
 
 
 def verdict(alpha, lo, hi, uncertain):
-    """What f(eps) does over the eps range, in words (alpha and its interval lo, hi)."""
+    """What f(eps) does over the eps range, in words, judged by the interval [lo, hi] of
+    alpha (by alpha itself when there is no interval): flat when all of it lies below
+    FLAT_ALPHA, falling like eps when all of it lies above SMOOTH_ALPHA, in between
+    (a fractal boundary) when all of it lies between, else undecided between those."""
     if not np.asarray(uncertain).any():
         return "no boundary: one side of the split throughout"
     if not np.isfinite(alpha):
         return "undefined: alpha needs f > 0 at two eps values or more"
-    if lo <= FLAT_ALPHA and hi >= SMOOTH_ALPHA:
-        return "undecided: the interval reaches both flat and falling like eps (more runs or eps values)"
-    if alpha < FLAT_ALPHA:
-        return "flat: riddled or fully mixed"
-    if alpha > SMOOTH_ALPHA:
-        return "falls like eps: a smooth boundary"
-    return "falls slower than eps: a fractal boundary"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo = hi = alpha
+    kinds = [("flat: riddled or fully mixed", -np.inf, FLAT_ALPHA),
+             ("falls slower than eps: a fractal boundary", FLAT_ALPHA, SMOOTH_ALPHA),
+             ("falls like eps: a smooth boundary", SMOOTH_ALPHA, np.inf)]
+    reached = [text for text, a, b in kinds if lo < b and hi >= a]
+    if len(reached) == 1:
+        return reached[0]
+    return ("undecided: the interval reaches " + " and ".join(t.split(":")[0] for t in reached)
+            + " (more runs or eps values)")
 
 
 def twin_counts(ds, mask, split, eps_axis):
-    """(eps values, uncertain, assessed) from twin_outcome against outcome, per eps value."""
-    differs = split_label(ds, "outcome", split) != split_label(ds, "twin_outcome", split)
-    ok = split_label(ds, "outcome", split).notnull() & split_label(ds, "twin_outcome", split).notnull() & mask
-    over = [d for d in ok.dims if d != eps_axis]
-    k = (differs & ok).sum(over)
-    n = ok.sum(over)
+    """(eps values, uncertain, assessed): per run of the region (unit) and eps value, 1/0
+    whether the run and its twin fall on different sides of the split, and whether both
+    are finished; over (unit, eps)."""
+    run, twin = split_label(ds, split), split_label(ds, split, twin=True)
+    ok = run.notnull() & twin.notnull() & mask
+    differs = (run != twin) & ok
     if eps_axis in ok.dims:
-        return ds[eps_axis].values.astype(float), k.values.astype(int), n.values.astype(int)
-    return np.array([np.nan]), np.atleast_1d(k.values).astype(int), np.atleast_1d(n.values).astype(int)
+        eps = ds[eps_axis].values.astype(float)
+        ok, differs = (a.transpose(..., eps_axis) for a in (ok, differs))
+    else:
+        eps = np.array([np.nan])
+    shape = (-1, eps.size)
+    keep = ok.values.reshape(shape).any(1)  # units inside the region with a finished pair
+    return eps, differs.values.reshape(shape)[keep].astype(int), ok.values.reshape(shape)[keep].astype(int)
 
 
 def region_map(ds, bounds, split, x, y):
     """The split label on the (y, x) grid of the region: (labels over (others..., y, x),
-    the majority label over the other axes (y, x) for box counting)."""
+    the majority label over the other axes (y, x) for box counting, the other axes)."""
     keep = {d: np.flatnonzero(((ds[d] >= bounds[d][0]) & (ds[d] <= bounds[d][1])).values)
             for d in (x, y) if d in bounds}
-    label = split_label(ds.isel(keep), "outcome", split)
-    rest = [d for d in label.dims if d not in (x, y)]
-    share = label.mean(rest, skipna=True) if rest else label
-    majority = (share > 0.5).astype(float).where(share.notnull()).transpose(y, x).values
-    return label.transpose(*rest, y, x).values, majority
+    label = split_label(ds.isel(keep), split)
+    rest = common.others(label, (x, y))
+    return label.transpose(*rest, y, x), majority(label, (x, y)).transpose(y, x).values, rest
 
 
-def grid_counts(labels, max_eps=None):
-    """(eps in grid cells, uncertain, assessed) of a label array (replicates..., y, x)."""
+def grid_counts(labels, rest, max_eps=None):
+    """(eps in grid cells, uncertain, assessed) of a label array (others..., y, x): per
+    replicate map (unit) over (unit, eps) when every other axis is a replicate axis and
+    there are two maps or more, else summed over the maps, over eps."""
     eps = grid_eps(labels.shape, max_eps)
-    counts = np.array([grid_uncertain(labels, e) for e in eps], dtype=int).reshape(-1, 2)
-    return eps.astype(float), counts[:, 0], counts[:, 1]
+    maps = labels.values.reshape((-1,) + labels.shape[-2:])
+    counts = np.array([[grid_uncertain(m, e) for e in eps] for m in maps], dtype=int).reshape(len(maps), eps.size, 2)
+    if len(maps) < 2 or any(d not in common.REPLICATE_AXES for d in rest):
+        counts = counts.sum(0)
+    return eps.astype(float), counts[..., 0], counts[..., 1]
 
 
-def uncertainty(ds, regions=(), split="perfect", method="auto", x=None, y=None, eps_axis=EPS_AXIS,
-                max_eps=None, n_boot=BOOTSTRAP, seed=0):
-    """The uncertainty exponent per region, as a Dataset over (region, eps): `uncertain`,
-    `assessed`, `f`; over region: `alpha`, `alpha_lo`, `alpha_hi` (95 % bootstrap),
-    `verdict`, `box_dim` (box counting of the region's boundary cells on the x-y map; NaN
-    with a `sample` axis or a region bounded in other settings),
-    `bounds` (text). attrs: method, split, x, y, eps_units.
+def interval_text(method, units):
+    if units is None:
+        return "binomial over the cells of one map (neighbouring cells are correlated: too narrow)"
+    return f"bootstrap over {units} {'runs' if method == 'twin' else 'replicate maps'}"
+
+
+def regional(ds, regions=(), split="perfect", method="auto", x=None, y=None, eps_axis=EPS_AXIS,
+             max_eps=None, base=2, n_boot=BOOTSTRAP, seed=0):
+    """The chaos statistics per region, as a Dataset over region:
+
+    - over (region, eps): `uncertain`, `assessed`, `f`; over region: `alpha`, `alpha_lo`,
+      `alpha_hi` (95 % bootstrap), `interval` (how it was drawn), `verdict` (words);
+    - `box_dim` and over (region, box_size) `box_count` (-1: no such box size in the
+      region): box counting of the boundary cells of the region's x-y map of the split
+      (majority over the other axes); NaN with a `sample` axis or a region bounded in
+      other settings;
+    - with a Lyapunov variable: `lyap_runs`, `lyap_fraction` (> 0), `lyap_lo`, `lyap_hi`
+      (Wilson, over replicates only) and over (region, quantile) `lyapunov`;
+    - `bounds` (text). attrs: method, split, x, y, eps_units, base, lyapunov (variable name
+      or ""), lyap_how.
 
     regions: [(name, {setting: (lo, hi)})]; empty: the whole file. method "twin" compares
-    each run's outcome with its twin's (`twin_outcome`, eps = the `twin_eps` axis); "grid"
-    compares neighbouring cells of the outcome map over two grid axes x and y (eps in grid
-    cells, up to max_eps); "auto" takes "twin" when the file has finished twins. Every
-    axis other than x and y (or eps) holds replicates: their runs or maps are pooled.
+    each run's side of the split with its twin's (eps = the `twin_eps` axis); "grid"
+    compares neighbouring cells of the map over grid axes x and y (eps in grid cells, up to
+    max_eps); "auto" takes "twin" when the file has finished twins over two eps values or
+    more (or random points, which have no neighbours), else "grid".
     """
-    common.require(ds, "outcome")
-    common.outcome_code(ds, split)
-    has_twins = "twin_outcome" in ds.variables and bool(common.masked(ds, "twin_outcome").notnull().any())
-    if method == "auto":
-        method = "twin" if has_twins else "grid"
-    if method == "twin" and not has_twins:
-        raise common.AnalysisError("no finished twin runs in this file ('twin_outcome' missing or empty): use the grid method")
-    regions = list(regions) or [("all", {})]
+    common.require(ds, "outcome" if split != "recovered" else "recovered")
+    if split != "recovered":
+        split_code(ds, split)
+    twin_var = "twin_recovered" if split == "recovered" else "twin_outcome"
+    has_twins = twin_var in ds.variables and bool(common.masked(ds, twin_var).notnull().any())
     dims = common.grid_dims(ds)
+    if method == "auto":  # twins at one eps give f at that eps only: then the map's neighbours
+        many_eps = eps_axis in dims and ds.sizes[eps_axis] > 1
+        method = "twin" if has_twins and (many_eps or "sample" in dims) else "grid"
+    if method == "twin" and not has_twins:
+        raise common.AnalysisError(f"no finished twin runs in this file ('{twin_var}' missing or empty): "
+                                   "use the grid method")
+    regions = list(regions) or [("all", {})]
     if method == "grid" and "sample" in dims:
-        raise common.AnalysisError("no finished twin runs with a `twin_outcome` in this file, and the grid method "
+        raise common.AnalysisError(f"no finished twin runs with a `{twin_var}` in this file, and the grid method "
                                    "needs a grid: a `sample` axis has no neighbours")
     if "sample" not in dims:
         x, y = pick_axes(dims, x, y)
         ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])
-    per_region = []
+    per_region, lyap_how = [], ""
     for name, bounds in regions:
-        box = float("nan")
+        box, sizes, counts = float("nan"), np.zeros(0, int), np.zeros(0, int)
         outside = [key for key in bounds if key not in (x, y)]
         if method == "grid" and outside:
             raise common.AnalysisError(f"region {name}: '{outside[0]}' is not one of the map axes {x}, {y}")
+        mask = region_mask(ds, bounds)
         if "sample" not in dims and not outside:  # a box of the map: count its boundary's boxes
-            labels, majority = region_map(ds, bounds, split, x, y)
-            box = box_counting_dimension(boundary_cells(majority))[0]
+            labels, major, rest = region_map(ds, bounds, split, x, y)
+            box, sizes, counts = box_counting_dimension(boundary_cells(major), base)
         if method == "grid":
-            eps, k, n = grid_counts(labels, max_eps)
+            eps, k, n = grid_counts(labels, rest, max_eps)
         else:
-            eps, k, n = twin_counts(ds, region_mask(ds, bounds), split, eps_axis)
+            eps, k, n = twin_counts(ds, mask, split, eps_axis)
         alpha, lo, hi = fit_alpha(eps, k, n, n_boot, seed)
+        k_eps, n_eps = (k, n) if k.ndim == 1 else (k.sum(0), n.sum(0))
         with np.errstate(invalid="ignore", divide="ignore"):
-            f = np.where(n > 0, k / n, np.nan)
+            f = np.where(n_eps > 0, k_eps / n_eps, np.nan)
         text = ", ".join(f"{key} in [{common.fmt(a)}, {common.fmt(b)}]" for key, (a, b) in bounds.items()) or "everything"
-        per_region.append(xr.Dataset(
-            {"uncertain": ("eps", k), "assessed": ("eps", n), "f": ("eps", f),
-             "alpha": alpha, "alpha_lo": lo, "alpha_hi": hi, "verdict": verdict(alpha, lo, hi, k), "box_dim": box,
-             "bounds": text}, coords={"eps": eps}).expand_dims(region=[name]))
-    out = xr.concat(per_region, "region", join="outer", fill_value={"uncertain": 0, "assessed": 0})
-    out.attrs.update(method=method, split=split, x=x or "", y=y or "",
+        data = {"uncertain": ("eps", k_eps), "assessed": ("eps", n_eps), "f": ("eps", f),
+                "alpha": alpha, "alpha_lo": lo, "alpha_hi": hi, "verdict": verdict(alpha, lo, hi, k_eps),
+                "interval": interval_text(method, k.shape[0] if k.ndim == 2 else None),
+                "box_dim": box, "box_count": ("box_size", counts), "bounds": text}
+        lyap = lyapunov_summary(ds, mask)
+        if lyap is not None:
+            lyap_how = lyap["how"]
+            data.update(lyap_runs=lyap["runs"], lyap_fraction=lyap["fraction"], lyap_lo=lyap["lo"],
+                        lyap_hi=lyap["hi"], lyapunov=("quantile", [lyap[f"q{round(100 * p)}"] for p in QUANTILES]))
+        per_region.append(xr.Dataset(data, coords={"eps": eps, "box_size": sizes, "quantile": list(QUANTILES)})
+                          .expand_dims(region=[name]))
+    out = xr.concat(per_region, "region", join="outer",
+                    fill_value={"uncertain": 0, "assessed": 0, "box_count": -1, "f": np.nan})
+    out.attrs.update(method=method, split=split, x=x or "", y=y or "", base=base, lyap_how=lyap_how,
+                     lyapunov=lyapunov_name(ds) or "",
                      eps_units="grid cells" if method == "grid" else eps_axis)
     return out
 
 
-def uncertainty_lines(u):
+def region_lines(u):
     a = u.attrs
     where = f"neighbours in the {a['x']} x {a['y']} map" if a["method"] == "grid" else "each run against its twin"
-    lines = [f"uncertainty exponent: split {a['split']} vs not; method {a['method']} ({where}); "
-             f"eps in {a['eps_units']}; f(eps) ~ eps^alpha, 95 % bootstrap interval"]
+    lines = [f"split: {a['split']} vs not; uncertainty exponent by method {a['method']} ({where}); "
+             f"eps in {a['eps_units']}; f(eps) ~ eps^alpha with a 95 % interval"]
+    if a["lyapunov"]:
+        lines.append(f"Lyapunov exponent: `{a['lyapunov']}` [1/step]; share > 0: {a['lyap_how']}")
+    else:
+        lines.append("Lyapunov exponent: none in this file (no finite `lyapunov` or `ftle`: no state twins)")
     for r in u["region"].values:
         s = u.sel(region=r)
         keep = s["assessed"].values > 0
-        eps = s["eps"].values[keep]
         lines.append(f"region {r} ({s['bounds'].item()}):")
-        rows = [["eps"] + [common.fmt(e) for e in eps],
+        rows = [["eps"] + [common.fmt(e) for e in s["eps"].values[keep]],
                 ["f(eps)"] + [f"{v:.4g}" for v in s["f"].values[keep]],
                 ["runs"] + [str(v) for v in s["assessed"].values[keep]]]
         lines += ["  " + line for line in common.format_table(rows[0], rows[1:])]
         alpha = s["alpha"].item()
-        text = (f"{alpha:.3f} [{s['alpha_lo'].item():.3f}, {s['alpha_hi'].item():.3f}]"
-                if np.isfinite(alpha) else "undefined")
-        box = s["box_dim"].item()
-        box = f"; box-counting dimension {box:.3f}" if np.isfinite(box) else ""
-        lines.append(f"  alpha = {text}: {s['verdict'].item()}{box}")
+        lines.append(f"  alpha = {alpha:.3f} [{s['alpha_lo'].item():.3f}, {s['alpha_hi'].item():.3f}] "
+                     f"({s['interval'].item()}): {s['verdict'].item()}" if np.isfinite(alpha)
+                     else f"  alpha: {s['verdict'].item()}")
+        lines.append("  " + box_line(s, a["base"]))
+        if a["lyapunov"]:
+            lines.append("  " + lyapunov_line(s))
     return lines
+
+
+def box_line(s, base):
+    counts = s["box_count"].values
+    sizes = s["box_size"].values[counts >= 0]
+    counts = counts[counts >= 0]
+    if not sizes.size:
+        return "box counting: none (the region is no box of the map)"
+    dim = s["box_dim"].item()
+    if np.isfinite(dim):
+        dim = f"{dim:.3f}"
+    elif sizes.size < 2:
+        dim = f"undefined: {sizes.size} box size(s) fit the region; two need {4 * base} cells a side"
+    else:
+        dim = "undefined: no boundary in the region"
+    return (f"box counting (base {base}): s = {' '.join(map(str, sizes))}; N(s) = {' '.join(map(str, counts))}; "
+            f"dimension {dim}")
+
+
+def lyapunov_line(s):
+    runs = int(s["lyap_runs"].item())
+    if not runs:
+        return "Lyapunov: no finite value in the region"
+    q = " ".join(f"{v:.4g}" for v in s["lyapunov"].values)
+    frac, lo, hi = (s[k].item() for k in ("lyap_fraction", "lyap_lo", "lyap_hi"))
+    interval = f" [{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else ""
+    cuts = "/".join(str(round(100 * p)) for p in QUANTILES)
+    return f"Lyapunov: {runs} runs, quantiles {cuts} %: {q}; fraction > 0: {frac:.3f}{interval}"
 
 
 # ----------------------------------------------------------------------------- figure
 
 
-def render(r, ds, logx=False, logy=False, reduce="mean"):
-    a = r.attrs
-    x, y, has_lyapunov = a["x"], a["y"], "lyapunov" in r
-    cells = common.map_cells(ds, x, y, logx, logy)
-    fig = common.new_figure(*(SIZE_THREE if has_lyapunov else SIZE_TWO))
-    axes = list(fig.subplots(1, 3 if has_lyapunov else 2))
-    over = f" ({reduce} over {', '.join(a['over'])})" if a["over"] else ""
+def label_map(ds, split, x, y):
+    """The split's map over (y, x) (majority over the other axes), its boundary cells, and
+    the axes reduced over."""
+    label = split_label(ds, split)
+    over = common.others(label, (x, y))
+    major = majority(label, (x, y)).transpose(y, x)
+    return major, boundary_cells(major.values), over
 
-    if has_lyapunov:
+
+def outline_regions(ax, regions, ds, x, y):
+    """A dashed rectangle per region that is a box of the map (clipped to the map)."""
+    for name, bounds in regions:
+        if not bounds or any(key not in (x, y) for key in bounds):
+            continue
+        (x0, x1), (y0, y1) = ((max(lo, ds[d].values.min()), min(hi, ds[d].values.max()))
+                              for d in (x, y) for lo, hi in [bounds.get(d, (-np.inf, np.inf))])
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, ls="--", ec="white"))
+        ax.annotate(name, (x0, y1), xytext=(3, -11), textcoords="offset points", color="white", fontsize=8)
+
+
+def render(u, ds, regions=(), logx=False, logy=False, reduce="mean"):
+    a = u.attrs
+    x, y, split, lyap = a["x"], a["y"], a["split"], a["lyapunov"]
+    cells = common.map_cells(ds, x, y, logx, logy)
+    fig = common.new_figure(*(SIZE_FOUR if lyap else SIZE_THREE))
+    axes = list(fig.subplots(1, 4 if lyap else 3))
+    major, boundary, over = label_map(ds, split, x, y)
+
+    if lyap:
         ax = axes.pop(0)
-        lyapunov = r["lyapunov"]
-        finite = np.abs(lyapunov.values[np.isfinite(lyapunov.values)])
+        value, cbar = common.reduce(ds, lyap, (x, y), reduce)
+        finite = np.abs(value.values[np.isfinite(value.values)])
         half = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad=common.NAN_COLOR)
-        mesh = draw_map(ax, ds, lyapunov, x, y, cells, cmap=cmap, norm=Normalize(-half, half))
+        mesh = draw_map(ax, ds, value, x, y, cells, cmap=cmap, norm=Normalize(-half, half))
         ticks(ax, ds, x, y)
-        fig.colorbar(mesh, ax=ax, label=lyapunov.attrs["long_name"])
-        s = lyapunov.attrs
-        ax.set_title(f"(a) Lyapunov{over}\n{s['fraction']:.0%} of {s['runs']} runs > 0, "
-                     f"median {s['median']:.3g} 1/step", fontsize=10)
+        outline_regions(ax, regions, ds, x, y)
+        fig.colorbar(mesh, ax=ax, label=cbar)
+        lover = common.others(common.require(ds, lyap), (x, y))
+        ax.set_title(f"(a) largest Lyapunov exponent `{lyap}`" + (f" ({reduce} over {', '.join(lover)})" if lover else "")
+                     + "\ngrey: none (setting twins, no twin, not done)", fontsize=10)
 
     ax = axes.pop(0)
-    names = list(LABELS[a["which"]])
-    colors = list(LABEL_COLORS[a["which"]])
-    boundary = r["boundary"].values
-    draw_map(ax, ds, r["label"], x, y, cells, cmap=ListedColormap(colors).with_extremes(bad=common.NAN_COLOR),
+    names = [f"not {split}", split]
+    colors = list(common.class_colors(("not recovered", "perfect")))
+    draw_map(ax, ds, major, x, y, cells, cmap=ListedColormap(colors).with_extremes(bad=common.NAN_COLOR),
              vmin=-0.5, vmax=1.5)
     ticks(ax, ds, x, y)
     shade = np.ma.masked_where(~boundary, np.ones(boundary.shape))
     (xe, _, _), (ye, _, _) = cells
     ax.pcolormesh(xe, ye, shade, cmap=ListedColormap([BOUNDARY_SHADE]), vmin=0, vmax=1)
+    outline_regions(ax, regions, ds, x, y)
     handles = [Patch(color=c, label=n) for c, n in zip(colors, names)]
     handles += [Patch(color=BOUNDARY_SHADE, label="boundary cell"), Patch(color=common.NAN_COLOR, label="not done")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    majority = f" (majority over {', '.join(a['over'])})" if a["over"] else ""
-    ax.set_title(f"(b) {a['which']}{majority}\n{int(np.count_nonzero(boundary))} boundary cells", fontsize=10)
+    over = f" (majority over {', '.join(over)})" if over else ""
+    ax.set_title(f"(b) {split}{over}\n{int(np.count_nonzero(boundary))} boundary cells", fontsize=10)
 
     ax = axes.pop(0)
-    sizes, counts = r["box_size"].values, r["counts"].values
-    ok = counts > 0
-    lx, ly = np.log(1.0 / sizes[ok]), np.log(counts[ok])
-    ax.plot(lx, ly, "o", color="tab:blue", label="boxes holding a boundary cell")
-    for s, px, py in zip(sizes[ok], lx, ly):
-        ax.annotate(f"s={s}", (px, py), textcoords="offset points", xytext=(4, -10), fontsize=8)
-    if np.isfinite(a["dim"]):
-        slope, intercept = np.polyfit(lx, ly, 1)
-        ends = np.array([lx.min(), lx.max()])
-        ax.plot(ends, slope * ends + intercept, "-", color="tab:red", label=f"fit: dimension {a['dim']:.3f}")
-        title = f"dimension {a['dim']:.3f}"
-    else:
-        title = "dimension undefined"
-        ax.text(0.5, 0.95, why_undefined(r).replace(": ", ":\n", 1).replace("; ", ";\n"),
-                transform=ax.transAxes, ha="center", va="top", fontsize=9)
+    for k, r in enumerate(u["region"].values):
+        s = u.sel(region=r)
+        counts = s["box_count"].values
+        ok = counts > 0
+        if ok.sum() < 1:
+            continue
+        lx, ly = np.log(1.0 / s["box_size"].values[ok]), np.log(counts[ok])
+        color = f"C{k % 10}"
+        dim = s["box_dim"].item()
+        ax.plot(lx, ly, "o", color=color, label=f"{r}: dimension " + (f"{dim:.3f}" if np.isfinite(dim) else "undefined"))
+        if np.isfinite(dim):
+            slope, intercept = np.polyfit(lx, ly, 1)
+            ax.plot(lx[[0, -1]], slope * lx[[0, -1]] + intercept, "-", color=color)
     ax.set_xlabel("log(1/s)   (s: box side in cells)")
-    ax.set_ylabel("log N(s)")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(f"(c) box counting of the boundary, base {a['base']}: {title}", fontsize=10)
+    ax.set_ylabel("log N(s)   (boxes holding a boundary cell)")
+    legend_if_any(ax)
+    ax.set_title(f"(c) box counting of the boundary per region, base {a['base']}", fontsize=10)
+
+    ax = axes.pop(0)
+    for k, r in enumerate(u["region"].values):
+        s = u.sel(region=r)
+        use = (s["assessed"].values > 0) & (s["f"].values > 0)
+        if not use.any():
+            continue
+        eps, f = s["eps"].values[use], s["f"].values[use]
+        alpha = s["alpha"].item()
+        ax.plot(eps, f, "o-", color=f"C{k % 10}",
+                label=f"{r}: alpha " + (f"{alpha:.2f} [{s['alpha_lo'].item():.2f}, {s['alpha_hi'].item():.2f}]"
+                                         if np.isfinite(alpha) else "undefined"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"eps ({a['eps_units']})")
+    ax.set_ylabel("f(eps): share of runs on the other side at eps")
+    legend_if_any(ax)
+    ax.set_title(f"(d) uncertainty exponent per region, method {a['method']}", fontsize=10)
     return fig
+
+
+def legend_if_any(ax):
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "nothing to draw (see the printed lines)", transform=ax.transAxes, ha="center", fontsize=9)
 
 
 def ticks(ax, ds, x, y):
@@ -568,18 +661,19 @@ def ticks(ax, ds, x, y):
 
 def run(args):
     ds = common.open_dataset(args.file)
-    if "sample" in common.grid_dims(ds):  # points drawn at random: no map, no boxes
-        u = uncertainty(common.prepare(ds, args.sel, need=["outcome"]), regions_for(ds, args.region), args.split,
-                        args.method, eps_axis=EPS_AXIS, n_boot=args.bootstrap)
-        print("\n".join(uncertainty_lines(u)))
+    sample = "sample" in common.grid_dims(ds)
+    if not sample:
+        args.x, args.y = pick_axes(common.grid_dims(ds), args.x, args.y)
+    ds = common.prepare(ds, args.sel, need=["recovered" if args.split == "recovered" else "outcome"],
+                        sort=() if sample else (args.x, args.y))
+    regions = regions_for(ds, args.region)
+    u = regional(ds, regions, args.split, args.method, args.x, args.y,
+                 max_eps=args.max_eps, base=args.base, n_boot=args.bootstrap)
+    print("\n".join(region_lines(u)))
+    if sample:  # points drawn at random: no map, no boxes
         print(f"no map drawn: the runs lie at random points (`sample` axis); {args.output} not written")
         return
-    r, ds = analyse(ds, args.x, args.y, args.label, args.reduce, args.base, args.sel)
-    print("\n".join(report_lines(r)))
-    u = uncertainty(ds, regions_for(ds, args.region), args.split, args.method, r.attrs["x"], r.attrs["y"],
-                    max_eps=args.max_eps, n_boot=args.bootstrap)
-    print("\n".join(uncertainty_lines(u)))
-    common.save_figure(render(r, ds, args.logx, args.logy, args.reduce), args.output)
+    common.save_figure(render(u, ds, regions, args.logx, args.logy, args.reduce), args.output)
 
 
 main = cli.script(PROG, __doc__, arguments, run, figure="chaos_stats.png")

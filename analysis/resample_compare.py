@@ -1,4 +1,4 @@
-"""Recovery probability per intervention method (none, anthropic, repulsor, ...).
+"""Recovery probability per intervention method (none, anthropic, repulsor, gap, ...).
 
     python3 -m analysis.resample_compare OUT.h5 [--x lr] [--y intervene_delta]
         [--logx] [--logy] [--sel AXIS=VALUE]... [-o resample_compare.png]
