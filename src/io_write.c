@@ -586,7 +586,7 @@ static void writer_end(ae_out *out)
 void ae_out_write_start(ae_out *out, uint64_t first, uint64_t count, const ae_results *res)
 {
     io_writer *w = &out->writer;
-    assert(!w->in_flight); /* its buffer may be the one handed over now */
+    assert(!w->in_flight); /* one batch at a time: the caller collected the last one */
     w->in_flight = 1;
     if (w->started || writer_begin(out) == 0) {
         pthread_mutex_lock(&w->lock);
