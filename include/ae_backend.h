@@ -40,23 +40,23 @@ typedef struct {
     X(n_learnt, I16, RUN, -1, "1", "learnt features (Y_ii >= 0.5)")                                               \
     X(radius_levels, I16, RUN, -1, "1", "distinct norm levels of learnt features")                                \
     X(plateau_kind, I8, RUN, -1, "1", "kind of the longest plateau (flag_meanings)")                              \
-    X(plateau_start, I64, RUN, -2, "step", "first check of the longest plateau (-1: none)")                        \
+    X(plateau_start, I64, RUN, -2, "step", "first check of the longest plateau (-1: none)")                       \
     X(plateau_length, I64, RUN, -2, "step", "last minus first check of the longest plateau (-1: none)")           \
     X(plateau_unlearnt, I16, RUN, -2, "1", "unlearnt features on the longest plateau (-1: none)")                 \
     X(recovery_step, I64, RUN, -2, "step", "first perfect check after the longest plateau (-1: none)")            \
     X(first_perfect_step, I64, RUN, -2, "step", "first perfect check (-1: never)")                                \
     X(diverged_step, I64, RUN, -2, "step", "step the loss became non-finite (-1: never)")                         \
-    X(loss, REAL, RUN, NAN, "1", "final MSE loss L(T)")                                                             \
-    X(loss_change, REAL, RUN, NAN, "1", "(L(T) - L(T - outcome.window)) / L(T)")                                   \
-    X(tilt, REAL, RUN, NAN, "1", "max_j |W_i.W_j| / b_i of the unlearnt feature with the largest b_i > 0")         \
-    X(splay, REAL, RUN, NAN, "1", "splay, sum of feature norms")                                                   \
-    X(asymmetry, REAL, RUN, NAN, "1", "norm of the feature sum over the splay")                                    \
-    X(min_gap, REAL, RUN, NAN, "rad", "smallest angle between adjacent learnt features")                           \
-    X(twin_distance, REAL, RUN, NAN, "1", "distance to the twin run at the end")                                   \
-    X(ftle, REAL, RUN, NAN, "1/step", "finite-time Lyapunov exponent ln(d_T/eps)/T")                               \
-    X(recon, REAL, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                                \
-    X(norm, REAL, FEATURE, NAN, "1", "feature norm |W_i|")                                                         \
-    X(b_final, REAL, FEATURE, NAN, "1", "final bias b_i")                                                          \
+    X(loss, REAL, RUN, NAN, "1", "final MSE loss L(T)")                                                           \
+    X(loss_change, REAL, RUN, NAN, "1", "(L(T) - L(T - outcome.window)) / L(T)")                                  \
+    X(tilt, REAL, RUN, NAN, "1", "max_j |W_i.W_j| / b_i of the unlearnt feature with the largest b_i > 0")        \
+    X(splay, REAL, RUN, NAN, "1", "splay, sum of feature norms")                                                  \
+    X(asymmetry, REAL, RUN, NAN, "1", "norm of the feature sum over the splay")                                   \
+    X(min_gap, REAL, RUN, NAN, "rad", "smallest angle between adjacent learnt features")                          \
+    X(twin_distance, REAL, RUN, NAN, "1", "distance to the twin run at the end")                                  \
+    X(ftle, REAL, RUN, NAN, "1/step", "finite-time Lyapunov exponent ln(d_T/eps)/T")                              \
+    X(recon, REAL, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                               \
+    X(norm, REAL, FEATURE, NAN, "1", "feature norm |W_i|")                                                        \
+    X(b_final, REAL, FEATURE, NAN, "1", "final bias b_i")                                                         \
     X(W_final, REAL, WEIGHT, NAN, "1", "final weights W_i")
 
 #define AE_RECORD_CTYPE_I8 int8_t

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae_backend.h" /* the CPU path: ae_init_run, ae_train_run, ae_summarize_run */
 #include "ae_config.h"
 #include "ae_model.h"
 #include "../../kernels/train.cuh"

@@ -751,6 +751,86 @@ static int test_lanes_match_single_runs(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* float64: the _f64 instances of the same math                               */
+/* ------------------------------------------------------------------------ */
+
+#define AE_PRECISION 64
+#define AE_LANES TEST_LANES
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _test_lanes_f64)
+#include "ae_lanes.inc"
+
+/* float64 lanes equal float64 runs alone; a float64 start rounded to float is the float32
+ * start (DESIGN.md section 2); a float32 run rounds its double settings itself. */
+static int test_float64_instances(void)
+{
+    static double theta[TEST_LANES * AE_P_MAX], grad[TEST_LANES * AE_P_MAX], s1[TEST_LANES * AE_P_MAX],
+        s2[TEST_LANES * AE_P_MAX], frozen[TEST_LANES * AE_P_MAX];
+    const int n = 6, m = 3, P = n * m + n;
+    for (int optimizer = AE_OPT_SGD; optimizer <= AE_OPT_ADAMW; optimizer++) {
+        ae_params params[TEST_LANES];
+        const ae_params *lanes[TEST_LANES];
+        ae_track tracks[TEST_LANES];
+        for (int l = 0; l < TEST_LANES; l++) {
+            ae_params_defaults(&params[l]);
+            params[l].precision = AE_FLOAT64, params[l].n = n, params[l].m = m, params[l].seed = 7 + l;
+            params[l].optimizer = optimizer, params[l].lr = 1e-3 * (l + 1), params[l].momentum = 0.3 * (l % 2);
+            params[l].steps = 1500, params[l].intervene = l % 3, params[l].intervene_at_step = 400;
+            lanes[l] = &params[l];
+            double one[AE_P_MAX];
+            ae_init_state_f64(&params[l], NULL, NULL, one);
+            for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
+        }
+        ae_buffers_f64 buffers = {theta, grad, s1, s2, frozen};
+        ae_train_test_lanes_f64(lanes, &buffers, tracks, NULL);
+        for (int l = 0; l < TEST_LANES; l++) {
+            double alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
+            ae_buffers_f64 single = {alone, g, a1, a2, NULL};
+            ae_track track;
+            ae_init_state_f64(&params[l], NULL, NULL, alone);
+            ae_train_f64(&params[l], &single, &track, NULL);
+            for (int e = 0; e < P; e++)
+                CHECK(memcmp(&theta[e * TEST_LANES + l], &alone[e], sizeof alone[e]) == 0,
+                      "float64 optimizer %d lane %d parameter %d: %.17g alone %.17g", optimizer, l, e,
+                      theta[e * TEST_LANES + l], alone[e]);
+            CHECK(track.first_perfect_step == tracks[l].first_perfect_step && track.loss_anchor == tracks[l].loss_anchor,
+                  "float64 lane %d track differs", l);
+        }
+    }
+    for (int scheme = AE_INIT_XAVIER_NORMAL; scheme <= AE_INIT_IDEAL_FAILURE; scheme++) {
+        if (scheme == AE_INIT_FILE) continue;
+        ae_params p;
+        ae_params_defaults(&p);
+        p.scheme = scheme, p.seed = 11, p.init_std = 0.3, p.init_bound = 0.7, p.n = 9;
+        ae_params_round_to_precision(&p); /* settings a float32 run can hold: the draws alone differ */
+        double wide[AE_P_MAX];
+        float narrow[AE_P_MAX];
+        ae_init_state_f64(&p, NULL, NULL, wide);
+        ae_init_state_f32(&p, NULL, NULL, narrow);
+        int same = 1, exact = 1;
+        for (int e = 0; e < p.n * p.m + p.n; e++) same &= (float)wide[e] == narrow[e], exact &= wide[e] == narrow[e];
+        CHECK(same, "scheme %d: the float64 start rounded to float is the float32 start", scheme);
+        CHECK(!exact, "scheme %d: the float64 start has more digits than float", scheme);
+    }
+    ae_params raw, rounded;
+    ae_params_defaults(&raw);
+    raw.lr = 0.0123456789, raw.weight_decay = 0.0314159, raw.steps = 300;
+    rounded = raw;
+    ae_params_round_to_precision(&rounded);
+    CHECK(rounded.lr == (double)(float)raw.lr && rounded.lr != raw.lr, "rounded lr %.17g", rounded.lr);
+    float a[AE_P_MAX], b[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX], m2[AE_P_MAX];
+    ae_track track;
+    ae_buffers_f32 buf_a = {a, g, m1, m2, NULL}, buf_b = {b, g, m1, m2, NULL};
+    ae_init_state_f32(&raw, NULL, NULL, a);
+    ae_train_f32(&raw, &buf_a, &track, NULL);
+    ae_init_state_f32(&rounded, NULL, NULL, b);
+    ae_train_f32(&rounded, &buf_b, &track, NULL);
+    CHECK(memcmp(a, b, sizeof(float) * (size_t)(raw.n * raw.m + raw.n)) == 0,
+          "a float32 run computes the same from double settings and from their float roundings");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Interventions on a hand-built failure state, against their definitions     */
 /* ------------------------------------------------------------------------ */
 
@@ -914,6 +994,7 @@ static const struct {
     {"mean_bias_state_is_stable", test_mean_bias_state_is_stable},
     {"divergence_stops_the_run", test_divergence_stops_the_run},
     {"lanes_match_single_runs", test_lanes_match_single_runs},
+    {"float64_instances", test_float64_instances},
     {"anthropic_resampling", test_anthropic_resampling},
     {"repulsor_resampling", test_repulsor_resampling},
     {"wilson_interval", test_wilson_interval},

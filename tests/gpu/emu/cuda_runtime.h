@@ -10,7 +10,7 @@
 #define __forceinline__ inline
 #define __shared__
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) /* aek_emu_shared is aligned where runtime.cpp defines it */
 
 struct aek_emu_dim3 {
     unsigned x, y, z;
