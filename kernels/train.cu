@@ -294,16 +294,24 @@ static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t c
     train_shared<R><<<blocks_for(count, threads), threads, bytes, stream>>>(bt, order, count, words);
 }
 
+/* The float64 register kernels: m = 2, n <= 8 only.  A double state needs twice the
+ * registers, so larger ones spill anyway, and each instance costs minutes of ptxas; the
+ * other float64 runs of variant 1 go to the shared kernel, as float32 runs of sizes
+ * without an instance do. */
+#define AEK_FIXED_F64_LIST(X) X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2) X(7, 2) X(8, 2)
+
 #define AEK_SHARED_ENTRY(R) {AEK_SHARED, precision_of<R>(), AE_N_MAX, AE_M_MAX, launch_shared<R>, address_of<train_shared<R>>},
-#define AEK_FIXED_ENTRY(N, M)                                                                                    \
-    {AEK_FIXED, AE_FLOAT32, N, M, launch_fixed<float, N, M>, address_of<train_fixed<float, N, M>>},              \
-        {AEK_FIXED, AE_FLOAT64, N, M, launch_fixed<double, N, M>, address_of<train_fixed<double, N, M>>},
+#define AEK_FIXED_F32_ENTRY(N, M) \
+    {AEK_FIXED, AE_FLOAT32, N, M, launch_fixed<float, N, M>, address_of<train_fixed<float, N, M>>},
+#define AEK_FIXED_F64_ENTRY(N, M) \
+    {AEK_FIXED, AE_FLOAT64, N, M, launch_fixed<double, N, M>, address_of<train_fixed<double, N, M>>},
 #define AEK_LOCAL_ENTRY(N, M)                                                                                    \
     {AEK_LOCAL, AE_FLOAT32, N, M, launch_local<float, N, M>, address_of<train_local<float, N, M>>},              \
         {AEK_LOCAL, AE_FLOAT64, N, M, launch_local<double, N, M>, address_of<train_local<double, N, M>>},
 /* entries 0 and 1, the shared kernel of each precision (by ae_precision), take every run */
-static constexpr kernel_entry kernels[] = {AEK_SHARED_ENTRY(float) AEK_SHARED_ENTRY(double)
-                                               AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY)};
+static constexpr kernel_entry kernels[] = {
+    AEK_SHARED_ENTRY(float) AEK_SHARED_ENTRY(double) AEK_FIXED_LIST(AEK_FIXED_F32_ENTRY)
+        AEK_FIXED_F64_LIST(AEK_FIXED_F64_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY)};
 #define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 static_assert(AEK_KERNELS <= 127, "kernel_table holds entries as int8_t");
 

@@ -10,7 +10,7 @@
  *   aek_init(bt)           initial states only: theta = ae_init_state + ae_perturb (tests)
  *   aek_train(bt, ...)     init, train, summarize every run of the batch on the device
  *   aek_kernel_name(v)     what kernel variant v is
- *   aek_has_fixed(n, m)    whether variant AEK_FIXED has a compiled instance for (n, m)
+ *   aek_has_fixed(n, m)    whether variant AEK_FIXED has a compiled float32 instance for (n, m)
  *   aek_kernel_for(v, precision, n, m, info)  the kernel instance variant v runs for (n, m)
  *                          in that model.precision: its name, block size and resident
  *                          blocks per SM (aesweep bench)
@@ -22,7 +22,8 @@
  *   1 AEK_FIXED   n, m compile-time constants (instances in train.cu, m = 2 design
  *                 point first): the inlined header loops unroll and W, b, the gradient
  *                 and the Adam moments live in registers.  Other (n, m), and runs with
- *                 an intervention (its indexing is dynamic), fall back to 0.
+ *                 an intervention (its indexing is dynamic), fall back to 0.  float64
+ *                 instances: m = 2, n <= 8 (train.cu, AEK_FIXED_F64_LIST).
  *   2 AEK_LOCAL   runtime n, m; arrays in per-thread local memory sized by a
  *                 compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
  * Every variant calls the header's ae_init_state, ae_perturb, ae_train and ae_summarize:
