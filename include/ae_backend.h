@@ -28,7 +28,8 @@ typedef struct {
 /* The record of a run, every field listed once: the results struct, its alloc/free and
  * the writer's variable table (src/io_write.c) are built from this list.
  * X(name, TYPE, SHAPE, fill, units, long_name):
- *   TYPE   I8, U8, I16, I64 or F32 (the C type is AE_RECORD_CTYPE_<TYPE>)
+ *   TYPE   I8, U8, I16, I64 or REAL (the C type is AE_RECORD_CTYPE_<TYPE>; REAL is double in
+ *          memory, float32 in the file unless some run of the sweep is float64)
  *   SHAPE  RUN: one value per run; FEATURE: n_max per run (NaN past the run's n);
  *          WEIGHT: n_max * m_max per run
  *   fill   what the file holds before the run is done (-2 where -1 means "none") */
@@ -39,27 +40,27 @@ typedef struct {
     X(n_learnt, I16, RUN, -1, "1", "learnt features (Y_ii >= 0.5)")                                               \
     X(radius_levels, I16, RUN, -1, "1", "distinct norm levels of learnt features")                                \
     X(plateau_kind, I8, RUN, -1, "1", "kind of the longest plateau (flag_meanings)")                              \
-    X(plateau_start, I64, RUN, -2, "step", "first check of the longest plateau (-1: none)")                        \
+    X(plateau_start, I64, RUN, -2, "step", "first check of the longest plateau (-1: none)")                       \
     X(plateau_length, I64, RUN, -2, "step", "last minus first check of the longest plateau (-1: none)")           \
     X(plateau_unlearnt, I16, RUN, -2, "1", "unlearnt features on the longest plateau (-1: none)")                 \
     X(recovery_step, I64, RUN, -2, "step", "first perfect check after the longest plateau (-1: none)")            \
     X(first_perfect_step, I64, RUN, -2, "step", "first perfect check (-1: never)")                                \
     X(diverged_step, I64, RUN, -2, "step", "step the loss became non-finite (-1: never)")                         \
-    X(loss, F32, RUN, NAN, "1", "final MSE loss L(T)")                                                             \
-    X(loss_change, F32, RUN, NAN, "1", "(L(T) - L(T - outcome.window)) / L(T)")                                   \
-    X(tilt, F32, RUN, NAN, "1", "max_j |W_i.W_j| / b_i of the unlearnt feature with the largest b_i > 0")         \
-    X(splay, F32, RUN, NAN, "1", "splay, sum of feature norms")                                                   \
-    X(asymmetry, F32, RUN, NAN, "1", "norm of the feature sum over the splay")                                    \
-    X(min_gap, F32, RUN, NAN, "rad", "smallest angle between adjacent learnt features")                           \
+    X(loss, REAL, RUN, NAN, "1", "final MSE loss L(T)")                                                           \
+    X(loss_change, REAL, RUN, NAN, "1", "(L(T) - L(T - outcome.window)) / L(T)")                                  \
+    X(tilt, REAL, RUN, NAN, "1", "max_j |W_i.W_j| / b_i of the unlearnt feature with the largest b_i > 0")        \
+    X(splay, REAL, RUN, NAN, "1", "splay, sum of feature norms")                                                  \
+    X(asymmetry, REAL, RUN, NAN, "1", "norm of the feature sum over the splay")                                   \
+    X(min_gap, REAL, RUN, NAN, "rad", "smallest angle between adjacent learnt features")                          \
     X(twin_outcome, I8, RUN, -1, "1", "the twin's outcome class (flag_meanings)")                                 \
     X(twin_recovered, U8, RUN, 255, "1", "the twin had a plateau and is perfect at the end (1) or not (0)")       \
-    X(twin_distance, F32, RUN, NAN, "1", "distance to the twin over all parameters at the end")                   \
-    X(lyapunov, F32, RUN, NAN, "1/step",                                                                          \
+    X(twin_distance, REAL, RUN, NAN, "1", "distance to the twin over all parameters at the end")                  \
+    X(lyapunov, REAL, RUN, NAN, "1/step",                                                                         \
       "largest Lyapunov exponent (Benettin, state twins): sum of ln(d/eps) over renormalisations / T")            \
-    X(recon, F32, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                                \
-    X(norm, F32, FEATURE, NAN, "1", "feature norm |W_i|")                                                         \
-    X(b_final, F32, FEATURE, NAN, "1", "final bias b_i")                                                          \
-    X(W_final, F32, WEIGHT, NAN, "1", "final weights W_i")
+    X(recon, REAL, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                               \
+    X(norm, REAL, FEATURE, NAN, "1", "feature norm |W_i|")                                                        \
+    X(b_final, REAL, FEATURE, NAN, "1", "final bias b_i")                                                         \
+    X(W_final, REAL, WEIGHT, NAN, "1", "final weights W_i")
 
 /* Field k of the list is AE_RECORD_FIELD_<name> = k; output.fields keeps a set of them as
  * the bits of a uint64_t (ae_config.output_fields). */
@@ -72,7 +73,7 @@ enum { AE_RECORD_FIELDS(AE_RECORD_INDEX) AE_RECORD_FIELD_COUNT };
 #define AE_RECORD_CTYPE_U8 uint8_t
 #define AE_RECORD_CTYPE_I16 int16_t
 #define AE_RECORD_CTYPE_I64 int64_t
-#define AE_RECORD_CTYPE_F32 float
+#define AE_RECORD_CTYPE_REAL double
 typedef enum { AE_RECORD_RUN, AE_RECORD_FEATURE, AE_RECORD_WEIGHT } ae_record_shape;
 
 /* The records of one batch, structure of arrays: one array per field of AE_RECORD_FIELDS. */
@@ -94,24 +95,36 @@ void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max);
 void ae_results_free(ae_results *res);
 
 /* Settings and initial parameters theta = [W | b] of run `flat`: random init from the
- * run's Philox stream, a base state, or ideal_failure, then the bias perturbation.
- * twin = 1: those of its twin (ae_twin_params; a state twin starts eps away). */
-void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, float *theta);
+ * run's Philox stream, a base state, or ideal_failure, then the bias perturbation, all in
+ * the run's precision; theta holds them widened to double (exactly).  twin = 1: those of
+ * its twin (ae_twin_params; a state twin starts eps away). */
+void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, double *theta);
 /* A setting twin's settings: the run's, with twin.param moved by eps (x (1 + eps) when
  * twin.relative).  A state twin's are the run's own. */
 void ae_twin_params(const ae_config *cfg, ae_params *params);
+/* The same for settings already resolved: ae_init_state and ae_perturb of the run's
+ * precision (base_W, base_b: its base state, NULL unless scheme file). */
+void ae_init_run(const ae_params *params, const double *base_W, const double *base_b, int perturb_kind,
+                 const int32_t *features, int n_features, double *theta);
 
 /* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`. */
-void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta, const ae_track *track,
-                  const ae_summary *sum, const float *recon, const float *norm);
-/* Computes the end-of-run metrics of the state theta and stores them in slot `slot`. */
-void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
+void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta, const ae_track *track,
+                  const ae_summary *sum, const double *recon, const double *norm);
+/* Computes the end-of-run metrics of the state theta (values of the run's precision,
+ * widened) in the run's precision and stores them in slot `slot`. */
+void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta,
                    const ae_track *track);
+/* ae_summarize of the run's precision on theta (values of that precision, widened). */
+void ae_summarize_run(const ae_params *params, const double *theta, const ae_track *track, double *recon,
+                      double *norm, ae_summary *sum);
+/* Trains one run on the CPU from theta (as ae_prepare_run gives it) in its precision;
+ * theta: its end state (widened).  trace: optional training curve. */
+void ae_train_run(const ae_params *params, double *theta, ae_track *track, const ae_trace *trace);
 /* The twin of slot's run (theta: the run's end state, track: its tracker; twin_theta and
  * twin_sum: the twin's end state and metrics): twin_outcome, twin_recovered, the final
  * distance d_T and, for a state twin, lyapunov = (track->twin_log_sum + ln(d_T/eps)) / T. */
-void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const ae_params *params, const float *theta,
-                    const ae_track *track, const float *twin_theta, const ae_summary *twin_sum);
+void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const ae_params *params, const double *theta,
+                    const ae_track *track, const double *twin_theta, const ae_summary *twin_sum);
 
 /* Loss, W and b of the config's trajectory runs every `every` steps (NaN past a run's
  * own steps, n or m).  Always trained on the CPU, with the same math as the sweep. */
@@ -120,9 +133,9 @@ typedef struct {
     uint64_t *runs;      /* flat run indices, count */
     int64_t every, points;
     int n_max, m_max;
-    float *loss;         /* count * points */
-    float *W;            /* count * points * n_max * m_max */
-    float *b;            /* count * points * n_max */
+    double *loss;        /* count * points */
+    double *W;           /* count * points * n_max * m_max */
+    double *b;           /* count * points * n_max */
 } ae_trajectories;
 
 /* count, runs, every, points, n_max and m_max only (the file's layout needs them first). */

@@ -41,6 +41,10 @@ typedef struct {
 /* The run defaults (DESIGN.md section 1), the one definition that the config loader,
  * `aesweep bench` and the GPU tests start from. */
 void ae_params_defaults(ae_params *p);
+/* A float32 run's real settings rounded to float (kept as doubles), as the run uses them:
+ * the math then never narrows a setting inside a vectorised loop, where GCC 12's SLP
+ * vectoriser was seen to drop a (double)(float) round trip. */
+void ae_params_round_to_precision(ae_params *p);
 
 const ae_setting *ae_setting_find(const char *key);
 double ae_setting_get(const ae_setting *s, const ae_params *p);
@@ -121,8 +125,8 @@ void ae_config_print_settings(FILE *stream); /* the table, for --help */
 typedef struct {
     uint64_t count;
     int n, m;
-    float *W;                /* count * n * m */
-    float *b;                /* count * n */
+    double *W;               /* count * n * m (read as double: a float64 source loses nothing) */
+    double *b;               /* count * n */
     int64_t *source_index;   /* flat run index in the source file */
 } ae_bases;
 
@@ -134,6 +138,7 @@ typedef struct {
     int has_base_axis;
     uint64_t total;
     int n_max, m_max;              /* over the grid: per-feature data is padded to these */
+    int any_float64;               /* some run trains in float64: the file's floats are float64 */
 } ae_grid;
 
 int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae_error *err);

@@ -34,38 +34,99 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
 }
 
 /* ------------------------------------------------------------------------ */
+/* The header's functions of each precision, by the C++ type of the state     */
+/* ------------------------------------------------------------------------ */
+
+/* Twins: a run and its twin as the two lanes of one thread (AEK_PAIR), each precision */
+#define AE_PRECISION 32
+#define AE_LANES 2
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _f32_x2)
+#include "ae_lanes.inc"
+#define AE_PRECISION 64
+#define AE_LANES 2
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _f64_x2)
+#include "ae_lanes.inc"
+
+/* R = float calls the header's _f32 instances, R = double its _f64 ones: the kernels
+ * below are written once, as templates on R. */
+#define AEK_PRECISION_OVERLOADS(R, F)                                                                               \
+    static __device__ __forceinline__ void init_state(const ae_params *p, const double *W, const double *b,        \
+                                                      R *theta)                                                     \
+    {                                                                                                               \
+        ae_init_state_##F(p, W, b, theta);                                                                          \
+    }                                                                                                               \
+    static __device__ __forceinline__ void perturb(const ae_params *p, int kind, const int32_t *features,           \
+                                                   int n_features, R *theta)                                        \
+    {                                                                                                               \
+        ae_perturb_##F(p, kind, features, n_features, theta);                                                       \
+    }                                                                                                               \
+    static __device__ __forceinline__ void twin_perturb(const ae_params *p, R *theta)                               \
+    {                                                                                                               \
+        ae_twin_perturb_##F(p, 1, 0, theta);                                                                        \
+    }                                                                                                               \
+    static __device__ __forceinline__ void train(const ae_params *p, R *theta, R *grad, R *s1, R *s2,              \
+                                                 ae_track *track)                                                   \
+    {                                                                                                               \
+        ae_buffers_##F buf = {}; /* value-initialised: fields the header may add are 0 */                          \
+        buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;                                               \
+        ae_train_##F(p, &buf, track, NULL); /* no trajectory on the device */                                       \
+    }                                                                                                               \
+    static __device__ __forceinline__ void train_pair_lanes(const ae_params *const *lanes, ae_buffers_##F *buf,    \
+                                                            ae_track *track)                                        \
+    {                                                                                                               \
+        ae_train_##F##_x2(lanes, buf, track, NULL);                                                                  \
+    }                                                                                                               \
+    static __device__ __forceinline__ void summarize(const ae_params *p, const R *theta, const ae_track *track,     \
+                                                     double *recon, double *norm, R *scratch, ae_summary *out)      \
+    {                                                                                                               \
+        ae_summarize_##F(p, theta, track, recon, norm, scratch, out);                                               \
+    }
+AEK_PRECISION_OVERLOADS(float, f32)
+AEK_PRECISION_OVERLOADS(double, f64)
+#undef AEK_PRECISION_OVERLOADS
+
+template <typename R> struct buffers_of;
+template <> struct buffers_of<float> { typedef ae_buffers_f32 type; };
+template <> struct buffers_of<double> { typedef ae_buffers_f64 type; };
+
+template <typename R> constexpr int precision_of() { return sizeof(R) == sizeof(double) ? AE_FLOAT64 : AE_FLOAT32; }
+
+/* ------------------------------------------------------------------------ */
 /* What every variant does for one run                                        */
 /* ------------------------------------------------------------------------ */
 
-/* theta (n*m + n floats) = the run's initial state: a random scheme from its Philox
+/* theta (n*m + n values) = the run's initial state: a random scheme from its Philox
  * stream, ideal_failure, or its base state, then the bias perturbation; a state twin's
  * slot then moves eps away (as ae_prepare_run does; a setting twin's slot has its own
  * settings). */
-static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t slot, const ae_params *p,
-                                                float *theta)
+template <typename R>
+static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t slot, const ae_params *p, R *theta)
 {
-    const float *base_W = NULL, *base_b = NULL;
+    const double *base_W = NULL, *base_b = NULL;
     if (p->scheme == AE_INIT_FILE) {
         size_t k = bt.base[slot];
         base_W = bt.base_W + k * (size_t)(bt.base_n * bt.base_m);
         base_b = bt.base_b + k * (size_t)bt.base_n;
     }
-    ae_init_state(p, base_W, base_b, theta);
-    ae_perturb(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
-    if (bt.twin_from > 0 && slot >= bt.twin_from && bt.twin_perturb) ae_twin_perturb(p, 1, 0, theta);
+    init_state(p, base_W, base_b, theta);
+    perturb(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
+    if (bt.twin_from > 0 && slot >= bt.twin_from && bt.twin_perturb) twin_perturb(p, theta);
 }
 
-/* End-of-run metrics on the device, and the one write of the run's results.
- * theta may be any memory; scratch: n floats. */
+/* End-of-run metrics on the device, and the one write of the run's results (widened to
+ * double).  theta may be any memory; scratch: n values. */
+template <typename R>
 static __device__ __forceinline__ void finish_run(const aek_batch &bt, uint32_t slot, const ae_params *p,
-                                                  const float *theta, const ae_track *track, float *scratch)
+                                                  const R *theta, const ae_track *track, R *scratch)
 {
     const int n = p->n, m = p->m;
-    float *out = bt.theta + (size_t)slot * bt.stride_theta;
+    double *out = bt.theta + (size_t)slot * bt.stride_theta;
     for (int e = 0; e < n * m + n; e++) out[e] = theta[e];
     ae_summary summary;
-    ae_summarize(p, theta, track, bt.recon + (size_t)slot * bt.stride_feature,
-                 bt.norm + (size_t)slot * bt.stride_feature, scratch, &summary);
+    summarize(p, theta, track, bt.recon + (size_t)slot * bt.stride_feature,
+              bt.norm + (size_t)slot * bt.stride_feature, scratch, &summary);
     bt.track[slot] = *track;
     bt.summary[slot] = summary;
 }
@@ -74,24 +135,23 @@ static __device__ __forceinline__ void finish_run(const aek_batch &bt, uint32_t 
 /* Variant 0: runtime n, m; arrays in shared memory                          */
 /* ------------------------------------------------------------------------ */
 
-/* Each thread owns `words` consecutive floats of shared memory: theta, grad, s1, s2.
+/* Each thread owns `words` consecutive values of shared memory: theta, grad, s1, s2.
  * words is odd, so the threads of a warp touching the same element hit 32 different
  * banks. */
-static __global__ void train_shared(aek_batch bt, const uint32_t *order, uint32_t count, int words)
+template <typename R> static __global__ void train_shared(aek_batch bt, const uint32_t *order, uint32_t count, int words)
 {
-    extern __shared__ float smem[];
+    extern __shared__ __align__(8) unsigned char smem_bytes[]; /* one declaration for every R */
+    R *smem = reinterpret_cast<R *>(smem_bytes);
     uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= count) return;
     uint32_t slot = order[t];
     ae_params p = bt.params[slot];
     const int P = p.n * p.m + p.n;
-    float *theta = smem + (size_t)threadIdx.x * words;
-    ae_buffers buf = {}; /* value-initialised: fields the header may add are 0 */
-    buf.theta = theta, buf.grad = theta + P, buf.s1 = theta + 2 * P, buf.s2 = theta + 3 * P;
+    R *theta = smem + (size_t)threadIdx.x * words;
     ae_track track;
     init_run(bt, slot, &p, theta);
-    ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
-    finish_run(bt, slot, &p, theta, &track, buf.grad);
+    train(&p, theta, theta + P, theta + 2 * P, theta + 3 * P, &track);
+    finish_run(bt, slot, &p, theta, &track, theta + P);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -113,7 +173,7 @@ static __global__ void train_shared(aek_batch bt, const uint32_t *order, uint32_
     X(3, 3) X(4, 3) X(5, 3) X(6, 3) X(7, 3)                                                   \
     X(4, 4) X(5, 4) X(6, 4)
 
-template <int N, int M>
+template <typename R, int N, int M>
 static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batch bt, const uint32_t *order,
                                                                        uint32_t count)
 {
@@ -129,15 +189,13 @@ static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batc
     /* The state is indexed dynamically only by init, perturbation and summary: they work
      * on `spill` (local memory, touched twice), so theta, grad, s1, s2 are indexed with
      * constants only and the compiler keeps them in registers. */
-    float spill[P], scratch[N];
-    float theta[P], grad[P], s1[P], s2[P];
+    R spill[P], scratch[N];
+    R theta[P], grad[P], s1[P], s2[P];
     init_run(bt, slot, &p, spill);
 #pragma unroll
     for (int e = 0; e < P; e++) theta[e] = spill[e];
-    ae_buffers buf = {};
-    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;
     ae_track track;
-    ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
+    train(&p, theta, grad, s1, s2, &track);
 #pragma unroll
     for (int e = 0; e < P; e++) spill[e] = theta[e];
     finish_run(bt, slot, &p, spill, &track, scratch);
@@ -149,7 +207,7 @@ static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batc
 
 #define AEK_LOCAL_THREADS 128
 
-template <int NCAP, int MCAP>
+template <typename R, int NCAP, int MCAP>
 static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batch bt, const uint32_t *order,
                                                                        uint32_t count)
 {
@@ -159,12 +217,10 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batc
     uint32_t slot = order[t];
     ae_params p = bt.params[slot];
     if (p.n > NCAP || p.m > MCAP) return; /* never: the host buckets runs by (n, m) */
-    float theta[PCAP], grad[PCAP], s1[PCAP], s2[PCAP];
-    ae_buffers buf = {};
-    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;
+    R theta[PCAP], grad[PCAP], s1[PCAP], s2[PCAP];
     ae_track track;
     init_run(bt, slot, &p, theta);
-    ae_train(&p, &buf, &track, NULL); /* no trajectory on the device */
+    train(&p, theta, grad, s1, s2, &track);
     finish_run(bt, slot, &p, theta, &track, grad);
 }
 
@@ -176,15 +232,9 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batc
 
 enum { AEK_PAIR = AEK_VARIANTS, AEK_KINDS }; /* not a variant to pick: twins always take it */
 
-#define AE_PRECISION 32
-#define AE_LANES 2
-#define AE_M 0
-#define AE_NAME(name) AE_PASTE(name, _x2)
-#include "ae_lanes.inc"
-
 /* Slot `slot` in lane 0, its twin (slot + twin_from) in lane 1, the arrays interleaved as
  * ae_lanes.inc lays out lanes; the same bits as the CPU's lanes l and l + LANES/2. */
-template <int NCAP, int MCAP>
+template <typename R, int NCAP, int MCAP>
 static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_pair(aek_batch bt, const uint32_t *order,
                                                                       uint32_t count)
 {
@@ -195,18 +245,18 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_pair(aek_batch
     ae_params p[2] = {bt.params[slots[0]], bt.params[slots[1]]};
     if (p[0].n > NCAP || p[0].m > MCAP) return; /* never: the host buckets runs by (n, m) */
     const int P = p[0].n * p[0].m + p[0].n;
-    float one[PCAP], scratch[NCAP];
-    float theta[2 * PCAP], grad[2 * PCAP], s1[2 * PCAP], s2[2 * PCAP], frozen[2 * PCAP];
+    R one[PCAP], scratch[NCAP];
+    R theta[2 * PCAP], grad[2 * PCAP], s1[2 * PCAP], s2[2 * PCAP], frozen[2 * PCAP];
     for (int lane = 0; lane < 2; lane++) {
         init_run(bt, slots[lane], &p[lane], one);
         for (int e = 0; e < P; e++) theta[e * 2 + lane] = one[e];
     }
-    ae_buffers buf = {};
+    typename buffers_of<R>::type buf = {};
     buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.frozen = frozen;
     buf.twin_renorm = bt.twin_perturb ? p[0].twin_renorm_every : 0;
     const ae_params *lanes[2] = {&p[0], &p[1]};
     ae_track track[2];
-    ae_train_x2(lanes, &buf, track, NULL); /* no trajectory on the device */
+    train_pair_lanes(lanes, &buf, track);
     for (int lane = 0; lane < 2; lane++) {
         for (int e = 0; e < P; e++) one[e] = theta[e * 2 + lane];
         finish_run(bt, slots[lane], &p[lane], one, &track[lane], scratch);
@@ -217,12 +267,24 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_pair(aek_batch
 /* Initial states alone (tests)                                              */
 /* ------------------------------------------------------------------------ */
 
+/* The initial state in the run's precision, widened into bt.theta. */
+template <typename R> static __device__ void init_widened(const aek_batch &bt, uint32_t slot, const ae_params *p)
+{
+    R theta[AE_P_MAX];
+    init_run(bt, slot, p, theta);
+    double *out = bt.theta + (size_t)slot * bt.stride_theta;
+    for (int e = 0; e < p->n * p->m + p->n; e++) out[e] = theta[e];
+}
+
 static __global__ void init_only(aek_batch bt)
 {
     uint32_t slot = blockIdx.x * blockDim.x + threadIdx.x;
     if (slot >= bt.count) return;
     ae_params p = bt.params[slot];
-    init_run(bt, slot, &p, bt.theta + (size_t)slot * bt.stride_theta);
+    if (p.precision == AE_FLOAT64)
+        init_widened<double>(bt, slot, &p);
+    else
+        init_widened<float>(bt, slot, &p);
 }
 
 extern "C" int aek_init(const aek_batch *bt, cudaStream_t stream, ae_error *err)
@@ -236,11 +298,12 @@ extern "C" int aek_init(const aek_batch *bt, cudaStream_t stream, ae_error *err)
 /* Dispatch: the table of kernels and the grouping of a batch's runs         */
 /* ------------------------------------------------------------------------ */
 
-/* One kernel a run can go to.  n, m: exact for AEK_FIXED, the caps for AEK_LOCAL;
+/* One kernel a run can go to.  precision: the ae_precision of its runs; n, m: exact for
+ * AEK_FIXED, the caps for AEK_LOCAL;
  * kernel: returns the __global__ function (for the occupancy query of aek_kernel_for); a
  * function rather than the address itself, so the table stays a constant expression. */
 typedef struct {
-    int variant, n, m;
+    int variant, precision, n, m;
     void (*launch)(const aek_batch &bt, const uint32_t *order, uint32_t count, int n_max, int m_max,
                    cudaStream_t stream);
     const void *(*kernel)(void);
@@ -251,105 +314,128 @@ template <auto F> static const void *address_of(void) { return (const void *)F; 
 
 static unsigned blocks_for(uint32_t count, unsigned threads) { return (count + threads - 1) / threads; }
 
-template <int N, int M>
+template <typename R, int N, int M>
 static void launch_fixed(const aek_batch &bt, const uint32_t *order, uint32_t count, int, int, cudaStream_t stream)
 {
-    train_fixed<N, M><<<blocks_for(count, AEK_FIXED_THREADS), AEK_FIXED_THREADS, 0, stream>>>(bt, order, count);
+    train_fixed<R, N, M><<<blocks_for(count, AEK_FIXED_THREADS), AEK_FIXED_THREADS, 0, stream>>>(bt, order, count);
 }
 
-template <int NCAP, int MCAP>
-static void launch_local(const aek_batch &bt, const uint32_t *order, uint32_t count, int, int, cudaStream_t stream)
-{
-    train_local<NCAP, MCAP><<<blocks_for(count, AEK_LOCAL_THREADS), AEK_LOCAL_THREADS, 0, stream>>>(bt, order, count);
-}
-
-template <int NCAP, int MCAP>
+template <typename R, int NCAP, int MCAP>
 static void launch_pair(const aek_batch &bt, const uint32_t *order, uint32_t count, int, int, cudaStream_t stream)
 {
-    train_pair<NCAP, MCAP><<<blocks_for(count, AEK_LOCAL_THREADS), AEK_LOCAL_THREADS, 0, stream>>>(bt, order, count);
+    train_pair<R, NCAP, MCAP><<<blocks_for(count, AEK_LOCAL_THREADS), AEK_LOCAL_THREADS, 0, stream>>>(bt, order,
+                                                                                                       count);
+}
+
+template <typename R, int NCAP, int MCAP>
+static void launch_local(const aek_batch &bt, const uint32_t *order, uint32_t count, int, int, cudaStream_t stream)
+{
+    train_local<R, NCAP, MCAP><<<blocks_for(count, AEK_LOCAL_THREADS), AEK_LOCAL_THREADS, 0, stream>>>(bt, order,
+                                                                                                       count);
 }
 
 /* Shared memory per block stays within the 48 KiB every device gives without opting
  * in; several blocks share an SM, so a larger block would not add occupancy. */
 #define AEK_SHARED_BYTES (48 * 1024)
 
-/* Block size and shared memory of the shared kernel for runs up to (n_max, m_max). */
-static int shared_threads(int n_max, int m_max, int *words, size_t *bytes)
+/* Block size and shared memory of the shared kernel for runs up to (n_max, m_max) whose
+ * values take `size` bytes. */
+static int shared_threads(int n_max, int m_max, size_t size, int *words, size_t *bytes)
 {
     *words = (4 * (n_max * m_max + n_max)) | 1; /* odd: no bank conflicts */
-    int threads = AEK_SHARED_BYTES / (*words * (int)sizeof(float));
+    int threads = AEK_SHARED_BYTES / (*words * (int)size);
     if (threads > 128) threads = 128;
     if (threads >= 32) threads -= threads % 32;
-    *bytes = (size_t)threads * *words * sizeof(float);
+    *bytes = (size_t)threads * *words * size;
     return threads;
 }
 
+template <typename R>
 static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t count, int n_max, int m_max,
                           cudaStream_t stream)
 {
     int words;
     size_t bytes;
-    int threads = shared_threads(n_max, m_max, &words, &bytes);
-    train_shared<<<blocks_for(count, threads), threads, bytes, stream>>>(bt, order, count, words);
+    int threads = shared_threads(n_max, m_max, sizeof(R), &words, &bytes);
+    train_shared<R><<<blocks_for(count, threads), threads, bytes, stream>>>(bt, order, count, words);
 }
 
-#define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>, address_of<train_fixed<N, M>>},
-#define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>, address_of<train_local<N, M>>},
-#define AEK_PAIR_ENTRY(N, M) {AEK_PAIR, N, M, launch_pair<N, M>, address_of<train_pair<N, M>>},
-static constexpr kernel_entry kernels[] = {
-    {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared, address_of<train_shared>}, /* entry 0: takes every run */
-    AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY) AEK_LOCAL_LIST(AEK_PAIR_ENTRY)};
-#define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
+/* The float64 register kernels: m = 2, n <= 8 only.  A double state needs twice the
+ * registers, so larger ones spill anyway, and each instance costs minutes of ptxas; the
+ * other float64 runs of variant 1 go to the shared kernel, as float32 runs of sizes
+ * without an instance do. */
+#define AEK_FIXED_F64_LIST(X) X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2) X(7, 2) X(8, 2)
 
-/* The kernel entry for a run of size (n, m) under `variant`; falls back to entry 0. */
-static constexpr int pick_kernel(int variant, int n, int m)
+#define AEK_SHARED_ENTRY(R) {AEK_SHARED, precision_of<R>(), AE_N_MAX, AE_M_MAX, launch_shared<R>, address_of<train_shared<R>>},
+#define AEK_FIXED_F32_ENTRY(N, M) \
+    {AEK_FIXED, AE_FLOAT32, N, M, launch_fixed<float, N, M>, address_of<train_fixed<float, N, M>>},
+#define AEK_FIXED_F64_ENTRY(N, M) \
+    {AEK_FIXED, AE_FLOAT64, N, M, launch_fixed<double, N, M>, address_of<train_fixed<double, N, M>>},
+#define AEK_LOCAL_ENTRY(N, M)                                                                                    \
+    {AEK_LOCAL, AE_FLOAT32, N, M, launch_local<float, N, M>, address_of<train_local<float, N, M>>},              \
+        {AEK_LOCAL, AE_FLOAT64, N, M, launch_local<double, N, M>, address_of<train_local<double, N, M>>},
+#define AEK_PAIR_ENTRY(N, M)                                                                                     \
+    {AEK_PAIR, AE_FLOAT32, N, M, launch_pair<float, N, M>, address_of<train_pair<float, N, M>>},                 \
+        {AEK_PAIR, AE_FLOAT64, N, M, launch_pair<double, N, M>, address_of<train_pair<double, N, M>>},
+/* entries 0 and 1, the shared kernel of each precision (by ae_precision), take every run */
+static constexpr kernel_entry kernels[] = {
+    AEK_SHARED_ENTRY(float) AEK_SHARED_ENTRY(double) AEK_FIXED_LIST(AEK_FIXED_F32_ENTRY)
+        AEK_FIXED_F64_LIST(AEK_FIXED_F64_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY) AEK_LOCAL_LIST(AEK_PAIR_ENTRY)};
+#define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
+static_assert(AEK_KERNELS <= 127, "kernel_table holds entries as int8_t");
+
+/* The kernel entry for a run of size (n, m) in `precision` under `variant`; falls back to
+ * the shared kernel of that precision. */
+static constexpr int pick_kernel(int variant, int precision, int n, int m)
 {
-    int best = 0;
-    for (int k = 1; k < AEK_KERNELS; k++) {
+    int best = precision;
+    for (int k = 2; k < AEK_KERNELS; k++) {
         const kernel_entry *e = &kernels[k];
-        if (e->variant != variant) continue;
+        if (e->variant != variant || e->precision != precision) continue;
         if (variant == AEK_FIXED && e->n == n && e->m == m) return k;
         /* local buckets: the smallest that holds the run (entries grow within each m) */
         if ((variant == AEK_LOCAL || variant == AEK_PAIR) && n <= e->n && m <= e->m &&
-            (best == 0 || e->n * (e->m + 1) < kernels[best].n * (kernels[best].m + 1)))
+            (best == precision || e->n * (e->m + 1) < kernels[best].n * (kernels[best].m + 1)))
             best = k;
     }
     return best;
 }
 
-/* pick_kernel for every (variant, n, m), computed by the compiler. */
+/* pick_kernel for every (precision, variant, n, m), computed by the compiler. */
 struct kernel_table {
-    int8_t entry[AEK_KINDS][AE_N_MAX + 1][AE_M_MAX + 1];
+    int8_t entry[2][AEK_KINDS][AE_N_MAX + 1][AE_M_MAX + 1];
 };
 
 static constexpr kernel_table build_kernel_table()
 {
     kernel_table table = {};
-    for (int v = 0; v < AEK_KINDS; v++)
-        for (int n = 0; n <= AE_N_MAX; n++)
-            for (int m = 0; m <= AE_M_MAX; m++) table.entry[v][n][m] = (int8_t)pick_kernel(v, n, m);
+    for (int r = 0; r < 2; r++)
+        for (int v = 0; v < AEK_KINDS; v++)
+            for (int n = 0; n <= AE_N_MAX; n++)
+                for (int m = 0; m <= AE_M_MAX; m++) table.entry[r][v][n][m] = (int8_t)pick_kernel(v, r, n, m);
     return table;
 }
 
 static constexpr kernel_table kernel_entries = build_kernel_table();
 
-static int kernel_of(int variant, int n, int m)
+static int kernel_of(int variant, int precision, int n, int m)
 {
+    precision = precision == AE_FLOAT64 ? AE_FLOAT64 : AE_FLOAT32;
     if (variant < 0 || variant >= AEK_KINDS || n < AE_N_MIN || n > AE_N_MAX || m < AE_M_MIN || m > AE_M_MAX)
-        return 0;
-    return kernel_entries.entry[variant][n][m];
+        return precision;
+    return kernel_entries.entry[precision][variant][n][m];
 }
 
 /* The kernel entry for one run: AEK_FIXED compiles the intervention out, so a run
- * with one goes to entry 0; a run with a twin goes to AEK_PAIR. */
+ * with one goes to the shared kernel of its precision; a run with a twin goes to AEK_PAIR. */
 static int kernel_for(int variant, const ae_params *p, int twins)
 {
-    if (twins) return kernel_of(AEK_PAIR, p->n, p->m);
-    int k = kernel_of(variant, p->n, p->m);
-    return kernels[k].variant == AEK_FIXED && p->intervene != AE_INTERVENE_NONE ? 0 : k;
+    if (twins) return kernel_of(AEK_PAIR, p->precision, p->n, p->m);
+    int k = kernel_of(variant, p->precision, p->n, p->m);
+    return kernels[k].variant == AEK_FIXED && p->intervene != AE_INTERVENE_NONE ? kernels[k].precision : k;
 }
 
-extern "C" int aek_has_fixed(int n, int m) { return kernel_of(AEK_FIXED, n, m) != 0; }
+extern "C" int aek_has_fixed(int n, int m) { return kernels[kernel_of(AEK_FIXED, AE_FLOAT32, n, m)].variant == AEK_FIXED; }
 
 extern "C" const char *aek_kernel_name(int variant)
 {
@@ -359,20 +445,23 @@ extern "C" const char *aek_kernel_name(int variant)
     return variant >= 0 && variant < AEK_VARIANTS ? names[variant] : "unknown";
 }
 
-extern "C" int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info, ae_error *err)
+extern "C" int aek_kernel_for(int variant, int precision, int n, int m, aek_kernel_info *info, ae_error *err)
 {
-    const kernel_entry *e = &kernels[kernel_of(variant, n, m)];
+    const kernel_entry *e = &kernels[kernel_of(variant, precision, n, m)];
+    const char *suffix = e->precision == AE_FLOAT64 ? ", float64" : "";
     size_t bytes = 0;
     int words;
-    info->threads_per_block = e->variant == AEK_FIXED ? AEK_FIXED_THREADS
-                              : e->variant == AEK_LOCAL ? AEK_LOCAL_THREADS
-                                                        : shared_threads(n, m, &words, &bytes);
+    info->threads_per_block =
+        e->variant == AEK_FIXED   ? AEK_FIXED_THREADS
+        : e->variant == AEK_LOCAL ? AEK_LOCAL_THREADS
+                                  : shared_threads(n, m, e->precision == AE_FLOAT64 ? sizeof(double) : sizeof(float),
+                                                   &words, &bytes);
     if (e->variant == AEK_FIXED)
-        snprintf(info->name, sizeof info->name, "fixed<%d,%d> registers", e->n, e->m);
+        snprintf(info->name, sizeof info->name, "fixed<%d,%d> registers%s", e->n, e->m, suffix);
     else if (e->variant == AEK_LOCAL)
-        snprintf(info->name, sizeof info->name, "local<%d,%d> local memory", e->n, e->m);
+        snprintf(info->name, sizeof info->name, "local<%d,%d> local memory%s", e->n, e->m, suffix);
     else
-        snprintf(info->name, sizeof info->name, "shared, %d threads/block", info->threads_per_block);
+        snprintf(info->name, sizeof info->name, "shared, %d threads/block%s", info->threads_per_block, suffix);
     return cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info->blocks_per_sm, e->kernel(),
                                                                    info->threads_per_block, bytes),
                      err);
@@ -415,5 +504,5 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
 extern "C" int aek_probe(ae_error *err)
 {
     struct cudaFuncAttributes attr;
-    return cudaCheck(cudaFuncGetAttributes(&attr, train_shared), err);
+    return cudaCheck(cudaFuncGetAttributes(&attr, train_shared<float>), err);
 }

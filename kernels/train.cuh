@@ -10,9 +10,10 @@
  *   aek_init(bt)           initial states only: theta = ae_init_state + ae_perturb (tests)
  *   aek_train(bt, ...)     init, train, summarize every run of the batch on the device
  *   aek_kernel_name(v)     what kernel variant v is
- *   aek_has_fixed(n, m)    whether variant AEK_FIXED has a compiled instance for (n, m)
- *   aek_kernel_for(v, n, m, info)  the kernel instance variant v runs for (n, m): its name,
- *                          block size and resident blocks per SM (aesweep bench)
+ *   aek_has_fixed(n, m)    whether variant AEK_FIXED has a compiled float32 instance for (n, m)
+ *   aek_kernel_for(v, precision, n, m, info)  the kernel instance variant v runs for (n, m)
+ *                          in that model.precision: its name, block size and resident
+ *                          blocks per SM (aesweep bench)
  *
  * Kernel variants (AEK_*), all one model per thread, benchmarked side by side with
  * `aesweep bench --kernel 0,1,2` (`aesweep run --kernel k` picks one):
@@ -21,7 +22,8 @@
  *   1 AEK_FIXED   n, m compile-time constants (instances in train.cu, m = 2 design
  *                 point first): the inlined header loops unroll and W, b, the gradient
  *                 and the Adam moments live in registers.  Other (n, m), and runs with
- *                 an intervention (its indexing is dynamic), fall back to 0.
+ *                 an intervention (its indexing is dynamic), fall back to 0.  float64
+ *                 instances: m = 2, n <= 8 (train.cu, AEK_FIXED_F64_LIST).
  *   2 AEK_LOCAL   runtime n, m; arrays in per-thread local memory sized by a
  *                 compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
  * Runs with twins (twin.eps) take AEK_PAIR under every variant: one thread trains a run
@@ -29,6 +31,9 @@
  * the buckets of AEK_LOCAL), so state twins can be renormalised as they go.
  * Every variant calls the header's ae_init_state, ae_perturb, ae_train and ae_summarize:
  * they differ only in where the arrays live and in what the compiler knows about n, m.
+ * Every variant is a template on the state's type too (float, double), whose instances
+ * call the header's _f32 or _f64 functions: a run goes to the instance of its
+ * model.precision.  Outputs are double for both (a float32 run's values widened).
  */
 #ifndef AE_TRAIN_CUH
 #define AE_TRAIN_CUH
@@ -55,23 +60,23 @@ typedef struct {
     uint32_t count;
     const ae_params *params;         /* [count] settings of each run (ae_grid_run) */
     const uint32_t *base;            /* [count] base state of each run; NULL unless scheme file */
-    const float *base_W, *base_b;    /* all base states, base_n*base_m and base_n floats each */
+    const double *base_W, *base_b;   /* all base states, base_n*base_m and base_n values each */
     int32_t base_n, base_m;
     int32_t perturb_kind;            /* ae_perturb_kind */
     int32_t n_perturb_features;
     const int32_t *perturb_features; /* AE_PERTURB_LIST: feature indices */
-    int32_t stride_theta;            /* floats per slot of theta, >= n*m + n of every run */
-    int32_t stride_feature;          /* floats per slot of recon and norm, >= n of every run */
+    int32_t stride_theta;            /* values per slot of theta, >= n*m + n of every run */
+    int32_t stride_feature;          /* values per slot of recon and norm, >= n of every run */
     uint32_t twin_from;              /* > 0: slots >= twin_from are twins of slot - twin_from,
                                         trained beside it by the same thread (AEK_PAIR); 0: none */
     int32_t twin_perturb;            /* twins: state twins (ae_twin_perturb at start, renormalised
                                         every twin_renorm_every steps); 0: setting twins */
     uint32_t *order;                 /* [count] scratch: slots grouped by kernel (aek_train) */
     /* outputs */
-    float *theta;                    /* [count][stride_theta] final [W | b] (aek_init: initial) */
+    double *theta;                   /* [count][stride_theta] final [W | b] (aek_init: initial) */
     ae_track *track;                 /* [count] */
     ae_summary *summary;             /* [count] */
-    float *recon, *norm;             /* [count][stride_feature] */
+    double *recon, *norm;            /* [count][stride_feature] */
 } aek_batch;
 
 /* Initial state of every slot into bt->theta.  0, or -1 (err). */
@@ -90,14 +95,15 @@ const char *aek_kernel_name(int variant);
 int aek_has_fixed(int n, int m);
 
 /* The kernel instance that aek_train launches for runs of size (n, m) (no intervention)
- * under `variant`, as the dispatch picks it: "fixed<7,2> registers", "local<64,2> local
- * memory", "shared, 15 threads/block".  0, or -1 (err). */
+ * in `precision` (ae_precision) under `variant`, as the dispatch picks it: "fixed<7,2>
+ * registers", "local<64,2> local memory", "shared, 15 threads/block", with ", float64"
+ * after the float64 instances.  0, or -1 (err). */
 typedef struct {
     char name[64];
     int threads_per_block;
     int blocks_per_sm; /* resident on one SM at once (the occupancy calculator) */
 } aek_kernel_info;
-int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info, ae_error *err);
+int aek_kernel_for(int variant, int precision, int n, int m, aek_kernel_info *info, ae_error *err);
 
 /* Fails (-1, err) when the kernels cannot run on the current device, e.g. no image for
  * its architecture. */

@@ -30,25 +30,69 @@ void ae_twin_params(const ae_config *cfg, ae_params *params)
 {
     const ae_setting *s = cfg->twin_setting;
     if (!s) return;
-    const double value = ae_setting_get(s, params), eps = (double)params->twin_eps;
+    const double value = ae_setting_get(s, params), eps = params->twin_eps;
     ae_setting_put(s, params, cfg->twin_relative ? value * (1.0 + eps) : value + eps);
 }
 
-void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, float *theta)
+void ae_init_run(const ae_params *params, const double *base_W, const double *base_b, int perturb_kind,
+                 const int32_t *features, int n_features, double *theta)
+{
+    if (params->precision == AE_FLOAT64) {
+        ae_init_state_f64(params, base_W, base_b, theta);
+        ae_perturb_f64(params, perturb_kind, features, n_features, theta);
+        return;
+    }
+    float state[AE_P_MAX];
+    ae_init_state_f32(params, base_W, base_b, state);
+    ae_perturb_f32(params, perturb_kind, features, n_features, state);
+    for (int e = 0; e < params->n * params->m + params->n; e++) theta[e] = state[e];
+}
+
+/* A state twin starts eps away (ae_twin_perturb of the run's precision). */
+static void twin_perturb_run(const ae_params *params, double *theta)
+{
+    if (params->precision == AE_FLOAT64) {
+        ae_twin_perturb_f64(params, 1, 0, theta);
+        return;
+    }
+    float state[AE_P_MAX];
+    const int P = params->n * params->m + params->n;
+    for (int e = 0; e < P; e++) state[e] = (float)theta[e];
+    ae_twin_perturb_f32(params, 1, 0, state);
+    for (int e = 0; e < P; e++) theta[e] = state[e];
+}
+
+void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, double *theta)
 {
     uint64_t base;
     ae_grid_run(job->grid, flat, params, &base);
     if (twin) ae_twin_params(job->cfg, params);
     const ae_bases *bases = job->bases;
-    const float *base_W = bases ? bases->W + base * (uint64_t)bases->n * (uint64_t)bases->m : NULL;
-    const float *base_b = bases ? bases->b + base * (uint64_t)bases->n : NULL;
-    ae_init_state(params, base_W, base_b, theta);
-    ae_perturb(params, job->cfg->perturb_kind, job->cfg->perturb_features, job->cfg->n_perturb_features, theta);
-    if (twin && !job->cfg->twin_setting) ae_twin_perturb(params, 1, 0, theta);
+    const ae_config *cfg = job->cfg;
+    const double *base_W = bases ? bases->W + base * (uint64_t)bases->n * (uint64_t)bases->m : NULL;
+    const double *base_b = bases ? bases->b + base * (uint64_t)bases->n : NULL;
+    ae_init_run(params, base_W, base_b, cfg->perturb_kind, cfg->perturb_features, cfg->n_perturb_features, theta);
+    if (twin && !cfg->twin_setting) twin_perturb_run(params, theta);
 }
 
-void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta, const ae_track *track,
-                  const ae_summary *sum, const float *recon, const float *norm)
+void ae_train_run(const ae_params *params, double *theta, ae_track *track, const ae_trace *trace)
+{
+    const int P = params->n * params->m + params->n;
+    if (params->precision == AE_FLOAT64) {
+        double grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+        ae_buffers_f64 buffers = {theta, grad, s1, s2, NULL, 0};
+        ae_train_f64(params, &buffers, track, trace);
+        return;
+    }
+    float state[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    for (int e = 0; e < P; e++) state[e] = (float)theta[e];
+    ae_buffers_f32 buffers = {state, grad, s1, s2, NULL, 0};
+    ae_train_f32(params, &buffers, track, trace);
+    for (int e = 0; e < P; e++) theta[e] = state[e];
+}
+
+void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta, const ae_track *track,
+                  const ae_summary *sum, const double *recon, const double *norm)
 {
     const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
     res->outcome[slot] = (int8_t)sum->outcome;
@@ -84,36 +128,52 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
     }
 }
 
-void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const float *theta,
+void ae_summarize_run(const ae_params *params, const double *theta, const ae_track *track, double *recon,
+                      double *norm, ae_summary *sum)
+{
+    if (params->precision == AE_FLOAT64) {
+        double scratch[AE_N_MAX];
+        ae_summarize_f64(params, theta, track, recon, norm, scratch, sum);
+        return;
+    }
+    float state[AE_P_MAX], scratch[AE_N_MAX];
+    for (int e = 0; e < params->n * params->m + params->n; e++) state[e] = (float)theta[e];
+    ae_summarize_f32(params, state, track, recon, norm, scratch, sum);
+}
+
+void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta,
                    const ae_track *track)
 {
-    float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
+    double recon[AE_N_MAX], norm[AE_N_MAX];
     ae_summary sum;
-    ae_summarize(params, theta, track, recon, norm, scratch, &sum);
+    ae_summarize_run(params, theta, track, recon, norm, &sum);
     ae_store_run(res, slot, params, theta, track, &sum, recon, norm);
 }
 
-void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const ae_params *params, const float *theta,
-                    const ae_track *track, const float *twin_theta, const ae_summary *twin_sum)
+void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const ae_params *params, const double *theta,
+                    const ae_track *track, const double *twin_theta, const ae_summary *twin_sum)
 {
     double distance2 = 0;
     for (int e = 0; e < params->n * params->m + params->n; e++) {
         const double gap = (double)twin_theta[e] - (double)theta[e];
         distance2 += gap * gap;
     }
-    const double distance = sqrt(distance2), eps = (double)params->twin_eps;
+    const int f32 = params->precision == AE_FLOAT32; /* a float32 run's values are floats */
+    const double distance = sqrt(distance2), eps = f32 ? (double)(float)params->twin_eps : params->twin_eps;
     res->twin_outcome[slot] = (int8_t)twin_sum->outcome;
     res->twin_recovered[slot] = (uint8_t)twin_sum->recovered;
-    res->twin_distance[slot] = (float)distance;
+    res->twin_distance[slot] = f32 ? (double)(float)distance : distance;
     /* undefined for setting twins (no state separation), without a start distance or training
      * time, or when either run diverged; d_T = 0 (the twins met): -inf */
     const int defined = !cfg->twin_setting && eps > 0 && params->steps > 0 && isfinite(distance) &&
                         track->diverged_step < 0 && twin_sum->outcome != AE_OUT_DIVERGED &&
                         res->outcome[slot] != AE_OUT_DIVERGED;
     res->lyapunov[slot] = NAN;
-    if (defined) /* the last term: the interval since the last renormalisation */
-        res->lyapunov[slot] =
-            (float)((track->twin_log_sum + (distance > 0 ? ae_log_unit(distance / eps) : -INFINITY)) / (double)params->steps);
+    if (defined) { /* the last term: the interval since the last renormalisation */
+        const double lyapunov =
+            (track->twin_log_sum + (distance > 0 ? ae_log_unit(distance / eps) : -INFINITY)) / (double)params->steps;
+        res->lyapunov[slot] = f32 ? (double)(float)lyapunov : lyapunov;
+    }
 }
 
 void ae_trajectories_shape(const ae_job *job, ae_trajectories *traj)
@@ -144,25 +204,24 @@ void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
     if (!traj->count) return;
     const uint64_t points = (uint64_t)traj->points, count = (uint64_t)traj->count;
     const uint64_t n_max = (uint64_t)grid->n_max, m_max = (uint64_t)grid->m_max;
-    traj->loss = ae_xmalloc(count * points * sizeof(float));
-    traj->W = ae_xmalloc(count * points * n_max * m_max * sizeof(float));
-    traj->b = ae_xmalloc(count * points * n_max * sizeof(float));
-    float *trace_theta = ae_xmalloc(points * AE_P_MAX * sizeof(float));
+    traj->loss = ae_xmalloc(count * points * sizeof(double));
+    traj->W = ae_xmalloc(count * points * n_max * m_max * sizeof(double));
+    traj->b = ae_xmalloc(count * points * n_max * sizeof(double));
+    double *trace_theta = ae_xmalloc(points * AE_P_MAX * sizeof(double));
     for (uint64_t k = 0; k < count; k++) {
-        float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-        ae_buffers buffers = {theta, grad, s1, s2, NULL, 0};
+        double theta[AE_P_MAX];
         ae_params p;
         ae_track track;
-        float *loss = traj->loss + k * points;
+        double *loss = traj->loss + k * points;
         for (uint64_t t = 0; t < points; t++) loss[t] = NAN;
         for (uint64_t e = 0; e < points * AE_P_MAX; e++) trace_theta[e] = NAN;
         ae_prepare_run(job, traj->runs[k], 0, &p, theta);
         ae_trace trace = {traj->every, loss, trace_theta};
-        ae_train(&p, &buffers, &track, &trace);
+        ae_train_run(&p, theta, &track, &trace);
         const uint64_t n = (uint64_t)p.n, m = (uint64_t)p.m, P = n * m + n;
         for (uint64_t t = 0; t < points; t++)
             for (uint64_t i = 0; i < n_max; i++) {
-                const float *point = trace_theta + t * P;
+                const double *point = trace_theta + t * P;
                 uint64_t at = (k * points + t) * n_max + i;
                 traj->b[at] = i < n ? point[n * m + i] : NAN;
                 for (uint64_t c = 0; c < m_max; c++) traj->W[at * m_max + c] = i < n && c < m ? point[i * m + c] : NAN;

@@ -14,9 +14,10 @@
 /* Runs trained side by side in SIMD lanes: 16 floats fill an AVX-512 register. */
 #define CPU_LANES 16
 
-typedef void (*lane_trainer)(const ae_params *const *params, const ae_buffers *buf, ae_track *track);
+typedef void (*lane_trainer_f32)(const ae_params *const *params, const ae_buffers_f32 *buf, ae_track *track);
+typedef void (*lane_trainer_f64)(const ae_params *const *params, const ae_buffers_f64 *buf, ae_track *track);
 
-/* The lane trainers of ae_lanes.inc, float, once per instruction set (backend_cpu_isa.inc):
+/* The lane trainers of ae_lanes.inc, float32 and float64, once per instruction set (backend_cpu_isa.inc):
  * GCC compiles each for its target; cpu_lane_trainer() picks the one to run. */
 #define CPU_ISA baseline
 #include "backend_cpu_isa.inc"
@@ -34,29 +35,34 @@ typedef void (*lane_trainer)(const ae_params *const *params, const ae_buffers *b
 #define CPU_HAVE_X86_VARIANTS 1
 #endif
 
-/* The instruction set to run (AE_ISA_AUTO: the widest this CPU has) and its lane trainer,
+/* The instruction set to run (AE_ISA_AUTO: the widest this CPU has) and its lane trainers,
  * or -1 (err).  Every set gives the same bits; asking for one this CPU or build lacks is
  * an error, never a silent fallback, so a test of a set really runs that set. */
-static int cpu_lane_trainer(int isa, lane_trainer *trainer, ae_error *err)
+static int cpu_lane_trainer(int isa, lane_trainer_f32 *trainer_f32, lane_trainer_f64 *trainer_f64, ae_error *err)
 {
     int have[4] = {0, 1, 0, 0}; /* by ae_cpu_isa */
-    lane_trainer trainers[4] = {NULL, train_lanes_baseline, NULL, NULL};
+    lane_trainer_f32 trainers_f32[4] = {NULL, train_lanes_f32_baseline, NULL, NULL};
+    lane_trainer_f64 trainers_f64[4] = {NULL, train_lanes_f64_baseline, NULL, NULL};
 #ifdef CPU_HAVE_X86_VARIANTS
     __builtin_cpu_init();
-    have[AE_ISA_AVX2] = __builtin_cpu_supports("avx2"), trainers[AE_ISA_AVX2] = train_lanes_avx2;
-    have[AE_ISA_AVX512] = __builtin_cpu_supports("avx512f"), trainers[AE_ISA_AVX512] = train_lanes_avx512;
+    have[AE_ISA_AVX2] = __builtin_cpu_supports("avx2");
+    have[AE_ISA_AVX512] = __builtin_cpu_supports("avx512f");
+    trainers_f32[AE_ISA_AVX2] = train_lanes_f32_avx2, trainers_f64[AE_ISA_AVX2] = train_lanes_f64_avx2;
+    trainers_f32[AE_ISA_AVX512] = train_lanes_f32_avx512, trainers_f64[AE_ISA_AVX512] = train_lanes_f64_avx512;
 #endif
     if (isa == AE_ISA_AUTO)
         for (isa = AE_ISA_AVX512; !have[isa]; isa--) continue;
-    if (!have[isa] || !trainers[isa])
+    if (!have[isa] || !trainers_f32[isa])
         return ae_fail_runtime(err, "--isa %s: this CPU or this build cannot run it", ae_cpu_isa_names[isa]);
-    *trainer = trainers[isa];
+    *trainer_f32 = trainers_f32[isa];
+    *trainer_f64 = trainers_f64[isa];
     return isa;
 }
 
 typedef struct {
     int threads;
-    lane_trainer train_lanes;
+    lane_trainer_f32 train_lanes_f32; /* by the group's model.precision */
+    lane_trainer_f64 train_lanes_f64;
 } cpu_backend;
 
 /* Up to CPU_LANES consecutive runs that can share lanes. */
@@ -65,54 +71,22 @@ typedef struct {
     int count;
 } lane_group;
 
-/* Lanes share the model shape, the optimizer and the step schedule (twins: also the
- * renormalisation period). */
+/* Lanes share the precision, the model shape, the optimizer and the step schedule (twins:
+ * also the renormalisation period). */
 static int same_schedule(const ae_params *a, const ae_params *b)
 {
-    return a->n == b->n && a->m == b->m && a->optimizer == b->optimizer && a->steps == b->steps &&
-           a->check_every == b->check_every && a->twin_renorm_every == b->twin_renorm_every;
+    return a->precision == b->precision && a->n == b->n && a->m == b->m && a->optimizer == b->optimizer &&
+           a->steps == b->steps && a->check_every == b->check_every && a->twin_renorm_every == b->twin_renorm_every;
 }
 
 /* Runs a group holds: with twins (twin.eps) run l trains in lane l and its twin beside it in
  * lane l + CPU_LANES/2, in lockstep, so state twins can be renormalised as they go. */
 static int group_runs(const ae_job *job) { return job->cfg->twin_enabled ? CPU_LANES / 2 : CPU_LANES; }
 
-/* One group: initial states into SoA lanes, train, record each lane (and each twin). */
-static void train_group(const cpu_backend *cpu, const ae_job *job, lane_group group, uint64_t slot, ae_results *res,
-                        float *work)
-{
-    float *theta = work, *grad = work + CPU_LANES * AE_P_MAX, *s1 = grad + CPU_LANES * AE_P_MAX;
-    float *s2 = s1 + CPU_LANES * AE_P_MAX, *frozen = s2 + CPU_LANES * AE_P_MAX;
-    float *one = frozen + CPU_LANES * AE_P_MAX; /* one run's theta, contiguous */
-    float *twin = one + AE_P_MAX;               /* its twin's */
-    ae_params params[CPU_LANES];
-    const ae_params *lanes[CPU_LANES];
-    ae_track track[CPU_LANES];
-    const int runs = group_runs(job), twins = runs < CPU_LANES;
-    int P = 0;
-    for (int l = 0; l < CPU_LANES; l++) {
-        /* lanes past the group's runs repeat its first run: harmless work, never recorded */
-        const int run = l % runs;
-        ae_prepare_run(job, group.first + (uint64_t)(run < group.count ? run : 0), l >= runs, &params[l], one);
-        P = params[l].n * params[l].m + params[l].n;
-        for (int e = 0; e < P; e++) theta[e * CPU_LANES + l] = one[e];
-        lanes[l] = &params[l];
-    }
-    ae_buffers buffers = {theta, grad, s1, s2, frozen, 0};
-    if (twins && !job->cfg->twin_setting) buffers.twin_renorm = params[0].twin_renorm_every;
-    cpu->train_lanes(lanes, &buffers, track);
-    for (int l = 0; l < group.count; l++) {
-        for (int e = 0; e < P; e++) one[e] = theta[e * CPU_LANES + l];
-        ae_record_run(res, slot + (uint64_t)l, &params[l], one, &track[l]);
-        if (!twins) continue;
-        const int t = l + runs;
-        float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
-        ae_summary twin_sum;
-        for (int e = 0; e < P; e++) twin[e] = theta[e * CPU_LANES + t];
-        ae_summarize(&params[t], twin, &track[t], recon, norm, scratch, &twin_sum);
-        ae_record_twin(res, slot + (uint64_t)l, job->cfg, &params[l], one, &track[l], twin, &twin_sum);
-    }
-}
+#define AE_PRECISION 32
+#include "backend_cpu_group.inc"
+#define AE_PRECISION 64
+#include "backend_cpu_group.inc"
 
 static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uint64_t count, ae_results *res,
                      ae_error *err)
@@ -121,7 +95,7 @@ static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uin
     const cpu_backend *cpu = backend->impl;
     lane_group *groups = ae_xcalloc(count, sizeof *groups);
     int64_t n_groups = 0;
-    ae_params previous, current;
+    ae_params previous = {0}, current;
     const int runs = group_runs(job);
     for (uint64_t r = 0; r < count; r++) {
         uint64_t base;
@@ -133,9 +107,17 @@ static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uin
     }
 #pragma omp parallel num_threads(cpu->threads)
     {
-        float *work = ae_xmalloc((5 * CPU_LANES + 2) * AE_P_MAX * sizeof(float));
+        double *work = ae_xmalloc(5 * CPU_LANES * AE_P_MAX * sizeof(double)); /* either precision's arrays */
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t g = 0; g < n_groups; g++) train_group(cpu, job, groups[g], groups[g].first - first, res, work);
+        for (int64_t g = 0; g < n_groups; g++) {
+            ae_params params;
+            uint64_t base;
+            ae_grid_run(job->grid, groups[g].first, &params, &base);
+            if (params.precision == AE_FLOAT64)
+                train_group_f64(cpu, job, groups[g], groups[g].first - first, res, work);
+            else
+                train_group_f32(cpu, job, groups[g], groups[g].first - first, res, (float *)(void *)work);
+        }
         free(work);
     }
     free(groups);
@@ -179,13 +161,15 @@ int ae_cpu_threads(int requested)
 
 ae_backend *ae_backend_cpu_create(const ae_backend_options *opt, ae_error *err)
 {
-    lane_trainer train_lanes = NULL;
-    int isa = cpu_lane_trainer(opt->cpu_isa, &train_lanes, err);
+    lane_trainer_f32 train_lanes_f32 = NULL;
+    lane_trainer_f64 train_lanes_f64 = NULL;
+    int isa = cpu_lane_trainer(opt->cpu_isa, &train_lanes_f32, &train_lanes_f64, err);
     if (isa < 0) return NULL;
     ae_backend *backend = ae_xcalloc(1, sizeof *backend);
     cpu_backend *cpu = ae_xcalloc(1, sizeof *cpu);
     cpu->threads = ae_cpu_threads(opt->threads);
-    cpu->train_lanes = train_lanes;
+    cpu->train_lanes_f32 = train_lanes_f32;
+    cpu->train_lanes_f64 = train_lanes_f64;
     char model[200];
     cpu_model_name(model, sizeof model);
     snprintf(backend->name, sizeof backend->name, "cpu");

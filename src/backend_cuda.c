@@ -35,12 +35,12 @@ typedef struct {
     int stride_theta, stride_feature;
     ae_params *d_params, *h_params;
     uint32_t *d_base, *h_base, *d_order, *h_order;
-    float *d_theta, *h_theta, *d_recon, *h_recon, *d_norm, *h_norm;
+    double *d_theta, *h_theta, *d_recon, *h_recon, *d_norm, *h_norm; /* either precision's values, widened */
     ae_track *d_track, *h_track;
     ae_summary *d_summary, *h_summary;
     /* per job */
     const ae_bases *bases; /* the ones in d_base_W, d_base_b */
-    float *d_base_W, *d_base_b;
+    double *d_base_W, *d_base_b;
     int32_t *d_features;
     int features_capacity;
 } cuda_backend;
@@ -81,7 +81,7 @@ static int free_buffers(cuda_backend *c, ae_error *err)
 static size_t bytes_per_run(int stride_theta, int stride_feature)
 {
     return sizeof(ae_params) + 2 * sizeof(uint32_t) + sizeof(ae_track) + sizeof(ae_summary) +
-           ((size_t)stride_theta + 2 * (size_t)stride_feature) * sizeof(float);
+           ((size_t)stride_theta + 2 * (size_t)stride_feature) * sizeof(double);
 }
 
 /* Makes the buffers hold at least min(want, what fits) runs of these strides; the
@@ -108,17 +108,17 @@ static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int
     if (cudaCheck(cudaMalloc((void **)&c->d_params, runs * sizeof(ae_params)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_base, runs * sizeof(uint32_t)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_order, runs * sizeof(uint32_t)), err) ||
-        cudaCheck(cudaMalloc((void **)&c->d_theta, theta * sizeof(float)), err) ||
-        cudaCheck(cudaMalloc((void **)&c->d_recon, feature * sizeof(float)), err) ||
-        cudaCheck(cudaMalloc((void **)&c->d_norm, feature * sizeof(float)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_theta, theta * sizeof(double)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_recon, feature * sizeof(double)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_norm, feature * sizeof(double)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_track, runs * sizeof(ae_track)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_summary, runs * sizeof(ae_summary)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_params, runs * sizeof(ae_params)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_base, runs * sizeof(uint32_t)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_order, runs * sizeof(uint32_t)), err) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_theta, theta * sizeof(float)), err) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_recon, feature * sizeof(float)), err) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_norm, feature * sizeof(float)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_theta, theta * sizeof(double)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_recon, feature * sizeof(double)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_norm, feature * sizeof(double)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_track, runs * sizeof(ae_track)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_summary, runs * sizeof(ae_summary)), err)) {
         free_buffers(c, NULL); /* the first failure's message stays in err */
@@ -140,10 +140,10 @@ static int upload_job(cuda_backend *c, const ae_job *job, ae_error *err)
         const ae_bases *b = job->bases;
         if (b && b->count > 0) {
             size_t nW = (size_t)b->count * (size_t)b->n * (size_t)b->m, nb = (size_t)b->count * (size_t)b->n;
-            if (cudaCheck(cudaMalloc((void **)&c->d_base_W, nW * sizeof(float)), err) ||
-                cudaCheck(cudaMalloc((void **)&c->d_base_b, nb * sizeof(float)), err) ||
-                cudaCheck(cudaMemcpy(c->d_base_W, b->W, nW * sizeof(float), cudaMemcpyHostToDevice), err) ||
-                cudaCheck(cudaMemcpy(c->d_base_b, b->b, nb * sizeof(float), cudaMemcpyHostToDevice), err))
+            if (cudaCheck(cudaMalloc((void **)&c->d_base_W, nW * sizeof(double)), err) ||
+                cudaCheck(cudaMalloc((void **)&c->d_base_b, nb * sizeof(double)), err) ||
+                cudaCheck(cudaMemcpy(c->d_base_W, b->W, nW * sizeof(double), cudaMemcpyHostToDevice), err) ||
+                cudaCheck(cudaMemcpy(c->d_base_b, b->b, nb * sizeof(double), cudaMemcpyHostToDevice), err))
                 return -1;
         }
         c->bases = b;
@@ -241,9 +241,9 @@ static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
         cudaCheck(cudaMemsetAsync(c->d_summary, 0xff, runs * sizeof(ae_summary), 0), err) ||
         cudaCheck(cudaEventRecord(c->start, 0), err) || aek_train(bt, c->h_params, c->h_order, c->variant, 0, err) ||
         cudaCheck(cudaEventRecord(c->stop, 0), err) ||
-        cudaCheck(cudaMemcpyAsync(c->h_theta, c->d_theta, theta * sizeof(float), cudaMemcpyDeviceToHost, 0), err) ||
-        cudaCheck(cudaMemcpyAsync(c->h_recon, c->d_recon, feature * sizeof(float), cudaMemcpyDeviceToHost, 0), err) ||
-        cudaCheck(cudaMemcpyAsync(c->h_norm, c->d_norm, feature * sizeof(float), cudaMemcpyDeviceToHost, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_theta, c->d_theta, theta * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_recon, c->d_recon, feature * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_norm, c->d_norm, feature * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_track, c->d_track, runs * sizeof(ae_track), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_summary, c->d_summary, runs * sizeof(ae_summary), cudaMemcpyDeviceToHost,
                                   0), err) ||
@@ -272,7 +272,7 @@ static int store_chunk(const cuda_backend *c, const ae_job *job, uint64_t first,
             if (r < untrained) untrained = r;
             continue;
         }
-        const float *theta_r = c->h_theta + r * c->stride_theta;
+        const double *theta_r = c->h_theta + r * c->stride_theta;
         ae_store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
                      c->h_norm + r * c->stride_feature);
         if (twins)
@@ -422,14 +422,15 @@ double ae_cuda_peak_flops(const ae_backend *backend, int fp64, char *how, size_t
     return (double)sms * lanes * 2.0 * khz * 1e3;
 }
 
-int ae_cuda_kernel_for(const ae_backend *backend, int n, int m, char *name, size_t name_size, uint64_t *resident)
+int ae_cuda_kernel_for(const ae_backend *backend, int precision, int n, int m, char *name, size_t name_size,
+                       uint64_t *resident)
 {
     const cuda_backend *c = backend->impl;
     aek_kernel_info info;
     int sms = 0;
     *resident = 0;
     ae_error err = {{0}, 0};
-    if (aek_kernel_for(c->variant, n, m, &info, &err) ||
+    if (aek_kernel_for(c->variant, precision, n, m, &info, &err) ||
         cudaCheck(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, c->device), &err)) {
         snprintf(name, name_size, "unknown (%s)", err.msg);
         return -1;

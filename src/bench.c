@@ -27,10 +27,13 @@
 #define BENCH_RUNS_MAX ((uint64_t)1 << 22)
 
 static const char bench_usage[] =
-    "usage: aesweep bench [--n N[,N...]] [--m M] [--runs R] [--steps S] [--backend auto|cpu|cuda]\n"
-    "                     [--threads T] [--isa I] [--device D] [--kernel K[,K...]] [--json FILE]\n"
+    "usage: aesweep bench [--n N[,N...]] [--m M] [--precision P[,P...]] [--runs R] [--steps S]\n"
+    "                     [--backend auto|cpu|cuda] [--threads T] [--isa I] [--device D]\n"
+    "                     [--kernel K[,K...]] [--json FILE]\n"
     "  --n        model sizes (default 7,16,64)\n"
     "  --m        latent dims (default 2)\n"
+    "  --precision  model.precision of the runs: float32 (default), float64, or both\n"
+    "             (float32,float64: one row each)\n"
     "  --runs     runs per size (default: about 4e12 useful flops on CUDA, in whole waves of\n"
     "             the runs the device holds at once; 5e10 on the CPU)\n"
     "  --steps    training steps per run (default 10000)\n"
@@ -147,6 +150,7 @@ double ae_cpu_peak_flops(char *how, size_t how_size)
 
 typedef struct {
     int n, m, kernel; /* kernel: CUDA variant, -1 for the CPU or the backend's default */
+    int precision;    /* ae_precision */
     char kernel_name[64]; /* CUDA: the kernel instance that ran; "-" on the CPU */
     uint64_t resident;    /* CUDA: runs the device holds at once (one wave); 0 on the CPU */
     uint64_t runs;
@@ -155,11 +159,13 @@ typedef struct {
     uint64_t outcomes[AE_OUTCOME_COUNT];
 } bench_row;
 
+static const char *precision_name(int precision) { return precision == AE_FLOAT64 ? "float64" : "float32"; }
+
 /* The settings every bench sweep shares: the run defaults, at this size and length. */
-static void bench_params(ae_params *p, int n, int m, int64_t steps)
+static void bench_params(ae_params *p, int n, int m, int precision, int64_t steps)
 {
     ae_params_defaults(p);
-    p->n = n, p->m = m, p->steps = steps;
+    p->n = n, p->m = m, p->precision = precision, p->steps = steps;
 }
 
 static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
@@ -168,7 +174,7 @@ static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
     ae_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.path = path, cfg.text = empty, cfg.overrides = empty;
-    bench_params(&cfg.params, row->n, row->m, row->steps);
+    bench_params(&cfg.params, row->n, row->m, row->precision, row->steps);
     cfg.n_given = cfg.m_given = 1;
     cfg.perturb_kind = AE_PERTURB_NONE;
     ae_axis *axis = &cfg.axes[cfg.n_axes++];
@@ -244,11 +250,11 @@ static void write_json(FILE *f, const ae_backend *backend, double peak, const ch
     for (int k = 0; k < n_rows; k++) {
         const bench_row *r = &rows[k];
         fprintf(f,
-                "    {\"n\": %d, \"m\": %d, \"kernel\": %d, \"kernel_name\": \"%s\", \"resident_runs\": %llu, "
+                "    {\"n\": %d, \"m\": %d, \"precision\": \"%s\", \"kernel\": %d, \"kernel_name\": \"%s\", \"resident_runs\": %llu, "
                 "\"runs\": %llu, \"steps\": %lld, \"seconds\": %.6g, "
                 "\"kernel_seconds\": %.6g, \"model_steps_per_s\": %.6g, \"kernel_model_steps_per_s\": %.6g, "
                 "\"flops_per_step\": %.6g, \"peak_fraction\": %.6g, \"outcomes\": {",
-                r->n, r->m, r->kernel, r->kernel_name, (unsigned long long)r->resident, (unsigned long long)r->runs,
+                r->n, r->m, precision_name(r->precision), r->kernel, r->kernel_name, (unsigned long long)r->resident, (unsigned long long)r->runs,
                 (long long)r->steps, r->seconds, r->kernel_seconds, r->model_steps_per_s, r->kernel_model_steps_per_s,
                 r->flops_per_step, r->peak_fraction);
         for (int o = 0; o < AE_OUTCOME_COUNT; o++)
@@ -271,8 +277,25 @@ static int write_json_file(const char *path, const ae_backend *backend, double p
     return 0;
 }
 
+/* "float32", "float64" or both, comma-separated, into out[2]: their count, or -1. */
+static int parse_precisions(const char *text, int out[2])
+{
+    int count = 0;
+    for (const char *at = text; *at;) {
+        size_t length = strcspn(at, ",");
+        int precision = length == 7 && !strncmp(at, "float32", 7) ? AE_FLOAT32
+                        : length == 7 && !strncmp(at, "float64", 7) ? AE_FLOAT64
+                                                                    : -1;
+        if (precision < 0 || count == 2) return -1;
+        out[count++] = precision;
+        at += length + (at[length] == ',');
+    }
+    return count > 0 ? count : -1;
+}
+
 typedef struct {
     int ns[BENCH_MAX_N], n_ns, m;
+    int precisions[2], n_precisions; /* ae_precision */
     int kernels[8], n_kernels; /* CUDA variants; {-1}: the backend's default */
     long long runs, steps;     /* runs 0: chosen per row */
     const char *json;
@@ -282,7 +305,7 @@ typedef struct {
 /* The command line into o: -1 to go on, else the exit status (--help, a usage error). */
 static int parse_options(int argc, char **argv, bench_options *o)
 {
-    *o = (bench_options){.ns = {7, 16, 64}, .n_ns = 3, .m = 2, .kernels = {-1}, .n_kernels = 1, .steps = 10000,
+    *o = (bench_options){.ns = {7, 16, 64}, .n_ns = 3, .m = 2, .precisions = {AE_FLOAT32}, .n_precisions = 1, .kernels = {-1}, .n_kernels = 1, .steps = 10000,
                          .backend = AE_BACKEND_OPTIONS_DEFAULT};
     ae_error err = {{0}, 0};
     for (int k = 0; k < argc; k++) {
@@ -310,6 +333,9 @@ static int parse_options(int argc, char **argv, bench_options *o)
         } else if (!strcmp(arg, "--steps")) {
             o->steps = strtoll(value, &end, 10);
             if (*end || o->steps < 1) return bench_usage_error("--steps expects >= 1: ", value);
+        } else if (!strcmp(arg, "--precision")) {
+            if ((o->n_precisions = parse_precisions(value, o->precisions)) < 0)
+                return bench_usage_error("--precision expects float32, float64 or float32,float64: ", value);
         } else if (!strcmp(arg, "--kernel")) {
             if ((o->n_kernels = parse_list(value, o->kernels, 8, 0, 15)) < 0)
                 return bench_usage_error("--kernel expects variants, comma-separated: ", value);
@@ -360,7 +386,8 @@ static void plan_row(ae_backend *backend, const bench_options *o, bench_row *row
 #ifdef AE_HAVE_CUDA
     if (cuda) {
         if (row->kernel >= 0) ae_cuda_set_kernel(backend, row->kernel);
-        ae_cuda_kernel_for(backend, row->n, row->m, row->kernel_name, sizeof row->kernel_name, &row->resident);
+        ae_cuda_kernel_for(backend, row->precision, row->n, row->m, row->kernel_name, sizeof row->kernel_name,
+                           &row->resident);
     }
 #endif
     if (o->runs > 0) {
@@ -368,7 +395,7 @@ static void plan_row(ae_backend *backend, const bench_options *o, bench_row *row
         return;
     }
     ae_params p;
-    bench_params(&p, row->n, row->m, row->steps);
+    bench_params(&p, row->n, row->m, row->precision, row->steps);
     double want = (cuda ? BENCH_FLOPS_CUDA : BENCH_FLOPS_CPU) / ((double)row->steps * ae_flops_per_step(row->n, row->m, &p));
     /* CUDA: whole waves; CPU: whole 16-run lane groups, two per thread at least */
     uint64_t unit = cuda ? (row->resident > 0 ? row->resident : 4096) : 32 * (uint64_t)ae_cpu_threads(o->backend.threads);
@@ -382,7 +409,7 @@ static void print_header(const ae_backend *backend, double peak, const char *pea
 {
     printf("backend %s: %s\npeak    %.3g FP32 flop/s = %s\n", backend->name, backend->device, peak, peak_how);
     if (peak64 > 0) printf("        %.3g FP64 flop/s = %s\n", peak64, peak64_how);
-    printf("\n%5s %3s %-28s %9s %6s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "kernel that ran", "runs", "waves",
+    printf("\n%5s %3s %-8s %-28s %9s %6s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "prec", "kernel that ran", "runs", "waves",
            "steps", "seconds", "model-steps/s", "kernel only", "flops/step", "% peak", "diverg");
 }
 
@@ -392,8 +419,8 @@ static void print_row(const bench_row *row)
     if (row->kernel_model_steps_per_s > 0)
         snprintf(kernel_rate, sizeof kernel_rate, "%.4g", row->kernel_model_steps_per_s);
     if (row->resident > 0) snprintf(waves, sizeof waves, "%.2g", (double)row->runs / (double)row->resident);
-    printf("%5d %3d %-28s %9llu %6s %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m,
-           row->kernel_name, (unsigned long long)row->runs, waves, (long long)row->steps, row->seconds,
+    printf("%5d %3d %-8s %-28s %9llu %6s %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m,
+           precision_name(row->precision), row->kernel_name, (unsigned long long)row->runs, waves, (long long)row->steps, row->seconds,
            row->model_steps_per_s, kernel_rate, row->flops_per_step, 100.0 * row->peak_fraction,
            (unsigned long long)row->outcomes[AE_OUT_DIVERGED]);
     fflush(stdout);
@@ -419,13 +446,14 @@ int ae_bench_main(int argc, char **argv)
     if (!cuda) peak = ae_cpu_peak_flops(peak_how, sizeof peak_how);
     print_header(backend, peak, peak_how, peak64, peak64_how);
 
-    bench_row rows[BENCH_MAX_N * 8];
+    bench_row rows[BENCH_MAX_N * 8 * 2];
     int n_rows = 0;
     for (int a = 0; a < o.n_ns && !status; a++) {
-        for (int b = 0; b < o.n_kernels && !status; b++) {
+        for (int r = 0; r < o.n_precisions * o.n_kernels && !status; r++) {
             bench_row *row = &rows[n_rows];
             memset(row, 0, sizeof *row);
-            row->n = o.ns[a], row->m = o.m, row->kernel = o.kernels[b], row->steps = o.steps;
+            row->n = o.ns[a], row->m = o.m, row->kernel = o.kernels[r % o.n_kernels], row->steps = o.steps;
+            row->precision = o.precisions[r / o.n_kernels];
             plan_row(backend, &o, row);
             ae_error err = {{0}, 0};
             if (bench_one(backend, row, &err)) {

@@ -25,12 +25,15 @@
 static const char *const scheme_names[] = {"xavier_normal", "normal", "uniform", "file", "ideal_failure", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const intervene_names[] = {"none", "anthropic", "repulsor", "gap", NULL};
+static const char *const precision_names[] = {"float32", "float64", NULL};
 
 #define BIG 1e12
 #define FIELD(f) offsetof(ae_params, f)
 static const ae_setting settings[] = {
     {"model.n", "n", AE_SET_INT32, FIELD(n), AE_N_MIN, AE_N_MAX, NULL, "1", "number of features"},
     {"model.m", "m", AE_SET_INT32, FIELD(m), AE_M_MIN, AE_M_MAX, NULL, "1", "latent dimensions"},
+    {"model.precision", "precision", AE_SET_ENUM, FIELD(precision), 0, 1, precision_names, "1",
+     "floating type of training: float32, or float64 (slower; writes float64 variables)"},
     {"init.scheme", "scheme", AE_SET_ENUM, FIELD(scheme), 0, 4, scheme_names, "1", "initialisation scheme"},
     {"init.seed", "seed", AE_SET_INT64, FIELD(seed), 0, 9007199254740992.0, NULL, "1", "Philox seed of the run"},
     {"init.std", "init_std", AE_SET_REAL, FIELD(init_std), 0, 1e6, NULL, "1", "std of normal init"},
@@ -78,20 +81,27 @@ static const ae_setting settings[] = {
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
 static const ae_params default_params = {
-    .n = 7, .m = 2, .scheme = AE_INIT_XAVIER_NORMAL, .optimizer = AE_OPT_ADAMW, .seed = 0,
-    .init_std = 0.1f, .init_bound = 0.1f, .bias_init = 0.0f,
-    .radius = 1.4283556979968262f, /* sqrt(2) * 1.01, DESIGN.md section 3 */
-    .dead_eps = 1e-3f, .lr = 1e-3f, .weight_decay = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-    .momentum = 0.0f, .steps = 10000, .check_every = 100, .plateau_steps = 2000,
+    .n = 7, .m = 2, .precision = AE_FLOAT32, .scheme = AE_INIT_XAVIER_NORMAL, .optimizer = AE_OPT_ADAMW, .seed = 0,
+    .init_std = 0.1, .init_bound = 0.1, .bias_init = 0.0,
+    .radius = 1.4283556979968262, /* sqrt(2) * 1.01, DESIGN.md section 3 */
+    .dead_eps = 1e-3, .lr = 1e-3, .weight_decay = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+    .momentum = 0.0, .steps = 10000, .check_every = 100, .plateau_steps = 2000,
     /* tilt_max: DESIGN.md says 0.1, but real symmetric plateaus (b_i = 1/n, the loss at (n-1)/n^3)
      * keep |W_i| ~ 0.01-0.04, tilt 0.1-0.4, while the pinned states sit at tilt ~1: 0.5 splits
      * the census populations by that physics (README.md, "Tilt threshold") */
-    .outcome_window = 1000, .outcome_tol = 3e-3f, .tilt_max = 0.5f, .live_min = 0.9f, .bias_delta = 0.0f,
-    .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0f, .intervene_delta = 0.0f,
-    .intervene_noise = 1e-3f, .twin_eps = 0.0f, .twin_renorm_every = 100,
+    .outcome_window = 1000, .outcome_tol = 3e-3, .tilt_max = 0.5, .live_min = 0.9, .bias_delta = 0.0,
+    .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0, .intervene_delta = 0.0,
+    .intervene_noise = 1e-3, .twin_eps = 0.0, .twin_renorm_every = 100,
 };
 
 void ae_params_defaults(ae_params *p) { *p = default_params; }
+
+void ae_params_round_to_precision(ae_params *p)
+{
+    if (p->precision != AE_FLOAT32) return;
+    for (size_t s = 0; s < N_SETTINGS; s++)
+        if (settings[s].type == AE_SET_REAL) ae_setting_put(&settings[s], p, (double)(float)ae_setting_get(&settings[s], p));
+}
 
 /* Keys that hold text rather than numbers. */
 static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", "output.fields", "twin.param",
@@ -117,7 +127,7 @@ double ae_setting_get(const ae_setting *s, const ae_params *p)
     const char *field = (const char *)p + s->offset;
     switch (s->type) {
     case AE_SET_INT64: return (double)*(const int64_t *)field;
-    case AE_SET_REAL: return (double)*(const float *)field;
+    case AE_SET_REAL: return *(const double *)field;
     default: return (double)*(const int32_t *)field;
     }
 }
@@ -128,11 +138,10 @@ __attribute__((noinline)) void ae_setting_put(const ae_setting *s, ae_params *p,
     char *field = (char *)p + s->offset;
     int64_t wide = (int64_t)value;
     int32_t narrow = (int32_t)value;
-    float real = (float)value;
     /* memcpy: the field's type is known only from the table row */
     switch (s->type) {
     case AE_SET_INT64: memcpy(field, &wide, sizeof wide); break;
-    case AE_SET_REAL: memcpy(field, &real, sizeof real); break;
+    case AE_SET_REAL: memcpy(field, &value, sizeof value); break;
     default: memcpy(field, &narrow, sizeof narrow); break;
     }
 }
@@ -1210,12 +1219,24 @@ static void json_string(ae_strbuf *sb, const char *text)
     ae_strbuf_printf(sb, "\"");
 }
 
+/* The shortest text that reads back as exactly `value` (17 digits at most): a float64
+ * setting keeps every bit, and 1e-3 stays "0.001". */
+static const char *format_real(double value, char text[32])
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(text, 32, "%.*g", digits, value);
+        if (strtod(text, NULL) == value) break;
+    }
+    return text;
+}
+
 static void json_value(ae_strbuf *sb, const ae_setting *s, double value)
 {
+    char text[32];
     if (s->type == AE_SET_ENUM)
         json_string(sb, s->names[(int)value]);
     else if (s->type == AE_SET_REAL)
-        ae_strbuf_printf(sb, "%.9g", value); /* float32 round-trips in 9 digits */
+        ae_strbuf_printf(sb, "%s", format_real(value, text));
     else
         ae_strbuf_printf(sb, "%.0f", value);
 }

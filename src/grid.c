@@ -50,15 +50,19 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
     /* per-feature data is padded to the largest n (and m) any run has */
     grid->n_max = grid->params.n;
     grid->m_max = grid->params.m;
+    grid->any_float64 = grid->params.precision == AE_FLOAT64;
     for (int a = 0; a < grid->n_axes; a++) {
         const ae_axis *axis = &grid->axes[a];
         if (!axis->setting) continue;
         int is_n = axis->setting->offset == offsetof(ae_params, n), is_m = axis->setting->offset == offsetof(ae_params, m);
+        int is_precision = axis->setting->offset == offsetof(ae_params, precision);
         if (is_n) grid->n_max = 0;
         if (is_m) grid->m_max = 0;
+        if (is_precision) grid->any_float64 = 0;
         for (uint64_t k = 0; k < axis->count; k++) {
             if (is_n && axis->values[k] > grid->n_max) grid->n_max = (int)axis->values[k];
             if (is_m && axis->values[k] > grid->m_max) grid->m_max = (int)axis->values[k];
+            if (is_precision && axis->values[k] == AE_FLOAT64) grid->any_float64 = 1;
         }
     }
     return 0;
@@ -86,6 +90,7 @@ void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t
         else
             *base = index;
     }
+    ae_params_round_to_precision(params);
 }
 
 double ae_grid_model_steps(const ae_grid *grid, uint64_t first, uint64_t count)

@@ -93,11 +93,11 @@ static int parse_selection(const char *sel, uint64_t runs, const char *path, bas
 }
 
 /* Copies run r's state into the next slot of bases; refuses a state that is not finite. */
-static int take_base(ae_bases *bases, const float *W, const float *b, uint64_t r, const char *path, ae_error *err)
+static int take_base(ae_bases *bases, const double *W, const double *b, uint64_t r, const char *path, ae_error *err)
 {
     const uint64_t n = (uint64_t)bases->n, nm = n * (uint64_t)bases->m, k = bases->count++;
-    memcpy(bases->W + k * nm, W + r * nm, nm * sizeof(float));
-    memcpy(bases->b + k * n, b + r * n, n * sizeof(float));
+    memcpy(bases->W + k * nm, W + r * nm, nm * sizeof(double));
+    memcpy(bases->b + k * n, b + r * n, n * sizeof(double));
     bases->source_index[k] = (int64_t)r;
     for (uint64_t e = 0; e < nm; e++)
         if (!isfinite(bases->W[k * nm + e]))
@@ -121,7 +121,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         err->code = AE_EXIT_USAGE; /* a file the config names */
         return -1;
     }
-    float *W = NULL, *b = NULL;
+    double *W = NULL, *b = NULL;
     int8_t *outcome = NULL;
     char *file_names = NULL; /* the file's own class names, for the message when none matches */
     uint64_t runs = 0;
@@ -130,10 +130,10 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     if (bases_shape(file, path, strchr(sel, ':') != NULL, &runs, &n, &m, err) ||
         parse_selection(sel, runs, path, &pick, err))
         goto done;
-    W = ae_xmalloc(runs * (uint64_t)(n * m) * sizeof(float));
-    b = ae_xmalloc(runs * (uint64_t)n * sizeof(float));
-    if (io_read_whole(file, "W_final", H5T_NATIVE_FLOAT, W, path, err) ||
-        io_read_whole(file, "b_final", H5T_NATIVE_FLOAT, b, path, err))
+    W = ae_xmalloc(runs * (uint64_t)(n * m) * sizeof(double));
+    b = ae_xmalloc(runs * (uint64_t)n * sizeof(double));
+    if (io_read_whole(file, "W_final", H5T_NATIVE_DOUBLE, W, path, err) ||
+        io_read_whole(file, "b_final", H5T_NATIVE_DOUBLE, b, path, err))
         goto done;
     if (pick.by_outcome) {
         outcome = ae_xmalloc(runs);
@@ -142,8 +142,8 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     }
     bases->n = n;
     bases->m = m;
-    bases->W = ae_xmalloc(runs * (uint64_t)(n * m) * sizeof(float));
-    bases->b = ae_xmalloc(runs * (uint64_t)n * sizeof(float));
+    bases->W = ae_xmalloc(runs * (uint64_t)(n * m) * sizeof(double));
+    bases->b = ae_xmalloc(runs * (uint64_t)n * sizeof(double));
     bases->source_index = ae_xmalloc(runs * sizeof(int64_t));
     status = 0;
     for (uint64_t r = 0; r < runs && !status; r++) {

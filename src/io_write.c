@@ -41,15 +41,24 @@ const out_var out_vars[] = {AE_RECORD_FIELDS(OUT_VAR)};
 #undef OUT_VAR
 const size_t n_out_vars = sizeof out_vars / sizeof out_vars[0];
 
-/* The fill value in the variable's own type (netCDF wants _FillValue to match). */
-static void fill_bytes(const out_var *v, void *out)
+/* The type of the file's float variables: float64 when any run of the sweep trains in
+ * float64, else float32 (DESIGN.md section 7). */
+static hid_t file_real_type(const ae_grid *grid) { return grid->any_float64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT; }
+
+/* The fill value in the variable's own type in the file (netCDF wants _FillValue to match). */
+static void fill_bytes(const out_var *v, hid_t file_type, void *out)
 {
     switch (v->type) {
     case VT_I8: *(int8_t *)out = (int8_t)v->fill; break;
     case VT_U8: *(uint8_t *)out = (uint8_t)v->fill; break;
     case VT_I16: *(int16_t *)out = (int16_t)v->fill; break;
     case VT_I64: *(int64_t *)out = (int64_t)v->fill; break;
-    default: *(float *)out = (float)v->fill; break;
+    default:
+        if (H5Tget_size(file_type) == sizeof(double))
+            *(double *)out = v->fill;
+        else
+            *(float *)out = (float)v->fill;
+        break;
     }
 }
 /* ------------------------------------------------------------------------ */
@@ -230,7 +239,8 @@ static int write_provenance(hid_t file, const ae_job *job, const ae_provenance *
 
 /* The `trajectory` group: its own run, step, feature and latent dimensions, its loss, W
  * and b allocated now (NaN), and its `done` set once they are written. */
-static int create_trajectory_layout(ae_out *out, const ae_trajectories *shape, const char *path, ae_error *err)
+static int create_trajectory_layout(ae_out *out, const ae_trajectories *shape, hid_t real_type, const char *path,
+                                    ae_error *err)
 {
     hid_t group = H5I_INVALID_HID, scales[4] = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID};
     int status = -1;
@@ -258,9 +268,11 @@ static int create_trajectory_layout(ae_out *out, const ae_trajectories *shape, c
         int rank;
     } vars[TRAJ_VARS] = {{"loss", "MSE loss", 2}, {"W", "weights W_i", 4}, {"b", "bias b_i", 3}};
     const hid_t var_scales[4] = {scales[0], scales[1], scales[2], scales[3]};
-    float fill = NAN;
+    const double fill64 = NAN;
+    const float fill32 = NAN;
+    const void *fill = H5Tget_size(real_type) == sizeof(double) ? (const void *)&fill64 : (const void *)&fill32;
     for (int v = 0; v < TRAJ_VARS; v++)
-        if (make_variable(group, vars[v].name, H5T_NATIVE_FLOAT, &fill, vars[v].rank, dims, var_scales,
+        if (make_variable(group, vars[v].name, real_type, fill, vars[v].rank, dims, var_scales,
                           vars[v].long_name, "1", &out->traj[v], path, err))
             goto fail;
     uint8_t not_done = 0;
@@ -347,9 +359,10 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         const out_var *var = &out_vars[v];
         if (!io_has_field(out->fields, v)) continue;
         int var_rank = rank + (var->shape == AE_RECORD_FEATURE) + 2 * (var->shape == AE_RECORD_WEIGHT);
+        const hid_t type = var->type == VT_REAL ? file_real_type(grid) : io_h5_type(var->type);
         char fill[8];
-        fill_bytes(var, fill);
-        if (make_variable(file, var->name, io_h5_type(var->type), fill, var_rank, dims, scales, var->long_name,
+        fill_bytes(var, type, fill);
+        if (make_variable(file, var->name, type, fill, var_rank, dims, scales, var->long_name,
                           var->units, &out->vars[v], path, err))
             goto fail;
     }
@@ -380,7 +393,7 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
     if (job->cfg->trajectory_every) {
         ae_trajectories shape;
         ae_trajectories_shape(job, &shape);
-        if (create_trajectory_layout(out, &shape, path, err)) goto fail;
+        if (create_trajectory_layout(out, &shape, file_real_type(grid), path, err)) goto fail;
     }
     out->rank = rank;
     out->n_max = feature.count;
@@ -446,10 +459,10 @@ ae_out *ae_out_create(const char *path, const ae_job *job, const ae_provenance *
 int ae_out_write_trajectories(ae_out *out, const ae_trajectories *traj, ae_error *err)
 {
     const char *path = out->path;
-    const float *data[TRAJ_VARS] = {traj->loss, traj->W, traj->b};
+    const double *data[TRAJ_VARS] = {traj->loss, traj->W, traj->b};
     uint8_t one = 1;
     for (int v = 0; v < TRAJ_VARS; v++)
-        H5_OR_FAIL(H5Dwrite(out->traj[v], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data[v]));
+        H5_OR_FAIL(H5Dwrite(out->traj[v], H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data[v]));
     H5_OR_FAIL(H5Fflush(out->file, H5F_SCOPE_GLOBAL));
     H5_OR_FAIL(H5Dwrite(out->traj[TRAJ_VARS], H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, &one));
     H5_OR_FAIL(H5Fflush(out->file, H5F_SCOPE_GLOBAL));

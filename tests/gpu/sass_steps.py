@@ -50,8 +50,13 @@ def find_cuobjdump(explicit):
 
 
 def demangle(name):
-    m = re.match(r"_Z\d+(train_\w+?)ILi(\d+)ELi(\d+)E", name)
-    return "%s<%s,%s>" % m.groups() if m else name
+    """train_fixed<7,2> (float32), train_fixed<7,2> float64; from before the real type was
+    a template parameter too: train_fixed<7,2>."""
+    m = re.match(r"_Z\d+(train_\w+?)I([fd]?)Li(\d+)ELi(\d+)E", name)
+    if not m:
+        return name
+    kernel, real, n, m_ = m.groups()
+    return "%s<%s,%s>%s" % (kernel, n, m_, " float64" if real == "d" else "")
 
 
 def parse(sass):

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ae_backend.h" /* the CPU path: ae_init_run, ae_train_run, ae_summarize_run */
 #include "ae_config.h"
 #include "ae_model.h"
 #include "../../kernels/train.cuh"
@@ -87,12 +88,12 @@ typedef struct {
     int stride_theta, stride_feature;
     ae_params *params;        /* host, count */
     uint32_t *base;           /* host, count */
-    const float *base_W, *base_b;
+    const double *base_W, *base_b;
     int base_n, base_m, n_bases;
     int perturb_kind, n_features;
     const int32_t *features;
     /* results, host: theta [count][stride_theta] etc. */
-    float *theta, *recon, *norm;
+    double *theta, *recon, *norm; /* either precision's values, widened */
     ae_track *track;
     ae_summary *summary;
 } batch;
@@ -106,9 +107,9 @@ static batch batch_new(uint32_t count, int n_max, int m_max)
     b.stride_feature = n_max;
     b.params = calloc(count, sizeof(ae_params));
     b.base = calloc(count, sizeof(uint32_t));
-    b.theta = calloc((size_t)count * b.stride_theta, sizeof(float));
-    b.recon = calloc((size_t)count * b.stride_feature, sizeof(float));
-    b.norm = calloc((size_t)count * b.stride_feature, sizeof(float));
+    b.theta = calloc((size_t)count * b.stride_theta, sizeof(double));
+    b.recon = calloc((size_t)count * b.stride_feature, sizeof(double));
+    b.norm = calloc((size_t)count * b.stride_feature, sizeof(double));
     b.track = calloc(count, sizeof(ae_track));
     b.summary = calloc(count, sizeof(ae_summary));
     if (!b.params || !b.base || !b.theta || !b.recon || !b.norm || !b.track || !b.summary) {
@@ -142,8 +143,8 @@ static void batch_run_device(batch *b, int variant)
         .count = b->count,
         .params = upload(b->params, n * sizeof(ae_params)),
         .base = upload(b->base, n * sizeof(uint32_t)),
-        .base_W = upload(b->base_W, n_base_W * sizeof(float)),
-        .base_b = upload(b->base_b, n_base_b * sizeof(float)),
+        .base_W = upload(b->base_W, n_base_W * sizeof(double)),
+        .base_b = upload(b->base_b, n_base_b * sizeof(double)),
         .base_n = b->base_n,
         .base_m = b->base_m,
         .perturb_kind = b->perturb_kind,
@@ -152,23 +153,23 @@ static void batch_run_device(batch *b, int variant)
         .stride_theta = b->stride_theta,
         .stride_feature = b->stride_feature,
         .order = upload(NULL, n * sizeof(uint32_t)),
-        .theta = upload(NULL, theta * sizeof(float)),
+        .theta = upload(NULL, theta * sizeof(double)),
         .track = upload(NULL, n * sizeof(ae_track)),
         .summary = upload(NULL, n * sizeof(ae_summary)),
-        .recon = upload(NULL, feature * sizeof(float)),
-        .norm = upload(NULL, feature * sizeof(float)),
+        .recon = upload(NULL, feature * sizeof(double)),
+        .norm = upload(NULL, feature * sizeof(double)),
     };
     uint32_t *order = calloc(n ? n : 1, sizeof(uint32_t));
     must(cudaCheck(cudaMemset(bt.summary, 0xff, n * sizeof(ae_summary)), &gpu_err)); /* outcome -1: not trained */
-    must(cudaCheck(cudaMemset(bt.theta, 0xff, theta * sizeof(float)), &gpu_err));
+    must(cudaCheck(cudaMemset(bt.theta, 0xff, theta * sizeof(double)), &gpu_err));
     if (variant < 0)
         must(aek_init(&bt, 0, &gpu_err));
     else
         must(aek_train(&bt, b->params, order, variant, 0, &gpu_err));
     must(cudaCheck(cudaDeviceSynchronize(), &gpu_err));
-    must(cudaCheck(cudaMemcpy(b->theta, bt.theta, theta * sizeof(float), cudaMemcpyDeviceToHost), &gpu_err));
-    must(cudaCheck(cudaMemcpy(b->recon, bt.recon, feature * sizeof(float), cudaMemcpyDeviceToHost), &gpu_err));
-    must(cudaCheck(cudaMemcpy(b->norm, bt.norm, feature * sizeof(float), cudaMemcpyDeviceToHost), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->theta, bt.theta, theta * sizeof(double), cudaMemcpyDeviceToHost), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->recon, bt.recon, feature * sizeof(double), cudaMemcpyDeviceToHost), &gpu_err));
+    must(cudaCheck(cudaMemcpy(b->norm, bt.norm, feature * sizeof(double), cudaMemcpyDeviceToHost), &gpu_err));
     must(cudaCheck(cudaMemcpy(b->track, bt.track, n * sizeof(ae_track), cudaMemcpyDeviceToHost), &gpu_err));
     must(cudaCheck(cudaMemcpy(b->summary, bt.summary, n * sizeof(ae_summary), cudaMemcpyDeviceToHost), &gpu_err));
     void *device[] = {(void *)bt.params, (void *)bt.base, (void *)bt.base_W, (void *)bt.base_b,
@@ -178,27 +179,24 @@ static void batch_run_device(batch *b, int variant)
 }
 
 /* Initial state of run r on the host, as ae_prepare_run makes it. */
-static void host_init(const batch *b, uint32_t r, float *theta)
+static void host_init(const batch *b, uint32_t r, double *theta)
 {
     const ae_params *p = &b->params[r];
-    const float *base_W = NULL, *base_b = NULL;
+    const double *base_W = NULL, *base_b = NULL;
     if (p->scheme == AE_INIT_FILE) {
         base_W = b->base_W + (size_t)b->base[r] * b->base_n * b->base_m;
         base_b = b->base_b + (size_t)b->base[r] * b->base_n;
     }
-    ae_init_state(p, base_W, base_b, theta);
-    ae_perturb(p, b->perturb_kind, b->features, b->n_features, theta);
+    ae_init_run(p, base_W, base_b, b->perturb_kind, b->features, b->n_features, theta);
 }
 
 /* The CPU path: final theta [count][stride_theta] and tracks of every run. */
-static void batch_run_host(const batch *b, float *theta, ae_track *track)
+static void batch_run_host(const batch *b, double *theta, ae_track *track)
 {
-    static float grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
     for (uint32_t r = 0; r < b->count; r++) {
-        float *t = theta + (size_t)r * b->stride_theta;
-        ae_buffers buf = {.theta = t, .grad = grad, .s1 = s1, .s2 = s2};
+        double *t = theta + (size_t)r * b->stride_theta;
         host_init(b, r, t);
-        ae_train(&b->params[r], &buf, &track[r], NULL);
+        ae_train_run(&b->params[r], t, &track[r], NULL);
     }
 }
 
@@ -214,17 +212,17 @@ static void test_init(void)
     enum { RUNS = 3000, BASES = 64, BASE_N = 7, BASE_M = 2 };
     static const int32_t features[] = {0, 3, 5, 300}; /* 300: past every n, ignored */
     /* base states: half random, half ideal failures of random radius (dead_neighbors finds those) */
-    float *base_W = calloc(BASES * BASE_N * BASE_M, sizeof(float)), *base_b = calloc(BASES * BASE_N, sizeof(float));
+    double *base_W = calloc(BASES * BASE_N * BASE_M, sizeof(double)), *base_b = calloc(BASES * BASE_N, sizeof(double));
     for (int k = 0; k < BASES; k++) {
-        float theta[BASE_N * BASE_M + BASE_N];
+        double theta[BASE_N * BASE_M + BASE_N];
         ae_params p = default_params(BASE_N, BASE_M);
         p.seed = k;
         p.scheme = k % 2 ? AE_INIT_IDEAL_FAILURE : AE_INIT_NORMAL;
         p.radius = (float)(1.0 + 0.5 * rng_unit());
         p.bias_init = (float)(rng_unit() - 0.5);
-        ae_init_state(&p, NULL, NULL, theta);
-        memcpy(base_W + k * BASE_N * BASE_M, theta, sizeof(float) * BASE_N * BASE_M);
-        memcpy(base_b + k * BASE_N, theta + BASE_N * BASE_M, sizeof(float) * BASE_N);
+        ae_init_state_f64(&p, NULL, NULL, theta); /* float64 values: float32 runs round them */
+        memcpy(base_W + k * BASE_N * BASE_M, theta, sizeof(double) * BASE_N * BASE_M);
+        memcpy(base_b + k * BASE_N, theta + BASE_N * BASE_M, sizeof(double) * BASE_N);
     }
     for (int scheme = 0; scheme < 5; scheme++) {
         for (int kind = 0; kind < 3; kind++) {
@@ -236,6 +234,7 @@ static void test_init(void)
                 if (scheme == AE_INIT_FILE) n = BASE_N, m = BASE_M;
                 ae_params *p = &b.params[r];
                 *p = default_params(n, m);
+                p->precision = rng_int(AE_FLOAT32, AE_FLOAT64);
                 p->scheme = scheme;
                 p->init_std = (float)(0.1 + 2.0 * rng_unit());
                 p->init_bound = (float)(0.1 + 2.0 * rng_unit());
@@ -248,10 +247,10 @@ static void test_init(void)
             batch_run_device(&b, -1);
             int differ = 0, first = -1;
             for (uint32_t r = 0; r < b.count; r++) {
-                float want[AE_P_MAX];
+                double want[AE_P_MAX];
                 const ae_params *p = &b.params[r];
                 host_init(&b, r, want);
-                if (memcmp(want, b.theta + (size_t)r * b.stride_theta, sizeof(float) * (p->n * p->m + p->n))) {
+                if (memcmp(want, b.theta + (size_t)r * b.stride_theta, sizeof(double) * (p->n * p->m + p->n))) {
                     if (first < 0) first = (int)r;
                     differ++;
                 }
@@ -275,17 +274,17 @@ static int compare_double(const void *a, const void *b)
 }
 
 /* a and b within rel * |a| + abs of each other, or the same non-finite value. */
-static int close_to(float a, float b, float rel, float abs)
+static int close_to(double a, double b, double rel, double abs)
 {
     if (a == b || (isnan(a) && isnan(b))) return 1;
-    return fabsf(a - b) <= rel * fabsf(a) + abs;
+    return fabs(a - b) <= rel * fabs(a) + abs;
 }
 
 /* ||theta_gpu - theta_cpu|| / ||theta_cpu|| of run r. */
-static double relative_difference(const batch *b, const float *want, uint32_t r)
+static double relative_difference(const batch *b, const double *want, uint32_t r)
 {
     const ae_params *p = &b->params[r];
-    const float *got = b->theta + (size_t)r * b->stride_theta, *ref = want + (size_t)r * b->stride_theta;
+    const double *got = b->theta + (size_t)r * b->stride_theta, *ref = want + (size_t)r * b->stride_theta;
     double diff = 0, norm = 0;
     for (int e = 0; e < p->n * p->m + p->n; e++) {
         diff += ((double)got[e] - ref[e]) * ((double)got[e] - ref[e]);
@@ -296,7 +295,7 @@ static double relative_difference(const batch *b, const float *want, uint32_t r)
 
 /* Checks one device result against the CPU's: theta tolerances, outcomes, trained-ness,
  * and that the device's metrics are what ae_summarize gives for the device's state. */
-static void compare_runs(const char *what, const batch *b, const float *want, const ae_track *want_track,
+static void compare_runs(const char *what, const batch *b, const double *want, const ae_track *want_track,
                          const uint8_t *skip)
 {
     double *rel = calloc(b->count, sizeof(double));
@@ -305,15 +304,15 @@ static void compare_runs(const char *what, const batch *b, const float *want, co
         const ae_params *p = &b->params[r];
         const int n = p->n, m = p->m;
         const ae_summary *got = &b->summary[r];
-        const float *theta = b->theta + (size_t)r * b->stride_theta;
+        const double *theta = b->theta + (size_t)r * b->stride_theta;
         if (got->outcome < 0 || got->outcome >= AE_OUTCOME_COUNT) {
             untrained++;
             continue;
         }
         /* metrics: the host's ae_summarize of the device's final state */
-        float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
+        double recon[AE_N_MAX], norm[AE_N_MAX];
         ae_summary host;
-        ae_summarize(p, theta, &b->track[r], recon, norm, scratch, &host);
+        ae_summarize_run(p, theta, &b->track[r], recon, norm, &host);
         int same = host.outcome == got->outcome && host.n_learnt == got->n_learnt &&
                    host.converged == got->converged && host.recovered == got->recovered &&
                    close_to(host.loss, got->loss, 1e-5f, 1e-6f) &&
@@ -323,11 +322,11 @@ static void compare_runs(const char *what, const batch *b, const float *want, co
         if (skip && skip[r]) continue;
         compared++;
         rel[count++] = relative_difference(b, want, r);
-        identical += memcmp(theta, want + (size_t)r * b->stride_theta, sizeof(float) * (n * m + n)) == 0;
-        float want_recon[AE_N_MAX], want_norm[AE_N_MAX];
+        identical += memcmp(theta, want + (size_t)r * b->stride_theta, sizeof(double) * (n * m + n)) == 0;
+        double want_recon[AE_N_MAX], want_norm[AE_N_MAX];
         ae_summary want_sum;
-        const float *wt = want + (size_t)r * b->stride_theta;
-        ae_summarize(p, wt, &want_track[r], want_recon, want_norm, scratch, &want_sum);
+        const double *wt = want + (size_t)r * b->stride_theta;
+        ae_summarize_run(p, wt, &want_track[r], want_recon, want_norm, &want_sum);
         const ae_track *got_track = &b->track[r], *cpu_track = &want_track[r];
         outcome_agree += want_sum.outcome == got->outcome && want_sum.recovered == got->recovered &&
                          (cpu_track->diverged_step >= 0) == (got_track->diverged_step >= 0) &&
@@ -358,9 +357,10 @@ static void test_train(void)
     for (uint32_t r = 0; r < b.count; r++) {
         int n = rng_int(2, N_MAX), m = rng_unit() < 0.75 ? 2 : rng_int(1, AE_M_MAX);
         b.params[r] = default_params(n, m);
+        b.params[r].precision = r % 2 ? AE_FLOAT64 : AE_FLOAT32; /* each kernel in both precisions */
         b.params[r].lr = rng_log_uniform(1e-4, 1e-2);
     }
-    float *want = calloc((size_t)b.count * b.stride_theta, sizeof(float));
+    double *want = calloc((size_t)b.count * b.stride_theta, sizeof(double));
     ae_track *want_track = calloc(b.count, sizeof(ae_track));
     batch_run_host(&b, want, want_track);
     for (int v = 0; v < AEK_VARIANTS; v++) {
@@ -382,9 +382,10 @@ static void test_large(void)
         b.params[r] = default_params(n, m);
         b.params[r].steps = r < 4 ? 20 : 200;
         b.params[r].check_every = 10;
+        b.params[r].precision = r % 2 ? AE_FLOAT64 : AE_FLOAT32;
         b.params[r].lr = rng_log_uniform(1e-4, 1e-2);
     }
-    float *want = calloc((size_t)b.count * b.stride_theta, sizeof(float));
+    double *want = calloc((size_t)b.count * b.stride_theta, sizeof(double));
     ae_track *want_track = calloc(b.count, sizeof(ae_track));
     batch_run_host(&b, want, want_track);
     for (int v = 0; v < AEK_VARIANTS; v++) {
@@ -404,13 +405,14 @@ static void test_diverged(void)
     uint8_t *huge = calloc(RUNS, 1);
     for (uint32_t r = 0; r < b.count; r++) {
         b.params[r] = default_params(r % 4 < 2 ? 7 : 20, 2); /* fixed and runtime-n kernels */
+        b.params[r].precision = r % 8 < 4 ? AE_FLOAT32 : AE_FLOAT64;
         b.params[r].steps = 500;
         if (r % 2 == 0) {
             b.params[r].optimizer = AE_OPT_SGD, b.params[r].lr = 1e3f, b.params[r].weight_decay = 0;
             huge[r] = 1;
         }
     }
-    float *want = calloc((size_t)b.count * b.stride_theta, sizeof(float));
+    double *want = calloc((size_t)b.count * b.stride_theta, sizeof(double));
     ae_track *want_track = calloc(b.count, sizeof(ae_track));
     batch_run_host(&b, want, want_track);
     int cpu_diverged = 0;

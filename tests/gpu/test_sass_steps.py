@@ -37,3 +37,5 @@ def test_loop_and_longest_call_free_path():
     # 0x30, 0x40, then the CALL-free side 0x80..0xa0, 0xb0, the fall-through 0xc0, 0xd0, 0xe0, 0xf0
     assert sass_steps.longest_call_free_path(code, first, last) == 10
     assert sass_steps.demangle("_Z11train_fixedILi7ELi2EEv9aek_batchPKjj") == "train_fixed<7,2>"
+    assert sass_steps.demangle("_Z11train_fixedIfLi7ELi2EEv9aek_batchPKjj") == "train_fixed<7,2>"
+    assert sass_steps.demangle("_Z11train_fixedIdLi7ELi2EEv9aek_batchPKjj") == "train_fixed<7,2> float64"

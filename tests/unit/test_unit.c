@@ -166,10 +166,10 @@ static int test_float_gradient_matches_double(void)
     float thetaf[AE_P_MAX], gradf[AE_P_MAX];
     double thetad[AE_P_MAX], gradd[AE_P_MAX];
     for (int e = 0; e < P; e++) thetaf[e] = (float)(0.5 * ae_normal(3, 0, (uint64_t)e)), thetad[e] = thetaf[e];
-    float lossf = ae_loss_grad(n, m, thetaf, thetaf + n * m, gradf, gradf + n * m);
+    float lossf = ae_loss_grad_f32(n, m, thetaf, thetaf + n * m, gradf, gradf + n * m);
     double lossd = ae_loss_grad_f64(n, m, thetad, thetad + n * m, gradd, gradd + n * m);
     CHECK(close_to(lossf, lossd, 1e-7, 1e-5), "loss %g vs %g", lossf, lossd);
-    CHECK(close_to(ae_loss(n, m, thetaf, thetaf + n * m), lossf, 0, 0), "ae_loss differs from ae_loss_grad");
+    CHECK(close_to(ae_loss_f32(n, m, thetaf, thetaf + n * m), lossf, 0, 0), "ae_loss_f32 differs from ae_loss_grad_f32");
     for (int e = 0; e < P; e++) CHECK(close_to(gradf[e], gradd[e], 1e-6, 1e-4), "grad %d: %g vs %g", e, gradf[e], gradd[e]);
     return 0;
 }
@@ -191,9 +191,9 @@ static int test_sgd_steps(void)
     const float g1[2] = {0.5f, 0.25f}, g2[2] = {-1.0f, 0.125f};
     ae_params p = optimizer_params(AE_OPT_SGD, 0.1f, 0.01f, 0.9f);
     ae_opt opt;
-    ae_opt_reset(&p, &opt, 2, s1, s2);
-    ae_opt_step(&p, &opt, 2, theta, g1, s1, s2);
-    ae_opt_step(&p, &opt, 2, theta, g2, s1, s2);
+    ae_opt_reset_f32(&p, &opt, 2, s1, s2);
+    ae_opt_step_f32(&p, &opt, 2, theta, g1, s1, s2);
+    ae_opt_step_f32(&p, &opt, 2, theta, g2, s1, s2);
     /* by hand: d = g + wd p; buf1 = d1; p1 = p0 - lr buf1; buf2 = 0.9 buf1 + d2; p2 = p1 - lr buf2 */
     double p0[2] = {1, -2};
     for (int e = 0; e < 2; e++) {
@@ -230,10 +230,10 @@ static int test_adam_and_adamw_steps(void)
         float theta[2] = {1.5f, 1.5f}, s1[2], s2[2];
         ae_params p = optimizer_params(optimizer, 1e-2f, 0.1f, 0);
         ae_opt opt;
-        ae_opt_reset(&p, &opt, 2, s1, s2);
+        ae_opt_reset_f32(&p, &opt, 2, s1, s2);
         for (int t = 0; t < 3; t++) {
             float g[2] = {(float)grads[t], (float)grads[t]};
-            ae_opt_step(&p, &opt, 2, theta, g, s1, s2);
+            ae_opt_step_f32(&p, &opt, 2, theta, g, s1, s2);
         }
         double want;
         adam_by_hand(optimizer == AE_OPT_ADAMW, 0.1, grads, 3, 1.5, &want);
@@ -244,8 +244,8 @@ static int test_adam_and_adamw_steps(void)
     float theta[1] = {0}, s1[1], s2[1], g[1] = {1e-3f};
     ae_params p = optimizer_params(AE_OPT_ADAM, 1e-2f, 0, 0);
     ae_opt opt;
-    ae_opt_reset(&p, &opt, 1, s1, s2);
-    ae_opt_step(&p, &opt, 1, theta, g, s1, s2);
+    ae_opt_reset_f32(&p, &opt, 1, s1, s2);
+    ae_opt_step_f32(&p, &opt, 1, theta, g, s1, s2);
     CHECK(close_to(theta[0], -1e-2, 1e-9, 1e-4), "first step %g", theta[0]);
     return 0;
 }
@@ -263,11 +263,11 @@ static int test_training_matches_double_reference(void)
         const int n = p.n, m = p.m, P = n * m + n;
         float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
         double x[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX] = {0}, m2[AE_P_MAX] = {0};
-        ae_init_state(&p, NULL, NULL, theta);
+        ae_init_state_f32(&p, NULL, NULL, theta);
         for (int e = 0; e < P; e++) x[e] = theta[e];
-        ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
+        ae_buffers_f32 buf = {theta, grad, s1, s2, NULL, 0};
         ae_track track;
-        ae_train(&p, &buf, &track, NULL);
+        ae_train_f32(&p, &buf, &track, NULL);
         const double lr = p.lr, wd = p.weight_decay, b1 = p.beta1, b2 = p.beta2, eps = p.eps;
         for (int t = 1; t <= p.steps; t++) {
             ae_loss_grad_f64(n, m, x, x + n * m, g, g + n * m);
@@ -317,13 +317,13 @@ static int test_mean_bias_fixed_point(void)
     for (int n = 3; n <= 12; n += 3) {
         ae_params p = ideal_params(n);
         float theta[AE_P_MAX], grad[AE_P_MAX];
-        ae_init_ideal_failure(&p, theta, theta + n * 2);
+        ae_init_ideal_failure_f32(&p, theta, theta + n * 2);
         const int dead = n - 1;
         theta[dead * 2] = theta[dead * 2 + 1] = 0.0f;
         float *b = theta + n * 2;
         b[dead] = 0.6f;
         for (int step = 0; step < 3000; step++) {
-            ae_loss_grad(n, 2, theta, b, grad, grad + n * 2);
+            ae_loss_grad_f32(n, 2, theta, b, grad, grad + n * 2);
             b[dead] -= 2.0f * grad[n * 2 + dead];
         }
         CHECK(close_to(b[dead], 1.0 / n, 1e-6, 0), "n=%d: b_dead = %.8g, 1/n = %.8g", n, b[dead], 1.0 / n);
@@ -336,7 +336,7 @@ static int test_ideal_failure_state(void)
     const int n = 7;
     ae_params p = ideal_params(n);
     float theta[AE_P_MAX];
-    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    ae_init_ideal_failure_f32(&p, theta, theta + 2 * n);
     const float *W = theta, *b = theta + 2 * n;
     double radius = 1.4284271247461902;
     for (int i = 0; i < n - 1; i++) {
@@ -349,7 +349,7 @@ static int test_ideal_failure_state(void)
     CHECK(fabs(remainder(dead_angle - want, two_pi)) < 1e-6, "dead angle %g, want %g", dead_angle, want);
     CHECK(close_to(b[n - 1], 1.0 / n, 1e-7, 0), "dead bias");
     int neighbors[2];
-    CHECK(ae_dead_neighbors(n, 2, W, b, neighbors) == 2, "found");
+    CHECK(ae_dead_neighbors_f32(n, 2, W, b, neighbors) == 2, "found");
     CHECK((neighbors[0] == n - 2 && neighbors[1] == 0), "neighbours %d %d", neighbors[0], neighbors[1]);
     return 0;
 }
@@ -374,17 +374,17 @@ static int test_dead_neighbors(void)
     float theta[AE_P_MAX];
     polygon_state(5, angles, theta);
     int neighbors[2];
-    CHECK(ae_dead_neighbors(6, 2, theta, theta + 12, neighbors) == 2, "found");
+    CHECK(ae_dead_neighbors_f32(6, 2, theta, theta + 12, neighbors) == 2, "found");
     CHECK(neighbors[0] == 3 && neighbors[1] == 2, "widest gap: %d %d", neighbors[0], neighbors[1]);
     /* a defined dead direction at 20 degrees lies between features 0 (10) and 1 (40) */
     theta[10] = (float)(1e-3 * cos(20 * two_pi / 360));
     theta[11] = (float)(1e-3 * sin(20 * two_pi / 360));
-    CHECK(ae_dead_neighbors(6, 2, theta, theta + 12, neighbors) == 2, "found");
+    CHECK(ae_dead_neighbors_f32(6, 2, theta, theta + 12, neighbors) == 2, "found");
     CHECK(neighbors[0] == 0 && neighbors[1] == 1, "around 20 degrees: %d %d", neighbors[0], neighbors[1]);
     /* ... and one at 320 degrees between features 4 (300) and 0 (10, wrapping) */
     theta[10] = (float)(1e-3 * cos(320 * two_pi / 360));
     theta[11] = (float)(1e-3 * sin(320 * two_pi / 360));
-    CHECK(ae_dead_neighbors(6, 2, theta, theta + 12, neighbors) == 2, "found");
+    CHECK(ae_dead_neighbors_f32(6, 2, theta, theta + 12, neighbors) == 2, "found");
     CHECK(neighbors[0] == 4 && neighbors[1] == 0, "around 320 degrees: %d %d", neighbors[0], neighbors[1]);
     return 0;
 }
@@ -393,11 +393,12 @@ static int test_dead_neighbors(void)
  * moves the earlier loss. */
 static int summarize_as(const ae_params *p, const float *theta, double anchor_scale, ae_summary *out)
 {
-    float recon[AE_N_MAX], norm[AE_N_MAX], scratch[AE_N_MAX];
+    double recon[AE_N_MAX], norm[AE_N_MAX];
+    float scratch[AE_N_MAX];
     ae_track track;
     ae_track_reset(p, &track);
-    track.loss_anchor = (float)(ae_loss(p->n, p->m, theta, theta + p->n * p->m) * anchor_scale);
-    ae_summarize(p, theta, &track, recon, norm, scratch, out);
+    track.loss_anchor = (float)(ae_loss_f32(p->n, p->m, theta, theta + p->n * p->m) * anchor_scale);
+    ae_summarize_f32(p, theta, &track, recon, norm, scratch, out);
     return 0;
 }
 
@@ -423,7 +424,7 @@ static void tilted_failure(double tilt, double dead_bias, float *theta)
 {
     const int n = 7;
     ae_params p = outcome_params(n);
-    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    ae_init_ideal_failure_f32(&p, theta, theta + 2 * n);
     double length = tilt * dead_bias / (1.4284271247461902 * cos(two_pi / 12));
     double direction = atan2(theta[2 * (n - 1) + 1], theta[2 * (n - 1)]);
     theta[2 * (n - 1)] = (float)(length * cos(direction));
@@ -438,7 +439,7 @@ static int test_outcome_classes(void)
     ae_summary s;
     ae_params p = outcome_params(n);
     /* ideal_failure: the study's Symmetric Failure, tilt = 1e-3 R cos 30 / (1/7) = 0.00866 */
-    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    ae_init_ideal_failure_f32(&p, theta, theta + 2 * n);
     summarize(n, theta, &s);
     CHECK(s.outcome == AE_OUT_SYMMETRIC_FAILURE && s.n_learnt == n - 1, "ideal failure: %d, %d learnt", s.outcome,
           s.n_learnt);
@@ -507,7 +508,7 @@ static void track_phases(const ae_params *p, ae_track *track, const track_phase 
     int64_t from = 0;
     for (int k = 0; k < count; k++) {
         for (int64_t step = from; step <= phases[k].until; step += p->check_every)
-            ae_track_step(p, track, step, (float)(phases[k].loss + phases[k].slope * (double)(step - from)), 1,
+            ae_track_step_f32(p, track, step, (float)(phases[k].loss + phases[k].slope * (double)(step - from)), 1,
                           phases[k].state);
         from = phases[k].until + p->check_every;
     }
@@ -519,7 +520,7 @@ static int test_plateau_detection(void)
     ae_params p = outcome_params(n); /* window 1000, tol 3e-3, plateau 2000 steps */
     p.steps = 100000;
     float symmetric[AE_P_MAX], pinned[AE_P_MAX], perfect[AE_P_MAX], weak[AE_P_MAX];
-    ae_init_ideal_failure(&p, symmetric, symmetric + 2 * n);
+    ae_init_ideal_failure_f32(&p, symmetric, symmetric + 2 * n);
     tilted_failure(2.0, 0.28, pinned);
     regular_polygon(n, perfect);
     memcpy(weak, symmetric, sizeof symmetric);
@@ -582,7 +583,7 @@ static int test_plateau_detection(void)
     p.outcome_window = 250;
     ae_track_reset(&p, &t);
     for (int64_t step = 0; step <= 1200; step += 100) {
-        ae_track_step(&p, &t, step, step == 800 ? 0.04f : 0.02f, 1, symmetric);
+        ae_track_step_f32(&p, &t, step, step == 800 ? 0.04f : 0.02f, 1, symmetric);
         if (step == 1000) CHECK(t.row_start == 900, "row at 1000 starts %lld", (long long)t.row_start);
         if (step == 1100) CHECK(t.row_start == -1, "row at 1100 starts %lld", (long long)t.row_start);
     }
@@ -602,7 +603,7 @@ static int test_convergence_anchor(void)
         if (step != next) continue;
         float state[AE_P_MAX];
         regular_polygon(7, state);
-        next = ae_track_step(&p, &t, step, (float)step, 1, state);
+        next = ae_track_step_f32(&p, &t, step, (float)step, 1, state);
         events++;
     }
     CHECK(t.loss_anchor == 4050.0f, "anchor %g", t.loss_anchor);
@@ -644,13 +645,13 @@ static int test_mean_bias_state_is_stable(void)
     const int n = 7;
     ae_params p = ideal_params(n);
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
+    ae_buffers_f32 buf = {theta, grad, s1, s2, NULL, 0};
     ae_track track;
-    ae_init_state(&p, NULL, NULL, theta);
-    ae_train(&p, &buf, &track, NULL);
+    ae_init_state_f32(&p, NULL, NULL, theta);
+    ae_train_f32(&p, &buf, &track, NULL);
     const float *W = theta, *b = theta + 2 * n;
     double dead_norm = hypot(W[2 * (n - 1)], W[2 * (n - 1) + 1]);
-    CHECK(ae_recon(2, W + 2 * (n - 1), b[n - 1]) < 0.5f, "the dead feature was learnt");
+    CHECK(ae_recon_f32(2, W + 2 * (n - 1), b[n - 1]) < 0.5f, "the dead feature was learnt");
     CHECK(dead_norm < 1e-3, "|W_dead| = %g", dead_norm);
     CHECK(fabs(b[n - 1] - 1.0 / n) < 1e-3, "b_dead = %g", b[n - 1]);
     CHECK(track.diverged_step == -1 && track.first_perfect_step == -1, "track");
@@ -665,10 +666,10 @@ static int test_divergence_stops_the_run(void)
     p.lr = 1e4f;
     p.steps = 200;
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers buf = {theta, grad, s1, s2, NULL, 0};
+    ae_buffers_f32 buf = {theta, grad, s1, s2, NULL, 0};
     ae_track track;
-    ae_init_state(&p, NULL, NULL, theta);
-    ae_train(&p, &buf, &track, NULL);
+    ae_init_state_f32(&p, NULL, NULL, theta);
+    ae_train_f32(&p, &buf, &track, NULL);
     ae_summary s;
     summarize(n, theta, &s);
     CHECK(track.diverged_step > 0 && track.diverged_step < 200, "diverged at %lld", (long long)track.diverged_step);
@@ -714,20 +715,20 @@ static int test_lanes_match_single_runs(void)
                 if (l == 3) params[l].lr = 1e20f; /* this lane diverges; the others go on */
                 lanes[l] = &params[l];
                 float one[AE_P_MAX];
-                ae_init_state(&params[l], NULL, NULL, one);
+                ae_init_state_f32(&params[l], NULL, NULL, one);
                 for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
             }
-            ae_buffers buffers = {theta, grad, s1, s2, frozen, 0};
+            ae_buffers_f32 buffers = {theta, grad, s1, s2, frozen, 0};
             if (m == 2)
                 ae_train_test_lanes_m2(lanes, &buffers, tracks, NULL);
             else
                 ae_train_test_lanes(lanes, &buffers, tracks, NULL);
             for (int l = 0; l < TEST_LANES; l++) {
                 float alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
-                ae_buffers single = {alone, g, a1, a2, NULL, 0};
+                ae_buffers_f32 single = {alone, g, a1, a2, NULL, 0};
                 ae_track track;
-                ae_init_state(&params[l], NULL, NULL, alone);
-                ae_train(&params[l], &single, &track, NULL);
+                ae_init_state_f32(&params[l], NULL, NULL, alone);
+                ae_train_f32(&params[l], &single, &track, NULL);
                 for (int e = 0; e < P; e++) {
                     float lane = theta[e * TEST_LANES + l];
                     CHECK(memcmp(&lane, &alone[e], sizeof lane) == 0 || (isnan(lane) && isnan(alone[e])),
@@ -750,6 +751,86 @@ static int test_lanes_match_single_runs(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* float64: the _f64 instances of the same math                               */
+/* ------------------------------------------------------------------------ */
+
+#define AE_PRECISION 64
+#define AE_LANES TEST_LANES
+#define AE_M 0
+#define AE_NAME(name) AE_PASTE(name, _test_lanes_f64)
+#include "ae_lanes.inc"
+
+/* float64 lanes equal float64 runs alone; a float64 start rounded to float is the float32
+ * start (DESIGN.md section 2); a float32 run rounds its double settings itself. */
+static int test_float64_instances(void)
+{
+    static double theta[TEST_LANES * AE_P_MAX], grad[TEST_LANES * AE_P_MAX], s1[TEST_LANES * AE_P_MAX],
+        s2[TEST_LANES * AE_P_MAX], frozen[TEST_LANES * AE_P_MAX];
+    const int n = 6, m = 3, P = n * m + n;
+    for (int optimizer = AE_OPT_SGD; optimizer <= AE_OPT_ADAMW; optimizer++) {
+        ae_params params[TEST_LANES];
+        const ae_params *lanes[TEST_LANES];
+        ae_track tracks[TEST_LANES];
+        for (int l = 0; l < TEST_LANES; l++) {
+            ae_params_defaults(&params[l]);
+            params[l].precision = AE_FLOAT64, params[l].n = n, params[l].m = m, params[l].seed = 7 + l;
+            params[l].optimizer = optimizer, params[l].lr = 1e-3 * (l + 1), params[l].momentum = 0.3 * (l % 2);
+            params[l].steps = 1500, params[l].intervene = l % 3, params[l].intervene_at_step = 400;
+            lanes[l] = &params[l];
+            double one[AE_P_MAX];
+            ae_init_state_f64(&params[l], NULL, NULL, one);
+            for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
+        }
+        ae_buffers_f64 buffers = {theta, grad, s1, s2, frozen, 0};
+        ae_train_test_lanes_f64(lanes, &buffers, tracks, NULL);
+        for (int l = 0; l < TEST_LANES; l++) {
+            double alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
+            ae_buffers_f64 single = {alone, g, a1, a2, NULL, 0};
+            ae_track track;
+            ae_init_state_f64(&params[l], NULL, NULL, alone);
+            ae_train_f64(&params[l], &single, &track, NULL);
+            for (int e = 0; e < P; e++)
+                CHECK(memcmp(&theta[e * TEST_LANES + l], &alone[e], sizeof alone[e]) == 0,
+                      "float64 optimizer %d lane %d parameter %d: %.17g alone %.17g", optimizer, l, e,
+                      theta[e * TEST_LANES + l], alone[e]);
+            CHECK(track.first_perfect_step == tracks[l].first_perfect_step && track.loss_anchor == tracks[l].loss_anchor,
+                  "float64 lane %d track differs", l);
+        }
+    }
+    for (int scheme = AE_INIT_XAVIER_NORMAL; scheme <= AE_INIT_IDEAL_FAILURE; scheme++) {
+        if (scheme == AE_INIT_FILE) continue;
+        ae_params p;
+        ae_params_defaults(&p);
+        p.scheme = scheme, p.seed = 11, p.init_std = 0.3, p.init_bound = 0.7, p.n = 9;
+        ae_params_round_to_precision(&p); /* settings a float32 run can hold: the draws alone differ */
+        double wide[AE_P_MAX];
+        float narrow[AE_P_MAX];
+        ae_init_state_f64(&p, NULL, NULL, wide);
+        ae_init_state_f32(&p, NULL, NULL, narrow);
+        int same = 1, exact = 1;
+        for (int e = 0; e < p.n * p.m + p.n; e++) same &= (float)wide[e] == narrow[e], exact &= wide[e] == narrow[e];
+        CHECK(same, "scheme %d: the float64 start rounded to float is the float32 start", scheme);
+        CHECK(!exact, "scheme %d: the float64 start has more digits than float", scheme);
+    }
+    ae_params raw, rounded;
+    ae_params_defaults(&raw);
+    raw.lr = 0.0123456789, raw.weight_decay = 0.0314159, raw.steps = 300;
+    rounded = raw;
+    ae_params_round_to_precision(&rounded);
+    CHECK(rounded.lr == (double)(float)raw.lr && rounded.lr != raw.lr, "rounded lr %.17g", rounded.lr);
+    float a[AE_P_MAX], b[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX], m2[AE_P_MAX];
+    ae_track track;
+    ae_buffers_f32 buf_a = {a, g, m1, m2, NULL, 0}, buf_b = {b, g, m1, m2, NULL, 0};
+    ae_init_state_f32(&raw, NULL, NULL, a);
+    ae_train_f32(&raw, &buf_a, &track, NULL);
+    ae_init_state_f32(&rounded, NULL, NULL, b);
+    ae_train_f32(&rounded, &buf_b, &track, NULL);
+    CHECK(memcmp(a, b, sizeof(float) * (size_t)(raw.n * raw.m + raw.n)) == 0,
+          "a float32 run computes the same from double settings and from their float roundings");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Interventions on a hand-built failure state, against their definitions     */
 /* ------------------------------------------------------------------------ */
 
@@ -760,11 +841,11 @@ static int test_anthropic_resampling(void)
     p.seed = 99;
     p.intervene = AE_INTERVENE_ANTHROPIC;
     float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    ae_init_ideal_failure_f32(&p, theta, theta + 2 * n);
     theta[2 * 2] *= 1.5f; /* one longer live feature: the mean live norm is not the radius */
     memcpy(before, theta, sizeof theta);
     for (int e = 0; e < P; e++) s1[e] = s2[e] = 1.0f;
-    ae_intervene(&p, theta, s1, s2);
+    ae_intervene_f32(&p, theta, s1, s2);
     double mean_norm = 0;
     for (int i = 0; i < n - 1; i++) mean_norm += hypot(before[2 * i], before[2 * i + 1]) / (n - 1);
     double u = ae_normal(99, AE_STREAM_INTERVENE, 0), v = ae_normal(99, AE_STREAM_INTERVENE, 1), len = hypot(u, v);
@@ -789,11 +870,11 @@ static int test_repulsor_resampling(void)
     p.intervene_delta = 0.1f;
     p.intervene_noise = 1e-3f;
     float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    ae_init_ideal_failure_f32(&p, theta, theta + 2 * n);
     theta[0] *= 1.3f, theta[1] *= 1.3f; /* break the hexagon's symmetry: the live sum points to feature 0 */
     memcpy(before, theta, sizeof theta);
     for (int e = 0; e < P; e++) s1[e] = s2[e] = 1.0f;
-    ae_intervene(&p, theta, s1, s2);
+    ae_intervene_f32(&p, theta, s1, s2);
     double sum[2] = {0, 0}, mean_norm = 0;
     for (int i = 0; i < n - 1; i++) {
         sum[0] += before[2 * i], sum[1] += before[2 * i + 1];
@@ -891,10 +972,10 @@ static int test_gap_resampling_hexagon(void)
     ae_params p = ideal_params(n);
     p.seed = 3, p.intervene = AE_INTERVENE_GAP, p.intervene_delta = 0.1f, p.intervene_noise = 0.0f;
     float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_init_ideal_failure(&p, theta, theta + 2 * n);
+    ae_init_ideal_failure_f32(&p, theta, theta + 2 * n);
     for (int e = 0; e < 3 * n; e++) s1[e] = s2[e] = 1.0f;
     memcpy(before, theta, sizeof theta);
-    ae_intervene(&p, theta, s1, s2);
+    ae_intervene_f32(&p, theta, s1, s2);
     int raised[AE_N_MAX] = {0}, first = -1;
     for (int j = 0; j < n - 1; j++)
         if (theta[2 * n + j] != before[2 * n + j]) raised[j] = 1, first = first < 0 ? j : first;
@@ -922,7 +1003,7 @@ static int test_gap_resampling_irregular(void)
         float theta[AE_P_MAX], before[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
         gap_state(n, 5, degrees, radii, theta, s1, s2);
         memcpy(before, theta, sizeof theta);
-        ae_intervene(&p, theta, s1, s2);
+        ae_intervene_f32(&p, theta, s1, s2);
         const int dead[2] = {5, 6}, flanks[2][2] = {{4, 0}, {3, 4}};
         int raised[AE_N_MAX] = {1, 0, 0, n_dead == 2, n_dead};
         if (check_gap_result(&p, before, theta, s1, s2, dead, n_dead, flanks, raised)) return 1;
@@ -950,20 +1031,20 @@ static int test_twin_renormalisation(void)
     const ae_params *lanes[2] = {&p, &p};
     const int P = 21;
     float theta[2 * AE_P_MAX], s1[2 * AE_P_MAX], s2[2 * AE_P_MAX], start[AE_P_MAX];
-    ae_init_ideal_failure(&p, start, start + 2 * 7);
+    ae_init_ideal_failure_f32(&p, start, start + 2 * 7);
     for (int e = 0; e < P; e++) {
         theta[2 * e] = theta[2 * e + 1] = start[e];
         s1[2 * e] = 0.5f, s1[2 * e + 1] = 0.8f;                  /* twin - run = 0.3 */
         s2[2 * e] = 0.01f, s2[2 * e + 1] = e == 0 ? 0.0f : 0.04f; /* e = 0: the run's is larger */
     }
     p.twin_eps = 3e-3f;
-    ae_twin_perturb(&p, 2, 1, theta); /* 3 eps away */
+    ae_twin_perturb_f32(&p, 2, 1, theta); /* 3 eps away */
     p.twin_eps = 1e-3f;
     float moved[2 * AE_P_MAX];
     memcpy(moved, theta, sizeof moved);
     ae_track track[2] = {{0}};
     int stopped[2] = {0, 0};
-    ae_buffers buf = {theta, NULL, s1, s2, NULL, 100};
+    ae_buffers_f32 buf = {theta, NULL, s1, s2, NULL, 100};
     ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
     double d2 = 0;
     for (int e = 0; e < P; e++) d2 += pow((double)theta[2 * e + 1] - theta[2 * e], 2);
@@ -1029,9 +1110,9 @@ static int test_lyapunov_of_a_stable_run(void)
                    .check_every = 100, .plateau_steps = 1000, .outcome_window = 1000, .outcome_tol = 3e-3f,
                    .tilt_max = 0.5f, .live_min = 0.9f, .seed = 8, .twin_eps = 1e-3f, .twin_renorm_every = 100};
     float theta[AE_P_MAX] = {1.0f, -1.0f, 0.0f, 0.0f}, grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers one = {theta, grad, s1, s2, NULL, 0};
+    ae_buffers_f32 one = {theta, grad, s1, s2, NULL, 0};
     ae_track track[2];
-    ae_train(&p, &one, &track[0], NULL); /* to the minimum */
+    ae_train_f32(&p, &one, &track[0], NULL); /* to the minimum */
     double slowest[AE_P_MAX];
     const double want = log(sgd_step_spectral_radius(&p, theta, slowest));
     CHECK(want < -1e-3, "the minimum is not strict: ln rho = %g", want);
@@ -1040,10 +1121,10 @@ static int test_lyapunov_of_a_stable_run(void)
         for (int e = 0; e < 4; e++) pair[2 * e] = theta[e], pair[2 * e + 1] = (float)(theta[e] + 1e-3 * slowest[e]);
         if (renorm) { /* a random direction instead: the renormalisations align it */
             for (int e = 0; e < 4; e++) pair[2 * e + 1] = theta[e];
-            ae_twin_perturb(&p, 2, 1, pair);
+            ae_twin_perturb_f32(&p, 2, 1, pair);
         }
         p.steps = renorm ? 2000 : 100;
-        ae_buffers buf = {pair, g2, a1, a2, frozen, renorm};
+        ae_buffers_f32 buf = {pair, g2, a1, a2, frozen, renorm};
         const ae_params *lanes[2] = {&p, &p};
         ae_train_pair(lanes, &buf, track, NULL);
         double d2 = 0;
@@ -1079,13 +1160,13 @@ static int test_init_invariance(void)
     const int n = 7, m = 2;
     ae_params p = {.n = n, .m = m, .scheme = AE_INIT_XAVIER_NORMAL, .seed = 12345};
     float alone[AE_P_MAX], again[AE_P_MAX];
-    ae_init_state(&p, NULL, NULL, alone);
+    ae_init_state_f32(&p, NULL, NULL, alone);
     for (int other = 0; other < 100; other++) { /* other runs initialised in between change nothing */
         ae_params q = p;
         q.seed = (int64_t)other;
-        ae_init_state(&q, NULL, NULL, again);
+        ae_init_state_f32(&q, NULL, NULL, again);
     }
-    ae_init_state(&p, NULL, NULL, again);
+    ae_init_state_f32(&p, NULL, NULL, again);
     CHECK(memcmp(alone, again, sizeof(float) * (size_t)(n * m + n)) == 0, "init changed");
     double std = sqrt(2.0 / (n + m)), sum2 = 0;
     for (int e = 0; e < n * m; e++) sum2 += (double)alone[e] * alone[e];
@@ -1153,6 +1234,7 @@ static const struct {
     {"mean_bias_state_is_stable", test_mean_bias_state_is_stable},
     {"divergence_stops_the_run", test_divergence_stops_the_run},
     {"lanes_match_single_runs", test_lanes_match_single_runs},
+    {"float64_instances", test_float64_instances},
     {"anthropic_resampling", test_anthropic_resampling},
     {"repulsor_resampling", test_repulsor_resampling},
     {"gap_resampling_hexagon", test_gap_resampling_hexagon},

@@ -10,13 +10,14 @@
 #define __forceinline__ inline
 #define __shared__
 #define __launch_bounds__(...)
+#define __align__(n) /* aek_emu_shared is aligned where runtime.cpp defines it */
 
 struct aek_emu_dim3 {
     unsigned x, y, z;
 };
 extern aek_emu_dim3 blockIdx, threadIdx, blockDim;
-extern float aek_emu_shared[]; /* one block's dynamic shared memory */
-#define smem aek_emu_shared    /* train.cu's `extern __shared__ float smem[]` */
+extern unsigned char aek_emu_shared[]; /* one block's dynamic shared memory */
+#define smem_bytes aek_emu_shared     /* train.cu's `extern __shared__ unsigned char smem_bytes[]` */
 cudaError_t cudaFuncAttributesOf(struct cudaFuncAttributes *attr);
 template <typename F> cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *attr, F) { return cudaFuncAttributesOf(attr); }
 

@@ -10,7 +10,7 @@
 #include "cuda_runtime.h"
 
 aek_emu_dim3 blockIdx, threadIdx, blockDim;
-float aek_emu_shared[48 * 1024 / sizeof(float)];
+alignas(16) unsigned char aek_emu_shared[48 * 1024];
 static cudaError_t last_error = cudaSuccess;
 
 struct aek_emu_event {
