@@ -21,7 +21,7 @@
  *   ae_track_reset, ae_track_check, ae_track_step, ae_track_lanes          plateaus, recovery, convergence
  *   ae_summarize                                                           end-of-run metrics and outcome
  *   ae_twin_perturb                                                        twins
- *   ae_lanes.inc: ae_loss_grad_*, ae_opt_step_*, ae_intervene_*, ae_train_*  step, resampling, loop
+ *   ae_lanes.inc: ae_loss_grad_*, ae_loss_squares_*, ae_opt_step_*, ae_intervene_*, ae_train_*  step, resampling, loop
  *   ae_loss_grad, ae_loss_grad_f64 (tests), ae_opt_step, ae_intervene, ae_train   one model
  *
  * The step's math is written once, as plain functions, in two bodies that this header
@@ -761,7 +761,8 @@ AE_FN void ae_trace_point(const ae_params *p, const ae_trace *trace, int64_t ste
 AE_FN float ae_loss_grad(int n, int m, const float *W, const float *b, float *gW, float *gb)
 {
     float squares;
-    ae_loss_grad_x1(n, m, W, b, gW, gb, &squares);
+    ae_loss_grad_x1(n, m, W, b, gW, gb);
+    ae_loss_squares_x1(n, m, W, b, &squares);
     return squares / (float)(n * n);
 }
 
@@ -769,7 +770,8 @@ AE_FN float ae_loss_grad(int n, int m, const float *W, const float *b, float *gW
 AE_FN double ae_loss_grad_f64(int n, int m, const double *W, const double *b, double *gW, double *gb)
 {
     double squares;
-    ae_loss_grad_f64_x1(n, m, W, b, gW, gb, &squares);
+    ae_loss_grad_f64_x1(n, m, W, b, gW, gb);
+    ae_loss_squares_f64_x1(n, m, W, b, &squares);
     return squares / (double)(n * n);
 }
 
