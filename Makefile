@@ -92,6 +92,7 @@ $(BUILD)/test_gpu: tests/gpu/test_gpu.c $(LIB_OBJ) $(HEADERS)
 APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip \
                 libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+CUDA_TOOLS_PIP := nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
 deps:  ## install what the build and tests need (Debian packages, Python packages, `pip install -e .`: import aesweep)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -102,6 +103,12 @@ deps:  ## install what the build and tests need (Debian packages, Python package
 	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages -r analysis/requirements.txt
 	@$(PYTHON) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || \
 	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages -e .
+	@# make sass reads the kernels' machine code with cuobjdump and nvdisasm: pip's, where nvcc has none beside it
+	@if command -v $(NVCC) >/dev/null 2>&1 && ! $(PYTHON) -c "import sys; sys.path.insert(0, 'tests/gpu'); \
+	    import sass_steps; sys.exit(not (sass_steps.find_tool('cuobjdump') and sass_steps.find_tool('nvdisasm')))"; then \
+	    $(PYTHON) -m pip install -q --disable-pip-version-check $(CUDA_TOOLS_PIP) 2>/dev/null || \
+	    $(PYTHON) -m pip install -q --disable-pip-version-check --break-system-packages $(CUDA_TOOLS_PIP); \
+	fi
 
 demo: deps all  ## install, build, run the quickstart sweep, show what it found and draw its chaos map
 	@mkdir -p out
@@ -205,9 +212,14 @@ test-gpu-session: all  ## the session script's dry run (every step that runs wit
 	$(PYTHON) -m pytest -q tests/gpu/test_session.py tests/gpu/test_sass_steps.py
 
 # Warp-instructions per model-step of each train_fixed<n, m> instance, counted in the SASS
-# (cuobjdump, from the CUDA toolkit or pip's nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm),
-# and the bound they put on an H100's model-steps/s; tests/gpu/sass_steps.py says how.
-sass: $(BUILD)/obj/cu_train.o  ## warp-instructions per model-step of each register kernel, from the built SASS
+# (cuobjdump and nvdisasm, from the CUDA toolkit or `make deps`), and the bound they put on
+# an H100's model-steps/s; tests/gpu/sass_steps.py says how.  Its own object: -lineinfo
+# (the same instructions, with their source lines) tells the step's checks from the rest.
+$(BUILD)/sass/cu_train.o: kernels/train.cu $(HEADERS) $(BUILD)/flags
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -lineinfo -c $< -o $@
+
+sass: $(BUILD)/sass/cu_train.o  ## warp-instructions per model-step of each register kernel, from the built SASS
 	$(PYTHON) tests/gpu/sass_steps.py $<
 
 bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baseline's, side by side
