@@ -17,6 +17,7 @@
 #include <cuda_runtime.h>
 
 #include "train.cuh"
+#include "warp.cuh"
 
 /* ------------------------------------------------------------------------ */
 /* Error checks                                                               */
@@ -245,12 +246,17 @@ static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t c
 
 #define AEK_FIXED_ENTRY(N, M) {AEK_FIXED, N, M, launch_fixed<N, M>, address_of<train_fixed<N, M>>},
 #define AEK_LOCAL_ENTRY(N, M) {AEK_LOCAL, N, M, launch_local<N, M>, address_of<train_local<N, M>>},
+#define AEK_WARP_ENTRY(N, M) {AEK_WARP, N, M, aek_warp_launch<N, M>, aek_warp_kernel<N, M>},
 static constexpr kernel_entry kernels[] = {
     {AEK_SHARED, AE_N_MAX, AE_M_MAX, launch_shared, address_of<train_shared>}, /* entry 0: takes every run */
-    AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY)};
+    AEK_FIXED_LIST(AEK_FIXED_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY) AEK_WARP_LIST(AEK_WARP_ENTRY)};
 #define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 
-/* The kernel entry for a run of size (n, m) under `variant`; falls back to entry 0. */
+/* The kernel entry for a run of size (n, m) under `variant`; falls back to entry 0.
+ * The pick rule of the default variant, AEK_FIXED: one model per thread where a fixed
+ * instance exists (n <= 12 at m = 2), one model per warp beyond.  Provisional: it is
+ * the design's rule, not yet measured on a GPU (`aesweep bench --n 7,16,64,256 --kernel
+ * 0,1,2,3` on one measures each variant at each size). */
 static constexpr int pick_kernel(int variant, int n, int m)
 {
     int best = 0;
@@ -258,12 +264,12 @@ static constexpr int pick_kernel(int variant, int n, int m)
         const kernel_entry *e = &kernels[k];
         if (e->variant != variant) continue;
         if (variant == AEK_FIXED && e->n == n && e->m == m) return k;
-        /* local buckets: the smallest that holds the run (entries grow within each m) */
-        if (variant == AEK_LOCAL && n <= e->n && m <= e->m &&
+        /* local and warp buckets: the smallest that holds the run (entries grow within each m) */
+        if ((variant == AEK_LOCAL || variant == AEK_WARP) && n <= e->n && m <= e->m &&
             (best == 0 || e->n * (e->m + 1) < kernels[best].n * (kernels[best].m + 1)))
             best = k;
     }
-    return best;
+    return variant == AEK_FIXED ? pick_kernel(AEK_WARP, n, m) : best;
 }
 
 /* pick_kernel for every (variant, n, m), computed by the compiler. */
@@ -289,12 +295,13 @@ static int kernel_of(int variant, int n, int m)
     return kernel_entries.entry[variant][n][m];
 }
 
-/* The kernel entry for one run: AEK_FIXED compiles the intervention out, so a run
- * with one goes to entry 0. */
-static int kernel_for(int variant, const ae_params *p)
+/* The kernel entry for one run: AEK_FIXED compiles the intervention out, AEK_WARP has
+ * neither interventions nor twins, so such runs go to entry 0. */
+static int kernel_for(int variant, const ae_params *p, int twins)
 {
     int k = kernel_of(variant, p->n, p->m);
-    return kernels[k].variant == AEK_FIXED && p->intervene != AE_INTERVENE_NONE ? 0 : k;
+    const int v = kernels[k].variant;
+    return (v == AEK_FIXED || v == AEK_WARP) && p->intervene != AE_INTERVENE_NONE ? 0 : v == AEK_WARP && twins ? 0 : k;
 }
 
 extern "C" int aek_has_fixed(int n, int m) { return kernel_of(AEK_FIXED, n, m) != 0; }
@@ -303,7 +310,8 @@ extern "C" const char *aek_kernel_name(int variant)
 {
     static const char *const names[AEK_VARIANTS] = {"shared (runtime n, m; shared memory)",
                                                     "fixed (compile-time n, m; registers)",
-                                                    "local (runtime n, m; local memory)"};
+                                                    "local (runtime n, m; local memory)",
+                                                    "warp (one model per warp; registers and shared memory)"};
     return variant >= 0 && variant < AEK_VARIANTS ? names[variant] : "unknown";
 }
 
@@ -314,11 +322,16 @@ extern "C" int aek_kernel_for(int variant, int n, int m, aek_kernel_info *info, 
     int words;
     info->threads_per_block = e->variant == AEK_FIXED ? AEK_FIXED_THREADS
                               : e->variant == AEK_LOCAL ? AEK_LOCAL_THREADS
+                              : e->variant == AEK_WARP  ? AEK_WARP_THREADS
                                                         : shared_threads(n, m, &words, &bytes);
+    info->runs_per_block = e->variant == AEK_WARP ? AEK_WARP_MODELS : info->threads_per_block;
+    if (e->variant == AEK_WARP) bytes = aek_warp_shared_bytes(n, m);
     if (e->variant == AEK_FIXED)
         snprintf(info->name, sizeof info->name, "fixed<%d,%d> registers", e->n, e->m);
     else if (e->variant == AEK_LOCAL)
         snprintf(info->name, sizeof info->name, "local<%d,%d> local memory", e->n, e->m);
+    else if (e->variant == AEK_WARP)
+        snprintf(info->name, sizeof info->name, "warp<%d,%d> %d models/block", e->n, e->m, AEK_WARP_MODELS);
     else
         snprintf(info->name, sizeof info->name, "shared, %d threads/block", info->threads_per_block);
     return cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info->blocks_per_sm, e->kernel(),
@@ -335,7 +348,7 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
     int n_max[AEK_KERNELS] = {0}, m_max[AEK_KERNELS] = {0};
     for (uint32_t s = 0; s < bt->count; s++) {
         const ae_params *p = &host_params[s];
-        int k = kernel_for(variant, p);
+        int k = kernel_for(variant, p, bt->twin_from > 0);
         start[k + 1]++;
         if (p->n > n_max[k]) n_max[k] = p->n;
         if (p->m > m_max[k]) m_max[k] = p->m;
@@ -343,7 +356,7 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
     for (int k = 0; k < AEK_KERNELS; k++) start[k + 1] += start[k], fill[k] = start[k];
     for (uint32_t s = 0; s < bt->count; s++) {
         const ae_params *p = &host_params[s];
-        host_order[fill[kernel_for(variant, p)]++] = s;
+        host_order[fill[kernel_for(variant, p, bt->twin_from > 0)]++] = s;
     }
     if (bt->count == 0) return 0;
     if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, bt->count * sizeof(uint32_t), cudaMemcpyHostToDevice,

@@ -438,7 +438,7 @@ int ae_cuda_kernel_for(const ae_backend *backend, int n, int m, char *name, size
         return -1;
     }
     snprintf(name, name_size, "%s", info.name);
-    *resident = (uint64_t)sms * (uint64_t)info.blocks_per_sm * (uint64_t)info.threads_per_block;
+    *resident = (uint64_t)sms * (uint64_t)info.blocks_per_sm * (uint64_t)info.runs_per_block;
     return 0;
 }
 

@@ -38,7 +38,7 @@ static const char bench_usage[] =
     "  --threads  CPU threads (default: all cores)\n"
     "  --isa      CPU instruction set: auto (default: the widest), baseline, avx2, avx512\n"
     "  --device   CUDA device number (default 0)\n"
-    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local; default 1)\n"
+    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local, 3 warp; default 1)\n"
     "  --json     also write the results as JSON to FILE ('-': stdout)\n";
 
 /* ------------------------------------------------------------------------ */
@@ -341,7 +341,7 @@ static ae_backend *open_backend(bench_options *o, int *status)
 #ifdef AE_HAVE_CUDA
     for (int b = 0; b < o->n_kernels; b++)
         if (o->kernels[b] >= 0 && ae_cuda_set_kernel(backend, o->kernels[b])) {
-            fprintf(stderr, "aesweep bench: no kernel variant %d (0 shared, 1 fixed, 2 local)\n", o->kernels[b]);
+            fprintf(stderr, "aesweep bench: no kernel variant %d (0 shared, 1 fixed, 2 local, 3 warp)\n", o->kernels[b]);
             backend->destroy(backend);
             *status = AE_EXIT_USAGE;
             return NULL;

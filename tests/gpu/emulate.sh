@@ -5,7 +5,7 @@
 # strides, per-run outputs, chunking), not the GPU's arithmetic: without FMA contraction
 # the emulated backend must equal the CPU backend bit for bit.
 #   1. tests/gpu/test_gpu.c against the emulation: every check must pass
-#   2. the sweeps tests/gpu/{small,chaos,file,intervene,twin}.cfg through build/emu/aesweep,
+#   2. the sweeps tests/gpu/{small,chaos,file,intervene,twin,warp}.cfg through build/emu/aesweep,
 #      --backend cpu and cuda (each kernel variant), with the emulated device's memory set
 #      small so that the backend splits batches into chunks: every dataset of the two
 #      output files must be identical
@@ -27,11 +27,11 @@ echo "== test_gpu on the emulated device"
 echo "== sweeps: cpu backend vs emulated cuda backend (every variable identical)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for name in small chaos file intervene twin; do
+for name in small chaos file intervene twin warp; do
     set_file=()
     [ "$name" = file ] && set_file=(--set "init.file=$tmp/chaos-cpu.h5")
     "$EMU/aesweep" run "tests/gpu/$name.cfg" -o "$tmp/$name-cpu.h5" --backend cpu --quiet "${set_file[@]}"
-    for kernel in 0 1 2; do
+    for kernel in 0 1 2 3; do
         AEK_EMU_FREE_BYTES=30000 "$EMU/aesweep" run "tests/gpu/$name.cfg" \
             -o "$tmp/$name-cuda$kernel.h5" --backend cuda --kernel "$kernel" --quiet "${set_file[@]}"
         "$PYTHON" tests/gpu/compare.py --exact --close min_gap=0 "$tmp/$name-cpu.h5" "$tmp/$name-cuda$kernel.h5"

@@ -1,16 +1,21 @@
 /* runtime.cpp (emulation) - the CUDA runtime calls of cuda_runtime_api.h on the host.
  * "Device" allocations start as 0xff bytes (NaN floats), so a kernel that reads what
  * nobody wrote shows it.  AEK_EMU_FREE_BYTES sets the free "device" memory (default
- * 1 GiB), to exercise the backend's chunking. */
+ * 1 GiB), to exercise the backend's chunking.  A block's threads are fibers (ucontext):
+ * each runs until it waits at a barrier or ends; a barrier opens when every thread it
+ * names waits at it; no thread can go on when no barrier can open (a deadlock: reported,
+ * the process aborts). */
 #include <chrono>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
+#include <vector>
 
 #include "cuda_runtime.h"
 
 aek_emu_dim3 blockIdx, threadIdx, blockDim;
-float aek_emu_shared[48 * 1024 / sizeof(float)];
+alignas(16) float aek_emu_shared[48 * 1024 / sizeof(float)];
 static cudaError_t last_error = cudaSuccess;
 
 struct aek_emu_event {
@@ -22,14 +27,107 @@ static double now_seconds()
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void aek_emu_launch_check(unsigned blocks, unsigned threads, size_t bytes)
+int aek_emu_launch_check(unsigned blocks, unsigned threads, size_t bytes)
 {
     if (blocks == 0 || threads == 0 || threads > 1024 || bytes > sizeof aek_emu_shared) {
         fprintf(stderr, "emulated launch: invalid configuration %u blocks x %u threads, %zu bytes\n", blocks,
                 threads, bytes);
         last_error = cudaErrorInvalidValue;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- a block's threads as fibers ---------------------------------------------------- */
+
+enum { FIBER_RUNNING, FIBER_WAITING, FIBER_DONE };
+struct emu_fiber {
+    ucontext_t context;
+    char *stack;
+    int state;
+    int block_wide;          /* waiting at __syncthreads (else at a warp barrier) */
+    unsigned mask;           /* the warp barrier's lanes */
+    unsigned long long word; /* __shfl_sync / __ballot_sync exchange */
+};
+enum { FIBER_STACK = 512 << 10 }; /* the one-model-per-thread kernels keep arrays of ~20 KB */
+static std::vector<emu_fiber> fibers;
+static ucontext_t scheduler;
+static unsigned current, block_threads;
+static void (*block_body)(void *);
+static void *block_arg;
+
+static void fiber_entry()
+{
+    block_body(block_arg);
+    fibers[current].state = FIBER_DONE; /* uc_link returns to the scheduler */
+}
+
+/* Opens the barrier thread t waits at when every thread it names waits there too. */
+static bool barrier_open(unsigned t)
+{
+    const emu_fiber &f = fibers[t];
+    unsigned first = 0, count = block_threads;
+    if (!f.block_wide) first = t / 32 * 32, count = 32;
+    for (unsigned u = first; u < first + count; u++) {
+        if (!f.block_wide && !(f.mask >> (u - first) & 1)) continue;
+        if (u >= block_threads) return false; /* a lane the block does not have */
+        const emu_fiber &g = fibers[u];
+        if (f.block_wide && g.state == FIBER_DONE) continue; /* exited threads do not hold a block barrier */
+        if (g.state != FIBER_WAITING || g.block_wide != f.block_wide) return false;
+    }
+    for (unsigned u = first; u < first + count && u < block_threads; u++)
+        if (fibers[u].state == FIBER_WAITING && (f.block_wide || f.mask >> (u - first) & 1))
+            fibers[u].state = FIBER_RUNNING;
+    return true;
+}
+
+void aek_emu_run_block(unsigned threads, void (*body)(void *), void *arg)
+{
+    while (fibers.size() < threads) {
+        fibers.push_back(emu_fiber{});
+        fibers.back().stack = (char *)malloc(FIBER_STACK);
+    }
+    block_threads = threads, block_body = body, block_arg = arg;
+    for (unsigned t = 0; t < threads; t++) {
+        emu_fiber &f = fibers[t];
+        getcontext(&f.context);
+        f.context.uc_stack.ss_sp = f.stack;
+        f.context.uc_stack.ss_size = FIBER_STACK;
+        f.context.uc_link = &scheduler;
+        makecontext(&f.context, fiber_entry, 0);
+        f.state = FIBER_RUNNING;
+    }
+    for (;;) {
+        unsigned live = 0, ran = 0;
+        for (unsigned t = 0; t < threads; t++) {
+            if (fibers[t].state == FIBER_DONE) continue;
+            live++;
+            if (fibers[t].state == FIBER_WAITING && !barrier_open(t)) continue;
+            current = t;
+            threadIdx = {t, 0, 0};
+            swapcontext(&scheduler, &fibers[t].context);
+            ran++;
+        }
+        if (live == 0) return;
+        if (ran == 0) {
+            fprintf(stderr, "emulated launch: deadlock in block %u: %u threads wait at barriers that cannot open\n",
+                    blockIdx.x, live);
+            abort();
+        }
     }
 }
+
+void aek_emu_barrier(int block_wide, unsigned mask)
+{
+    emu_fiber &f = fibers[current];
+    f.state = FIBER_WAITING, f.block_wide = block_wide, f.mask = mask;
+    const unsigned me = current;
+    swapcontext(&f.context, &scheduler); /* back here once the barrier opened */
+    current = me;
+    threadIdx = {me, 0, 0};
+}
+
+unsigned long long *aek_emu_lane_word(unsigned thread) { return &fibers[thread].word; }
 
 cudaError_t cudaFuncAttributesOf(struct cudaFuncAttributes *attr)
 {
