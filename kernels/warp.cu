@@ -84,6 +84,7 @@ static __device__ __forceinline__ void lane_grad(int n, int m, int lane, const a
     for (int e = 0; e < FCAP * S; e++) grad[e] = 0;
 #pragma unroll
     for (int f = 0; f < FCAP; f++) squares[f] = 0;
+    if (lane >= n) return; /* no features: nothing to add */
     aek_real wi[MCAP];
     /* columns i < r: entry (i, r), target 0 */
     for (int i = 0; i < n; i++) {

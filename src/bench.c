@@ -441,8 +441,8 @@ int ae_bench_main(int argc, char **argv)
     }
     if (cuda)
         printf("\n'kernel only': the kernels alone (CUDA events), which %% peak uses; 'model-steps/s' includes the "
-               "host's work.\n'waves': runs over the runs the device holds at once (SMs x resident blocks x block "
-               "size).\n");
+               "host's work.\n'waves': runs over the runs the device holds at once (SMs x resident blocks x runs "
+               "per block).\n");
     if (o.json && n_rows > 0) {
         int json_status = write_json_file(o.json, backend, peak, peak_how, rows, n_rows);
         if (!status) status = json_status;

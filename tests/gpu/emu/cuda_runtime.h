@@ -37,30 +37,34 @@ template <typename F> void aek_emu_launch(unsigned blocks, unsigned threads, siz
 }
 
 /* Warp and block barriers and the warp intrinsics, with CUDA's semantics: every lane of
- * mask must arrive (a lane that exited or waits elsewhere is a deadlock, reported). */
+ * mask must arrive (a lane that exited or waits elsewhere is a deadlock, reported).  A
+ * shuffle or vote writes the lane's exchange word, waits at the barrier, reads the words
+ * of the others; the words alternate between two per lane, so one barrier suffices (a
+ * lane rewrites a word two exchanges later, after every lane passed the one between). */
 void aek_emu_barrier(int block_wide, unsigned mask);
-unsigned long long *aek_emu_lane_word(unsigned thread); /* the exchange word of a thread */
+int aek_emu_next_exchange(void); /* the calling thread's word (0, 1) for its next exchange */
+unsigned long long *aek_emu_lane_word(unsigned thread, int word);
 inline void __syncwarp(unsigned mask = 0xffffffffu) { aek_emu_barrier(0, mask); }
 inline void __syncthreads() { aek_emu_barrier(1, 0); }
 /* v of lane src (of this thread's warp) to every lane of mask */
 template <typename T> T __shfl_sync(unsigned mask, T v, int src)
 {
     static_assert(sizeof(T) <= sizeof(unsigned long long), "__shfl_sync: 8 bytes at most");
-    __builtin_memcpy(aek_emu_lane_word(threadIdx.x), &v, sizeof v);
+    const int word = aek_emu_next_exchange();
+    __builtin_memcpy(aek_emu_lane_word(threadIdx.x, word), &v, sizeof v);
     __syncwarp(mask);
     T out;
-    __builtin_memcpy(&out, aek_emu_lane_word(threadIdx.x / 32 * 32 + (unsigned)src % 32), sizeof out);
-    __syncwarp(mask); /* nobody overwrites a word before every lane has read it */
+    __builtin_memcpy(&out, aek_emu_lane_word(threadIdx.x / 32 * 32 + (unsigned)src % 32, word), sizeof out);
     return out;
 }
 inline unsigned __ballot_sync(unsigned mask, int predicate)
 {
-    *aek_emu_lane_word(threadIdx.x) = predicate != 0;
+    const int word = aek_emu_next_exchange();
+    *aek_emu_lane_word(threadIdx.x, word) = predicate != 0;
     __syncwarp(mask);
     unsigned ballot = 0;
     for (unsigned l = 0; l < 32; l++)
-        if (mask >> l & 1 && *aek_emu_lane_word(threadIdx.x / 32 * 32 + l)) ballot |= 1u << l;
-    __syncwarp(mask);
+        if (mask >> l & 1 && *aek_emu_lane_word(threadIdx.x / 32 * 32 + l, word)) ballot |= 1u << l;
     return ballot;
 }
 inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
