@@ -304,7 +304,7 @@ static int kernel_for(int variant, const ae_params *p, int twins)
     return (v == AEK_FIXED || v == AEK_WARP) && p->intervene != AE_INTERVENE_NONE ? 0 : v == AEK_WARP && twins ? 0 : k;
 }
 
-extern "C" int aek_has_fixed(int n, int m) { return kernel_of(AEK_FIXED, n, m) != 0; }
+extern "C" int aek_has_fixed(int n, int m) { return kernels[kernel_of(AEK_FIXED, n, m)].variant == AEK_FIXED; }
 
 extern "C" const char *aek_kernel_name(int variant)
 {
