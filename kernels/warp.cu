@@ -60,6 +60,17 @@ static __device__ __forceinline__ aek_real entry_z(const aek_real wi[MCAP], cons
     return z + bi;
 }
 
+/* Column entry (i, r), i != r (target 0): adds dz_ir W_i to g, feature r's gradient. */
+template <int MCAP>
+static __device__ __forceinline__ void add_column(const aek_real wi[MCAP], aek_real bi, const aek_real wr[MCAP], int m,
+                                                  aek_real grad_scale, aek_real g[MCAP])
+{
+    const aek_real z = entry_z<MCAP>(wi, wr, m, bi);
+    const aek_real dz = AEK_ELEM(ae_entry_dz)(z, AEK_ELEM(ae_entry_residual)(z, 0), grad_scale);
+#pragma unroll
+    for (int k = 0; k < MCAP; k++) g[k] += dz * wi[k];
+}
+
 /* ------------------------------------------------------------------------ */
 /* The gradient of a lane's features                                          */
 /* ------------------------------------------------------------------------ */
@@ -93,11 +104,7 @@ static __device__ __forceinline__ void lane_grad(int n, int m, int lane, const a
 #pragma unroll
         for (int f = 0; f < FCAP; f++) {
             const int r = lane + 32 * f;
-            if (!(i < r && r < n)) continue;
-            const aek_real z = entry_z<MCAP>(wi, &theta[f * S], m, bi);
-            const aek_real dz = AEK_ELEM(ae_entry_dz)(z, AEK_ELEM(ae_entry_residual)(z, 0), grad_scale);
-#pragma unroll
-            for (int k = 0; k < MCAP; k++) grad[f * S + k] += dz * wi[k];
+            if (i < r && r < n) add_column<MCAP>(wi, bi, &theta[f * S], m, grad_scale, &grad[f * S]);
         }
     }
     /* row r: entries (r, j), j = 0..n-1 */
@@ -127,11 +134,7 @@ static __device__ __forceinline__ void lane_grad(int n, int m, int lane, const a
 #pragma unroll
         for (int f = 0; f < FCAP; f++) {
             const int r = lane + 32 * f;
-            if (!(i > r)) continue;
-            const aek_real z = entry_z<MCAP>(wi, &theta[f * S], m, bi);
-            const aek_real dz = AEK_ELEM(ae_entry_dz)(z, AEK_ELEM(ae_entry_residual)(z, 0), grad_scale);
-#pragma unroll
-            for (int k = 0; k < MCAP; k++) grad[f * S + k] += dz * wi[k];
+            if (i > r) add_column<MCAP>(wi, bi, &theta[f * S], m, grad_scale, &grad[f * S]);
         }
     }
 }

@@ -2,8 +2,9 @@
 # emulate.sh - runs the CUDA kernels and the CUDA backend on the CPU, no GPU needed:
 # kernels/*.cu compiled as C++ (tests/gpu/emu/nvcc-emu), the CUDA runtime replaced by a
 # host stand-in (tests/gpu/emu/runtime.cpp).  It checks the kernels' logic (dispatch,
-# strides, per-run outputs, chunking), not the GPU's arithmetic: without FMA contraction
-# the emulated backend must equal the CPU backend bit for bit.
+# strides, per-run outputs, chunking, and the warp kernel's barriers, shuffles and votes:
+# a block's threads run concurrently as fibers), not the GPU's arithmetic: without FMA
+# contraction the emulated backend must equal the CPU backend bit for bit.
 #   1. tests/gpu/test_gpu.c against the emulation: every check must pass
 #   2. the sweeps tests/gpu/{small,chaos,file,intervene,twin,warp}.cfg through build/emu/aesweep,
 #      --backend cpu and cuda (each kernel variant), with the emulated device's memory set
