@@ -28,7 +28,7 @@ double ae_cpu_peak_flops(char *how, size_t how_size);
 double ae_cuda_peak_flops(const ae_backend *backend, int fp64, char *how, size_t how_size);
 /* The kernel instance the backend's variant runs for (n, m) runs of `precision`
  * (ae_precision), named into name, and how many such runs the device holds at once (SMs
- * x resident blocks x block size): one wave.  0, or -1 (name says why, *resident = 0). */
+ * x resident blocks x runs per block): one wave.  0, or -1 (name says why, *resident = 0). */
 int ae_cuda_kernel_for(const ae_backend *backend, int precision, int n, int m, char *name, size_t name_size,
                        uint64_t *resident);
 /* Device time of the kernels of the backend's last train call (CUDA events), seconds. */

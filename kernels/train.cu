@@ -17,6 +17,7 @@
 #include <cuda_runtime.h>
 
 #include "train.cuh"
+#include "warp.cuh"
 
 /* ------------------------------------------------------------------------ */
 /* Error checks                                                               */
@@ -374,18 +375,24 @@ static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t c
 #define AEK_LOCAL_ENTRY(N, M)                                                                                    \
     {AEK_LOCAL, AE_FLOAT32, N, M, launch_local<float, N, M>, address_of<train_local<float, N, M>>},              \
         {AEK_LOCAL, AE_FLOAT64, N, M, launch_local<double, N, M>, address_of<train_local<double, N, M>>},
+#define AEK_WARP_ENTRY(N, M) {AEK_WARP, AE_FLOAT32, N, M, aek_warp_launch<N, M>, aek_warp_kernel<N, M>},
 #define AEK_PAIR_ENTRY(N, M)                                                                                     \
     {AEK_PAIR, AE_FLOAT32, N, M, launch_pair<float, N, M>, address_of<train_pair<float, N, M>>},                 \
         {AEK_PAIR, AE_FLOAT64, N, M, launch_pair<double, N, M>, address_of<train_pair<double, N, M>>},
 /* entries 0 and 1, the shared kernel of each precision (by ae_precision), take every run */
 static constexpr kernel_entry kernels[] = {
     AEK_SHARED_ENTRY(float) AEK_SHARED_ENTRY(double) AEK_FIXED_LIST(AEK_FIXED_F32_ENTRY)
-        AEK_FIXED_F64_LIST(AEK_FIXED_F64_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY) AEK_LOCAL_LIST(AEK_PAIR_ENTRY)};
+        AEK_FIXED_F64_LIST(AEK_FIXED_F64_ENTRY) AEK_LOCAL_LIST(AEK_LOCAL_ENTRY) AEK_LOCAL_LIST(AEK_PAIR_ENTRY)
+            AEK_WARP_LIST(AEK_WARP_ENTRY)};
 #define AEK_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 static_assert(AEK_KERNELS <= 127, "kernel_table holds entries as int8_t");
 
 /* The kernel entry for a run of size (n, m) in `precision` under `variant`; falls back to
- * the shared kernel of that precision. */
+ * the shared kernel of that precision.  The pick rule of the default variant, AEK_FIXED:
+ * one model per thread where a fixed instance exists (n <= 12 at m = 2), one model per
+ * warp beyond (float32; float64 runs without a fixed instance go to the shared kernel).
+ * Provisional: it is the design's rule, not yet measured on a GPU (`aesweep bench --n
+ * 7,16,64,256 --kernel 0,1,2,3` on one measures each variant at each size). */
 static constexpr int pick_kernel(int variant, int precision, int n, int m)
 {
     int best = precision;
@@ -393,20 +400,21 @@ static constexpr int pick_kernel(int variant, int precision, int n, int m)
         const kernel_entry *e = &kernels[k];
         if (e->variant != variant || e->precision != precision) continue;
         if (variant == AEK_FIXED && e->n == n && e->m == m) return k;
-        /* local buckets: the smallest that holds the run (entries grow within each m) */
-        if ((variant == AEK_LOCAL || variant == AEK_PAIR) && n <= e->n && m <= e->m &&
+        /* local, pair and warp buckets: the smallest that holds the run (entries grow within each m) */
+        if ((variant == AEK_LOCAL || variant == AEK_PAIR || variant == AEK_WARP) && n <= e->n && m <= e->m &&
             (best == precision || e->n * (e->m + 1) < kernels[best].n * (kernels[best].m + 1)))
             best = k;
     }
-    return best;
+    return variant == AEK_FIXED ? pick_kernel(AEK_WARP, precision, n, m) : best;
 }
 
-/* pick_kernel for every (precision, variant, n, m), computed by the compiler. */
+/* pick_kernel for every (precision, variant, n, m), computed once, on first use (a C++
+ * function-local static: thread-safe; too many steps for the compiler's constexpr limit). */
 struct kernel_table {
     int8_t entry[2][AEK_KINDS][AE_N_MAX + 1][AE_M_MAX + 1];
 };
 
-static constexpr kernel_table build_kernel_table()
+static kernel_table build_kernel_table()
 {
     kernel_table table = {};
     for (int r = 0; r < 2; r++)
@@ -416,23 +424,24 @@ static constexpr kernel_table build_kernel_table()
     return table;
 }
 
-static constexpr kernel_table kernel_entries = build_kernel_table();
-
 static int kernel_of(int variant, int precision, int n, int m)
 {
     precision = precision == AE_FLOAT64 ? AE_FLOAT64 : AE_FLOAT32;
     if (variant < 0 || variant >= AEK_KINDS || n < AE_N_MIN || n > AE_N_MAX || m < AE_M_MIN || m > AE_M_MAX)
         return precision;
-    return kernel_entries.entry[precision][variant][n][m];
+    static const kernel_table table = build_kernel_table();
+    return table.entry[precision][variant][n][m];
 }
 
-/* The kernel entry for one run: AEK_FIXED compiles the intervention out, so a run
- * with one goes to the shared kernel of its precision; a run with a twin goes to AEK_PAIR. */
+/* The kernel entry for one run: AEK_FIXED compiles the intervention out and AEK_WARP has
+ * none, so a run with one goes to the shared kernel of its precision; a run with a twin
+ * goes to AEK_PAIR. */
 static int kernel_for(int variant, const ae_params *p, int twins)
 {
     if (twins) return kernel_of(AEK_PAIR, p->precision, p->n, p->m);
     int k = kernel_of(variant, p->precision, p->n, p->m);
-    return kernels[k].variant == AEK_FIXED && p->intervene != AE_INTERVENE_NONE ? kernels[k].precision : k;
+    const int v = kernels[k].variant;
+    return (v == AEK_FIXED || v == AEK_WARP) && p->intervene != AE_INTERVENE_NONE ? kernels[k].precision : k;
 }
 
 extern "C" int aek_has_fixed(int n, int m) { return kernels[kernel_of(AEK_FIXED, AE_FLOAT32, n, m)].variant == AEK_FIXED; }
@@ -441,7 +450,8 @@ extern "C" const char *aek_kernel_name(int variant)
 {
     static const char *const names[AEK_VARIANTS] = {"shared (runtime n, m; shared memory)",
                                                     "fixed (compile-time n, m; registers)",
-                                                    "local (runtime n, m; local memory)"};
+                                                    "local (runtime n, m; local memory)",
+                                                    "warp (one model per warp; registers and shared memory)"};
     return variant >= 0 && variant < AEK_VARIANTS ? names[variant] : "unknown";
 }
 
@@ -454,12 +464,17 @@ extern "C" int aek_kernel_for(int variant, int precision, int n, int m, aek_kern
     info->threads_per_block =
         e->variant == AEK_FIXED   ? AEK_FIXED_THREADS
         : e->variant == AEK_LOCAL ? AEK_LOCAL_THREADS
+        : e->variant == AEK_WARP  ? AEK_WARP_THREADS
                                   : shared_threads(n, m, e->precision == AE_FLOAT64 ? sizeof(double) : sizeof(float),
                                                    &words, &bytes);
+    info->runs_per_block = e->variant == AEK_WARP ? AEK_WARP_MODELS : info->threads_per_block;
+    if (e->variant == AEK_WARP) bytes = aek_warp_shared_bytes(n, m);
     if (e->variant == AEK_FIXED)
         snprintf(info->name, sizeof info->name, "fixed<%d,%d> registers%s", e->n, e->m, suffix);
     else if (e->variant == AEK_LOCAL)
         snprintf(info->name, sizeof info->name, "local<%d,%d> local memory%s", e->n, e->m, suffix);
+    else if (e->variant == AEK_WARP)
+        snprintf(info->name, sizeof info->name, "warp<%d,%d> %d models/block", e->n, e->m, AEK_WARP_MODELS);
     else
         snprintf(info->name, sizeof info->name, "shared, %d threads/block%s", info->threads_per_block, suffix);
     return cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info->blocks_per_sm, e->kernel(),

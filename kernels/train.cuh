@@ -15,25 +15,29 @@
  *                          in that model.precision: its name, block size and resident
  *                          blocks per SM (aesweep bench)
  *
- * Kernel variants (AEK_*), all one model per thread, benchmarked side by side with
- * `aesweep bench --kernel 0,1,2` (`aesweep run --kernel k` picks one):
- *   0 AEK_SHARED  runtime n, m; the four P-float arrays of ae_train in shared memory.
- *                 Any n <= 256, m <= 4: the correctness path.
- *   1 AEK_FIXED   n, m compile-time constants (instances in train.cu, m = 2 design
- *                 point first): the inlined header loops unroll and W, b, the gradient
- *                 and the Adam moments live in registers.  Other (n, m), and runs with
- *                 an intervention (its indexing is dynamic), fall back to 0.  float64
- *                 instances: m = 2, n <= 8 (train.cu, AEK_FIXED_F64_LIST).
- *   2 AEK_LOCAL   runtime n, m; arrays in per-thread local memory sized by a
- *                 compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
+ * Kernel variants (AEK_*), benchmarked side by side with `aesweep bench --kernel 0,1,2,3`
+ * (`aesweep run --kernel k` picks one):
+ *   0 AEK_SHARED  one model per thread; runtime n, m; the four P-value arrays of ae_train
+ *                 in shared memory.  Any n <= 256, m <= 4: the correctness path.
+ *   1 AEK_FIXED   the default: one model per thread with n, m compile-time constants
+ *                 (instances in train.cu, m = 2 design point first): the inlined header
+ *                 loops unroll and W, b, the gradient and the Adam moments live in
+ *                 registers.  Other (n, m) go to 3 (the pick rule, train.cu), runs with an
+ *                 intervention (its indexing is dynamic) to 0.  float64 instances: m = 2,
+ *                 n <= 8 (train.cu, AEK_FIXED_F64_LIST); other float64 sizes go to 0.
+ *   2 AEK_LOCAL   one model per thread; runtime n, m; arrays in per-thread local memory
+ *                 sized by a compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
+ *   3 AEK_WARP    one model per warp (kernels/warp.cu), buckets n <= 32, 64, 128, 256 and
+ *                 m <= 2, 4; float32 only: runs with an intervention and float64 runs go to 0.
  * Runs with twins (twin.eps) take AEK_PAIR under every variant: one thread trains a run
  * and its twin in lockstep as the two lanes of an ae_lanes.inc instance (local memory,
  * the buckets of AEK_LOCAL), so state twins can be renormalised as they go.
- * Every variant calls the header's ae_init_state, ae_perturb, ae_train and ae_summarize:
- * they differ only in where the arrays live and in what the compiler knows about n, m.
- * Every variant is a template on the state's type too (float, double), whose instances
- * call the header's _f32 or _f64 functions: a run goes to the instance of its
- * model.precision.  Outputs are double for both (a float32 run's values widened).
+ * The one-model-per-thread variants call the header's ae_init_state, ae_perturb, ae_train
+ * and ae_summarize: they differ only in where the arrays live and in what the compiler
+ * knows about n, m.  The warp variant calls the header's per-element step functions.
+ * The one-model-per-thread variants are templates on the state's type too (float,
+ * double), whose instances call the header's _f32 or _f64 functions: a run goes to the
+ * instance of its model.precision.  Outputs are double for both (float32 values widened).
  */
 #ifndef AE_TRAIN_CUH
 #define AE_TRAIN_CUH
@@ -47,7 +51,7 @@
 extern "C" {
 #endif
 
-enum { AEK_SHARED = 0, AEK_FIXED = 1, AEK_LOCAL = 2, AEK_VARIANTS = 3 };
+enum { AEK_SHARED = 0, AEK_FIXED = 1, AEK_LOCAL = 2, AEK_WARP = 3, AEK_VARIANTS = 4 };
 #define AEK_DEFAULT_VARIANT AEK_FIXED
 
 /* Evaluates a CUDA runtime call once; 0 when it succeeded, else -1 with the call's text,
@@ -96,11 +100,12 @@ int aek_has_fixed(int n, int m);
 
 /* The kernel instance that aek_train launches for runs of size (n, m) (no intervention)
  * in `precision` (ae_precision) under `variant`, as the dispatch picks it: "fixed<7,2>
- * registers", "local<64,2> local memory", "shared, 15 threads/block", with ", float64"
- * after the float64 instances.  0, or -1 (err). */
+ * registers", "local<64,2> local memory", "shared, 15 threads/block", "warp<64,2> 4
+ * models/block", with ", float64" after the float64 instances.  0, or -1 (err). */
 typedef struct {
     char name[64];
     int threads_per_block;
+    int runs_per_block; /* threads_per_block, or models per block of the warp kernel */
     int blocks_per_sm; /* resident on one SM at once (the occupancy calculator) */
 } aek_kernel_info;
 int aek_kernel_for(int variant, int precision, int n, int m, aek_kernel_info *info, ae_error *err);

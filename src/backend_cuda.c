@@ -436,7 +436,7 @@ int ae_cuda_kernel_for(const ae_backend *backend, int precision, int n, int m, c
         return -1;
     }
     snprintf(name, name_size, "%s", info.name);
-    *resident = (uint64_t)sms * (uint64_t)info.blocks_per_sm * (uint64_t)info.threads_per_block;
+    *resident = (uint64_t)sms * (uint64_t)info.blocks_per_sm * (uint64_t)info.runs_per_block;
     return 0;
 }
 

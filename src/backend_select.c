@@ -38,7 +38,7 @@ int ae_backend_option(const char *arg, const char *value, ae_backend_options *op
         if ((opt->cuda_device = (int)parse_count(value, 0, 1 << 20)) < 0)
             return ae_fail(err, "--device %s: expects a CUDA device number >= 0", value);
     } else if ((opt->cuda_kernel = (int)parse_count(value, 0, 15)) < 0) {
-        return ae_fail(err, "--kernel %s: expects a CUDA kernel variant (0 shared, 1 fixed, 2 local)", value);
+        return ae_fail(err, "--kernel %s: expects a CUDA kernel variant (0 shared, 1 fixed, 2 local, 3 warp)", value);
     }
     return 1;
 }

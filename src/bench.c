@@ -41,7 +41,7 @@ static const char bench_usage[] =
     "  --threads  CPU threads (default: all cores)\n"
     "  --isa      CPU instruction set: auto (default: the widest), baseline, avx2, avx512\n"
     "  --device   CUDA device number (default 0)\n"
-    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local; default 1)\n"
+    "  --kernel   CUDA kernel variants to compare (0 shared, 1 fixed, 2 local, 3 warp; default 1)\n"
     "  --json     also write the results as JSON to FILE ('-': stdout)\n";
 
 /* ------------------------------------------------------------------------ */
@@ -367,7 +367,7 @@ static ae_backend *open_backend(bench_options *o, int *status)
 #ifdef AE_HAVE_CUDA
     for (int b = 0; b < o->n_kernels; b++)
         if (o->kernels[b] >= 0 && ae_cuda_set_kernel(backend, o->kernels[b])) {
-            fprintf(stderr, "aesweep bench: no kernel variant %d (0 shared, 1 fixed, 2 local)\n", o->kernels[b]);
+            fprintf(stderr, "aesweep bench: no kernel variant %d (0 shared, 1 fixed, 2 local, 3 warp)\n", o->kernels[b]);
             backend->destroy(backend);
             *status = AE_EXIT_USAGE;
             return NULL;
@@ -469,8 +469,8 @@ int ae_bench_main(int argc, char **argv)
     }
     if (cuda)
         printf("\n'kernel only': the kernels alone (CUDA events), which %% peak uses; 'model-steps/s' includes the "
-               "host's work.\n'waves': runs over the runs the device holds at once (SMs x resident blocks x block "
-               "size).\n");
+               "host's work.\n'waves': runs over the runs the device holds at once (SMs x resident blocks x runs "
+               "per block).\n");
     if (o.json && n_rows > 0) {
         int json_status = write_json_file(o.json, backend, peak, peak_how, rows, n_rows);
         if (!status) status = json_status;

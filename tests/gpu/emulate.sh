@@ -2,10 +2,11 @@
 # emulate.sh - runs the CUDA kernels and the CUDA backend on the CPU, no GPU needed:
 # kernels/*.cu compiled as C++ (tests/gpu/emu/nvcc-emu), the CUDA runtime replaced by a
 # host stand-in (tests/gpu/emu/runtime.cpp).  It checks the kernels' logic (dispatch,
-# strides, per-run outputs, chunking), not the GPU's arithmetic: without FMA contraction
-# the emulated backend must equal the CPU backend bit for bit.
+# strides, per-run outputs, chunking, and the warp kernel's barriers, shuffles and votes:
+# a block's threads run concurrently as fibers), not the GPU's arithmetic: without FMA
+# contraction the emulated backend must equal the CPU backend bit for bit.
 #   1. tests/gpu/test_gpu.c against the emulation: every check must pass
-#   2. the sweeps tests/gpu/{small,chaos,file,intervene,twin,twin_setting,gap,precision}.cfg through build/emu/aesweep,
+#   2. the sweeps tests/gpu/{small,chaos,file,intervene,twin,twin_setting,gap,precision,warp}.cfg through build/emu/aesweep,
 #      --backend cpu and cuda (each kernel variant), with the emulated device's memory set
 #      small so that the backend splits batches into chunks: every dataset of the two
 #      output files must be identical
@@ -27,11 +28,11 @@ echo "== test_gpu on the emulated device"
 echo "== sweeps: cpu backend vs emulated cuda backend (every variable identical)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for name in small chaos file intervene twin twin_setting gap precision; do
+for name in small chaos file intervene twin twin_setting gap precision warp; do
     set_file=()
     [ "$name" = file ] && set_file=(--set "init.file=$tmp/chaos-cpu.h5")
     "$EMU/aesweep" run "tests/gpu/$name.cfg" -o "$tmp/$name-cpu.h5" --backend cpu --quiet "${set_file[@]}"
-    for kernel in 0 1 2; do
+    for kernel in 0 1 2 3; do
         AEK_EMU_FREE_BYTES=30000 "$EMU/aesweep" run "tests/gpu/$name.cfg" \
             -o "$tmp/$name-cuda$kernel.h5" --backend cuda --kernel "$kernel" --quiet "${set_file[@]}"
         "$PYTHON" tests/gpu/compare.py --exact --close min_gap=0 "$tmp/$name-cpu.h5" "$tmp/$name-cuda$kernel.h5"

@@ -251,7 +251,7 @@ gpu_step() { # gpu_step NAME TIMEOUT WHAT-IT-NEEDS -- COMMAND...: skipped in a d
 }
 # smaller runs and steps in a dry run
 if [ $dry = 1 ]; then small=(--runs 64 --steps 50); large=(--runs 16 --steps 5); variants=(); else
-    small=(--steps 10000) large=(--steps 500) variants=(--kernel 0,1,2 --steps 1000)
+    small=(--steps 10000) large=(--steps 500) variants=(--kernel 0,1,2,3 --steps 1000)
 fi
 
 step info 60 info

@@ -1,8 +1,9 @@
 /*
  * cuda_runtime_api.h (emulation) - just enough of the CUDA runtime for aesweep's kernels
  * and CUDA backend to run on the CPU, for checking their logic on machines without a
- * GPU (tests/gpu/emulate.sh).  "Device" memory is host memory; a launch runs every
- * thread of every block one after another (the kernels never synchronise threads).
+ * GPU (tests/gpu/emulate.sh).  "Device" memory is host memory; a launch runs the blocks
+ * one after another and the threads of a block concurrently, as fibers that meet at real
+ * barriers (cuda_runtime.h, runtime.cpp).
  * Not a model of the GPU's arithmetic: no FMA contraction here, so results equal the
  * CPU backend's bit for bit.
  */
