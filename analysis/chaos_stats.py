@@ -203,6 +203,7 @@ def lyapunov_summary(ds, mask):
 
 FLAT_ALPHA = 0.25  # below: f(eps) stays flat over the eps range
 SMOOTH_ALPHA = 0.75  # above: f(eps) falls like eps
+MIN_UNCERTAIN = 20  # fewer uncertain runs over all eps: too few to judge f(eps) by
 BOOTSTRAP = 1000  # resamples for the interval of alpha
 INTERVAL = (2.5, 97.5)  # percentiles: a 95 % interval
 BOOT_CHUNK = 100  # resamples drawn at once (memory: BOOT_CHUNK x units x eps counts)
@@ -352,9 +353,14 @@ def verdict(alpha, lo, hi, uncertain):
     """What f(eps) does over the eps range, in words, judged by the interval [lo, hi] of
     alpha (by alpha itself when there is no interval): flat when all of it lies below
     FLAT_ALPHA, falling like eps when all of it lies above SMOOTH_ALPHA, in between
-    (a fractal boundary) when all of it lies between, else undecided between those."""
-    if not np.asarray(uncertain).any():
+    (a fractal boundary) when all of it lies between, else undecided between those; no
+    verdict from fewer than MIN_UNCERTAIN uncertain runs in all (f = 0 at an eps drops out
+    of the log-log fit, so a handful of scattered runs would read as flat)."""
+    total = int(np.asarray(uncertain).sum())
+    if not total:
         return "no boundary: one side of the split throughout"
+    if total < MIN_UNCERTAIN:  # the slope of a few scattered counts says nothing
+        return f"too few uncertain runs to judge ({total} over every eps, fewer than {MIN_UNCERTAIN})"
     if not np.isfinite(alpha):
         return "undefined: alpha needs f > 0 at two eps values or more"
     if not (np.isfinite(lo) and np.isfinite(hi)):

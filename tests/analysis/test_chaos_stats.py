@@ -371,15 +371,18 @@ def test_box_counting_per_region():
 
 def test_verdict_reads_the_interval():
     v = chaos_stats.verdict
-    assert v(0.05, -0.1, 0.2, [1]).startswith("flat")
-    assert v(0.95, 0.8, 1.1, [1]).startswith("falls like eps")
-    assert v(0.5, 0.3, 0.6, [1]).startswith("falls slower than eps")
-    assert v(0.2, 0.1, 0.5, [1]) == ("undecided: the interval reaches flat and falls slower than eps "
+    assert v(0.05, -0.1, 0.2, [40]).startswith("flat")
+    assert v(0.95, 0.8, 1.1, [40]).startswith("falls like eps")
+    assert v(0.5, 0.3, 0.6, [40]).startswith("falls slower than eps")
+    assert v(0.2, 0.1, 0.5, [40]) == ("undecided: the interval reaches flat and falls slower than eps "
                                       "(more runs or eps values)")
-    assert v(0.5, 0.1, 0.9, [1]).count(" and ") == 2  # all three
-    assert v(0.1, np.nan, np.nan, [1]).startswith("flat")  # no interval: by alpha
-    assert v(np.nan, np.nan, np.nan, [1]).startswith("undefined")
+    assert v(0.5, 0.1, 0.9, [40]).count(" and ") == 2  # all three
+    assert v(0.1, np.nan, np.nan, [40]).startswith("flat")  # no interval: by alpha
+    assert v(np.nan, np.nan, np.nan, [40]).startswith("undefined")
     assert v(np.nan, np.nan, np.nan, [0, 0]).startswith("no boundary")
+    # a few scattered uncertain runs: their log-log slope says nothing (f = 0 drops out)
+    assert v(0.1, 0.0, 0.2, [0, 1, 1, 0, 15]).startswith("too few uncertain runs to judge (17 over every eps")
+    assert v(0.1, 0.0, 0.2, [0, 1, 1, 0, 18]).startswith("flat")
 
 
 def distance_dataset(alpha, runs, seed, eps=(1e-4, 1e-3, 1e-2, 1e-1)):
