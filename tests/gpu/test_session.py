@@ -36,7 +36,9 @@ def test_dry_run_runs_what_the_cpu_can_and_skips_the_rest(tmp_path):
         want[module] = "ok" if importlib.util.find_spec(module) else "skipped"
     assert statuses(results) == want
     rows = [r for b in results["bench"].values() for r in b["results"]]
-    assert sorted(r["n"] for r in rows) == [7, 16, 64, 256]
+    # the session benches both precisions (aesweep bench --precision float32,float64)
+    for precision in ("float32", "float64"):
+        assert sorted(r["n"] for r in rows if r.get("precision") == precision) == [7, 16, 64, 256]
     assert all(r["model_steps_per_s"] > 0 for r in rows)
     assert results["map"]["runs"] == 32 * 32 and sum(results["map"]["outcome_counts"].values()) == 32 * 32
     summary = (out / "summary.md").read_text()
