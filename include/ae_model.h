@@ -21,7 +21,8 @@
  *   ae_track_reset, ae_track_check, ae_track_step, ae_track_lanes          plateaus, recovery, convergence
  *   ae_summarize                                                           end-of-run metrics and outcome
  *   ae_twin_perturb                                                        twins
- *   ae_lanes.inc: ae_loss_grad_*, ae_opt_step_*, ae_intervene_*, ae_train_*  step, resampling, loop
+ *   ae_lanes.inc: ae_loss_grad_*, ae_opt_step_*, ae_intervene_* (ae_place_in_gaps_*),
+ *                 ae_twin_renorm_*, ae_train_*                             step, resampling, twins, loop
  *   ae_loss_grad, ae_loss_grad_f64 (tests), ae_opt_step, ae_intervene, ae_train   one model
  *
  * The step's math is written once, as plain functions, in two bodies that this header
