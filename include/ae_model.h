@@ -19,7 +19,7 @@
  *     ae_dead_neighbors, ae_perturb, ae_classify_state, ae_track_*,
  *     ae_summarize, ae_twin_perturb, ae_buffers, ae_trace_point
  *   ae_lanes.inc: ae_loss_grad_*, ae_loss_squares_*, ae_opt_step_*,       step, resampling, twins, loop
- *     ae_intervene_*, ae_twin_renorm_*, ae_step_checks_*, ae_train_*
+ *     ae_intervene_* (ae_place_in_gaps_*), ae_twin_renorm_*, ae_step_checks_*, ae_train_*
  *   ae_loss_grad, ae_opt_step, ae_intervene, ae_train                      one model
  *
  * The math is written once, as plain functions, in three bodies that this header (and
