@@ -16,6 +16,7 @@
 
 #include <cuda_runtime.h>
 
+#include "run.cuh"
 #include "train.cuh"
 #include "warp.cuh"
 
@@ -50,23 +51,9 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
 #define AE_NAME(name) AE_PASTE(name, _f64_x2)
 #include "ae_lanes.inc"
 
-/* R = float calls the header's _f32 instances, R = double its _f64 ones: the kernels
- * below are written once, as templates on R. */
-#define AEK_PRECISION_OVERLOADS(R, F)                                                                               \
-    static __device__ __forceinline__ void init_state(const ae_params *p, const double *W, const double *b,        \
-                                                      R *theta)                                                     \
-    {                                                                                                               \
-        ae_init_state_##F(p, W, b, theta);                                                                          \
-    }                                                                                                               \
-    static __device__ __forceinline__ void perturb(const ae_params *p, int kind, const int32_t *features,           \
-                                                   int n_features, R *theta)                                        \
-    {                                                                                                               \
-        ae_perturb_##F(p, kind, features, n_features, theta);                                                       \
-    }                                                                                                               \
-    static __device__ __forceinline__ void twin_perturb(const ae_params *p, R *theta)                               \
-    {                                                                                                               \
-        ae_twin_perturb_##F(p, 1, 0, theta);                                                                        \
-    }                                                                                                               \
+/* R = float calls the header's _f32 training loops, R = double its _f64 ones (the
+ * per-run overloads, init_run and finish_run are run.cuh's). */
+#define AEK_TRAIN_OVERLOADS(R, F)                                                                                   \
     static __device__ __forceinline__ void train(const ae_params *p, R *theta, R *grad, R *s1, R *s2,              \
                                                  ae_track *track)                                                   \
     {                                                                                                               \
@@ -78,59 +65,16 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
                                                             ae_track *track)                                        \
     {                                                                                                               \
         ae_train_##F##_x2(lanes, buf, track, NULL);                                                                  \
-    }                                                                                                               \
-    static __device__ __forceinline__ void summarize(const ae_params *p, const R *theta, const ae_track *track,     \
-                                                     double *recon, double *norm, R *scratch, ae_summary *out)      \
-    {                                                                                                               \
-        ae_summarize_##F(p, theta, track, recon, norm, scratch, out);                                               \
     }
-AEK_PRECISION_OVERLOADS(float, f32)
-AEK_PRECISION_OVERLOADS(double, f64)
-#undef AEK_PRECISION_OVERLOADS
+AEK_TRAIN_OVERLOADS(float, f32)
+AEK_TRAIN_OVERLOADS(double, f64)
+#undef AEK_TRAIN_OVERLOADS
 
 template <typename R> struct buffers_of;
 template <> struct buffers_of<float> { typedef ae_buffers_f32 type; };
 template <> struct buffers_of<double> { typedef ae_buffers_f64 type; };
 
 template <typename R> constexpr int precision_of() { return sizeof(R) == sizeof(double) ? AE_FLOAT64 : AE_FLOAT32; }
-
-/* ------------------------------------------------------------------------ */
-/* What every variant does for one run                                        */
-/* ------------------------------------------------------------------------ */
-
-/* theta (n*m + n values) = the run's initial state: a random scheme from its Philox
- * stream, ideal_failure, or its base state, then the bias perturbation; a state twin's
- * slot then moves eps away (as ae_prepare_run does; a setting twin's slot has its own
- * settings). */
-template <typename R>
-static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t slot, const ae_params *p, R *theta)
-{
-    const double *base_W = NULL, *base_b = NULL;
-    if (p->scheme == AE_INIT_FILE) {
-        size_t k = bt.base[slot];
-        base_W = bt.base_W + k * (size_t)(bt.base_n * bt.base_m);
-        base_b = bt.base_b + k * (size_t)bt.base_n;
-    }
-    init_state(p, base_W, base_b, theta);
-    perturb(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
-    if (bt.twin_from > 0 && slot >= bt.twin_from && bt.twin_perturb) twin_perturb(p, theta);
-}
-
-/* End-of-run metrics on the device, and the one write of the run's results (widened to
- * double).  theta may be any memory; scratch: n values. */
-template <typename R>
-static __device__ __forceinline__ void finish_run(const aek_batch &bt, uint32_t slot, const ae_params *p,
-                                                  const R *theta, const ae_track *track, R *scratch)
-{
-    const int n = p->n, m = p->m;
-    double *out = bt.theta + (size_t)slot * bt.stride_theta;
-    for (int e = 0; e < n * m + n; e++) out[e] = theta[e];
-    ae_summary summary;
-    summarize(p, theta, track, bt.recon + (size_t)slot * bt.stride_feature,
-              bt.norm + (size_t)slot * bt.stride_feature, scratch, &summary);
-    bt.track[slot] = *track;
-    bt.summary[slot] = summary;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Variant 0: runtime n, m; arrays in shared memory                          */

@@ -18,6 +18,7 @@
 
 #include <cuda_runtime.h>
 
+#include "run.cuh"
 #include "warp.cuh"
 
 /* The state's floating type, in one place, and the header's functions of that precision
@@ -144,35 +145,6 @@ static __device__ __forceinline__ void lane_grad(int n, int m, int lane, const a
 /* The kernel                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* The run's initial state into theta (shared memory): its scheme, or its base state,
- * then the bias perturbation, as train.cu's init_run (twins never come here). */
-static __device__ void init_state(const aek_batch &bt, uint32_t slot, const ae_params *p, aek_real *theta)
-{
-    const double *base_W = NULL, *base_b = NULL;
-    if (p->scheme == AE_INIT_FILE) {
-        size_t k = bt.base[slot];
-        base_W = bt.base_W + k * (size_t)(bt.base_n * bt.base_m);
-        base_b = bt.base_b + k * (size_t)bt.base_n;
-    }
-    AEK_ELEM(ae_init_state)(p, base_W, base_b, theta);
-    AEK_ELEM(ae_perturb)(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
-}
-
-/* The run's results, as train.cu's finish_run: theta and the summary of the state in
- * shared memory (scratch: n floats of it). */
-static __device__ void finish(const aek_batch &bt, uint32_t slot, const ae_params *p, const aek_real *theta,
-                              const ae_track *track, aek_real *scratch)
-{
-    const int n = p->n, m = p->m;
-    double *out = bt.theta + (size_t)slot * bt.stride_theta;
-    for (int e = 0; e < n * m + n; e++) out[e] = theta[e];
-    ae_summary summary;
-    AEK_ELEM(ae_summarize)(p, theta, track, bt.recon + (size_t)slot * bt.stride_feature,
-                 bt.norm + (size_t)slot * bt.stride_feature, scratch, &summary);
-    bt.track[slot] = *track;
-    bt.summary[slot] = summary;
-}
-
 /* Warp w of the block trains run order[blockIdx.x * AEK_WARP_MODELS + w]; its state lives
  * in words floats of shared memory.  The loop is ae_train's (ae_lanes.inc) step for step:
  * forward and backward, the divergence test, the tracker at its events, the update. */
@@ -193,7 +165,7 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
 
     ae_track track; /* lane 0's */
     if (lane == 0) {
-        init_state(bt, slot, &p, theta);
+        init_run(bt, slot, &p, theta); /* twins never come here */
         ae_track_reset(&p, &track);
     }
     __syncwarp();
@@ -250,7 +222,7 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
         }
         __syncwarp(); /* the new state is complete */
     }
-    if (lane == 0) finish(bt, slot, &p, theta, &track, theta + n * m + n);
+    if (lane == 0) finish_run(bt, slot, &p, theta, &track, theta + n * m + n);
 }
 
 /* ------------------------------------------------------------------------ */
