@@ -3,6 +3,9 @@
  * train.cu (one model per thread) and warp.cu (one model per warp).  CUDA C++ only.
  *
  * API:
+ *   AE_BIAS_TABLE                                  defined: one-model training reads Adam's
+ *                                                  corrections from a table (ae_model.h)
+ *   set_bias(bt, slot, buf_or_opt)                 points it at the slot's table
  *   init_state, perturb, twin_perturb, summarize   the header's _f32 (R = float) or _f64
  *                                                  (R = double) functions, by the state's type
  *   init_run(bt, slot, p, theta)                   the run's initial state
@@ -12,7 +15,18 @@
 #ifndef AE_RUN_CUH
 #define AE_RUN_CUH
 
+/* The header's one-model training reads Adam's per-step corrections from the run's table
+ * (ae_model.h, ae_opt): on the device computing them is ~4 % of an n = 7 step. */
+#define AE_BIAS_TABLE 1
 #include "train.cuh"
+
+/* The slot's table of Adam's corrections (aek_train built it), into an ae_buffers or an
+ * ae_opt: both name it bias, bias_last. */
+template <typename T> static __device__ __forceinline__ void set_bias(const aek_batch &bt, uint32_t slot, T *to)
+{
+    const aek_bias_ref ref = bt.bias_of[slot];
+    to->bias = bt.bias + ref.offset, to->bias_last = ref.last;
+}
 
 #define AEK_RUN_OVERLOADS(R, F)                                                                                     \
     static __device__ __forceinline__ void init_state(const ae_params *p, const double *W, const double *b,        \

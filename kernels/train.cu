@@ -14,6 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <map>
+#include <utility>
+#include <vector>
+
 #include <cuda_runtime.h>
 
 #include "run.cuh"
@@ -54,11 +58,12 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
 /* R = float calls the header's _f32 training loops, R = double its _f64 ones (the
  * per-run overloads, init_run and finish_run are run.cuh's). */
 #define AEK_TRAIN_OVERLOADS(R, F)                                                                                   \
-    static __device__ __forceinline__ void train(const ae_params *p, R *theta, R *grad, R *s1, R *s2,              \
-                                                 ae_track *track)                                                   \
+    static __device__ __forceinline__ void train(const aek_batch &bt, uint32_t slot, const ae_params *p, R *theta,  \
+                                                 R *grad, R *s1, R *s2, ae_track *track)                            \
     {                                                                                                               \
         ae_buffers_##F buf = {}; /* value-initialised: fields the header may add are 0 */                          \
         buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;                                               \
+        set_bias(bt, slot, &buf);                                                                                   \
         ae_train_##F(p, &buf, track, NULL); /* no trajectory on the device */                                       \
     }                                                                                                               \
     static __device__ __forceinline__ void train_pair_lanes(const ae_params *const *lanes, ae_buffers_##F *buf,    \
@@ -95,7 +100,7 @@ template <typename R> static __global__ void train_shared(aek_batch bt, const ui
     R *theta = smem + (size_t)threadIdx.x * words;
     ae_track track;
     init_run(bt, slot, &p, theta);
-    train(&p, theta, theta + P, theta + 2 * P, theta + 3 * P, &track);
+    train(bt, slot, &p, theta, theta + P, theta + 2 * P, theta + 3 * P, &track);
     finish_run(bt, slot, &p, theta, &track, theta + P);
 }
 
@@ -140,7 +145,7 @@ static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batc
 #pragma unroll
     for (int e = 0; e < P; e++) theta[e] = spill[e];
     ae_track track;
-    train(&p, theta, grad, s1, s2, &track);
+    train(bt, slot, &p, theta, grad, s1, s2, &track);
 #pragma unroll
     for (int e = 0; e < P; e++) spill[e] = theta[e];
     finish_run(bt, slot, &p, spill, &track, scratch);
@@ -165,7 +170,7 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batc
     R theta[PCAP], grad[PCAP], s1[PCAP], s2[PCAP];
     ae_track track;
     init_run(bt, slot, &p, theta);
-    train(&p, theta, grad, s1, s2, &track);
+    train(bt, slot, &p, theta, grad, s1, s2, &track);
     finish_run(bt, slot, &p, theta, &track, grad);
 }
 
@@ -426,8 +431,85 @@ extern "C" int aek_kernel_for(int variant, int precision, int n, int m, aek_kern
                      err);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Adam's corrections, tabulated on the host                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A setting as run p uses it (AE_SETTING): rounded to float in a float32 run.  Through a
+ * volatile float, because g++ before 13 compiles C++ with -fexcess-precision=fast, which
+ * lets it drop a cast's rounding: g++ 12.2 -O2 vectorized (double)(float)x here into x. */
+static double as_run_uses(const ae_params *p, double setting)
+{
+    if (p->precision == AE_FLOAT64) return setting;
+    volatile float rounded = (float)setting;
+    return rounded;
+}
+
+/* Builds one table of Adam's corrections per (beta1, beta2) of the slots (as each run's
+ * precision rounds them), as long as the longest run's steps or until the corrections
+ * stop changing, and each slot's reference to its table; uploads both into stream-ordered
+ * allocations that free_bias releases after the launches.  SGD runs get a table too
+ * (they never read it): one rule for every slot.  0, or -1 (err). */
+static int upload_bias(const ae_params *host_params, uint32_t slots, aek_batch *bt, cudaStream_t stream,
+                       ae_error *err)
+{
+    struct key_steps { double beta1, beta2; int64_t steps; };
+    std::vector<key_steps> tables;
+    std::map<std::pair<double, double>, uint32_t> table_of;
+    std::vector<aek_bias_ref> refs(slots);
+    uint32_t last = UINT32_MAX; /* the previous slot's table: neighbouring slots share one */
+    for (uint32_t s = 0; s < slots; s++) {
+        const ae_params *p = &host_params[s];
+        const double beta1 = as_run_uses(p, p->beta1), beta2 = as_run_uses(p, p->beta2);
+        if (last == UINT32_MAX || tables[last].beta1 != beta1 || tables[last].beta2 != beta2) {
+            auto found = table_of.emplace(std::make_pair(beta1, beta2), (uint32_t)tables.size());
+            if (found.second) tables.push_back({beta1, beta2, 0});
+            last = found.first->second;
+        }
+        if (p->steps > tables[last].steps) tables[last].steps = p->steps;
+        refs[s].offset = last; /* the table's index until its offset is known */
+    }
+    std::vector<ae_bias> data;
+    std::vector<aek_bias_ref> placed(tables.size());
+    for (size_t k = 0; k < tables.size(); k++) {
+        const int64_t capacity = tables[k].steps > 0 ? tables[k].steps : 1, offset = (int64_t)data.size();
+        if (offset + capacity > (int64_t)UINT32_MAX) { /* beta2 near 1 and ~1e8 steps, many times over */
+            if (err)
+                snprintf(err->msg, sizeof err->msg, "CUDA backend: the tables of Adam's corrections of one batch "
+                         "would exceed 2^32 entries (train.steps, beta1 and beta2 too large together)"),
+                    err->code = AE_EXIT_RUNTIME;
+            return -1;
+        }
+        data.resize((size_t)(offset + capacity));
+        const int64_t entries = ae_bias_table(tables[k].beta1, tables[k].beta2, capacity, &data[(size_t)offset]);
+        data.resize((size_t)(offset + entries));
+        placed[k] = {(uint32_t)offset, (int32_t)(entries - 1)};
+    }
+    for (uint32_t s = 0; s < slots; s++) refs[s] = placed[refs[s].offset];
+    ae_bias *d_bias = NULL;
+    aek_bias_ref *d_refs = NULL;
+    /* pageable sources: each copy returns once its source is staged, so the vectors may go */
+    if (cudaCheck(cudaMallocAsync((void **)&d_bias, data.size() * sizeof(ae_bias), stream), err) ||
+        cudaCheck(cudaMallocAsync((void **)&d_refs, refs.size() * sizeof(aek_bias_ref), stream), err) ||
+        cudaCheck(cudaMemcpyAsync(d_bias, data.data(), data.size() * sizeof(ae_bias), cudaMemcpyHostToDevice,
+                                  stream), err) ||
+        cudaCheck(cudaMemcpyAsync(d_refs, refs.data(), refs.size() * sizeof(aek_bias_ref), cudaMemcpyHostToDevice,
+                                  stream), err)) {
+        cudaFreeAsync(d_bias, stream), cudaFreeAsync(d_refs, stream); /* NULL: no-ops */
+        return -1;
+    }
+    bt->bias = d_bias, bt->bias_of = d_refs;
+    return 0;
+}
+
+static int free_bias(const aek_batch *bt, cudaStream_t stream, ae_error *err)
+{
+    return cudaCheck(cudaFreeAsync((void *)bt->bias, stream), err) |
+           cudaCheck(cudaFreeAsync((void *)bt->bias_of, stream), err);
+}
+
 /* Groups the slots by kernel (a counting sort into host_order), uploads the order and
- * launches each group's kernel on its part of it. */
+ * Adam's correction tables and launches each group's kernel on its part of it. */
 extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_order, int variant,
                          cudaStream_t stream, ae_error *err)
 {
@@ -448,16 +530,19 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
         host_order[fill[kernel_for(variant, p, twins)]++] = s;
     }
     if (threads == 0) return 0;
+    aek_batch batch = *bt;
     if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, threads * sizeof(uint32_t), cudaMemcpyHostToDevice,
-                                  stream), err))
+                                  stream), err) ||
+        upload_bias(host_params, bt->count, &batch, stream, err))
         return -1;
-    for (int k = 0; k < AEK_KERNELS; k++) {
+    int rc = 0;
+    for (int k = 0; k < AEK_KERNELS && rc == 0; k++) {
         uint32_t count = start[k + 1] - start[k];
         if (count == 0) continue;
-        kernels[k].launch(*bt, bt->order + start[k], count, n_max[k], m_max[k], stream);
-        if (cudaCheck(cudaGetLastError(), err)) return -1;
+        kernels[k].launch(batch, bt->order + start[k], count, n_max[k], m_max[k], stream);
+        rc = cudaCheck(cudaGetLastError(), err);
     }
-    return 0;
+    return free_bias(&batch, stream, rc ? NULL : err) || rc ? -1 : 0;
 }
 
 extern "C" int aek_probe(ae_error *err)

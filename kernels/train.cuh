@@ -59,6 +59,12 @@ enum { AEK_SHARED = 0, AEK_FIXED = 1, AEK_LOCAL = 2, AEK_WARP = 3, AEK_VARIANTS 
 #define cudaCheck(call, err) aek_check((call), #call, __FILE__, __LINE__, (err))
 int aek_check(cudaError_t code, const char *call, const char *file, int line, ae_error *err);
 
+/* A slot's table of Adam's corrections: entries bias[offset .. offset + last]. */
+typedef struct {
+    uint32_t offset;
+    int32_t last;
+} aek_bias_ref;
+
 /* One batch on the device.  Slots 0..count-1; every pointer is device memory. */
 typedef struct {
     uint32_t count;
@@ -76,6 +82,10 @@ typedef struct {
     int32_t twin_perturb;            /* twins: state twins (ae_twin_perturb at start, renormalised
                                         every twin_renorm_every steps); 0: setting twins */
     uint32_t *order;                 /* [count] scratch: slots grouped by kernel (aek_train) */
+    /* set by aek_train on its copy (callers leave them 0): Adam's corrections (ae_bias_table)
+       of each (beta1, beta2) of the batch, one table after the other, and each slot's table */
+    const ae_bias *bias;
+    const aek_bias_ref *bias_of;     /* [count] */
     /* outputs */
     double *theta;                   /* [count][stride_theta] final [W | b] (aek_init: initial) */
     ae_track *track;                 /* [count] */

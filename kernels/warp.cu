@@ -182,6 +182,7 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
     for (int e = 0; e < PL; e++) s1[e] = 0, s2[e] = 0;
     ae_opt opt;
     AEK_ELEM(ae_opt_start)(&p, &opt);
+    set_bias(bt, slot, &opt);
     /* Divergence: the CPU stops at the first step whose total of squared residuals, summed
      * in its order, is not finite.  A non-finite row makes that total non-finite (adding
      * non-negative floats is monotone); finite rows whose sum overflows also do.  Rows

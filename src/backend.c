@@ -80,13 +80,13 @@ void ae_train_run(const ae_params *params, double *theta, ae_track *track, const
     const int P = params->n * params->m + params->n;
     if (params->precision == AE_FLOAT64) {
         double grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-        ae_buffers_f64 buffers = {theta, grad, s1, s2, NULL, 0};
+        ae_buffers_f64 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2};
         ae_train_f64(params, &buffers, track, trace);
         return;
     }
     float state[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
     for (int e = 0; e < P; e++) state[e] = (float)theta[e];
-    ae_buffers_f32 buffers = {state, grad, s1, s2, NULL, 0};
+    ae_buffers_f32 buffers = {.theta = state, .grad = grad, .s1 = s1, .s2 = s2};
     ae_train_f32(params, &buffers, track, trace);
     for (int e = 0; e < P; e++) theta[e] = state[e];
 }

@@ -250,6 +250,34 @@ static int test_adam_and_adamw_steps(void)
     return 0;
 }
 
+/* ae_bias_table (the CUDA kernels' corrections) holds the sequence ae_bias_next computes
+ * step by step, ends at the first step whose corrections are exactly {1, 1}, and every
+ * later step's are {1, 1} too, so reading its last entry past its end is exact. */
+static int test_bias_table(void)
+{
+    static ae_bias table[5000];
+    const double betas[][2] = {{0.9, 0.9}, {0.9, 0.5}, {(float)0.9, (float)0.999}, {0.0, 0.0}, {0.5, 0.99}};
+    for (int b = 0; b < 5; b++) {
+        const double beta1 = betas[b][0], beta2 = betas[b][1];
+        const int64_t entries = ae_bias_table(beta1, beta2, 5000, table);
+        double pow1 = 1.0, pow2 = 1.0;
+        for (int64_t k = 0; k < 5000; k++) {
+            const ae_bias c = ae_bias_next(&pow1, &pow2, beta1, beta2);
+            const ae_bias *want = &table[k < entries ? k : entries - 1];
+            CHECK(c.bias1 == want->bias1 && c.inv_bias2_sqrt == want->inv_bias2_sqrt,
+                  "betas %g, %g step %lld: %.17g %.17g, table %.17g %.17g", beta1, beta2, (long long)(k + 1), c.bias1,
+                  c.inv_bias2_sqrt, want->bias1, want->inv_bias2_sqrt);
+            const int ones = c.bias1 == 1.0 && c.inv_bias2_sqrt == 1.0;
+            CHECK(ones == (k >= entries - 1) || entries == 5000, "betas %g, %g: step %lld is%s {1, 1}, table of %lld",
+                  beta1, beta2, (long long)(k + 1), ones ? "" : " not", (long long)entries);
+        }
+        /* beta2 = 0.999 needs ~37 000 steps to reach {1, 1}: the capacity ends it */
+        CHECK((entries == 5000) == (beta2 > 0.99), "betas %g, %g: %lld entries", beta1, beta2, (long long)entries);
+    }
+    CHECK(ae_bias_table(0.9, 0.999, 7, table) == 7, "capacity");
+    return 0;
+}
+
 /* A whole training run against DESIGN.md section 1 in double precision, with torch's
  * own Adam form (sqrt(v) / sqrt(1 - beta2^t) + eps): the header's float step (its
  * reciprocal form included) stays within float rounding of it over many steps. */
@@ -265,7 +293,7 @@ static int test_training_matches_double_reference(void)
         double x[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX] = {0}, m2[AE_P_MAX] = {0};
         ae_init_state_f32(&p, NULL, NULL, theta);
         for (int e = 0; e < P; e++) x[e] = theta[e];
-        ae_buffers_f32 buf = {theta, grad, s1, s2, NULL, 0};
+        ae_buffers_f32 buf = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2};
         ae_track track;
         ae_train_f32(&p, &buf, &track, NULL);
         const double lr = p.lr, wd = p.weight_decay, b1 = p.beta1, b2 = p.beta2, eps = p.eps;
@@ -645,7 +673,7 @@ static int test_mean_bias_state_is_stable(void)
     const int n = 7;
     ae_params p = ideal_params(n);
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers_f32 buf = {theta, grad, s1, s2, NULL, 0};
+    ae_buffers_f32 buf = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2};
     ae_track track;
     ae_init_state_f32(&p, NULL, NULL, theta);
     ae_train_f32(&p, &buf, &track, NULL);
@@ -666,7 +694,7 @@ static int test_divergence_stops_the_run(void)
     p.lr = 1e4f;
     p.steps = 200;
     float theta[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers_f32 buf = {theta, grad, s1, s2, NULL, 0};
+    ae_buffers_f32 buf = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2};
     ae_track track;
     ae_init_state_f32(&p, NULL, NULL, theta);
     ae_train_f32(&p, &buf, &track, NULL);
@@ -718,14 +746,14 @@ static int test_lanes_match_single_runs(void)
                 ae_init_state_f32(&params[l], NULL, NULL, one);
                 for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
             }
-            ae_buffers_f32 buffers = {theta, grad, s1, s2, frozen, 0};
+            ae_buffers_f32 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .frozen = frozen};
             if (m == 2)
                 ae_train_test_lanes_m2(lanes, &buffers, tracks, NULL);
             else
                 ae_train_test_lanes(lanes, &buffers, tracks, NULL);
             for (int l = 0; l < TEST_LANES; l++) {
                 float alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
-                ae_buffers_f32 single = {alone, g, a1, a2, NULL, 0};
+                ae_buffers_f32 single = {.theta = alone, .grad = g, .s1 = a1, .s2 = a2};
                 ae_track track;
                 ae_init_state_f32(&params[l], NULL, NULL, alone);
                 ae_train_f32(&params[l], &single, &track, NULL);
@@ -781,11 +809,11 @@ static int test_float64_instances(void)
             ae_init_state_f64(&params[l], NULL, NULL, one);
             for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
         }
-        ae_buffers_f64 buffers = {theta, grad, s1, s2, frozen, 0};
+        ae_buffers_f64 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .frozen = frozen};
         ae_train_test_lanes_f64(lanes, &buffers, tracks, NULL);
         for (int l = 0; l < TEST_LANES; l++) {
             double alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
-            ae_buffers_f64 single = {alone, g, a1, a2, NULL, 0};
+            ae_buffers_f64 single = {.theta = alone, .grad = g, .s1 = a1, .s2 = a2};
             ae_track track;
             ae_init_state_f64(&params[l], NULL, NULL, alone);
             ae_train_f64(&params[l], &single, &track, NULL);
@@ -820,7 +848,8 @@ static int test_float64_instances(void)
     CHECK(rounded.lr == (double)(float)raw.lr && rounded.lr != raw.lr, "rounded lr %.17g", rounded.lr);
     float a[AE_P_MAX], b[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX], m2[AE_P_MAX];
     ae_track track;
-    ae_buffers_f32 buf_a = {a, g, m1, m2, NULL, 0}, buf_b = {b, g, m1, m2, NULL, 0};
+    ae_buffers_f32 buf_a = {.theta = a, .grad = g, .s1 = m1, .s2 = m2};
+    ae_buffers_f32 buf_b = {.theta = b, .grad = g, .s1 = m1, .s2 = m2};
     ae_init_state_f32(&raw, NULL, NULL, a);
     ae_train_f32(&raw, &buf_a, &track, NULL);
     ae_init_state_f32(&rounded, NULL, NULL, b);
@@ -1044,7 +1073,7 @@ static int test_twin_renormalisation(void)
     memcpy(moved, theta, sizeof moved);
     ae_track track[2] = {{0}};
     int stopped[2] = {0, 0};
-    ae_buffers_f32 buf = {theta, NULL, s1, s2, NULL, 100};
+    ae_buffers_f32 buf = {.theta = theta, .s1 = s1, .s2 = s2, .twin_renorm = 100};
     ae_twin_renorm_pair(lanes, P, &buf, stopped, track);
     double d2 = 0;
     for (int e = 0; e < P; e++) d2 += pow((double)theta[2 * e + 1] - theta[2 * e], 2);
@@ -1110,7 +1139,7 @@ static int test_lyapunov_of_a_stable_run(void)
                    .check_every = 100, .plateau_steps = 1000, .outcome_window = 1000, .outcome_tol = 3e-3f,
                    .tilt_max = 0.5f, .live_min = 0.9f, .seed = 8, .twin_eps = 1e-3f, .twin_renorm_every = 100};
     float theta[AE_P_MAX] = {1.0f, -1.0f, 0.0f, 0.0f}, grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    ae_buffers_f32 one = {theta, grad, s1, s2, NULL, 0};
+    ae_buffers_f32 one = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2};
     ae_track track[2];
     ae_train_f32(&p, &one, &track[0], NULL); /* to the minimum */
     double slowest[AE_P_MAX];
@@ -1124,7 +1153,7 @@ static int test_lyapunov_of_a_stable_run(void)
             ae_twin_perturb_f32(&p, 2, 1, pair);
         }
         p.steps = renorm ? 2000 : 100;
-        ae_buffers_f32 buf = {pair, g2, a1, a2, frozen, renorm};
+        ae_buffers_f32 buf = {.theta = pair, .grad = g2, .s1 = a1, .s2 = a2, .frozen = frozen, .twin_renorm = renorm};
         const ae_params *lanes[2] = {&p, &p};
         ae_train_pair(lanes, &buf, track, NULL);
         double d2 = 0;
@@ -1223,6 +1252,7 @@ static const struct {
     {"float_gradient_matches_double", test_float_gradient_matches_double},
     {"sgd_steps", test_sgd_steps},
     {"adam_and_adamw_steps", test_adam_and_adamw_steps},
+    {"bias_table", test_bias_table},
     {"training_matches_double_reference", test_training_matches_double_reference},
     {"mean_bias_fixed_point", test_mean_bias_fixed_point},
     {"ideal_failure_state", test_ideal_failure_state},

@@ -210,6 +210,9 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes)
 cudaError_t cudaMallocHost(void **ptr, size_t bytes) { return cudaMalloc(ptr, bytes); }
 cudaError_t cudaFree(void *ptr) { return free(ptr), cudaSuccess; }
 cudaError_t cudaFreeHost(void *ptr) { return free(ptr), cudaSuccess; }
+/* launches run to completion when made, so stream order is program order */
+cudaError_t cudaMallocAsync(void **ptr, size_t bytes, cudaStream_t) { return cudaMalloc(ptr, bytes); }
+cudaError_t cudaFreeAsync(void *ptr, cudaStream_t) { return cudaFree(ptr); }
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind)
 {
     memcpy(dst, src, bytes);
