@@ -186,9 +186,9 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
      * in its order, is not finite.  A non-finite row makes that total non-finite (adding
      * non-negative values is monotone); finite rows whose sum overflows also do.  Rows
      * below MAX / (2n) (MAX: FLT_MAX or DBL_MAX, the largest R) each keep the total below
-     * MAX / 2, however it is rounded: n^2 <= 65536 terms, each sum rounded with relative
-     * error <= 2^-24 (float; 2^-53 double), add less than 0.4 % to it.  So only a step with a
-     * row at or above that (or NaN) needs the exact total: lane 0 sums it in the CPU's
+     * MAX / 2 however it is rounded: n^2 <= 65536 additions, each with a relative error of
+     * at most 2^-24 (float; 2^-53 in double), add less than 0.4 % to it.  So only a step with
+     * a row at or above that (or NaN) needs the exact total: lane 0 sums it in the CPU's
      * order (ae_loss), as at the tracker's events. */
     const R row_limit = (R)(sizeof(R) == sizeof(float) ? FLT_MAX : DBL_MAX) / (R)(2 * n);
     int64_t next_event = 0;
