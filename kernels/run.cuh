@@ -6,8 +6,10 @@
  *   AE_BIAS_TABLE                                  defined: one-model training reads Adam's
  *                                                  corrections from a table (ae_model.h)
  *   set_bias(bt, slot, buf_or_opt)                 points it at the slot's table
- *   init_state, perturb, twin_perturb, summarize   the header's _f32 (R = float) or _f64
- *                                                  (R = double) functions, by the state's type
+ *   init_state, perturb, twin_perturb, summarize,  the header's _f32 (R = float) or _f64
+ *   entry_residual, entry_dz, loss, opt_reset,     (R = double) functions, by the state's type
+ *   opt_step, track_step                           (the second group: the pieces of a step,
+ *                                                  which warp.cu calls one by one)
  *   init_run(bt, slot, p, theta)                   the run's initial state
  *   finish_run(bt, slot, p, theta, track, scratch) its end-of-run metrics and the one write
  *                                                  of its results
@@ -47,6 +49,29 @@ template <typename T> static __device__ __forceinline__ void set_bias(const aek_
                                                      double *recon, double *norm, R *scratch, ae_summary *out)      \
     {                                                                                                               \
         ae_summarize_##F(p, theta, track, recon, norm, scratch, out);                                               \
+    }                                                                                                               \
+    static __device__ __forceinline__ R entry_residual(R z, R target) { return ae_entry_residual_##F(z, target); }  \
+    static __device__ __forceinline__ R entry_dz(R z, R residual, R grad_scale)                                     \
+    {                                                                                                               \
+        return ae_entry_dz_##F(z, residual, grad_scale);                                                            \
+    }                                                                                                               \
+    static __device__ __forceinline__ R loss(int n, int m, const R *W, const R *b)                                  \
+    {                                                                                                               \
+        return ae_loss_##F(n, m, W, b);                                                                             \
+    }                                                                                                               \
+    static __device__ __forceinline__ void opt_reset(const ae_params *p, ae_opt *opt, int P, R *s1, R *s2)          \
+    {                                                                                                               \
+        ae_opt_reset_##F(p, opt, P, s1, s2);                                                                        \
+    }                                                                                                               \
+    static __device__ __forceinline__ void opt_step(const ae_params *p, ae_opt *opt, int P, R *theta,               \
+                                                    const R *grad, R *s1, R *s2)                                    \
+    {                                                                                                               \
+        ae_opt_step_##F(p, opt, P, theta, grad, s1, s2);                                                            \
+    }                                                                                                               \
+    static __device__ __forceinline__ int64_t track_step(const ae_params *p, ae_track *track, int64_t step,         \
+                                                         R loss, int stride, const R *theta)                        \
+    {                                                                                                               \
+        return ae_track_step_##F(p, track, step, loss, stride, theta);                                              \
     }
 AEK_RUN_OVERLOADS(float, f32)
 AEK_RUN_OVERLOADS(double, f64)

@@ -312,7 +312,7 @@ static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t c
 
 /* The float64 register kernels: m = 2, n <= 8 only.  A double state needs twice the
  * registers, so larger ones spill anyway, and each instance costs minutes of ptxas; the
- * other float64 runs of variant 1 go to the shared kernel, as float32 runs of sizes
+ * other float64 runs of variant 1 go to the warp kernel, as float32 runs of sizes
  * without an instance do. */
 #define AEK_FIXED_F64_LIST(X) X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2) X(7, 2) X(8, 2)
 
@@ -324,7 +324,9 @@ static void launch_shared(const aek_batch &bt, const uint32_t *order, uint32_t c
 #define AEK_LOCAL_ENTRY(N, M)                                                                                    \
     {AEK_LOCAL, AE_FLOAT32, N, M, launch_local<float, N, M>, address_of<train_local<float, N, M>>},              \
         {AEK_LOCAL, AE_FLOAT64, N, M, launch_local<double, N, M>, address_of<train_local<double, N, M>>},
-#define AEK_WARP_ENTRY(N, M) {AEK_WARP, AE_FLOAT32, N, M, aek_warp_launch<N, M>, aek_warp_kernel<N, M>},
+#define AEK_WARP_ENTRY(N, M)                                                                                     \
+    {AEK_WARP, AE_FLOAT32, N, M, aek_warp_launch<float, N, M>, aek_warp_kernel<float, N, M>},                    \
+        {AEK_WARP, AE_FLOAT64, N, M, aek_warp_launch<double, N, M>, aek_warp_kernel<double, N, M>},
 #define AEK_PAIR_ENTRY(N, M)                                                                                     \
     {AEK_PAIR, AE_FLOAT32, N, M, launch_pair<float, N, M>, address_of<train_pair<float, N, M>>},                 \
         {AEK_PAIR, AE_FLOAT64, N, M, launch_pair<double, N, M>, address_of<train_pair<double, N, M>>},
@@ -337,9 +339,9 @@ static constexpr kernel_entry kernels[] = {
 static_assert(AEK_KERNELS <= 127, "kernel_table holds entries as int8_t");
 
 /* The kernel entry for a run of size (n, m) in `precision` under `variant`; falls back to
- * the shared kernel of that precision.  The pick rule of the default variant, AEK_FIXED:
- * one model per thread where a fixed instance exists (n <= 12 at m = 2), one model per
- * warp beyond (float32; float64 runs without a fixed instance go to the shared kernel).
+ * the shared kernel of that precision.  The pick rule of the default variant, AEK_FIXED,
+ * the same in both precisions: one model per thread where a fixed instance exists (float32:
+ * n <= 12 at m = 2; float64: n <= 8 at m = 2), one model per warp beyond.
  * Provisional: it is the design's rule, not yet measured on a GPU (`aesweep bench --n
  * 7,16,64,256 --kernel 0,1,2,3` on one measures each variant at each size). */
 static constexpr int pick_kernel(int variant, int precision, int n, int m)
@@ -408,22 +410,22 @@ extern "C" int aek_kernel_for(int variant, int precision, int n, int m, aek_kern
 {
     const kernel_entry *e = &kernels[kernel_of(variant, precision, n, m)];
     const char *suffix = e->precision == AE_FLOAT64 ? ", float64" : "";
+    const size_t size = e->precision == AE_FLOAT64 ? sizeof(double) : sizeof(float); /* of a value */
     size_t bytes = 0;
     int words;
-    info->threads_per_block =
-        e->variant == AEK_FIXED   ? AEK_FIXED_THREADS
-        : e->variant == AEK_LOCAL ? AEK_LOCAL_THREADS
-        : e->variant == AEK_WARP  ? AEK_WARP_THREADS
-                                  : shared_threads(n, m, e->precision == AE_FLOAT64 ? sizeof(double) : sizeof(float),
-                                                   &words, &bytes);
+    info->threads_per_block = e->variant == AEK_FIXED   ? AEK_FIXED_THREADS
+                              : e->variant == AEK_LOCAL ? AEK_LOCAL_THREADS
+                              : e->variant == AEK_WARP  ? AEK_WARP_THREADS
+                                                        : shared_threads(n, m, size, &words, &bytes);
     info->runs_per_block = e->variant == AEK_WARP ? AEK_WARP_MODELS : info->threads_per_block;
-    if (e->variant == AEK_WARP) bytes = aek_warp_shared_bytes(n, m);
+    if (e->variant == AEK_WARP) bytes = aek_warp_shared_bytes(n, m, size);
     if (e->variant == AEK_FIXED)
         snprintf(info->name, sizeof info->name, "fixed<%d,%d> registers%s", e->n, e->m, suffix);
     else if (e->variant == AEK_LOCAL)
         snprintf(info->name, sizeof info->name, "local<%d,%d> local memory%s", e->n, e->m, suffix);
     else if (e->variant == AEK_WARP)
-        snprintf(info->name, sizeof info->name, "warp<%d,%d> %d models/block", e->n, e->m, AEK_WARP_MODELS);
+        snprintf(info->name, sizeof info->name, "warp<%d,%d> %d models/block%s", e->n, e->m, AEK_WARP_MODELS,
+                 suffix);
     else
         snprintf(info->name, sizeof info->name, "shared, %d threads/block%s", info->threads_per_block, suffix);
     return cudaCheck(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&info->blocks_per_sm, e->kernel(),

@@ -24,20 +24,20 @@
  *                 loops unroll and W, b, the gradient and the Adam moments live in
  *                 registers.  Other (n, m) go to 3 (the pick rule, train.cu), runs with an
  *                 intervention (its indexing is dynamic) to 0.  float64 instances: m = 2,
- *                 n <= 8 (train.cu, AEK_FIXED_F64_LIST); other float64 sizes go to 0.
+ *                 n <= 8 (train.cu, AEK_FIXED_F64_LIST); other float64 sizes go to 3 too.
  *   2 AEK_LOCAL   one model per thread; runtime n, m; arrays in per-thread local memory
  *                 sized by a compile-time bucket (n <= 8, 16, 32, 64, 256; m <= 2, 4).
  *   3 AEK_WARP    one model per warp (kernels/warp.cu), buckets n <= 32, 64, 128, 256 and
- *                 m <= 2, 4; float32 only: runs with an intervention and float64 runs go to 0.
+ *                 m <= 2, 4, each in float32 and float64; runs with an intervention go to 0.
  * Runs with twins (twin.eps) take AEK_PAIR under every variant: one thread trains a run
  * and its twin in lockstep as the two lanes of an ae_lanes.inc instance (local memory,
  * the buckets of AEK_LOCAL), so state twins can be renormalised as they go.
  * The one-model-per-thread variants call the header's ae_init_state, ae_perturb, ae_train
  * and ae_summarize: they differ only in where the arrays live and in what the compiler
  * knows about n, m.  The warp variant calls the header's per-element step functions.
- * The one-model-per-thread variants are templates on the state's type too (float,
- * double), whose instances call the header's _f32 or _f64 functions: a run goes to the
- * instance of its model.precision.  Outputs are double for both (float32 values widened).
+ * Every variant is a template on the state's type too (float, double), whose instances
+ * call the header's _f32 or _f64 functions: a run goes to the instance of its
+ * model.precision.  Outputs are double for both (float32 values widened).
  */
 #ifndef AE_TRAIN_CUH
 #define AE_TRAIN_CUH

@@ -409,7 +409,7 @@ static void print_header(const ae_backend *backend, double peak, const char *pea
 {
     printf("backend %s: %s\npeak    %.3g FP32 flop/s = %s\n", backend->name, backend->device, peak, peak_how);
     if (peak64 > 0) printf("        %.3g FP64 flop/s = %s\n", peak64, peak64_how);
-    printf("\n%5s %3s %-8s %-28s %9s %6s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "prec", "kernel that ran", "runs", "waves",
+    printf("\n%5s %3s %-8s %-35s %9s %6s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "prec", "kernel that ran", "runs", "waves",
            "steps", "seconds", "model-steps/s", "kernel only", "flops/step", "% peak", "diverg");
 }
 
@@ -419,7 +419,7 @@ static void print_row(const bench_row *row)
     if (row->kernel_model_steps_per_s > 0)
         snprintf(kernel_rate, sizeof kernel_rate, "%.4g", row->kernel_model_steps_per_s);
     if (row->resident > 0) snprintf(waves, sizeof waves, "%.2g", (double)row->runs / (double)row->resident);
-    printf("%5d %3d %-8s %-28s %9llu %6s %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m,
+    printf("%5d %3d %-8s %-35s %9llu %6s %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m,
            precision_name(row->precision), row->kernel_name, (unsigned long long)row->runs, waves, (long long)row->steps, row->seconds,
            row->model_steps_per_s, kernel_rate, row->flops_per_step, 100.0 * row->peak_fraction,
            (unsigned long long)row->outcomes[AE_OUT_DIVERGED]);

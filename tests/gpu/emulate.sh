@@ -6,7 +6,7 @@
 # a block's threads run concurrently as fibers), not the GPU's arithmetic: without FMA
 # contraction the emulated backend must equal the CPU backend bit for bit.
 #   1. tests/gpu/test_gpu.c against the emulation: every check must pass
-#   2. the sweeps tests/gpu/{small,chaos,file,intervene,twin,twin_setting,gap,precision,warp}.cfg through build/emu/aesweep,
+#   2. the sweeps tests/gpu/{small,chaos,file,intervene,twin,twin_setting,gap,precision,warp,warp64}.cfg through build/emu/aesweep,
 #      --backend cpu and cuda (each kernel variant), with the emulated device's memory set
 #      small so that the backend splits batches into chunks: every dataset of the two
 #      output files must be identical
@@ -28,7 +28,7 @@ echo "== test_gpu on the emulated device"
 echo "== sweeps: cpu backend vs emulated cuda backend (every variable identical)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for name in small chaos file intervene twin twin_setting gap precision warp; do
+for name in small chaos file intervene twin twin_setting gap precision warp warp64; do
     set_file=()
     [ "$name" = file ] && set_file=(--set "init.file=$tmp/chaos-cpu.h5")
     "$EMU/aesweep" run "tests/gpu/$name.cfg" -o "$tmp/$name-cpu.h5" --backend cpu --quiet "${set_file[@]}"

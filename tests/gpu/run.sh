@@ -12,7 +12,7 @@
 #   1. $BUILD/test_gpu: init bits, 2 000-step AdamW against the CPU, divergence (test_gpu.c)
 #   2. sweeps through $BUILD/aesweep on both backends, outcomes compared with h5py
 #      (compare.py): tests/gpu/small.cfg run for run; sweeps/quickstart.cfg and
-#      tests/gpu/{chaos,file,intervene,twin,warp}.cfg, chaotic maps where an FMA can move a run on
+#      tests/gpu/{chaos,file,intervene,twin,warp,warp64}.cfg, chaotic maps where an FMA can move a run on
 #      a basin boundary, by outcome fractions (and the runs that differ are listed)
 #   3. the same sweeps through $BUILD/nofma/aesweep, under each kernel variant: every
 #      dataset of the output identical to the CPU backend's (min_gap within 1e-6: acosf)
@@ -83,14 +83,14 @@ chaos_base() { echo "--set init.file=$tmp/$1-chaos-cpu.h5"; }
 part 2 && step "small.cfg: each run's outcome equal" \
     sweep_pair "$BUILD/aesweep" fma tests/gpu/small.cfg 1 --max-mismatch "$MAX_MISMATCH" --
 part 2 && for cfg in sweeps/quickstart.cfg tests/gpu/chaos.cfg tests/gpu/file.cfg tests/gpu/intervene.cfg tests/gpu/twin.cfg \
-    tests/gpu/warp.cfg; do
+    tests/gpu/warp.cfg tests/gpu/warp64.cfg; do
     # shellcheck disable=SC2046
     step "$(basename "$cfg"): outcome fractions equal" \
         sweep_pair "$BUILD/aesweep" fma "$cfg" 1 --stat -- $([ "$cfg" = tests/gpu/file.cfg ] && chaos_base fma)
 done
 part 3 && for kernel in 0 1 2 3; do
     for cfg in tests/gpu/small.cfg sweeps/quickstart.cfg tests/gpu/chaos.cfg tests/gpu/file.cfg \
-        tests/gpu/intervene.cfg tests/gpu/twin.cfg tests/gpu/warp.cfg; do
+        tests/gpu/intervene.cfg tests/gpu/twin.cfg tests/gpu/warp.cfg tests/gpu/warp64.cfg; do
         # shellcheck disable=SC2046
         step "-fmad=false, kernel $kernel, $(basename "$cfg"): every dataset identical to the CPU's" \
             sweep_pair "$NOFMA/aesweep" nofma "$cfg" $kernel --exact -- \

@@ -7,6 +7,8 @@
  *               outcomes, plateaus, recoveries and on-device metrics agree with the host's;
  *               on the emulated device (tests/gpu/emulate.sh) every run bit-identical
  *   large       n 17..256 (the runtime-n kernels), fewer steps, same tolerances
+ *   dispatch    the instance each variant picks past the fixed sizes is the warp kernel of
+ *               the run's precision, and it fits on an SM (float64 at n = 256, m = 4: 48 KiB)
  *   diverged    SGD at lr 1e3 diverges: flagged (outcome diverged, diverged_step) on exactly the
  *               runs the CPU flags, while the runs beside them train on unharmed
  *
@@ -386,6 +388,7 @@ static void test_large(void)
     batch b = batch_new(RUNS, AE_N_MAX, AE_M_MAX);
     for (uint32_t r = 0; r < b.count; r++) {
         int n = r < 4 ? AE_N_MAX : rng_int(17, 128), m = rng_int(1, AE_M_MAX);
+        if (r < 2) m = AE_M_MAX; /* the largest model in each precision: the warp kernel's 48 KiB block in float64 */
         b.params[r] = default_params(n, m);
         b.params[r].steps = r < 4 ? 20 : 200;
         b.params[r].check_every = 10;
@@ -403,6 +406,33 @@ static void test_large(void)
     }
     free(want), free(want_track);
     batch_free(&b);
+}
+
+/* Past the fixed instances, variants 1 and 3 run the warp kernel of the run's precision:
+ * the instance aek_kernel_for names (the dispatch table aek_train uses), and one that the
+ * device can hold (blocks_per_sm is 0 where a block wants more shared memory than the
+ * device gives).  Below them, variant 1 keeps its fixed instances. */
+static void test_dispatch(void)
+{
+    static const int sizes[][2] = {{16, 2}, {40, 2}, {24, 4}, {200, 2}, {AE_N_MAX, AE_M_MAX}};
+    static const int variants[] = {AEK_FIXED, AEK_WARP};
+    for (int precision = AE_FLOAT32; precision <= AE_FLOAT64; precision++) {
+        const int float64 = precision == AE_FLOAT64;
+        aek_kernel_info info;
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+                const int n = sizes[s][0], m = sizes[s][1];
+                int ncap = 0, mcap = 0;
+                must(aek_kernel_for(variants[v], precision, n, m, &info, &gpu_err));
+                const int warp = sscanf(info.name, "warp<%d,%d>", &ncap, &mcap) == 2 && n <= ncap && m <= mcap &&
+                                 (strstr(info.name, ", float64") != NULL) == float64;
+                check(warp && info.blocks_per_sm >= 1, "dispatch kernel %d, %s, n = %d, m = %d: \"%s\", %d blocks/SM",
+                      variants[v], float64 ? "float64" : "float32", n, m, info.name, info.blocks_per_sm);
+            }
+        must(aek_kernel_for(AEK_FIXED, precision, 7, 2, &info, &gpu_err));
+        check(strcmp(info.name, float64 ? "fixed<7,2> registers, float64" : "fixed<7,2> registers") == 0,
+              "dispatch kernel 1, %s, n = 7, m = 2: \"%s\"", float64 ? "float64" : "float32", info.name);
+    }
 }
 
 static void test_diverged(void)
@@ -465,6 +495,7 @@ int main(void)
     test_init();
     test_train();
     test_large();
+    test_dispatch();
     test_diverged();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
