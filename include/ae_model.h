@@ -14,7 +14,8 @@
  * API (in file order):
  *   ae_philox4x32_10, ae_log_unit, ae_sincos_2pi, ae_normal, ae_uniform   randomness
  *   ae_element.inc: ae_entry_*, ae_sgd_update, ae_adam_update              one element of a step
- *   ae_opt, ae_state_class, ae_track, ae_track_reset, ae_summary, ae_trace  shared by both precisions
+ *   ae_bias, ae_opt, ae_bias_next, ae_bias_table, ae_state_class,         shared by both precisions
+ *     ae_track, ae_track_reset, ae_summary, ae_trace
  *   ae_state.inc: ae_loss, ae_opt_start/_reset, ae_init_*, ae_recon,       a state's math
  *     ae_dead_neighbors, ae_perturb, ae_classify_state, ae_track_*,
  *     ae_summarize, ae_twin_perturb, ae_buffers, ae_trace_point
@@ -31,6 +32,10 @@
  * Settings (ae_params) are double.  A float32 run rounds each to float where it uses it
  * (AE_SETTING), so it computes exactly what it did when settings were float; a float64
  * run uses them as given.
+ *
+ * AE_BIAS_TABLE, defined before this header (the CUDA kernels, kernels/run.cuh): one-model
+ * training reads Adam's per-step corrections from a table (ae_opt) instead of computing
+ * them; the table holds the very numbers ae_bias_next computes.
  */
 #ifndef AE_MODEL_H
 #define AE_MODEL_H

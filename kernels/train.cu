@@ -438,8 +438,9 @@ extern "C" int aek_kernel_for(int variant, int precision, int n, int m, aek_kern
 /* ------------------------------------------------------------------------ */
 
 /* A setting as run p uses it (AE_SETTING): rounded to float in a float32 run.  Through a
- * volatile float, because g++ before 13 compiles C++ with -fexcess-precision=fast, which
- * lets it drop a cast's rounding: g++ 12.2 -O2 vectorized (double)(float)x here into x. */
+ * volatile float, which must round: here g++ 12.2 -O2 compiled (double)(float)x into x
+ * (its C++ has only -fexcess-precision=fast, under which casts need not round; its
+ * vectorizer took that licence; -fno-tree-vectorize kept the rounding). */
 static double as_run_uses(const ae_params *p, double setting)
 {
     if (p->precision == AE_FLOAT64) return setting;

@@ -274,6 +274,23 @@ static int ignores_axis(int a, const uint64_t *index, int rank, const info_axis 
     return 0;
 }
 
+/* The arithmetic the runs trained in: the values of the precision grid axis, or the
+ * config's model.precision (files from before it trained in float32). */
+static void print_precision(hid_t file, int rank, const hsize_t *dims, const info_axis *axes)
+{
+    for (int a = 0; a < rank; a++) {
+        if (strcmp(axes[a].name, "precision") != 0) continue;
+        printf("%-16s", "precision");
+        for (hsize_t v = 0; v < dims[a]; v++) printf("%s %s", v ? "," : "", axes[a].labels[v]);
+        printf(" (grid axis)\n");
+        return;
+    }
+    char *json = read_text_attr(file, "config_json"), value[32];
+    json_value(json, "model.precision", value, sizeof value);
+    printf("%-16s %s\n", "precision", value[0] ? value : "float32");
+    free(json);
+}
+
 /* The census: all runs, then by the value of each axis that is not a replicate axis;
  * runs identical by construction counted once; the training horizon named. */
 static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done, uint64_t total, int rank,
@@ -435,6 +452,7 @@ int ae_info(const char *path, ae_error *err)
                axes[a].labels[dims[a] - 1]);
     }
     printf("%s = %lld runs\n", rank ? "" : " (one run)", (long long)total);
+    print_precision(file, rank, dims, axes);
     uint64_t n_done = 0;
     for (hssize_t r = 0; r < total; r++) n_done += done[r] != 0;
     printf("%-16s %llu / %lld (%.1f%%)%s\n", "done", (unsigned long long)n_done, (long long)total,

@@ -116,6 +116,8 @@ def test_precision_axis_widens_the_file_and_keeps_float32_bits(tmp_path):
     run_aesweep("run", both, "-o", tmp_path / "both.h5", "--quiet")
     run_aesweep("run", only32, "-o", tmp_path / "only32.h5", "--quiet")
     mixed, pure = read_all(tmp_path / "both.h5"), read_all(tmp_path / "only32.h5")
+    assert "precision        float32, float64 (grid axis)" in run_aesweep("info", tmp_path / "both.h5").stdout
+    assert "precision        float32\n" in run_aesweep("info", tmp_path / "only32.h5").stdout
     assert mixed["precision"].shape == (2,)  # a dimension and its coordinate
     assert mixed["W_final"].dtype == np.float64 and pure["W_final"].dtype == np.float32
     compared = 0
