@@ -18,7 +18,7 @@
 #define AE_RUN_CUH
 
 /* The header's one-model training reads Adam's per-step corrections from the run's table
- * (ae_model.h, ae_opt): on the device computing them is ~4 % of an n = 7 step. */
+ * (ae_model.h, ae_opt, says why). */
 #define AE_BIAS_TABLE 1
 #include "train.cuh"
 
