@@ -17,7 +17,8 @@ PYTHON=${PYTHON:-python3}
 mkdir -p "$EMU/cuda/include" "$EMU/cuda/lib64"
 EMU=$(cd "$EMU" && pwd)
 cp tests/gpu/emu/cuda_runtime.h tests/gpu/emu/cuda_runtime_api.h "$EMU/cuda/include/"
-g++ -std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$EMU/cuda/include" -c tests/gpu/emu/runtime.cpp \
+# shellcheck disable=SC2086  # EMU_CXXFLAGS: words, as nvcc-emu splits them
+g++ -std=c++17 -O2 ${EMU_CXXFLAGS:-} -Wall -Wextra -Wno-unused-parameter -I"$EMU/cuda/include" -c tests/gpu/emu/runtime.cpp \
     -o "$EMU/runtime.o"
 ar rcs "$EMU/cuda/lib64/libcudart_static.a" "$EMU/runtime.o"
 make -s BUILD="$EMU" CUDA=1 CUDA_HOME="$EMU/cuda" NVCC="$PWD/tests/gpu/emu/nvcc-emu" "$EMU/aesweep" "$EMU/test_gpu"

@@ -176,7 +176,11 @@ cudaError_t cudaSetDevice(int) { return cudaSuccess; }
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int)
 {
     memset(prop, 0, sizeof *prop);
+#ifdef __FMA__ /* EMU_CXXFLAGS="-mfma ...": contracted like a GPU, so no longer the CPU's bits */
+    snprintf(prop->name, sizeof prop->name, "CPU emulation of a CUDA device, with FMA");
+#else
     snprintf(prop->name, sizeof prop->name, "CPU emulation of a CUDA device");
+#endif
     prop->major = 9, prop->minor = 0, prop->multiProcessorCount = 1;
     return cudaSuccess;
 }
