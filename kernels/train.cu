@@ -498,7 +498,8 @@ static int upload_bias(const ae_params *host_params, uint32_t slots, aek_batch *
                                   stream), err) ||
         cudaCheck(cudaMemcpyAsync(d_refs, refs.data(), refs.size() * sizeof(aek_bias_ref), cudaMemcpyHostToDevice,
                                   stream), err)) {
-        cudaFreeAsync(d_bias, stream), cudaFreeAsync(d_refs, stream); /* NULL: no-ops */
+        if (d_bias) cudaFreeAsync(d_bias, stream); /* the first failure's message stays in err */
+        if (d_refs) cudaFreeAsync(d_refs, stream);
         return -1;
     }
     bt->bias = d_bias, bt->bias_of = d_refs;
