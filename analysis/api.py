@@ -18,7 +18,7 @@ import xarray as xr
 
 from . import common
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # through symlinks too
 ENGINE = os.path.join(ROOT, "build", "aesweep")
 
 
