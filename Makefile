@@ -30,7 +30,8 @@ GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown
 BASE_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Wshadow -Werror -ffp-contract=off -fno-math-errno -fopenmp \
                -Iinclude -I$(BUILD) $(HDF5_CFLAGS)
 CFLAGS   := $(BASE_CFLAGS) $(if $(filter 1,$(MPI)),-DAE_HAVE_MPI)
-LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -lm
+# -llapacke: the Hessian's eigenvalues (src/stability.c), with Debian's reference LAPACK and BLAS
+LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -llapacke -lm
 LDFLAGS  := -fopenmp
 
 # The CUDA backend, when nvcc is here and not turned off.
@@ -90,7 +91,7 @@ $(BUILD)/test_gpu: tests/gpu/test_gpu.c $(LIB_OBJ) $(HEADERS)
 
 # chromium, chromium-driver: make test checks the HTML report in a real headless browser
 APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip \
-                libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev chromium chromium-driver
+                libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev chromium chromium-driver liblapacke-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 CUDA_TOOLS_PIP := nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
 deps:  ## install what the build and tests need (Debian packages, Python packages, `pip install -e .`: import aesweep)

@@ -28,8 +28,9 @@ typedef struct {
 /* The record of a run, every field listed once: the results struct, its alloc/free and
  * the writer's variable table (src/io_write.c) are built from this list.
  * X(name, TYPE, SHAPE, fill, units, long_name):
- *   TYPE   I8, U8, I16, I64 or REAL (the C type is AE_RECORD_CTYPE_<TYPE>; REAL is double in
- *          memory, float32 in the file unless some run of the sweep is float64)
+ *   TYPE   I8, U8, I16, I64, REAL or F64 (the C type is AE_RECORD_CTYPE_<TYPE>; REAL is double
+ *          in memory, float32 in the file unless some run of the sweep is float64; F64 is
+ *          double in both: values computed in float64 whatever the run's precision)
  *   SHAPE  RUN: one value per run; FEATURE: n_max per run (NaN past the run's n);
  *          WEIGHT: n_max * m_max per run
  *   fill   what the file holds before the run is done (-2 where -1 means "none") */
@@ -57,6 +58,14 @@ typedef struct {
     X(twin_distance, REAL, RUN, NAN, "1", "distance to the twin over all parameters at the end")                  \
     X(lyapunov, REAL, RUN, NAN, "1/step",                                                                         \
       "largest Lyapunov exponent (Benettin, state twins): sum of ln(d/eps) over renormalisations / T")            \
+    X(grad_norm, F64, RUN, NAN, "1",                                                                              \
+      "|grad L| at the final state, float64 (ReLU pattern of the state: Z_ij > 0 on, Z_ij = 0 off)")              \
+    X(hessian_min, F64, RUN, NAN, "1",                                                                            \
+      "smallest eigenvalue of the Hessian of L at the final state, float64 (Z_ij > 0 on, Z_ij = 0 off)")          \
+    X(hessian_neg, I16, RUN, -2, "1",                                                                             \
+      "Hessian eigenvalues below -outcome.hessian_tol x max |eigenvalue| (Z_ij = 0 off; -1: not computed)")       \
+    X(hessian_dead_share, F64, RUN, NAN, "1",                                                                     \
+      "weight of the smallest eigenvalue's unit eigenvector(s) on the unlearnt features' W_i, b_i (NaN: none)")   \
     X(recon, REAL, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                               \
     X(norm, REAL, FEATURE, NAN, "1", "feature norm |W_i|")                                                        \
     X(b_final, REAL, FEATURE, NAN, "1", "final bias b_i")                                                         \
@@ -74,6 +83,7 @@ enum { AE_RECORD_FIELDS(AE_RECORD_INDEX) AE_RECORD_FIELD_COUNT };
 #define AE_RECORD_CTYPE_I16 int16_t
 #define AE_RECORD_CTYPE_I64 int64_t
 #define AE_RECORD_CTYPE_REAL double
+#define AE_RECORD_CTYPE_F64 double
 typedef enum { AE_RECORD_RUN, AE_RECORD_FEATURE, AE_RECORD_WEIGHT } ae_record_shape;
 
 /* The records of one batch, structure of arrays: one array per field of AE_RECORD_FIELDS. */
@@ -107,7 +117,10 @@ void ae_twin_params(const ae_config *cfg, ae_params *params);
 void ae_init_run(const ae_params *params, const double *base_W, const double *base_b, int perturb_kind,
                  const int32_t *features, int n_features, double *theta);
 
-/* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`. */
+/* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`,
+ * with the stability of its end state theta where outcome.hessian wants it (ae_stability.h:
+ * a float64 eigenproblem on the host, the costliest part of storing a run: call it for the
+ * runs of a batch in parallel). */
 void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta, const ae_track *track,
                   const ae_summary *sum, const double *recon, const double *norm);
 /* Computes the end-of-run metrics of the state theta (values of the run's precision,

@@ -92,6 +92,8 @@ typedef struct {
     int64_t steps, check_every, plateau_steps;
     int64_t outcome_window;        /* convergence and plateaus: loss change over this many steps */
     double outcome_tol, tilt_max, live_min;
+    int32_t hessian;               /* outcome.hessian: ae_hessian_mode (ae_stability.h), host only */
+    double hessian_tol;            /* outcome.hessian_tol: hessian_neg's cut, relative to max |eigenvalue| */
     double bias_delta;
     int32_t intervene;             /* ae_intervention */
     int64_t intervene_at_step;

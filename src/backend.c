@@ -1,6 +1,8 @@
 /* backend.c - what every backend shares on the host: the per-batch record arrays,
- * preparing a run's initial state, recording its metrics, trajectories. */
+ * preparing a run's initial state, recording its metrics (the stability of its end state
+ * too: src/stability.c), trajectories. */
 #include "ae_backend.h"
+#include "ae_stability.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +120,16 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
     res->twin_recovered[slot] = 255;
     res->twin_distance[slot] = NAN;
     res->lyapunov[slot] = NAN;
+    /* the stability of the end state, in float64 from theta (the run's values, widened): the
+     * same numbers on every backend, since the host computes them from the same bits */
+    ae_stability st;
+    ae_stability_none(&st);
+    if (sum->outcome != AE_OUT_DIVERGED && ae_stability_wanted(params))
+        ae_stability_of(n, m, theta, ae_stability_cut(params), &st, NULL);
+    res->grad_norm[slot] = st.grad_norm;
+    res->hessian_min[slot] = st.hessian_min;
+    res->hessian_neg[slot] = (int16_t)st.hessian_neg;
+    res->hessian_dead_share[slot] = st.hessian_dead_share;
     for (int i = 0; i < n_max; i++) {
         uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
         res->recon[at] = i < n ? recon[i] : NAN;

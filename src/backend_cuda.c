@@ -13,6 +13,7 @@
  */
 #include "ae_backend.h"
 #include "ae_bench.h"
+#include "ae_stability.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -262,8 +263,10 @@ static int store_chunk(const cuda_backend *c, const ae_job *job, uint64_t first,
 {
     const int64_t runs = (int64_t)count;
     int64_t untrained = runs;
+    int stability = 0; /* some run computes its stability (ae_store_run): ~0.1 ms each, worth threads */
+    for (int64_t r = 0; r < runs && !stability; r++) stability = ae_stability_wanted(&c->h_params[r]);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) reduction(min : untrained) if (runs > 4096)
+#pragma omp parallel for schedule(dynamic, 64) reduction(min : untrained) if (runs > 4096 || (stability && runs > 1))
 #endif
     for (int64_t r = 0; r < runs; r++) {
         const ae_params *p = &c->h_params[r];

@@ -8,6 +8,7 @@
  */
 #include "ae_config.h"
 #include "ae_backend.h" /* AE_RECORD_FIELDS: the names output.fields chooses from */
+#include "ae_stability.h" /* outcome.hessian's modes */
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +27,8 @@ static const char *const scheme_names[] = {"xavier_normal", "normal", "uniform",
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const intervene_names[] = {"none", "anthropic", "repulsor", "gap", NULL};
 static const char *const precision_names[] = {"float32", "float64", NULL};
+/* outcome.hessian: ae_hessian_mode; a libconfig boolean reads as "false" or "true" (parse_value) */
+static const char *const hessian_names[] = {"auto", "false", "true", NULL};
 
 #define BIG 1e12
 #define FIELD(f) offsetof(ae_params, f)
@@ -61,6 +64,11 @@ static const ae_setting settings[] = {
      "symmetric failure below this tilt max_j |W_i.W_j| / b_i, pinned at or above"},
     {"outcome.live_min", "live_min", AE_SET_REAL, FIELD(live_min), 0.5, 1.5, NULL, "1",
      "plateau: every learnt feature has Y_jj >= this"},
+    {"outcome.hessian", "hessian", AE_SET_ENUM, FIELD(hessian), 0, 2, hessian_names, "1",
+     "stability of the final state in float64 (grad_norm, hessian_min/_neg/_dead_share; ReLU pattern of the "
+     "state, Z_ij = 0 off): auto (where n (m + 1) <= 64), false or true"},
+    {"outcome.hessian_tol", "hessian_tol", AE_SET_REAL, FIELD(hessian_tol), 0, 1, NULL, "1",
+     "hessian_neg counts eigenvalues below -tol x max |eigenvalue| (float64 in every run)"},
     {"perturb.bias_delta", "bias_delta", AE_SET_REAL, FIELD(bias_delta), -1e3, 1e3, NULL, "1",
      "bias perturbation delta"},
     {"intervene.method", "intervention", AE_SET_ENUM, FIELD(intervene), 0, 3, intervene_names, "1",
@@ -89,7 +97,8 @@ static const ae_params default_params = {
     /* tilt_max: DESIGN.md says 0.1, but real symmetric plateaus (b_i = 1/n, the loss at (n-1)/n^3)
      * keep |W_i| ~ 0.01-0.04, tilt 0.1-0.4, while the pinned states sit at tilt ~1: 0.5 splits
      * the census populations by that physics (README.md, "Tilt threshold") */
-    .outcome_window = 1000, .outcome_tol = 3e-3, .tilt_max = 0.5, .live_min = 0.9, .bias_delta = 0.0,
+    .outcome_window = 1000, .outcome_tol = 3e-3, .tilt_max = 0.5, .live_min = 0.9,
+    .hessian = AE_HESSIAN_AUTO, .hessian_tol = 1e-9, .bias_delta = 0.0,
     .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0, .intervene_delta = 0.0,
     .intervene_noise = 1e-3, .twin_eps = 0.0, .twin_renorm_every = 100,
 };
@@ -100,7 +109,8 @@ void ae_params_round_to_precision(ae_params *p)
 {
     if (p->precision != AE_FLOAT32) return;
     for (size_t s = 0; s < N_SETTINGS; s++)
-        if (settings[s].type == AE_SET_REAL) ae_setting_put(&settings[s], p, (double)(float)ae_setting_get(&settings[s], p));
+        if (settings[s].type == AE_SET_REAL && settings[s].offset != FIELD(hessian_tol)) /* the stability is float64 */
+            ae_setting_put(&settings[s], p, (double)(float)ae_setting_get(&settings[s], p));
 }
 
 /* Keys that hold text rather than numbers. */
@@ -250,9 +260,11 @@ static int parse_value(parser *ps, const ae_setting *s, const config_setting_t *
     char where[1024];
     where_of(ps, node, s->key, where, sizeof where);
     if (s->type == AE_SET_ENUM) {
-        int index = config_setting_type(node) == CONFIG_TYPE_STRING
-                        ? enum_index(s, config_setting_get_string(node))
-                        : -1;
+        /* a boolean is the name "true" or "false", for the names that have them (outcome.hessian) */
+        int type = config_setting_type(node);
+        int index = type == CONFIG_TYPE_STRING ? enum_index(s, config_setting_get_string(node))
+                    : type == CONFIG_TYPE_BOOL ? enum_index(s, config_setting_get_bool(node) ? "true" : "false")
+                                               : -1;
         if (index < 0) return check_number(s, 0, where, ps->err);
         *value = index;
         return 0;

@@ -27,7 +27,7 @@ hid_t io_h5_type(var_type type)
     case VT_U8: return H5T_NATIVE_UINT8;
     case VT_I16: return H5T_NATIVE_INT16;
     case VT_I64: return H5T_NATIVE_INT64;
-    default: return H5T_NATIVE_DOUBLE; /* HDF5 converts to the file's float32 or float64 */
+    default: return H5T_NATIVE_DOUBLE; /* REAL, F64: HDF5 converts to the file's float32 or float64 */
     }
 }
 

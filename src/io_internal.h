@@ -18,7 +18,7 @@
 
 /* The variables (the table is in io_write.c) */
 
-typedef enum { VT_I8, VT_U8, VT_I16, VT_I64, VT_REAL } var_type;
+typedef enum { VT_I8, VT_U8, VT_I16, VT_I64, VT_REAL, VT_F64 } var_type;
 
 typedef struct {
     const char *name;
@@ -102,7 +102,7 @@ void io_h5_close(hid_t *id);
     } while (0)
 
 
-/* The memory type of a variable's values (REAL: double, whatever the file holds). */
+/* The memory type of a variable's values (REAL and F64: double, whatever the file holds). */
 hid_t io_h5_type(var_type type);
 
 /* Files: HDF5's locking off (and MPI-IO under make MPI=1); rank 0's status everywhere. */
