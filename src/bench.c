@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ae_bench.h"
+#include "ae_stability.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #define BENCH_FLOPS_CUDA 4e12
 #define BENCH_FLOPS_CPU 5e10 /* about a second of the CPU backend */
 #define BENCH_RUNS_MAX ((uint64_t)1 << 22)
+#define BENCH_STABILITY_RUNS 2048 /* final states whose stability is timed per row */
 
 static const char bench_usage[] =
     "usage: aesweep bench [--n N[,N...]] [--m M] [--precision P[,P...]] [--runs R] [--steps S]\n"
@@ -156,6 +158,7 @@ typedef struct {
     uint64_t runs;
     int64_t steps;
     double seconds, kernel_seconds, flops_per_step, model_steps_per_s, kernel_model_steps_per_s, peak_fraction;
+    double stability_runs_per_s; /* the final states' stability (src/stability.c), host threads; 0: not timed */
     uint64_t outcomes[AE_OUTCOME_COUNT];
 } bench_row;
 
@@ -166,9 +169,32 @@ static void bench_params(ae_params *p, int n, int m, int precision, int64_t step
 {
     ae_params_defaults(p);
     p->n = n, p->m = m, p->precision = precision, p->steps = steps;
+    p->hessian = AE_HESSIAN_FALSE; /* timed apart: bench_stability */
 }
 
-static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
+/* Final states analysed per second by ae_stability_of on `threads` host threads (the
+ * work a sweep's host adds per stored run where outcome.hessian is on), over the first
+ * runs of res. */
+static double bench_stability(const ae_results *res, uint64_t runs, int n, int m, int threads)
+{
+    const uint64_t count = runs < BENCH_STABILITY_RUNS ? runs : BENCH_STABILITY_RUNS;
+    const int n_max = res->n_max, m_max = res->m_max;
+    const double start = ae_now();
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+    for (uint64_t r = 0; r < count; r++) {
+        double theta[AE_P_MAX];
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < m; k++) theta[i * m + k] = res->W_final[(r * (uint64_t)n_max + (uint64_t)i) * (uint64_t)m_max + (uint64_t)k];
+            theta[n * m + i] = res->b_final[r * (uint64_t)n_max + (uint64_t)i];
+        }
+        ae_stability st;
+        ae_stability_of(n, m, theta, 1e-9, &st, NULL);
+    }
+    const double seconds = ae_now() - start;
+    return seconds > 0 ? (double)count / seconds : 0;
+}
+
+static int bench_one(ae_backend *backend, bench_row *row, int threads, ae_error *err)
 {
     static char path[] = "(aesweep bench)", empty[] = "";
     ae_config cfg;
@@ -210,6 +236,7 @@ static int bench_one(ae_backend *backend, bench_row *row, ae_error *err)
         if (strcmp(backend->name, "cuda") == 0) row->kernel_seconds = ae_cuda_kernel_seconds(backend);
 #endif
         row->kernel_model_steps_per_s = row->kernel_seconds > 0 ? model_steps / row->kernel_seconds : 0;
+        row->stability_runs_per_s = bench_stability(&res, row->runs, row->n, row->m, threads);
     }
     ae_results_free(&res);
     ae_grid_free(&grid);
@@ -253,10 +280,10 @@ static void write_json(FILE *f, const ae_backend *backend, double peak, const ch
                 "    {\"n\": %d, \"m\": %d, \"precision\": \"%s\", \"kernel\": %d, \"kernel_name\": \"%s\", \"resident_runs\": %llu, "
                 "\"runs\": %llu, \"steps\": %lld, \"seconds\": %.6g, "
                 "\"kernel_seconds\": %.6g, \"model_steps_per_s\": %.6g, \"kernel_model_steps_per_s\": %.6g, "
-                "\"flops_per_step\": %.6g, \"peak_fraction\": %.6g, \"outcomes\": {",
+                "\"flops_per_step\": %.6g, \"peak_fraction\": %.6g, \"stability_runs_per_s\": %.6g, \"outcomes\": {",
                 r->n, r->m, precision_name(r->precision), r->kernel, r->kernel_name, (unsigned long long)r->resident, (unsigned long long)r->runs,
                 (long long)r->steps, r->seconds, r->kernel_seconds, r->model_steps_per_s, r->kernel_model_steps_per_s,
-                r->flops_per_step, r->peak_fraction);
+                r->flops_per_step, r->peak_fraction, r->stability_runs_per_s);
         for (int o = 0; o < AE_OUTCOME_COUNT; o++)
             fprintf(f, "%s\"%s\": %llu", o ? ", " : "", ae_outcome_name(o), (unsigned long long)r->outcomes[o]);
         fprintf(f, "}}%s\n", k + 1 < n_rows ? "," : "");
@@ -409,8 +436,9 @@ static void print_header(const ae_backend *backend, double peak, const char *pea
 {
     printf("backend %s: %s\npeak    %.3g FP32 flop/s = %s\n", backend->name, backend->device, peak, peak_how);
     if (peak64 > 0) printf("        %.3g FP64 flop/s = %s\n", peak64, peak64_how);
-    printf("\n%5s %3s %-8s %-35s %9s %6s %7s %9s %14s %14s %11s %8s %6s\n", "n", "m", "prec", "kernel that ran", "runs", "waves",
-           "steps", "seconds", "model-steps/s", "kernel only", "flops/step", "% peak", "diverg");
+    printf("\n%5s %3s %-8s %-35s %9s %6s %7s %9s %14s %14s %11s %8s %6s %13s %9s\n", "n", "m", "prec", "kernel that ran",
+           "runs", "waves", "steps", "seconds", "model-steps/s", "kernel only", "flops/step", "% peak", "diverg",
+           "stability/s", "+% time");
 }
 
 static void print_row(const bench_row *row)
@@ -419,10 +447,13 @@ static void print_row(const bench_row *row)
     if (row->kernel_model_steps_per_s > 0)
         snprintf(kernel_rate, sizeof kernel_rate, "%.4g", row->kernel_model_steps_per_s);
     if (row->resident > 0) snprintf(waves, sizeof waves, "%.2g", (double)row->runs / (double)row->resident);
-    printf("%5d %3d %-8s %-35s %9llu %6s %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu\n", row->n, row->m,
+    /* what the stability of every final state would add to this row's training time */
+    const double added = row->stability_runs_per_s > 0 && row->seconds > 0
+                             ? 100.0 * ((double)row->runs / row->stability_runs_per_s) / row->seconds : 0;
+    printf("%5d %3d %-8s %-35s %9llu %6s %7lld %9.3f %14.4g %14s %11.0f %7.2f%% %6llu %13.4g %8.1f%%\n", row->n, row->m,
            precision_name(row->precision), row->kernel_name, (unsigned long long)row->runs, waves, (long long)row->steps, row->seconds,
            row->model_steps_per_s, kernel_rate, row->flops_per_step, 100.0 * row->peak_fraction,
-           (unsigned long long)row->outcomes[AE_OUT_DIVERGED]);
+           (unsigned long long)row->outcomes[AE_OUT_DIVERGED], row->stability_runs_per_s, added);
     fflush(stdout);
 }
 
@@ -456,7 +487,7 @@ int ae_bench_main(int argc, char **argv)
             row->precision = o.precisions[r / o.n_kernels];
             plan_row(backend, &o, row);
             ae_error err = {{0}, 0};
-            if (bench_one(backend, row, &err)) {
+            if (bench_one(backend, row, ae_cpu_threads(o.backend.threads), &err)) {
                 fprintf(stderr, "aesweep bench: n=%d: %s\n", row->n, err.msg);
                 status = err.code ? err.code : AE_EXIT_RUNTIME;
                 break;
@@ -471,6 +502,9 @@ int ae_bench_main(int argc, char **argv)
         printf("\n'kernel only': the kernels alone (CUDA events), which %% peak uses; 'model-steps/s' includes the "
                "host's work.\n'waves': runs over the runs the device holds at once (SMs x resident blocks x runs "
                "per block).\n");
+    printf("\n'stability/s': final states whose Hessian spectrum (outcome.hessian: grad_norm, hessian_*) the host\n"
+           "analyses per second on its threads, timed apart from the training; '+%% time': what that adds to the\n"
+           "row's training time when every run computes it (a sweep's default where n (m + 1) <= 64).\n");
     if (o.json && n_rows > 0) {
         int json_status = write_json_file(o.json, backend, peak, peak_how, rows, n_rows);
         if (!status) status = json_status;

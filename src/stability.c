@@ -90,26 +90,17 @@ static int unlearnt(int m, const double *Wi, double bi)
 
 /* All eigenvalues (ascending) and unit eigenvectors (column-major: vector k at
  * vectors[k * P]) of the symmetric P x P matrix a, which it destroys.  0, or LAPACK's
- * info.  dsyevr (MRRR) is LAPACK's fastest driver for the whole spectrum with vectors. */
-static lapack_int eigen(int P, double *a, double *values, double *vectors)
+ * info.  dsyevr (MRRR) is LAPACK's fastest driver for the whole spectrum with vectors;
+ * its documented minimal workspaces (26 P doubles, 10 P integers) are enough, so no
+ * workspace query is made: at n = 7 the query and its allocations cost as much as the
+ * eigenproblem. */
+static lapack_int eigen(int P, double *a, double *values, double *vectors, double *work, lapack_int *iwork)
 {
-    lapack_int found = 0, iwork_size = 0, *isuppz = ae_xmalloc(2 * (size_t)P * sizeof *isuppz);
-    double work_size = 0;
+    lapack_int found = 0, *isuppz = iwork + 10 * P;
     /* symmetric: row-major and column-major are the same matrix, and column-major needs no copy */
     const double abstol = LAPACKE_dlamch('S'); /* "safe minimum": eigenvalues to high relative accuracy */
-    /* the first call asks for the workspace sizes only (lwork = liwork = -1) */
     lapack_int info = LAPACKE_dsyevr_work(LAPACK_COL_MAJOR, 'V', 'A', 'U', P, a, P, 0, 0, 0, 0, abstol, &found, values,
-                                          vectors, P, isuppz, &work_size, -1, &iwork_size, -1);
-    if (info == 0) {
-        const lapack_int lwork = (lapack_int)work_size, liwork = iwork_size;
-        double *work = ae_xmalloc((size_t)lwork * sizeof *work);
-        lapack_int *iwork = ae_xmalloc((size_t)liwork * sizeof *iwork);
-        info = LAPACKE_dsyevr_work(LAPACK_COL_MAJOR, 'V', 'A', 'U', P, a, P, 0, 0, 0, 0, abstol, &found, values,
-                                   vectors, P, isuppz, work, lwork, iwork, liwork);
-        free(work);
-        free(iwork);
-    }
-    free(isuppz);
+                                          vectors, P, isuppz, work, 26 * P, iwork, 10 * P);
     return info != 0 ? info : found == P ? 0 : -1;
 }
 
@@ -119,13 +110,14 @@ int ae_stability_of(int n, int m, const double *theta, double tol, ae_stability 
     ae_stability_none(out);
     for (int e = 0; e < P; e++)
         if (!isfinite(theta[e])) return -1;
-    double *grad = ae_xmalloc((size_t)P * sizeof *grad), *values = ae_xmalloc((size_t)P * sizeof *values);
-    double *hess = ae_xmalloc((size_t)P * (size_t)P * sizeof *hess);
-    double *vectors = ae_xmalloc((size_t)P * (size_t)P * sizeof *vectors);
+    /* one block: grad and values (P each), hess and vectors (P x P each), LAPACK's work (26 P) */
+    double *grad = ae_xmalloc(((size_t)P * (30 + 2 * (size_t)P)) * sizeof *grad), *values = grad + P;
+    double *hess = values + P, *vectors = hess + (size_t)P * P, *work = vectors + (size_t)P * P;
+    lapack_int *iwork = ae_xmalloc(12 * (size_t)P * sizeof *iwork); /* 10 P, then isuppz's 2 P */
     ae_loss_hessian(n, m, theta, grad, hess);
     double grad2 = 0;
     for (int e = 0; e < P; e++) grad2 += grad[e] * grad[e];
-    const int status = eigen(P, hess, values, vectors) == 0 ? 0 : -1;
+    const int status = eigen(P, hess, values, vectors, work, iwork) == 0 ? 0 : -1;
     if (status == 0) {
         const double top = fmax(fabs(values[0]), fabs(values[P - 1])), cut = tol * top;
         int negative = 0, cluster = 0;
@@ -148,6 +140,6 @@ int ae_stability_of(int n, int m, const double *theta, double tol, ae_stability 
         out->hessian_dead_share = any_dead ? dead / (double)cluster : NAN;
         for (int k = 0; spectrum && k < P; k++) spectrum[k] = values[k];
     }
-    free(grad), free(values), free(hess), free(vectors);
+    free(grad), free(iwork);
     return status;
 }

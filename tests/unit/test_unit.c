@@ -4,6 +4,7 @@
  * "N passed, M failed" and exits non-zero when anything failed.
  */
 #include "ae_backend.h"
+#include "ae_stability.h"
 #include "ae_stats.h"
 
 #include <stdio.h>
@@ -1236,6 +1237,147 @@ static int test_sample_points(void)
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Stability: the exact Hessian (src/stability.c)                            */
+/* ------------------------------------------------------------------------ */
+
+/* hess's column e against central differences of the engine's own float64 gradient, and
+ * the gradient itself bit for bit. */
+static int check_hessian(int n, int m, double *theta, const char *label)
+{
+    const int P = n * m + n;
+    static double hess[AE_P_MAX * AE_P_MAX];
+    double grad[AE_P_MAX], engine[AE_P_MAX], up[AE_P_MAX], down[AE_P_MAX];
+    ae_loss_hessian(n, m, theta, grad, hess);
+    ae_loss_grad_f64(n, m, theta, theta + n * m, engine, engine + n * m);
+    for (int e = 0; e < P; e++) CHECK(grad[e] == engine[e], "%s: gradient %d: %.17g, engine %.17g", label, e, grad[e], engine[e]);
+    const double h = 1e-6;
+    for (int e = 0; e < P; e++) {
+        const double saved = theta[e];
+        theta[e] = saved + h;
+        ae_loss_grad_f64(n, m, theta, theta + n * m, up, up + n * m);
+        theta[e] = saved - h;
+        ae_loss_grad_f64(n, m, theta, theta + n * m, down, down + n * m);
+        theta[e] = saved;
+        for (int c = 0; c < P; c++) {
+            const double numeric = (up[c] - down[c]) / (2 * h);
+            CHECK(close_to(hess[c * P + e], numeric, 1e-8, 1e-6), "%s n=%d m=%d H[%d][%d] = %.10g, differences %.10g",
+                  label, n, m, c, e, hess[c * P + e], numeric);
+            CHECK(hess[c * P + e] == hess[e * P + c], "%s: not symmetric at %d, %d", label, c, e);
+        }
+    }
+    return 0;
+}
+
+static int test_hessian_finite_differences(void)
+{
+    const int ns[] = {2, 3, 7, 12}, ms[] = {1, 2, 3, 4};
+    double theta[AE_P_MAX];
+    uint64_t draw = 0;
+    int checked = 0;
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t c = 0; c < sizeof ms / sizeof ms[0]; c++) {
+            const int n = ns[a], m = ms[c];
+            for (int e = 0; e < n * m; e++) theta[e] = 0.7 * ae_normal(11, 0, draw++);
+            for (int i = 0; i < n; i++) theta[n * m + i] = 0.3 * ae_normal(11, 0, draw++);
+            /* away from the kinks: no |Z_ij| below 1e-3, where a difference of h = 1e-6 could cross one */
+            int near_kink = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++) {
+                    double z = theta[n * m + i];
+                    for (int k = 0; k < m; k++) z += theta[i * m + k] * theta[j * m + k];
+                    near_kink |= fabs(z) < 1e-3;
+                }
+            if (near_kink) continue;
+            if (check_hessian(n, m, theta, "random state")) return 1;
+            checked++;
+        }
+    CHECK(checked >= 8, "only %d of 16 random states were away from every kink", checked);
+    return 0;
+}
+
+/* At a kink (Z_10 = 0 exactly) the entry is off: the Hessian is the one-sided difference of
+ * the gradient from the off side, and differs from the on side's by that entry's term. */
+static int test_hessian_at_a_kink(void)
+{
+    const int n = 4, m = 2, P = n * m + n;
+    double theta[AE_P_MAX], grad[AE_P_MAX], moved[AE_P_MAX];
+    static double hess[AE_P_MAX * AE_P_MAX];
+    for (int e = 0; e < n * m; e++) theta[e] = 0.8 * ae_normal(5, 0, (uint64_t)e);
+    for (int i = 0; i < n; i++) theta[n * m + i] = -0.4;
+    theta[n * m + 1] = -(theta[2] * theta[0] + theta[3] * theta[1]); /* Z_10 = W_1.W_0 + b_1 = 0 */
+    double z10 = theta[2] * theta[0] + theta[3] * theta[1];
+    z10 += theta[n * m + 1];
+    CHECK(z10 == 0, "Z_10 = %g", z10);
+    ae_loss_hessian(n, m, theta, grad, hess);
+    const int e = n * m + 1; /* b_1: Z_10 falls below 0 as it falls */
+    const double h = 1e-7;
+    double off[AE_P_MAX], on[AE_P_MAX];
+    theta[e] -= h;
+    ae_loss_grad_f64(n, m, theta, theta + n * m, moved, moved + n * m);
+    for (int c = 0; c < P; c++) off[c] = (grad[c] - moved[c]) / h;
+    theta[e] += 2 * h;
+    ae_loss_grad_f64(n, m, theta, theta + n * m, moved, moved + n * m);
+    for (int c = 0; c < P; c++) on[c] = (moved[c] - grad[c]) / h;
+    theta[e] -= h;
+    for (int c = 0; c < P; c++) CHECK(close_to(hess[c * P + e], off[c], 1e-7, 1e-6), "H[%d][b_1] = %.10g, off side %.10g", c, hess[c * P + e], off[c]);
+    /* the on side adds (2/n^2) g g^T of entry (1, 0): 2/n^2 on b_1's own diagonal */
+    CHECK(close_to(on[e] - off[e], 2.0 / (n * n), 1e-6, 0), "on side - off side at b_1: %g", on[e] - off[e]);
+    return 0;
+}
+
+/* All eigenvalues of the Hessian at theta, ascending (ae_stability_of's spectrum). */
+static int spectrum_of(int n, int m, const double *theta, ae_stability *st, double *values)
+{
+    return ae_stability_of(n, m, theta, 1e-9, st, values);
+}
+
+/* A perfect regular pentagon (R^2 = 2, b = 1 - R^2: every Y_ii = 1, every off-diagonal Z < 0):
+ * one eigenvalue (2/n^2)(4 R^2 + 1) per feature, the n m others 0. */
+static int test_spectrum_of_a_perfect_polygon(void)
+{
+    const int n = 5, m = 2, P = n * m + n;
+    const double R = sqrt(2.0);
+    double theta[AE_P_MAX], values[AE_P_MAX];
+    for (int i = 0; i < n; i++) {
+        theta[2 * i] = R * cos(two_pi * i / n), theta[2 * i + 1] = R * sin(two_pi * i / n);
+        theta[n * m + i] = 1 - R * R;
+    }
+    ae_stability st;
+    CHECK(spectrum_of(n, m, theta, &st, values) == 0, "LAPACK");
+    const double top = 2.0 / (n * n) * (4 * R * R + 1);
+    for (int k = 0; k < P; k++)
+        CHECK(close_to(values[k], k < n * m ? 0.0 : top, 1e-12, 1e-12), "eigenvalue %d: %.17g", k, values[k]);
+    CHECK(st.hessian_neg == 0 && isnan(st.hessian_dead_share) && st.grad_norm < 1e-14, "neg %d share %g grad %g",
+          st.hessian_neg, st.hessian_dead_share, st.grad_norm);
+    return 0;
+}
+
+/* The ideal failure (n = 7) is a saddle: a degenerate pair of negative eigenvalues whose
+ * eigenvectors lie almost wholly on the live features, while the dead feature's own
+ * direction W_dead is stable (positive curvature: the direction the study checked). */
+static int test_spectrum_of_the_ideal_failure(void)
+{
+    const int n = 7, m = 2, P = n * m + n;
+    ae_params p = ideal_params(n);
+    p.radius = 1.4142135623730951 * 1.01, p.dead_eps = 1e-3;
+    double theta[AE_P_MAX], values[AE_P_MAX], grad[AE_P_MAX];
+    static double hess[AE_P_MAX * AE_P_MAX];
+    ae_init_ideal_failure_f64(&p, theta, theta + n * m);
+    ae_stability st;
+    CHECK(spectrum_of(n, m, theta, &st, values) == 0, "LAPACK");
+    CHECK(st.hessian_neg == 2, "hessian_neg %d", st.hessian_neg);
+    CHECK(values[0] < -5e-4 && close_to(values[1], values[0], 0, 1e-4), "smallest %g %g", values[0], values[1]);
+    CHECK(values[2] > -1e-12, "third %g", values[2]);
+    CHECK(st.hessian_dead_share < 0.01, "dead share %g", st.hessian_dead_share);
+    ae_loss_hessian(n, m, theta, grad, hess);
+    for (int k = 0; k < m; k++) { /* the curvature along W_dead alone */
+        const int e = (n - 1) * m + k;
+        CHECK(hess[e * P + e] > 0.1, "d2L/dW_dead,%d^2 = %g", k, hess[e * P + e]);
+    }
+    return 0;
+}
+
 typedef int (*test_fn)(void);
 static const struct {
     const char *name;
@@ -1273,6 +1415,10 @@ static const struct {
     {"lyapunov_of_a_stable_run", test_lyapunov_of_a_stable_run},
     {"wilson_interval", test_wilson_interval},
     {"init_invariance", test_init_invariance},
+    {"hessian_finite_differences", test_hessian_finite_differences},
+    {"hessian_at_a_kink", test_hessian_at_a_kink},
+    {"spectrum_of_a_perfect_polygon", test_spectrum_of_a_perfect_polygon},
+    {"spectrum_of_the_ideal_failure", test_spectrum_of_the_ideal_failure},
 };
 
 int main(void)
