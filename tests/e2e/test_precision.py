@@ -131,8 +131,8 @@ def test_precision_axis_widens_the_file_and_keeps_float32_bits(tmp_path):
             assert got.dtype == np.float64
             assert np.array_equal(got.astype(np.float32).view(np.uint32), values.view(np.uint32)), name
             assert np.array_equal(got, values.astype(np.float64), equal_nan=True), name
-        else:
-            assert np.array_equal(got, values), name
+        else:  # float64 fields such as hessian_dead_share are NaN where undefined
+            assert np.array_equal(got, values, equal_nan=values.dtype.kind == "f"), name
         compared += 1
     assert compared >= 20
     # the float64 runs differ from the float32 ones, but only by rounding at the start
