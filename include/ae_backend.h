@@ -31,13 +31,15 @@ typedef struct {
  *   TYPE   I8, U8, I16, I64, REAL or F64 (the C type is AE_RECORD_CTYPE_<TYPE>; REAL is double
  *          in memory, float32 in the file unless some run of the sweep is float64; F64 is
  *          double in both: values computed in float64 whatever the run's precision)
- *   SHAPE  RUN: one value per run; FEATURE: n_max per run (NaN past the run's n);
- *          WEIGHT: n_max * m_max per run
+ *   SHAPE  RUN: one value per run; FEATURE: n_max per run (past the run's n: NaN, or
+ *          the fill of an integer field); WEIGHT: n_max * m_max per run
  *   fill   what the file holds before the run is done (-2 where -1 means "none") */
 #define AE_RECORD_FIELDS(X)                                                                                       \
     X(outcome, I8, RUN, -1, "1", "outcome class (flag_meanings)")                                                 \
     X(recovered, U8, RUN, 255, "1", "had a plateau and is perfect at the end (1) or not (0)")                     \
     X(converged, U8, RUN, 255, "1", "|loss change| over the last outcome.window steps <= outcome.tol x loss")     \
+    X(frozen, U8, RUN, 255, "1",                                                                                  \
+      "W, b at T bit-identical to T - outcome.window while the loss gradient is not zero: updates round away")   \
     X(n_learnt, I16, RUN, -1, "1", "learnt features (Y_ii >= 0.5)")                                               \
     X(radius_levels, I16, RUN, -1, "1", "distinct norm levels of learnt features")                                \
     X(plateau_kind, I8, RUN, -1, "1", "kind of the longest plateau (flag_meanings)")                              \
@@ -47,6 +49,7 @@ typedef struct {
     X(recovery_step, I64, RUN, -2, "step", "first perfect check after the longest plateau (-1: none)")            \
     X(first_perfect_step, I64, RUN, -2, "step", "first perfect check (-1: never)")                                \
     X(diverged_step, I64, RUN, -2, "step", "step the loss became non-finite (-1: never)")                         \
+    X(intervened_step, I64, RUN, -2, "step", "step the intervention changed the state at (-1: none)")             \
     X(loss, REAL, RUN, NAN, "1", "final MSE loss L(T)")                                                           \
     X(loss_change, REAL, RUN, NAN, "1", "(L(T) - L(T - outcome.window)) / L(T)")                                  \
     X(tilt, REAL, RUN, NAN, "1", "max_j |W_i.W_j| / b_i of the unlearnt feature with the largest b_i > 0")        \
@@ -67,6 +70,8 @@ typedef struct {
     X(hessian_dead_share, F64, RUN, NAN, "1",                                                                     \
       "weight of the smallest eigenvalue's unit eigenvector(s) on the unlearnt features' W_i, b_i (NaN: none)")   \
     X(recon, REAL, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                               \
+    X(learnt_step, I64, FEATURE, -2, "step",                                                                      \
+      "first check from which the feature stays learnt to the end (-1: unlearnt at the end)")                   \
     X(norm, REAL, FEATURE, NAN, "1", "feature norm |W_i|")                                                        \
     X(b_final, REAL, FEATURE, NAN, "1", "final bias b_i")                                                         \
     X(W_final, REAL, WEIGHT, NAN, "1", "final weights W_i")
@@ -117,22 +122,26 @@ void ae_twin_params(const ae_config *cfg, ae_params *params);
 void ae_init_run(const ae_params *params, const double *base_W, const double *base_b, int perturb_kind,
                  const int32_t *features, int n_features, double *theta);
 
-/* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`,
- * with the stability of its end state theta where outcome.hessian wants it (ae_stability.h:
- * a float64 eigenproblem on the host, the costliest part of storing a run: call it for the
+/* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`;
+ * learnt_step: its n escape times (the tracker's, wherever they were computed).  Also the
+ * stability of its end state theta where outcome.hessian wants it (ae_stability.h: a
+ * float64 eigenproblem on the host, the costliest part of storing a run: call it for the
  * runs of a batch in parallel). */
 void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta, const ae_track *track,
-                  const ae_summary *sum, const double *recon, const double *norm);
+                  const ae_summary *sum, const double *recon, const double *norm, const int64_t *learnt_step);
 /* Computes the end-of-run metrics of the state theta (values of the run's precision,
- * widened) in the run's precision and stores them in slot `slot`. */
+ * widened) in the run's precision and stores them in slot `slot` (the escape times from
+ * track->learnt_step, host memory). */
 void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta,
                    const ae_track *track);
 /* ae_summarize of the run's precision on theta (values of that precision, widened). */
 void ae_summarize_run(const ae_params *params, const double *theta, const ae_track *track, double *recon,
                       double *norm, ae_summary *sum);
 /* Trains one run on the CPU from theta (as ae_prepare_run gives it) in its precision;
- * theta: its end state (widened).  trace: optional training curve. */
-void ae_train_run(const ae_params *params, double *theta, ae_track *track, const ae_trace *trace);
+ * theta: its end state (widened).  learnt_step: n values for the escape times, which
+ * track->learnt_step then points at (NULL: not tracked).  trace: optional training curve. */
+void ae_train_run(const ae_params *params, double *theta, ae_track *track, int64_t *learnt_step,
+                  const ae_trace *trace);
 /* The twin of slot's run (theta: the run's end state, track: its tracker; twin_theta and
  * twin_sum: the twin's end state and metrics): twin_outcome, twin_recovered, the final
  * distance d_T and, for a state twin, lyapunov = (track->twin_log_sum + ln(d_T/eps)) / T. */

@@ -75,6 +75,9 @@ typedef enum {
     AE_INTERVENE_GAP = 3
 } ae_intervention;
 
+/* intervene.when: at intervene.at_step, or at the run's first check on a plateau. */
+typedef enum { AE_WHEN_STEP = 0, AE_WHEN_PLATEAU = 1 } ae_intervene_when;
+
 /* model.precision: the floating type a run trains in. */
 typedef enum { AE_FLOAT32 = 0, AE_FLOAT64 = 1 } ae_precision;
 
@@ -96,6 +99,7 @@ typedef struct {
     double hessian_tol;            /* outcome.hessian_tol: hessian_neg's cut, relative to max |eigenvalue| */
     double bias_delta;
     int32_t intervene;             /* ae_intervention */
+    int32_t intervene_when;        /* ae_intervene_when */
     int64_t intervene_at_step;
     double intervene_scale, intervene_delta, intervene_noise;
     double twin_eps;
@@ -342,7 +346,10 @@ typedef struct {
  * check before, so it spans ceil(window / check_every) checks.  A plateau is a row of
  * consecutive plateau checks with one number of unlearnt features spanning (last - first
  * check) >= plateau_steps; its kind is the class at its first check (a run escaping the
- * symmetric saddle tilts slowly while its loss is still flat: it stays a symmetric plateau). */
+ * symmetric saddle tilts slowly while its loss is still flat: it stays a symmetric plateau).
+ * learnt_step: the caller's storage for n values, one per feature (ae_track_reset's
+ * argument; ae_train passes the buffers' ae_buffers.learnt_step), so this struct, copied
+ * per run to device memory, stays small. */
 typedef struct {
     int64_t first_perfect_step;     /* first perfect check, -1: never */
     int64_t recovery_step;          /* first perfect check after the longest plateau, -1: none */
@@ -357,10 +364,19 @@ typedef struct {
     int64_t anchor_step;            /* T - outcome.window, or 0 when T < window */
     double loss_anchor;              /* L(anchor_step), for convergence at the end */
     double twin_log_sum;             /* a run with a renormalised twin: sum of ln(d/eps) so far */
+    int64_t intervened_step;        /* step the intervention changed the state at, -1: none */
+    int32_t intervene_due;          /* intervene.when = "plateau": this check recorded the run's
+                                       first plateau, so the loop intervenes before its update */
+    int32_t frozen;                 /* theta(T) bit for bit theta(anchor_step) while the loss
+                                       gradient at T is not zero (ae_train, at the end) */
+    int64_t *learnt_step;           /* [n] or NULL: the first check of the row of checks, up to
+                                       the latest, at which feature i is learnt; -1 while unlearnt */
     double check_loss[AE_TRACK_RING]; /* L at check c (step c * check_every) in [c % AE_TRACK_RING] */
 } ae_track;
 
-AE_FN void ae_track_reset(const ae_params *p, ae_track *track)
+/* The tracker at the start, with learnt_step (n values, -1 each; NULL: not tracked) as
+ * the storage of its escape times. */
+AE_FN void ae_track_reset(const ae_params *p, ae_track *track, int64_t *learnt_step)
 {
     track->first_perfect_step = -1;
     track->recovery_step = -1;
@@ -375,6 +391,11 @@ AE_FN void ae_track_reset(const ae_params *p, ae_track *track)
     track->anchor_step = p->steps > p->outcome_window ? p->steps - p->outcome_window : 0;
     track->loss_anchor = NAN;
     track->twin_log_sum = 0;
+    track->intervened_step = -1;
+    track->intervene_due = 0;
+    track->frozen = 0;
+    track->learnt_step = learnt_step;
+    for (int i = 0; learnt_step && i < p->n; i++) learnt_step[i] = -1;
     for (int c = 0; c < AE_TRACK_RING; c++) track->check_loss[c] = NAN;
 }
 

@@ -6,9 +6,10 @@
  *   AE_BIAS_TABLE                                  defined: one-model training reads Adam's
  *                                                  corrections from a table (ae_model.h)
  *   set_bias(bt, slot, buf_or_opt)                 points it at the slot's table
+ *   anchor_of, learnt_step_of (bt, slot)           the slot's rows for `frozen` and learnt_step
  *   init_state, perturb, twin_perturb, summarize,  the header's _f32 (R = float) or _f64
  *   entry_residual, entry_dz, loss, opt_reset,     (R = double) functions, by the state's type
- *   opt_step, track_step                           (the second group: the pieces of a step,
+ *   opt_step, track_step, track_frozen, recon_at   (the second group: the pieces of a step,
  *                                                  which warp.cu calls one by one)
  *   init_run(bt, slot, p, theta)                   the run's initial state
  *   finish_run(bt, slot, p, theta, track, scratch) its end-of-run metrics and the one write
@@ -21,6 +22,16 @@
  * (ae_model.h, ae_opt, says why). */
 #define AE_BIAS_TABLE 1
 #include "train.cuh"
+
+/* The slot's anchor-state scratch and escape-time row, in the batch's device memory. */
+static __device__ __forceinline__ double *anchor_of(const aek_batch &bt, uint32_t slot)
+{
+    return bt.anchor + (size_t)slot * bt.stride_theta;
+}
+static __device__ __forceinline__ int64_t *learnt_step_of(const aek_batch &bt, uint32_t slot)
+{
+    return bt.learnt_step + (size_t)slot * bt.stride_feature;
+}
 
 /* The slot's table of Adam's corrections (aek_train built it), into an ae_buffers or an
  * ae_opt: both name it bias, bias_last. */
@@ -69,9 +80,18 @@ template <typename T> static __device__ __forceinline__ void set_bias(const aek_
         ae_opt_step_##F(p, opt, P, theta, grad, s1, s2);                                                            \
     }                                                                                                               \
     static __device__ __forceinline__ int64_t track_step(const ae_params *p, ae_track *track, int64_t step,         \
-                                                         R loss, int stride, const R *theta)                        \
+                                                         R loss, int stride, const R *theta, double *anchor)        \
     {                                                                                                               \
-        return ae_track_step_##F(p, track, step, loss, stride, theta);                                              \
+        return ae_track_step_##F(p, track, step, loss, stride, theta, anchor);                                      \
+    }                                                                                                               \
+    static __device__ __forceinline__ R recon_at(const ae_params *p, const R *theta, int i)                          \
+    {                                                                                                               \
+        return ae_recon_at_##F(p, 1, theta, i);                                                                     \
+    }                                                                                                               \
+    static __device__ __forceinline__ int track_frozen(const ae_params *p, const R *theta, const R *grad,            \
+                                                       const double *anchor)                                        \
+    {                                                                                                               \
+        return ae_track_frozen_##F(p, 1, theta, grad, anchor);                                                      \
     }
 AEK_RUN_OVERLOADS(float, f32)
 AEK_RUN_OVERLOADS(double, f64)

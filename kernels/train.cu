@@ -63,6 +63,7 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
     {                                                                                                               \
         ae_buffers_##F buf = {}; /* value-initialised: fields the header may add are 0 */                          \
         buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;                                               \
+        buf.anchor = anchor_of(bt, slot), buf.learnt_step = learnt_step_of(bt, slot);                               \
         set_bias(bt, slot, &buf);                                                                                   \
         ae_train_##F(p, &buf, track, NULL); /* no trajectory on the device */                                       \
     }                                                                                                               \
@@ -196,13 +197,16 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_pair(aek_batch
     if (p[0].n > NCAP || p[0].m > MCAP) return; /* never: the host buckets runs by (n, m) */
     const int P = p[0].n * p[0].m + p[0].n;
     R one[PCAP], scratch[NCAP];
-    R theta[2 * PCAP], grad[2 * PCAP], s1[2 * PCAP], s2[2 * PCAP], frozen[2 * PCAP];
+    R theta[2 * PCAP], grad[2 * PCAP], s1[2 * PCAP], s2[2 * PCAP], broken[2 * PCAP];
+    double anchor[2 * PCAP];
     for (int lane = 0; lane < 2; lane++) {
         init_run(bt, slots[lane], &p[lane], one);
         for (int e = 0; e < P; e++) theta[e * 2 + lane] = one[e];
     }
     typename buffers_of<R>::type buf = {};
-    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.frozen = frozen;
+    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.broken = broken, buf.anchor = anchor;
+    /* lane 1's escape times in its own slot's row, twin_from slots on */
+    buf.learnt_step = learnt_step_of(bt, slots[0]), buf.learnt_stride = (int64_t)bt.twin_from * bt.stride_feature;
     buf.twin_renorm = bt.twin_perturb ? p[0].twin_renorm_every : 0;
     const ae_params *lanes[2] = {&p[0], &p[1]};
     ae_track track[2];

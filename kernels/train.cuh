@@ -91,6 +91,9 @@ typedef struct {
     ae_track *track;                 /* [count] */
     ae_summary *summary;             /* [count] */
     double *recon, *norm;            /* [count][stride_feature] */
+    int64_t *learnt_step;            /* [count][stride_feature] each feature's escape time (ae_track) */
+    double *anchor;                  /* [count][stride_theta] scratch: the state at the anchor step,
+                                        which `frozen` compares the end state with (ae_track_step) */
 } aek_batch;
 
 /* Initial state of every slot into bt->theta.  0, or -1 (err). */

@@ -168,7 +168,7 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
     ae_track track; /* lane 0's */
     if (lane == 0) {
         init_run(bt, slot, &p, theta); /* twins never come here */
-        ae_track_reset(&p, &track);
+        ae_track_reset(&p, &track, learnt_step_of(bt, slot));
     }
     __syncwarp();
     /* the lane's features into registers; slots past n or m stay 0 and keep 0 */
@@ -206,12 +206,29 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
                 if (!isfinite(step_loss))
                     diverged = 1, track.diverged_step = step;
                 else if (event)
-                    next_event = track_step(&p, &track, step, step_loss, 1, theta);
+                    next_event = track_step(&p, &track, step, step_loss, 1, theta, anchor_of(bt, slot));
             }
             if (__shfl_sync(AEK_FULL_WARP, diverged, 0)) break; /* the state stays where it broke */
             next_event = __shfl_sync(AEK_FULL_WARP, next_event, 0);
         }
-        if (step == p.steps) break;
+        if (step == p.steps) { /* frozen (ae_train's end): the gradient at T on the learnt features */
+            int any_learnt = 0, moving = 0;
+#pragma unroll
+            for (int f = 0; f < FCAP; f++) {
+                const int r = lane + 32 * f;
+                if (r >= n) continue;
+                const int learnt = recon_at(&p, theta, r) >= (R)AE_LEARNT_THRESHOLD;
+                int nonzero = 0;
+#pragma unroll
+                for (int k = 0; k < S; k++) nonzero |= grad[f * S + k] != 0;
+                any_learnt |= learnt;
+                moving |= (learnt ? 2 : 1) * nonzero; /* bit 1: a learnt feature's, bit 0: any feature's */
+            }
+            any_learnt = __any_sync(AEK_FULL_WARP, any_learnt);
+            moving = __any_sync(AEK_FULL_WARP, moving & (any_learnt ? 2 : 3));
+            if (lane == 0) track.frozen = moving && track_frozen(&p, theta, NULL, anchor_of(bt, slot));
+            break;
+        }
         opt_step(&p, &opt, PL, own, grad, s1, s2); /* per element: padding slots stay 0 */
         __syncwarp(); /* every lane has read the state before the update */
 #pragma unroll

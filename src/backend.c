@@ -77,29 +77,37 @@ void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *param
     if (twin && !cfg->twin_setting) twin_perturb_run(params, theta);
 }
 
-void ae_train_run(const ae_params *params, double *theta, ae_track *track, const ae_trace *trace)
+void ae_train_run(const ae_params *params, double *theta, ae_track *track, int64_t *learnt_step,
+                  const ae_trace *trace)
 {
     const int P = params->n * params->m + params->n;
     if (params->precision == AE_FLOAT64) {
         double grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-        ae_buffers_f64 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2};
+        double anchor[AE_P_MAX];
+        ae_buffers_f64 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .anchor = anchor,
+                                  .learnt_step = learnt_step};
         ae_train_f64(params, &buffers, track, trace);
         return;
     }
     float state[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+    double anchor[AE_P_MAX];
     for (int e = 0; e < P; e++) state[e] = (float)theta[e];
-    ae_buffers_f32 buffers = {.theta = state, .grad = grad, .s1 = s1, .s2 = s2};
+    ae_buffers_f32 buffers = {.theta = state, .grad = grad, .s1 = s1, .s2 = s2, .anchor = anchor,
+                              .learnt_step = learnt_step};
     ae_train_f32(params, &buffers, track, trace);
     for (int e = 0; e < P; e++) theta[e] = state[e];
 }
 
 void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta, const ae_track *track,
-                  const ae_summary *sum, const double *recon, const double *norm)
+                  const ae_summary *sum, const double *recon, const double *norm, const int64_t *learnt_step)
 {
     const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
+    /* a diverged run is neither frozen nor learnt: its escape times say -1 (its last checks' may not) */
+    const int diverged = sum->outcome == AE_OUT_DIVERGED;
     res->outcome[slot] = (int8_t)sum->outcome;
     res->recovered[slot] = (uint8_t)sum->recovered;
     res->converged[slot] = (uint8_t)sum->converged;
+    res->frozen[slot] = (uint8_t)(track->frozen && !diverged);
     res->n_learnt[slot] = (int16_t)sum->n_learnt;
     res->radius_levels[slot] = (int16_t)sum->radius_levels;
     res->plateau_kind[slot] = (int8_t)track->plateau_kind;
@@ -109,7 +117,8 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
     res->recovery_step[slot] = track->recovery_step;
     res->first_perfect_step[slot] = track->first_perfect_step;
     res->diverged_step[slot] = track->diverged_step;
-    if (sum->outcome == AE_OUT_DIVERGED && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
+    if (diverged && track->diverged_step < 0) res->diverged_step[slot] = params->steps;
+    res->intervened_step[slot] = track->intervened_step;
     res->loss[slot] = sum->loss;
     res->loss_change[slot] = sum->loss_change;
     res->tilt[slot] = sum->tilt;
@@ -133,6 +142,7 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
     for (int i = 0; i < n_max; i++) {
         uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
         res->recon[at] = i < n ? recon[i] : NAN;
+        res->learnt_step[at] = i >= n ? -2 : diverged || !learnt_step ? -1 : learnt_step[i]; /* -2: the fill */
         res->norm[at] = i < n ? norm[i] : NAN;
         res->b_final[at] = i < n ? theta[n * m + i] : NAN;
         for (int k = 0; k < m_max; k++)
@@ -159,7 +169,7 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
     double recon[AE_N_MAX], norm[AE_N_MAX];
     ae_summary sum;
     ae_summarize_run(params, theta, track, recon, norm, &sum);
-    ae_store_run(res, slot, params, theta, track, &sum, recon, norm);
+    ae_store_run(res, slot, params, theta, track, &sum, recon, norm, track->learnt_step);
 }
 
 void ae_record_twin(ae_results *res, uint64_t slot, const ae_config *cfg, const ae_params *params, const double *theta,
@@ -224,12 +234,13 @@ void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
         double theta[AE_P_MAX];
         ae_params p;
         ae_track track;
+        int64_t learnt_step[AE_N_MAX];
         double *loss = traj->loss + k * points;
         for (uint64_t t = 0; t < points; t++) loss[t] = NAN;
         for (uint64_t e = 0; e < points * AE_P_MAX; e++) trace_theta[e] = NAN;
         ae_prepare_run(job, traj->runs[k], 0, &p, theta);
         ae_trace trace = {traj->every, loss, trace_theta};
-        ae_train_run(&p, theta, &track, &trace);
+        ae_train_run(&p, theta, &track, learnt_step, &trace);
         const uint64_t n = (uint64_t)p.n, m = (uint64_t)p.m, P = n * m + n;
         for (uint64_t t = 0; t < points; t++)
             for (uint64_t i = 0; i < n_max; i++) {

@@ -107,16 +107,17 @@ static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uin
     }
 #pragma omp parallel num_threads(cpu->threads)
     {
-        double *work = ae_xmalloc(5 * CPU_LANES * AE_P_MAX * sizeof(double)); /* either precision's arrays */
+        /* either precision's five arrays, then the anchor states (double in both) */
+        double *work = ae_xmalloc(6 * CPU_LANES * AE_P_MAX * sizeof(double)), *anchor = work + 5 * CPU_LANES * AE_P_MAX;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t g = 0; g < n_groups; g++) {
             ae_params params;
             uint64_t base;
             ae_grid_run(job->grid, groups[g].first, &params, &base);
             if (params.precision == AE_FLOAT64)
-                train_group_f64(cpu, job, groups[g], groups[g].first - first, res, work);
+                train_group_f64(cpu, job, groups[g], groups[g].first - first, res, work, anchor);
             else
-                train_group_f32(cpu, job, groups[g], groups[g].first - first, res, (float *)(void *)work);
+                train_group_f32(cpu, job, groups[g], groups[g].first - first, res, (float *)(void *)work, anchor);
         }
         free(work);
     }

@@ -37,6 +37,8 @@ typedef struct {
     ae_params *d_params, *h_params;
     uint32_t *d_base, *h_base, *d_order, *h_order;
     double *d_theta, *h_theta, *d_recon, *h_recon, *d_norm, *h_norm; /* either precision's values, widened */
+    double *d_anchor;                 /* the states at the anchor step, for `frozen` (device only) */
+    int64_t *d_learnt, *h_learnt;     /* each feature's learnt_step */
     ae_track *d_track, *h_track;
     ae_summary *d_summary, *h_summary;
     /* per job */
@@ -72,6 +74,8 @@ static int free_buffers(cuda_backend *c, ae_error *err)
     rc |= free_device(&c->d_theta, err), rc |= free_host(&c->h_theta, err);
     rc |= free_device(&c->d_recon, err), rc |= free_host(&c->h_recon, err);
     rc |= free_device(&c->d_norm, err), rc |= free_host(&c->h_norm, err);
+    rc |= free_device(&c->d_anchor, err);
+    rc |= free_device(&c->d_learnt, err), rc |= free_host(&c->h_learnt, err);
     rc |= free_device(&c->d_track, err), rc |= free_host(&c->h_track, err);
     rc |= free_device(&c->d_summary, err), rc |= free_host(&c->h_summary, err);
     c->capacity = 0;
@@ -82,7 +86,7 @@ static int free_buffers(cuda_backend *c, ae_error *err)
 static size_t bytes_per_run(int stride_theta, int stride_feature)
 {
     return sizeof(ae_params) + 2 * sizeof(uint32_t) + sizeof(ae_track) + sizeof(ae_summary) +
-           ((size_t)stride_theta + 2 * (size_t)stride_feature) * sizeof(double);
+           (2 * (size_t)stride_theta + 3 * (size_t)stride_feature) * sizeof(double); /* anchor; learnt_step */
 }
 
 /* Makes the buffers hold at least min(want, what fits) runs of these strides; the
@@ -112,6 +116,8 @@ static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int
         cudaCheck(cudaMalloc((void **)&c->d_theta, theta * sizeof(double)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_recon, feature * sizeof(double)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_norm, feature * sizeof(double)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_anchor, theta * sizeof(double)), err) ||
+        cudaCheck(cudaMalloc((void **)&c->d_learnt, feature * sizeof(int64_t)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_track, runs * sizeof(ae_track)), err) ||
         cudaCheck(cudaMalloc((void **)&c->d_summary, runs * sizeof(ae_summary)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_params, runs * sizeof(ae_params)), err) ||
@@ -120,6 +126,7 @@ static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int
         cudaCheck(cudaMallocHost((void **)&c->h_theta, theta * sizeof(double)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_recon, feature * sizeof(double)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_norm, feature * sizeof(double)), err) ||
+        cudaCheck(cudaMallocHost((void **)&c->h_learnt, feature * sizeof(int64_t)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_track, runs * sizeof(ae_track)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_summary, runs * sizeof(ae_summary)), err)) {
         free_buffers(c, NULL); /* the first failure's message stays in err */
@@ -227,6 +234,8 @@ static aek_batch chunk_batch(const cuda_backend *c, const ae_job *job, uint64_t 
         .summary = c->d_summary,
         .recon = c->d_recon,
         .norm = c->d_norm,
+        .anchor = c->d_anchor,
+        .learnt_step = c->d_learnt,
     };
 }
 
@@ -245,6 +254,7 @@ static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
         cudaCheck(cudaMemcpyAsync(c->h_theta, c->d_theta, theta * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_recon, c->d_recon, feature * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_norm, c->d_norm, feature * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
+        cudaCheck(cudaMemcpyAsync(c->h_learnt, c->d_learnt, feature * sizeof(int64_t), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_track, c->d_track, runs * sizeof(ae_track), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_summary, c->d_summary, runs * sizeof(ae_summary), cudaMemcpyDeviceToHost,
                                   0), err) ||
@@ -277,7 +287,7 @@ static int store_chunk(const cuda_backend *c, const ae_job *job, uint64_t first,
         }
         const double *theta_r = c->h_theta + r * c->stride_theta;
         ae_store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
-                     c->h_norm + r * c->stride_feature);
+                     c->h_norm + r * c->stride_feature, c->h_learnt + r * c->stride_feature);
         if (twins)
             ae_record_twin(res, slot0 + (uint64_t)r, job->cfg, p, theta_r, &c->h_track[r],
                            c->h_theta + (runs + r) * c->stride_theta, &c->h_summary[runs + r]);

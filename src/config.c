@@ -26,6 +26,7 @@
 static const char *const scheme_names[] = {"xavier_normal", "normal", "uniform", "file", "ideal_failure", NULL};
 static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const intervene_names[] = {"none", "anthropic", "repulsor", "gap", NULL};
+static const char *const when_names[] = {"step", "plateau", NULL}; /* ae_intervene_when */
 static const char *const precision_names[] = {"float32", "float64", NULL};
 /* outcome.hessian: ae_hessian_mode; a libconfig boolean reads as "false" or "true" (parse_value) */
 static const char *const hessian_names[] = {"auto", "false", "true", NULL};
@@ -73,6 +74,8 @@ static const ae_setting settings[] = {
      "bias perturbation delta"},
     {"intervene.method", "intervention", AE_SET_ENUM, FIELD(intervene), 0, 3, intervene_names, "1",
      "resampling of unlearnt features"},
+    {"intervene.when", "when", AE_SET_ENUM, FIELD(intervene_when), 0, 1, when_names, "1",
+     "step: at intervene.at_step; plateau: at the run's first check on a plateau (>= train.plateau_steps), once"},
     {"intervene.at_step", "at_step", AE_SET_INT64, FIELD(intervene_at_step), 0, BIG, NULL, "step",
      "step the resampling happens at"},
     {"intervene.scale", "scale", AE_SET_REAL, FIELD(intervene_scale), 0, 1e3, NULL, "1",
@@ -99,7 +102,7 @@ static const ae_params default_params = {
      * the census populations by that physics (README.md, "Tilt threshold") */
     .outcome_window = 1000, .outcome_tol = 3e-3, .tilt_max = 0.5, .live_min = 0.9,
     .hessian = AE_HESSIAN_AUTO, .hessian_tol = 1e-9, .bias_delta = 0.0,
-    .intervene = AE_INTERVENE_NONE, .intervene_at_step = 0, .intervene_scale = 0.0, .intervene_delta = 0.0,
+    .intervene = AE_INTERVENE_NONE, .intervene_when = AE_WHEN_STEP, .intervene_at_step = 0, .intervene_scale = 0.0, .intervene_delta = 0.0,
     .intervene_noise = 1e-3, .twin_eps = 0.0, .twin_renorm_every = 100,
 };
 

@@ -140,6 +140,7 @@ static const struct {
     {"noise", "intervention", "intervene.method", " repulsor gap "},
     {"scale", "intervention", "intervene.method", " anthropic repulsor gap "},
     {"at_step", "intervention", "intervene.method", " anthropic repulsor gap "},
+    {"when", "intervention", "intervene.method", " anthropic repulsor gap "},
     {"momentum", "optimizer", "train.optimizer", " sgd "},
     {"beta1", "optimizer", "train.optimizer", " adam adamw "},
     {"beta2", "optimizer", "train.optimizer", " adam adamw "},

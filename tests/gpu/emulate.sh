@@ -34,7 +34,7 @@ for name in small chaos file intervene twin twin_setting gap precision warp warp
     [ "$name" = file ] && set_file=(--set "init.file=$tmp/chaos-cpu.h5")
     "$EMU/aesweep" run "tests/gpu/$name.cfg" -o "$tmp/$name-cpu.h5" --backend cpu --quiet "${set_file[@]}"
     for kernel in 0 1 2 3; do
-        AEK_EMU_FREE_BYTES=30000 "$EMU/aesweep" run "tests/gpu/$name.cfg" \
+        AEK_EMU_FREE_BYTES=48000 "$EMU/aesweep" run "tests/gpu/$name.cfg" \
             -o "$tmp/$name-cuda$kernel.h5" --backend cuda --kernel "$kernel" --quiet "${set_file[@]}"
         "$PYTHON" tests/gpu/compare.py --exact --close min_gap=0 "$tmp/$name-cpu.h5" "$tmp/$name-cuda$kernel.h5"
     done

@@ -103,6 +103,7 @@ typedef struct {
     double *theta, *recon, *norm; /* either precision's values, widened */
     ae_track *track;
     ae_summary *summary;
+    int64_t *learnt, *want_learnt; /* [count][stride_feature] learnt_step: the device's, the CPU path's */
 } batch;
 
 static batch batch_new(uint32_t count, int n_max, int m_max)
@@ -119,7 +120,10 @@ static batch batch_new(uint32_t count, int n_max, int m_max)
     b.norm = calloc((size_t)count * b.stride_feature, sizeof(double));
     b.track = calloc(count, sizeof(ae_track));
     b.summary = calloc(count, sizeof(ae_summary));
-    if (!b.params || !b.base || !b.theta || !b.recon || !b.norm || !b.track || !b.summary) {
+    b.learnt = calloc((size_t)count * b.stride_feature, sizeof(int64_t));
+    b.want_learnt = calloc((size_t)count * b.stride_feature, sizeof(int64_t));
+    if (!b.params || !b.base || !b.theta || !b.recon || !b.norm || !b.track || !b.summary || !b.learnt ||
+        !b.want_learnt) {
         fprintf(stderr, "test_gpu: out of memory\n");
         exit(1);
     }
@@ -129,7 +133,7 @@ static batch batch_new(uint32_t count, int n_max, int m_max)
 static void batch_free(batch *b)
 {
     free(b->params), free(b->base), free(b->theta), free(b->recon), free(b->norm), free(b->track),
-        free(b->summary);
+        free(b->summary), free(b->learnt), free(b->want_learnt);
 }
 
 static void *upload(const void *host, size_t bytes)
@@ -165,6 +169,8 @@ static void batch_run_device(batch *b, int variant)
         .summary = upload(NULL, n * sizeof(ae_summary)),
         .recon = upload(NULL, feature * sizeof(double)),
         .norm = upload(NULL, feature * sizeof(double)),
+        .anchor = upload(NULL, theta * sizeof(double)),
+        .learnt_step = upload(NULL, feature * sizeof(int64_t)),
     };
     uint32_t *order = calloc(n ? n : 1, sizeof(uint32_t));
     must(cudaCheck(cudaMemset(bt.summary, 0xff, n * sizeof(ae_summary)), &gpu_err)); /* outcome -1: not trained */
@@ -179,8 +185,12 @@ static void batch_run_device(batch *b, int variant)
     must(cudaCheck(cudaMemcpy(b->norm, bt.norm, feature * sizeof(double), cudaMemcpyDeviceToHost), &gpu_err));
     must(cudaCheck(cudaMemcpy(b->track, bt.track, n * sizeof(ae_track), cudaMemcpyDeviceToHost), &gpu_err));
     must(cudaCheck(cudaMemcpy(b->summary, bt.summary, n * sizeof(ae_summary), cudaMemcpyDeviceToHost), &gpu_err));
+    if (variant >= 0)
+        must(cudaCheck(cudaMemcpy(b->learnt, bt.learnt_step, feature * sizeof(int64_t), cudaMemcpyDeviceToHost),
+                       &gpu_err));
     void *device[] = {(void *)bt.params, (void *)bt.base, (void *)bt.base_W, (void *)bt.base_b,
-                      (void *)bt.perturb_features, bt.order, bt.theta, bt.track, bt.summary, bt.recon, bt.norm};
+                      (void *)bt.perturb_features, bt.order, bt.theta, bt.track, bt.summary, bt.recon, bt.norm,
+                      bt.anchor, bt.learnt_step};
     for (size_t k = 0; k < sizeof device / sizeof device[0]; k++) must(cudaCheck(cudaFree(device[k]), &gpu_err));
     free(order);
 }
@@ -197,13 +207,13 @@ static void host_init(const batch *b, uint32_t r, double *theta)
     ae_init_run(p, base_W, base_b, b->perturb_kind, b->features, b->n_features, theta);
 }
 
-/* The CPU path: final theta [count][stride_theta] and tracks of every run. */
+/* The CPU path: final theta [count][stride_theta], tracks and learnt_step of every run. */
 static void batch_run_host(const batch *b, double *theta, ae_track *track)
 {
     for (uint32_t r = 0; r < b->count; r++) {
         double *t = theta + (size_t)r * b->stride_theta;
         host_init(b, r, t);
-        ae_train_run(&b->params[r], t, &track[r], NULL);
+        ae_train_run(&b->params[r], t, &track[r], b->want_learnt + (size_t)r * b->stride_feature, NULL);
     }
 }
 
@@ -306,7 +316,7 @@ static void compare_runs(const char *what, const batch *b, const double *want, c
                          const uint8_t *skip)
 {
     double *rel = calloc(b->count, sizeof(double));
-    int count = 0, identical = 0, untrained = 0, outcome_agree = 0, metrics_agree = 0, compared = 0;
+    int count = 0, identical = 0, untrained = 0, outcome_agree = 0, metrics_agree = 0, compared = 0, track_agree = 0;
     for (uint32_t r = 0; r < b->count; r++) {
         const ae_params *p = &b->params[r];
         const int n = p->n, m = p->m;
@@ -339,6 +349,11 @@ static void compare_runs(const char *what, const batch *b, const double *want, c
                          (cpu_track->diverged_step >= 0) == (got_track->diverged_step >= 0) &&
                          cpu_track->plateau_kind == got_track->plateau_kind &&
                          cpu_track->plateau_unlearnt == got_track->plateau_unlearnt;
+        int same_track = cpu_track->frozen == got_track->frozen &&
+                         cpu_track->intervened_step == got_track->intervened_step;
+        for (int i = 0; i < n; i++)
+            same_track &= b->learnt[(size_t)r * b->stride_feature + i] == b->want_learnt[(size_t)r * b->stride_feature + i];
+        track_agree += same_track;
     }
     qsort(rel, (size_t)count, sizeof(double), compare_double);
     double median = count ? rel[count / 2] : 0, p99 = count ? rel[(size_t)(0.99 * (count - 1))] : 0;
@@ -353,6 +368,9 @@ static void compare_runs(const char *what, const batch *b, const double *want, c
     check(outcome_agree >= 0.99 * compared,
           "%s: outcome, recovered, plateau kind and size equal to the CPU's in %d of %d runs (>= 99 %%)", what,
           outcome_agree, compared);
+    check(track_agree >= (emulated ? compared : 0.99 * compared),
+          "%s: frozen, intervened_step and every learnt_step equal to the CPU's in %d of %d runs (%s)", what,
+          track_agree, compared, emulated ? "all: emulated" : ">= 99 %");
     const int trained = (int)b->count - untrained;
     check(metrics_agree >= 0.999 * trained,
           "%s: on-device metrics equal the host's ae_summarize in %d of %d runs (>= 99.9 %%)", what, metrics_agree,

@@ -425,7 +425,7 @@ static int summarize_as(const ae_params *p, const float *theta, double anchor_sc
     double recon[AE_N_MAX], norm[AE_N_MAX];
     float scratch[AE_N_MAX];
     ae_track track;
-    ae_track_reset(p, &track);
+    ae_track_reset(p, &track, NULL);
     track.loss_anchor = (float)(ae_loss_f32(p->n, p->m, theta, theta + p->n * p->m) * anchor_scale);
     ae_summarize_f32(p, theta, &track, recon, norm, scratch, out);
     return 0;
@@ -533,12 +533,12 @@ typedef struct {
 
 static void track_phases(const ae_params *p, ae_track *track, const track_phase *phases, int count)
 {
-    ae_track_reset(p, track);
+    ae_track_reset(p, track, NULL);
     int64_t from = 0;
     for (int k = 0; k < count; k++) {
         for (int64_t step = from; step <= phases[k].until; step += p->check_every)
             ae_track_step_f32(p, track, step, (float)(phases[k].loss + phases[k].slope * (double)(step - from)), 1,
-                          phases[k].state);
+                              phases[k].state, NULL);
         from = phases[k].until + p->check_every;
     }
 }
@@ -610,9 +610,9 @@ static int test_plateau_detection(void)
     /* a window that is not a multiple of check_every (250) reaches back to the check
      * before it (300 steps): a loss bump at 800 breaks the row at 800 and at 1100 */
     p.outcome_window = 250;
-    ae_track_reset(&p, &t);
+    ae_track_reset(&p, &t, NULL);
     for (int64_t step = 0; step <= 1200; step += 100) {
-        ae_track_step_f32(&p, &t, step, step == 800 ? 0.04f : 0.02f, 1, symmetric);
+        ae_track_step_f32(&p, &t, step, step == 800 ? 0.04f : 0.02f, 1, symmetric, NULL);
         if (step == 1000) CHECK(t.row_start == 900, "row at 1000 starts %lld", (long long)t.row_start);
         if (step == 1100) CHECK(t.row_start == -1, "row at 1100 starts %lld", (long long)t.row_start);
     }
@@ -626,19 +626,19 @@ static int test_convergence_anchor(void)
     ae_params p = outcome_params(7);
     p.steps = 5050, p.outcome_window = 1000;
     ae_track t;
-    ae_track_reset(&p, &t);
+    ae_track_reset(&p, &t, NULL);
     int64_t next = 0, events = 0;
     for (int64_t step = 0; step <= p.steps; step++) {
         if (step != next) continue;
         float state[AE_P_MAX];
         regular_polygon(7, state);
-        next = ae_track_step_f32(&p, &t, step, (float)step, 1, state);
+        next = ae_track_step_f32(&p, &t, step, (float)step, 1, state, NULL);
         events++;
     }
     CHECK(t.loss_anchor == 4050.0f, "anchor %g", t.loss_anchor);
     CHECK(events == 51 + 1 + 1, "events %lld (checks 0..5000, the anchor, the end)", (long long)events);
     p.steps = 300; /* fewer steps than the window: all steps */
-    ae_track_reset(&p, &t);
+    ae_track_reset(&p, &t, NULL);
     CHECK(t.anchor_step == 0, "anchor step %lld", (long long)t.anchor_step);
     return 0;
 }
@@ -726,7 +726,7 @@ static int test_divergence_stops_the_run(void)
 static int test_lanes_match_single_runs(void)
 {
     static float theta[TEST_LANES * AE_P_MAX], grad[TEST_LANES * AE_P_MAX], s1[TEST_LANES * AE_P_MAX],
-        s2[TEST_LANES * AE_P_MAX], frozen[TEST_LANES * AE_P_MAX];
+        s2[TEST_LANES * AE_P_MAX], broken[TEST_LANES * AE_P_MAX];
     const int shapes[][2] = {{7, 2}, {3, 1}, {16, 3}, {5, 2}};
     for (int optimizer = AE_OPT_SGD; optimizer <= AE_OPT_ADAMW; optimizer++)
         for (size_t shape = 0; shape < sizeof shapes / sizeof shapes[0]; shape++) {
@@ -747,7 +747,7 @@ static int test_lanes_match_single_runs(void)
                 ae_init_state_f32(&params[l], NULL, NULL, one);
                 for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
             }
-            ae_buffers_f32 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .frozen = frozen};
+            ae_buffers_f32 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .broken = broken};
             if (m == 2)
                 ae_train_test_lanes_m2(lanes, &buffers, tracks, NULL);
             else
@@ -794,7 +794,7 @@ static int test_lanes_match_single_runs(void)
 static int test_float64_instances(void)
 {
     static double theta[TEST_LANES * AE_P_MAX], grad[TEST_LANES * AE_P_MAX], s1[TEST_LANES * AE_P_MAX],
-        s2[TEST_LANES * AE_P_MAX], frozen[TEST_LANES * AE_P_MAX];
+        s2[TEST_LANES * AE_P_MAX], broken[TEST_LANES * AE_P_MAX];
     const int n = 6, m = 3, P = n * m + n;
     for (int optimizer = AE_OPT_SGD; optimizer <= AE_OPT_ADAMW; optimizer++) {
         ae_params params[TEST_LANES];
@@ -810,7 +810,7 @@ static int test_float64_instances(void)
             ae_init_state_f64(&params[l], NULL, NULL, one);
             for (int e = 0; e < P; e++) theta[e * TEST_LANES + l] = one[e];
         }
-        ae_buffers_f64 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .frozen = frozen};
+        ae_buffers_f64 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .broken = broken};
         ae_train_test_lanes_f64(lanes, &buffers, tracks, NULL);
         for (int l = 0; l < TEST_LANES; l++) {
             double alone[AE_P_MAX], g[AE_P_MAX], a1[AE_P_MAX], a2[AE_P_MAX];
@@ -841,22 +841,21 @@ static int test_float64_instances(void)
         CHECK(same, "scheme %d: the float64 start rounded to float is the float32 start", scheme);
         CHECK(!exact, "scheme %d: the float64 start has more digits than float", scheme);
     }
-    ae_params raw, rounded;
+    /* A float32 run gets its settings rounded to float once, where the grid hands them out
+     * (ae_grid_run), not inside the math: GCC 12's SLP vectoriser was seen to drop a
+     * (double)(float) round trip inside the inlined training loop of this very file. */
+    ae_params raw, rounded, twice;
     ae_params_defaults(&raw);
-    raw.lr = 0.0123456789, raw.weight_decay = 0.0314159, raw.steps = 300;
+    raw.lr = 0.0123456789, raw.weight_decay = 0.0314159, raw.beta2 = 0.9990001, raw.steps = 300;
     rounded = raw;
     ae_params_round_to_precision(&rounded);
+    twice = rounded;
+    ae_params_round_to_precision(&twice);
     CHECK(rounded.lr == (double)(float)raw.lr && rounded.lr != raw.lr, "rounded lr %.17g", rounded.lr);
-    float a[AE_P_MAX], b[AE_P_MAX], g[AE_P_MAX], m1[AE_P_MAX], m2[AE_P_MAX];
-    ae_track track;
-    ae_buffers_f32 buf_a = {.theta = a, .grad = g, .s1 = m1, .s2 = m2};
-    ae_buffers_f32 buf_b = {.theta = b, .grad = g, .s1 = m1, .s2 = m2};
-    ae_init_state_f32(&raw, NULL, NULL, a);
-    ae_train_f32(&raw, &buf_a, &track, NULL);
-    ae_init_state_f32(&rounded, NULL, NULL, b);
-    ae_train_f32(&rounded, &buf_b, &track, NULL);
-    CHECK(memcmp(a, b, sizeof(float) * (size_t)(raw.n * raw.m + raw.n)) == 0,
-          "a float32 run computes the same from double settings and from their float roundings");
+    CHECK(rounded.beta2 == (double)(float)raw.beta2 && rounded.weight_decay == (double)(float)raw.weight_decay,
+          "every real setting is rounded");
+    CHECK(memcmp(&rounded, &twice, sizeof rounded) == 0, "rounding rounded settings changes nothing");
+    CHECK(rounded.hessian_tol == raw.hessian_tol, "the float64 stability's tolerance is not rounded");
     return 0;
 }
 
@@ -1147,14 +1146,14 @@ static int test_lyapunov_of_a_stable_run(void)
     const double want = log(sgd_step_spectral_radius(&p, theta, slowest));
     CHECK(want < -1e-3, "the minimum is not strict: ln rho = %g", want);
     for (int renorm = 0; renorm <= 100; renorm += 100) {
-        float pair[2 * AE_P_MAX], g2[2 * AE_P_MAX], a1[2 * AE_P_MAX], a2[2 * AE_P_MAX], frozen[2 * AE_P_MAX];
+        float pair[2 * AE_P_MAX], g2[2 * AE_P_MAX], a1[2 * AE_P_MAX], a2[2 * AE_P_MAX], broken[2 * AE_P_MAX];
         for (int e = 0; e < 4; e++) pair[2 * e] = theta[e], pair[2 * e + 1] = (float)(theta[e] + 1e-3 * slowest[e]);
         if (renorm) { /* a random direction instead: the renormalisations align it */
             for (int e = 0; e < 4; e++) pair[2 * e + 1] = theta[e];
             ae_twin_perturb_f32(&p, 2, 1, pair);
         }
         p.steps = renorm ? 2000 : 100;
-        ae_buffers_f32 buf = {.theta = pair, .grad = g2, .s1 = a1, .s2 = a2, .frozen = frozen, .twin_renorm = renorm};
+        ae_buffers_f32 buf = {.theta = pair, .grad = g2, .s1 = a1, .s2 = a2, .broken = broken, .twin_renorm = renorm};
         const ae_params *lanes[2] = {&p, &p};
         ae_train_pair(lanes, &buf, track, NULL);
         double d2 = 0;
