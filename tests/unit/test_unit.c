@@ -860,6 +860,138 @@ static int test_float64_instances(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* frozen, learnt_step, intervene.when = "plateau": against their definitions */
+/* ------------------------------------------------------------------------ */
+
+/* A float32 ideal failure under plain SGD at a learning rate whose every update of the
+ * learnt features rounds away (turned, so that no component is zero: a zero W component
+ * of a learnt feature still creeps at lr 1e-9, so that run is rightly not frozen): frozen in float32.  The same state and settings in float64
+ * move (not frozen); a state whose gradient is exactly zero (W = 0, b = 0: every ReLU at
+ * its kink) is at rest, not frozen; and ae_track_frozen's rule itself: a dead feature's
+ * drift does not count, a learnt feature's last bit or sign of zero does. */
+/* The ideal failure of p turned by 0.3 rad: no W component is zero, where any update,
+ * however small, would still change a float. */
+static void ideal_failure_turned(const ae_params *p, double *theta)
+{
+    ae_init_state_f64(p, NULL, NULL, theta);
+    const double c = cos(0.3), s = sin(0.3);
+    for (int i = 0; i < p->n; i++) {
+        const double x = theta[2 * i], y = theta[2 * i + 1];
+        theta[2 * i] = c * x - s * y, theta[2 * i + 1] = s * x + c * y;
+    }
+}
+
+static int test_frozen(void)
+{
+    ae_params p = outcome_params(7);
+    p.lr = 1e-9, p.steps = 3000;
+    double theta[AE_P_MAX];
+    ae_track track;
+    for (int precision = AE_FLOAT32; precision <= AE_FLOAT64; precision++) {
+        p.precision = precision;
+        ideal_failure_turned(&p, theta);
+        ae_train_run(&p, theta, &track, NULL, NULL);
+        CHECK(track.frozen == (precision == AE_FLOAT32), "precision %d: frozen %d", precision, track.frozen);
+    }
+    ae_params rest = p;
+    rest.scheme = AE_INIT_NORMAL, rest.init_std = 0, rest.bias_init = 0, rest.precision = AE_FLOAT32;
+    ae_init_state_f64(&rest, NULL, NULL, theta);
+    ae_train_run(&rest, theta, &track, NULL, NULL);
+    CHECK(track.frozen == 0, "a zero-gradient state is at rest, not frozen");
+    /* the rule, on a hand-made float32 ideal failure (its last feature dead) */
+    const int n = 7, m = 2, P = n * m + n;
+    float state[AE_P_MAX], grad[AE_P_MAX];
+    double anchor[AE_P_MAX];
+    p.precision = AE_FLOAT32;
+    ideal_failure_turned(&p, theta);
+    for (int e = 0; e < P; e++) state[e] = (float)theta[e];
+    ae_loss_grad_f32(n, m, state, state + n * m, grad, grad + n * m);
+    for (int e = 0; e < P; e++) anchor[e] = state[e];
+    CHECK(ae_track_frozen_f32(&p, 1, state, grad, anchor) == 1, "unchanged, gradient not zero: frozen");
+    CHECK(ae_track_frozen_f32(&p, 1, state, grad, NULL) == 0, "no anchor: not determined");
+    state[2 * (n - 1)] = nextafterf(state[2 * (n - 1)], 1.0f); /* the dead feature's W drifts by one ulp */
+    CHECK(ae_track_frozen_f32(&p, 1, state, grad, anchor) == 1, "a dead feature's drift: still frozen");
+    state[2] = nextafterf(state[2], 2.0f); /* learnt feature 1's W moves by one ulp */
+    CHECK(ae_track_frozen_f32(&p, 1, state, grad, anchor) == 0, "a learnt feature moved: not frozen");
+    state[2] = (float)anchor[2];
+    for (int e = 0; e < P; e++) grad[e] = 0;
+    CHECK(ae_track_frozen_f32(&p, 1, state, grad, anchor) == 0, "zero gradient: at rest, not frozen");
+    return 0;
+}
+
+/* learnt_step[i] is the first check of the final row of checks at which feature i is
+ * learnt (Y_ii >= 0.5), -1 if unlearnt at T: recomputed here from the states at every
+ * check, each a run trained to that check (training is deterministic). */
+static int test_learnt_step(void)
+{
+    ae_params p;
+    ae_params_defaults(&p);
+    p.n = 6, p.m = 2, p.seed = 3, p.steps = 3000, p.check_every = 100, p.precision = AE_FLOAT64;
+    double theta[AE_P_MAX];
+    int64_t got[AE_N_MAX], want[AE_N_MAX];
+    ae_track track;
+    ae_init_state_f64(&p, NULL, NULL, theta);
+    ae_train_run(&p, theta, &track, got, NULL);
+    for (int i = 0; i < p.n; i++) want[i] = -1;
+    int learnt_some = 0;
+    for (int64_t step = 0; step <= p.steps; step += p.check_every) {
+        ae_params upto = p;
+        upto.steps = step;
+        ae_track scratch;
+        ae_init_state_f64(&upto, NULL, NULL, theta);
+        ae_train_run(&upto, theta, &scratch, NULL, NULL);
+        for (int i = 0; i < p.n; i++) {
+            const int learnt = ae_recon_f64(p.m, theta + i * p.m, theta[p.n * p.m + i]) >= AE_LEARNT_THRESHOLD;
+            want[i] = !learnt ? -1 : want[i] < 0 ? step : want[i];
+        }
+    }
+    for (int i = 0; i < p.n; i++) {
+        CHECK(got[i] == want[i], "feature %d: learnt_step %lld, from the checks' states %lld", i, (long long)got[i],
+              (long long)want[i]);
+        learnt_some |= want[i] > 0;
+    }
+    CHECK(learnt_some, "some feature is learnt after the start (the test sees an escape time)");
+    return 0;
+}
+
+/* intervene.when = "plateau": the intervention comes at the check that records the run's
+ * first plateau (plateau_start + plateau_steps, on the check grid) and intervened_step says
+ * so; a run that never plateaus is bit for bit the run without intervention, -1; at_step
+ * records at_step. */
+static int test_intervene_on_plateau(void)
+{
+    ae_params p = outcome_params(7);
+    p.precision = AE_FLOAT64, p.steps = 6000, p.intervene = AE_INTERVENE_REPULSOR, p.intervene_when = AE_WHEN_PLATEAU;
+    double theta[AE_P_MAX], plain[AE_P_MAX];
+    ae_track track, none;
+    ae_init_state_f64(&p, NULL, NULL, theta);
+    ae_train_run(&p, theta, &track, NULL, NULL);
+    CHECK(track.plateau_start == 0, "the ideal failure plateaus from the start (%lld)", (long long)track.plateau_start);
+    CHECK(track.intervened_step == p.plateau_steps, "intervened at the first plateau check: %lld, want %lld",
+          (long long)track.intervened_step, (long long)p.plateau_steps);
+    ae_params at = p;
+    at.intervene_when = AE_WHEN_STEP, at.intervene_at_step = p.plateau_steps;
+    ae_init_state_f64(&at, NULL, NULL, plain);
+    ae_train_run(&at, plain, &none, NULL, NULL);
+    CHECK(none.intervened_step == at.intervene_at_step, "at_step: intervened_step %lld", (long long)none.intervened_step);
+    CHECK(memcmp(theta, plain, sizeof(double) * 21) == 0, "on the plateau check = at that step, bit for bit");
+    ae_params fresh;
+    ae_params_defaults(&fresh);
+    fresh.n = 5, fresh.m = 2, fresh.seed = 1, fresh.steps = 3000, fresh.precision = AE_FLOAT64;
+    fresh.intervene = AE_INTERVENE_REPULSOR, fresh.intervene_when = AE_WHEN_PLATEAU;
+    ae_params without = fresh;
+    without.intervene = AE_INTERVENE_NONE;
+    ae_init_state_f64(&fresh, NULL, NULL, theta);
+    ae_train_run(&fresh, theta, &track, NULL, NULL);
+    ae_init_state_f64(&without, NULL, NULL, plain);
+    ae_train_run(&without, plain, &none, NULL, NULL);
+    CHECK(track.plateau_start < 0 && track.intervened_step == -1, "no plateau: no intervention (plateau %lld, at %lld)",
+          (long long)track.plateau_start, (long long)track.intervened_step);
+    CHECK(memcmp(theta, plain, sizeof(double) * 15) == 0, "no plateau: bit for bit the run without intervention");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Interventions on a hand-built failure state, against their definitions     */
 /* ------------------------------------------------------------------------ */
 
@@ -1418,6 +1550,9 @@ static const struct {
     {"hessian_at_a_kink", test_hessian_at_a_kink},
     {"spectrum_of_a_perfect_polygon", test_spectrum_of_a_perfect_polygon},
     {"spectrum_of_the_ideal_failure", test_spectrum_of_the_ideal_failure},
+    {"frozen", test_frozen},
+    {"learnt_step", test_learnt_step},
+    {"intervene_on_plateau", test_intervene_on_plateau},
 };
 
 int main(void)
