@@ -224,8 +224,9 @@ static void print_header(const char *first)
     printf("  %-22s  %-13s %-13s\n", "fires_on_every_input", "sym_plateaus", "pin_plateaus");
 }
 
-/* A per-run variable read as int8 (NULL when the file has none: older files). */
-static int8_t *read_runs_i8(hid_t file, const char *name, uint64_t total)
+/* A per-run variable read as `mem` values of `size` bytes (NULL when the file has none:
+ * older files, or output.fields left it out). */
+static void *read_runs(hid_t file, const char *name, uint64_t total, hid_t mem, size_t size)
 {
     hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
     if (ds < 0) return NULL;
@@ -236,10 +237,15 @@ static int8_t *read_runs_i8(hid_t file, const char *name, uint64_t total)
         H5Dclose(ds);
         return NULL;
     }
-    int8_t *data = ae_xmalloc(total);
-    if (H5Dread(ds, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) free(data), data = NULL;
+    void *data = ae_xmalloc(total * size);
+    if (H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) free(data), data = NULL;
     H5Dclose(ds);
     return data;
+}
+
+static int8_t *read_runs_i8(hid_t file, const char *name, uint64_t total)
+{
+    return read_runs(file, name, total, H5T_NATIVE_INT8, 1);
 }
 
 /* The text of a string attribute of the file (malloc'd), or NULL. */
@@ -292,6 +298,52 @@ static void print_precision(hid_t file, int rank, const hsize_t *dims, const inf
     free(json);
 }
 
+/* What makes the census trustworthy (DESIGN.md section 9), over the runs it counted: per
+ * outcome the runs frozen by rounding, the final states that are saddles (hessian_neg > 0)
+ * or minima, and the frozen saddles, which another precision would carry on; the failures
+ * by their number of unlearnt features, which rescue rates depend on. */
+typedef struct {
+    uint64_t runs[K], frozen[K], saddle[K], minimum[K], frozen_saddle[K], unlearnt[K][4];
+} trust_counts;
+
+static void print_trust(const trust_counts *t, int has_frozen, int has_hessian, int has_unlearnt)
+{
+    printf("\ntrust: of the runs counted above, by outcome\n"
+           "  frozen: every update of the learnt features since the anchor step (T - outcome.window)\n"
+           "    rounded away while their gradient is not zero: the run cannot move again in its precision\n"
+           "    (model.precision = \"float64\" tells whether it would); at a minimum that is convergence\n"
+           "    to rounding, harmless; at a saddle it is not\n"
+           "  saddle / minimum: the final state's exact Hessian has negative eigenvalues / none (outcome.hessian);\n"
+           "    fr.saddle: frozen at a saddle, held only by rounding: an arithmetic failure\n"
+           "  unl.1 / unl.2 / unl.>=3: runs of each outcome by their number of unlearnt features\n");
+    printf("  %-22s %8s %8s %8s %8s %8s %8s %8s %8s\n", "outcome", "runs", "frozen", "saddle", "minimum", "fr.saddle",
+           "unl.1", "unl.2", "unl.>=3");
+    for (int k = 0; k < K; k++) {
+        if (!t->runs[k]) continue;
+        printf("  %-22.22s %8llu", ae_outcome_name(k), (unsigned long long)t->runs[k]);
+        const uint64_t values[] = {t->frozen[k],        t->saddle[k],      t->minimum[k], t->frozen_saddle[k],
+                                   t->unlearnt[k][1], t->unlearnt[k][2], t->unlearnt[k][3]};
+        const int shown[] = {has_frozen, has_hessian, has_hessian, has_frozen && has_hessian,
+                             has_unlearnt, has_unlearnt, has_unlearnt};
+        for (int c = 0; c < 7; c++)
+            shown[c] ? printf(" %8llu", (unsigned long long)values[c]) : printf(" %8s", "-");
+        printf("\n");
+    }
+    if (!has_frozen || !has_hessian || !has_unlearnt)
+        printf("  -: the file keeps no %s%s%s\n", has_frozen ? "" : "frozen ", has_hessian ? "" : "hessian_neg ",
+               has_unlearnt ? "" : "n_learnt");
+}
+
+/* n of run `index`: its `n` axis value, else the config's model.n (0: unknown). */
+static int run_n(const uint64_t *index, int rank, const info_axis *axes, const char *json)
+{
+    char value[32] = "";
+    for (int a = 0; a < rank; a++)
+        if (strcmp(axes[a].name, "n") == 0) snprintf(value, sizeof value, "%s", axes[a].labels[index[a]]);
+    if (!value[0]) json_value(json, "model.n", value, sizeof value);
+    return atoi(value);
+}
+
 /* The census: all runs, then by the value of each axis that is not a replicate axis;
  * runs identical by construction counted once; the training horizon named. */
 static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done, uint64_t total, int rank,
@@ -299,6 +351,10 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
 {
     char *json = read_text_attr(file, "config_json"), steps[32];
     int8_t *kind = read_runs_i8(file, "plateau_kind", total), *recovered = read_runs_i8(file, "recovered", total);
+    int8_t *frozen = read_runs_i8(file, "frozen", total), *hessian_neg = read_runs_i8(file, "hessian_neg", total);
+    int32_t *n_learnt = read_runs(file, "n_learnt", total, H5T_NATIVE_INT32, sizeof(int32_t));
+    trust_counts trust;
+    memset(&trust, 0, sizeof trust);
     int replicate[AE_AXES_MAX + 1], steps_axis = -1;
     uint64_t dropped[AE_AXES_MAX + 1] = {0}, index[AE_AXES_MAX + 1];
     census_row all, *by_value[AE_AXES_MAX + 1];
@@ -319,6 +375,13 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
         if (duplicate) continue;
         int k = kind ? kind[r] : 0, rec = recovered ? recovered[r] : 0;
         row_add(&all, outcome[r], k, rec, index, rank, replicate);
+        const int o = outcome[r], n = run_n(index, rank, axes, json);
+        trust.runs[o]++;
+        trust.frozen[o] += frozen && frozen[r] == 1;
+        trust.saddle[o] += hessian_neg && hessian_neg[r] > 0, trust.minimum[o] += hessian_neg && hessian_neg[r] == 0;
+        trust.frozen_saddle[o] += frozen && hessian_neg && frozen[r] == 1 && hessian_neg[r] > 0;
+        const int unlearnt = n_learnt && n > 0 ? n - n_learnt[r] : 0;
+        if (unlearnt > 0) trust.unlearnt[o][unlearnt < 3 ? unlearnt : 3]++;
         for (int a = 0; a < rank; a++) row_add(&by_value[a][index[a]], outcome[r], k, rec, index, rank, replicate);
     }
     json_value(json, "train.steps", steps, sizeof steps);
@@ -342,6 +405,7 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
                !kind && !recovered ? "plateau_kind and recovered" : !kind ? "plateau_kind" : "recovered");
     print_header("");
     print_row("all", &all, has_plateaus);
+    print_trust(&trust, frozen != NULL, hessian_neg != NULL, n_learnt != NULL);
     for (int a = 0; a < rank; a++) {
         if (!replicate[a] && dims[a] > 1) {
             printf("\nby %s\n", axes[a].name);
@@ -356,7 +420,7 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
         }
         free(by_value[a]);
     }
-    free(json), free(kind), free(recovered);
+    free(json), free(kind), free(recovered), free(frozen), free(hessian_neg), free(n_learnt);
 }
 
 /* The grid shape of a file, from `done` and (when the file keeps it) `outcome`, checked
