@@ -39,7 +39,7 @@ typedef struct {
     X(recovered, U8, RUN, 255, "1", "had a plateau and is perfect at the end (1) or not (0)")                     \
     X(converged, U8, RUN, 255, "1", "|loss change| over the last outcome.window steps <= outcome.tol x loss")     \
     X(frozen, U8, RUN, 255, "1",                                                                                  \
-      "W, b at T bit-identical to T - outcome.window while the loss gradient is not zero: updates round away")   \
+      "learnt W_i, b_i at T bit-identical to T - outcome.window, gradient on them not zero: updates round away")  \
     X(n_learnt, I16, RUN, -1, "1", "learnt features (Y_ii >= 0.5)")                                               \
     X(radius_levels, I16, RUN, -1, "1", "distinct norm levels of learnt features")                                \
     X(plateau_kind, I8, RUN, -1, "1", "kind of the longest plateau (flag_meanings)")                              \

@@ -367,8 +367,9 @@ typedef struct {
     int64_t intervened_step;        /* step the intervention changed the state at, -1: none */
     int32_t intervene_due;          /* intervene.when = "plateau": this check recorded the run's
                                        first plateau, so the loop intervenes before its update */
-    int32_t frozen;                 /* theta(T) bit for bit theta(anchor_step) while the loss
-                                       gradient at T is not zero (ae_train, at the end) */
+    int32_t frozen;                 /* the learnt features' W_i, b_i at T bit for bit their values
+                                       at anchor_step while the loss gradient on them is not zero
+                                       (ae_track_frozen, at the end) */
     int64_t *learnt_step;           /* [n] or NULL: the first check of the row of checks, up to
                                        the latest, at which feature i is learnt; -1 while unlearnt */
     double check_loss[AE_TRACK_RING]; /* L at check c (step c * check_every) in [c % AE_TRACK_RING] */

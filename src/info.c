@@ -334,14 +334,12 @@ static void print_trust(const trust_counts *t, int has_frozen, int has_hessian, 
                has_unlearnt ? "" : "n_learnt");
 }
 
-/* n of run `index`: its `n` axis value, else the config's model.n (0: unknown). */
-static int run_n(const uint64_t *index, int rank, const info_axis *axes, const char *json)
+/* The axis named `n`, or -1; without one every run has the config's model.n (0: unknown). */
+static int n_axis_of(int rank, const info_axis *axes)
 {
-    char value[32] = "";
     for (int a = 0; a < rank; a++)
-        if (strcmp(axes[a].name, "n") == 0) snprintf(value, sizeof value, "%s", axes[a].labels[index[a]]);
-    if (!value[0]) json_value(json, "model.n", value, sizeof value);
-    return atoi(value);
+        if (strcmp(axes[a].name, "n") == 0) return a;
+    return -1;
 }
 
 /* The census: all runs, then by the value of each axis that is not a replicate axis;
@@ -355,6 +353,9 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
     int32_t *n_learnt = read_runs(file, "n_learnt", total, H5T_NATIVE_INT32, sizeof(int32_t));
     trust_counts trust;
     memset(&trust, 0, sizeof trust);
+    char config_n_text[32] = "";
+    json_value(json, "model.n", config_n_text, sizeof config_n_text);
+    const int n_axis = n_axis_of(rank, axes), config_n = atoi(config_n_text);
     int replicate[AE_AXES_MAX + 1], steps_axis = -1;
     uint64_t dropped[AE_AXES_MAX + 1] = {0}, index[AE_AXES_MAX + 1];
     census_row all, *by_value[AE_AXES_MAX + 1];
@@ -375,7 +376,7 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
         if (duplicate) continue;
         int k = kind ? kind[r] : 0, rec = recovered ? recovered[r] : 0;
         row_add(&all, outcome[r], k, rec, index, rank, replicate);
-        const int o = outcome[r], n = run_n(index, rank, axes, json);
+        const int o = outcome[r], n = n_axis >= 0 ? atoi(axes[n_axis].labels[index[n_axis]]) : config_n;
         trust.runs[o]++;
         trust.frozen[o] += frozen && frozen[r] == 1;
         trust.saddle[o] += hessian_neg && hessian_neg[r] > 0, trust.minimum[o] += hessian_neg && hessian_neg[r] == 0;
