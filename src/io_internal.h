@@ -18,7 +18,7 @@
 
 /* The variables (the table is in io_write.c) */
 
-typedef enum { VT_I8, VT_U8, VT_I16, VT_I64, VT_REAL } var_type;
+typedef enum { VT_I8, VT_U8, VT_I16, VT_I64, VT_REAL, VT_F64 } var_type;
 
 typedef struct {
     const char *name;

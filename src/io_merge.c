@@ -20,7 +20,7 @@
 
 static size_t type_bytes(var_type type)
 {
-    return type == VT_I8 || type == VT_U8 ? 1 : type == VT_I16 ? 2 : 8; /* I64; REAL, read as double */
+    return type == VT_I8 || type == VT_U8 ? 1 : type == VT_I16 ? 2 : 8; /* I64; REAL and F64, read as double */
 }
 
 /* Copies the records of the runs done in `from` into `into`, variable by variable. */
