@@ -3,6 +3,7 @@
     import aesweep
     ds = aesweep.run("sweeps/quickstart.cfg")          # or libconfig text, or a dict
     aesweep.outcome_census(ds, "lr")                    # a Dataset over (lr, outcome)
+    aesweep.float64_agreement(ds)                       # check.float64: float32 vs float64 outcomes
     print(aesweep.summarize(ds))
 
 `pip install -e .` at the repository root installs this folder (analysis/) as the package
@@ -31,11 +32,15 @@ def __getattr__(name):
     if name == "outcome_census":
         from .census import census
         return census
+    if name == "float64_agreement":
+        from .census import float64_agreement
+        return float64_agreement
     if name == "summarize":
         from .summary import summarize
         return summarize
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["run", "open", "find_engine", "EngineError", "AnalysisError", "outcome_census", "summarize",
+__all__ = ["run", "open", "find_engine", "EngineError", "AnalysisError", "outcome_census", "float64_agreement",
+           "summarize",
            "outcome_classes", "outcome_names"]

@@ -5,7 +5,8 @@
 Draws the outcome fractions (one bar per value of --by, default: the first grid axis;
 `none` for a single bar over all runs; a numeric axis such as the learning rate is drawn
 on its own numeric, log where it spans decades, scale) and prints the table: value,
-finished runs, and per outcome the fraction [lo, hi].
+finished runs, and per outcome the fraction [lo, hi]; where the sweep has a float64 check
+(check.float64), its agreement table too (float64_agreement).
 """
 import numpy as np
 import xarray as xr
@@ -56,6 +57,57 @@ def census(ds, by=None):
     if by:
         out[by].attrs.update(ds[by].attrs)
     return out
+
+
+def float64_agreement(ds):
+    """check.float64's agreement: how often a float32 run's outcome is that of the same run
+    trained again in float64, as a Dataset over `outcome` ("all", then each class: the float32
+    outcome), or None when the file holds no checked run.
+
+    Variables: checked (finished runs with a float64 check), agree, fraction, lo, hi (95 %
+    Wilson interval: the checked runs are a random sample of the grid's float32 runs, so the
+    fraction estimates the whole grid's), and `float64` over (outcome, float64_outcome): how
+    many checked runs of each float32 outcome ended in each class in float64.
+    """
+    if "float64_outcome" not in ds:
+        return None
+    classes = common.outcome_classes(ds)
+    names = [n for _, n in classes]
+    outcome = common.masked(ds, "outcome").values.ravel()
+    checked = ds["float64_outcome"].where(common.done_mask(ds)).values.ravel()
+    picked = np.isfinite(checked) & (checked >= 0) & np.isfinite(outcome)
+    if not picked.any():
+        return None
+    pairs = np.array([[np.sum(picked & (outcome == a) & (checked == b)) for b, _ in classes] for a, _ in classes])
+    total = np.concatenate([[pairs.sum()], pairs.sum(axis=1)])
+    agree = np.concatenate([[np.trace(pairs)], np.diag(pairs)])
+    lo, hi = common.wilson(agree, total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = agree / total
+    rows = ["all"] + names
+    out = xr.Dataset({"checked": ("outcome", total), "agree": ("outcome", agree), "fraction": ("outcome", fraction),
+                      "lo": ("outcome", lo), "hi": ("outcome", hi),
+                      "float64": (("outcome", "float64_outcome"), np.vstack([pairs.sum(axis=0), pairs]))},
+                     coords={"outcome": rows, "float64_outcome": names})
+    out.attrs["note"] = ("runs picked at random from the grid (check.float64) and trained again in float64: "
+                         "a random sample, so the intervals estimate the whole grid's agreement")
+    return out
+
+
+def agreement_rows(a):
+    """(header, rows) of the float64 check's table: float32 outcome, checked, agree [lo, hi],
+    and where the others ended in float64."""
+    header = ["float32 outcome", "checked", "agree in float64", "others in float64"]
+    rows = []
+    for k, row in enumerate(a["outcome"].values):
+        n = int(a["checked"][k])
+        if not n:
+            continue
+        elsewhere = [f"{int(c)} {name}" for name, c in zip(a["float64_outcome"].values, a["float64"].values[k])
+                     if c and name != row]
+        rows.append([str(row), str(n), f"{int(a['agree'][k])} ({float(a['fraction'][k]):.3f} "
+                     f"[{float(a['lo'][k]):.3f}, {float(a['hi'][k]):.3f}])", ", ".join(elsewhere) if k else "-"])
+    return header, rows
 
 
 def by_axis(ds, by):
@@ -154,6 +206,10 @@ def run(args):
     ds = common.prepare(ds, args.sel, need=["outcome"])
     t = census(ds, by_axis(ds, args.by))
     print("\n".join(common.format_table(*table_rows(t))))
+    agreement = float64_agreement(ds)
+    if agreement is not None:
+        print("\nfloat64 check (%s)" % agreement.attrs["note"])
+        print("\n".join(common.format_table(*agreement_rows(agreement))))
     common.save_figure(render(ds, t), args.output)
 
 

@@ -69,12 +69,21 @@ typedef struct {
       "Hessian eigenvalues below -outcome.hessian_tol x max |eigenvalue| (Z_ij = 0 off; -1: not computed)")       \
     X(hessian_dead_share, F64, RUN, NAN, "1",                                                                     \
       "weight of the smallest eigenvalue's unit eigenvector(s) on the unlearnt features' W_i, b_i (NaN: none)")   \
+    X(float64_outcome, I8, RUN, -2, "1",                                                                          \
+      "outcome class of the run trained again in float64 (check.float64; -1: not checked; flag_meanings)")       \
+    X(float64_loss, F64, RUN, NAN, "1", "final MSE loss of the float64 check (NaN: not checked)")                 \
     X(recon, REAL, FEATURE, NAN, "1", "reconstruction of the active feature, Y_ii")                               \
     X(learnt_step, I64, FEATURE, -2, "step",                                                                      \
       "first check from which the feature stays learnt to the end (-1: unlearnt at the end)")                   \
     X(norm, REAL, FEATURE, NAN, "1", "feature norm |W_i|")                                                        \
     X(b_final, REAL, FEATURE, NAN, "1", "final bias b_i")                                                         \
-    X(W_final, REAL, WEIGHT, NAN, "1", "final weights W_i")
+    X(W_final, REAL, WEIGHT, NAN, "1", "final weights W_i")                                                       \
+    X(opt_optimizer, I8, RUN, -1, "1", "optimizer whose state the opt_ variables hold (flag_meanings)")           \
+    X(opt_step, I64, RUN, -2, "step", "steps the optimizer has taken, t of Adam's bias corrections")              \
+    X(opt_m_b, REAL, FEATURE, NAN, "1", "optimizer state of b_i: Adam's first moment, SGD's momentum buffer")    \
+    X(opt_v_b, REAL, FEATURE, NAN, "1", "optimizer state of b_i: Adam's second moment (0 under SGD)")            \
+    X(opt_m_W, REAL, WEIGHT, NAN, "1", "optimizer state of W_i: Adam's first moment, SGD's momentum buffer")     \
+    X(opt_v_W, REAL, WEIGHT, NAN, "1", "optimizer state of W_i: Adam's second moment (0 under SGD)")
 
 /* Field k of the list is AE_RECORD_FIELD_<name> = k; output.fields keeps a set of them as
  * the bits of a uint64_t (ae_config.output_fields). */
@@ -82,6 +91,14 @@ typedef struct {
 enum { AE_RECORD_FIELDS(AE_RECORD_INDEX) AE_RECORD_FIELD_COUNT };
 #undef AE_RECORD_INDEX
 #define AE_RECORD_FIELDS_ALL ((uint64_t)-1 >> (64 - AE_RECORD_FIELD_COUNT))
+/* What a file keeps unless output.fields says otherwise: every field but the optimizer state. */
+#define AE_RECORD_FIELDS_DEFAULT (AE_RECORD_FIELDS_ALL & ~AE_RECORD_FIELDS_OPTIMIZER)
+/* The optimizer state (output.optimizer_state): written all together, and only when asked,
+ * for it is three times the size of W_final and b_final. */
+#define AE_RECORD_FIELDS_OPTIMIZER                                                                                \
+    ((uint64_t)1 << AE_RECORD_FIELD_opt_optimizer | (uint64_t)1 << AE_RECORD_FIELD_opt_step |                     \
+     (uint64_t)1 << AE_RECORD_FIELD_opt_m_b | (uint64_t)1 << AE_RECORD_FIELD_opt_v_b |                            \
+     (uint64_t)1 << AE_RECORD_FIELD_opt_m_W | (uint64_t)1 << AE_RECORD_FIELD_opt_v_W)
 
 #define AE_RECORD_CTYPE_I8 int8_t
 #define AE_RECORD_CTYPE_U8 uint8_t
@@ -91,10 +108,12 @@ enum { AE_RECORD_FIELDS(AE_RECORD_INDEX) AE_RECORD_FIELD_COUNT };
 #define AE_RECORD_CTYPE_F64 double
 typedef enum { AE_RECORD_RUN, AE_RECORD_FEATURE, AE_RECORD_WEIGHT } ae_record_shape;
 
-/* The records of one batch, structure of arrays: one array per field of AE_RECORD_FIELDS. */
+/* The records of one batch, structure of arrays: one array per field of AE_RECORD_FIELDS
+ * (the optimizer state's only when optimizer_state: NULL otherwise). */
 typedef struct {
     uint64_t capacity;
     int n_max, m_max;
+    int optimizer_state;
 #define AE_RECORD_MEMBER(name, TYPE, SHAPE, fill, units, long_name) AE_RECORD_CTYPE_##TYPE *name;
     AE_RECORD_FIELDS(AE_RECORD_MEMBER)
 #undef AE_RECORD_MEMBER
@@ -106,14 +125,37 @@ static inline uint64_t ae_record_per_run(ae_record_shape shape, int n_max, int m
     return shape == AE_RECORD_RUN ? 1 : shape == AE_RECORD_FEATURE ? (uint64_t)n_max : (uint64_t)n_max * (uint64_t)m_max;
 }
 
-void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max);
+/* optimizer_state: also the arrays of the opt_ fields (output.optimizer_state). */
+void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max, int optimizer_state);
 void ae_results_free(ae_results *res);
+
+/* A run's optimizer state, beside theta = [W | b] and in its layout: the steps taken and, per
+ * parameter, Adam's first and second moments (SGD: the momentum buffer in m, v 0), values of
+ * the run's precision widened to double. */
+typedef struct {
+    int64_t step;
+    int32_t optimizer; /* ae_optimizer */
+    double m[AE_P_MAX], v[AE_P_MAX];
+} ae_opt_state;
+
+/* Whether the runs of a job train with an optimizer state the backend reads or hands back:
+ * init.optimizer_state = "keep", or output.optimizer_state. */
+static inline int ae_job_optimizer_state(const ae_job *job)
+{
+    return job->cfg->keep_optimizer_state || job->cfg->write_optimizer_state;
+}
 
 /* Settings and initial parameters theta = [W | b] of run `flat`: random init from the
  * run's Philox stream, a base state, or ideal_failure, then the bias perturbation, all in
  * the run's precision; theta holds them widened to double (exactly).  twin = 1: those of
- * its twin (ae_twin_params; a state twin starts eps away). */
-void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, double *theta);
+ * its twin (ae_twin_params; a state twin starts eps away).  opt (NULL: not wanted): the
+ * optimizer state it starts from: its base state's (init.optimizer_state = "keep", rounded
+ * to the run's precision) or a fresh one (step 0, zeros). */
+void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, double *theta, ae_opt_state *opt);
+/* The same with the run's settings in `precision` (ae_precision), whatever the grid says: the
+ * float64 check of a float32 run (check.float64) takes its settings unrounded. */
+void ae_prepare_run_in(const ae_job *job, uint64_t flat, int precision, ae_params *params, double *theta,
+                       ae_opt_state *opt);
 /* A setting twin's settings: the run's, with twin.param moved by eps (x (1 + eps) when
  * twin.relative).  A state twin's are the run's own. */
 void ae_twin_params(const ae_config *cfg, ae_params *params);
@@ -122,6 +164,9 @@ void ae_twin_params(const ae_config *cfg, ae_params *params);
 void ae_init_run(const ae_params *params, const double *base_W, const double *base_b, int perturb_kind,
                  const int32_t *features, int n_features, double *theta);
 
+/* Stores a run's final optimizer state in slot `slot` (when res has the arrays), after its
+ * record (ae_store_run): NaN moments for a run that diverged (its state continues nothing). */
+void ae_store_opt(ae_results *res, uint64_t slot, const ae_params *params, const ae_opt_state *opt);
 /* Stores a finished run whose metrics are computed (on the device, say) in slot `slot`;
  * learnt_step: its n escape times (the tracker's, wherever they were computed).  Also the
  * stability of its end state theta where outcome.hessian wants it (ae_stability.h: a
@@ -138,9 +183,11 @@ void ae_record_run(ae_results *res, uint64_t slot, const ae_params *params, cons
 void ae_summarize_run(const ae_params *params, const double *theta, const ae_track *track, double *recon,
                       double *norm, ae_summary *sum);
 /* Trains one run on the CPU from theta (as ae_prepare_run gives it) in its precision;
- * theta: its end state (widened).  learnt_step: n values for the escape times, which
- * track->learnt_step then points at (NULL: not tracked).  trace: optional training curve. */
-void ae_train_run(const ae_params *params, double *theta, ae_track *track, int64_t *learnt_step,
+ * theta: its end state (widened).  opt: NULL (a fresh optimizer), or the state to continue
+ * from, replaced by the state at the end.  learnt_step: n values for the escape times,
+ * which track->learnt_step then points at (NULL: not tracked).  trace: optional training
+ * curve. */
+void ae_train_run(const ae_params *params, double *theta, ae_opt_state *opt, ae_track *track, int64_t *learnt_step,
                   const ae_trace *trace);
 /* The twin of slot's run (theta: the run's end state, track: its tracker; twin_theta and
  * twin_sum: the twin's end state and metrics): twin_outcome, twin_recovered, the final

@@ -94,6 +94,9 @@ typedef struct {
     ae_params params;    /* defaults, then the file, then --set */
     char *init_file;     /* scheme "file": source of base states */
     char *init_select;   /* "all", "<index>", "first:<outcome>", "all:<outcome>" */
+    int keep_optimizer_state;        /* init.optimizer_state = "keep": continue from the file's opt_ variables */
+    int optimizer_state_given;       /* init.optimizer_state appears (it needs scheme "file") */
+    int write_optimizer_state;       /* output.optimizer_state = true: the opt_ fields are written */
     int n_given, m_given;            /* model.n / model.m appear in the config */
     int twin_enabled;                /* twin.eps appears: every run trains a twin */
     const ae_setting *twin_setting;  /* twin.param: the setting a setting twin moves; NULL: a state twin */
@@ -108,7 +111,8 @@ typedef struct {
     int n_trajectory_select;
     ae_axis axes[AE_AXES_MAX];       /* the config's grid axes, in order */
     int n_axes;
-    uint64_t output_fields;          /* output.fields: bit k keeps field k of AE_RECORD_FIELDS */
+    uint64_t output_fields;          /* output.fields, with the optimizer state where output.optimizer_state:
+                                        bit k keeps field k of AE_RECORD_FIELDS */
 } ae_config;
 
 int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err);
@@ -121,13 +125,17 @@ int ae_config_takes(const ae_config *cfg, const char *key, double value);
 char *ae_config_json(const ae_config *cfg); /* malloc'd */
 void ae_config_print_settings(FILE *stream); /* the table, for --help */
 
-/* Base states read from a file (scheme "file"). */
+/* Base states read from a file (scheme "file"); with init.optimizer_state = "keep" also the
+ * optimizer state each had (the file's opt_ variables), in the layout of theta = [W | b]. */
 typedef struct {
     uint64_t count;
     int n, m;
     double *W;               /* count * n * m (read as double: a float64 source loses nothing) */
     double *b;               /* count * n */
     int64_t *source_index;   /* flat run index in the source file */
+    double *opt_m, *opt_v;   /* "keep": count * (n * m + n): first and second moments; NULL: "reset" */
+    int64_t *opt_step;       /* "keep": count steps taken */
+    int8_t *opt_optimizer;   /* "keep": count optimizers (ae_optimizer) */
 } ae_bases;
 
 typedef struct {
@@ -145,6 +153,8 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
 void ae_grid_free(ae_grid *grid);
 /* Settings of run `flat` (row-major over the axes); *base gets its base state index (0 if none). */
 void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t *base);
+/* The same in `precision` (ae_precision; -1: the run's own), its settings rounded for it. */
+void ae_grid_run_in(const ae_grid *grid, uint64_t flat, int precision, ae_params *params, uint64_t *base);
 /* Training steps of runs first .. first+count-1 together (no decoding unless steps is an axis). */
 double ae_grid_model_steps(const ae_grid *grid, uint64_t first, uint64_t count);
 

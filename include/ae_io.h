@@ -13,7 +13,8 @@
  *   ae_out_needs_trajectories(out)         the trajectory group is there and not yet written
  *   ae_out_write_trajectories(out, traj)   its loss, W and b, then its `done`
  *   ae_out_close(out, prov)                final provenance, rewritten in place
- *   ae_bases_load(path, select, bases)     W_final / b_final of selected runs of a file
+ *   ae_bases_load(path, select, keep, bases)  W_final / b_final of selected runs of a file (keep:
+ *                                          and their optimizer state)
  *   ae_info(path), ae_merge(out, shards)   the `info` and `merge` commands
  *
  * The layout is netCDF-4 compatible: one dimension scale per grid axis plus `feature`
@@ -60,7 +61,9 @@ int ae_out_write_trajectories(ae_out *out, const ae_trajectories *traj, ae_error
 /* prov NULL: close without touching the provenance (a failed or interrupted sweep). */
 int ae_out_close(ae_out *out, const ae_provenance *prov, ae_error *err);
 
-int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_error *err);
+/* keep_optimizer_state (init.optimizer_state = "keep"): also each base's optimizer state,
+ * the file's opt_ variables (an error naming what is missing when it has none). */
+int ae_bases_load(ae_bases *bases, const char *path, const char *select, int keep_optimizer_state, ae_error *err);
 void ae_bases_free(ae_bases *bases);
 
 /* `aesweep info FILE`: progress, outcome table, provenance, on stdout. */

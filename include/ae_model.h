@@ -14,7 +14,8 @@
  * API (in file order):
  *   ae_philox4x32_10, ae_log_unit, ae_sincos_2pi, ae_normal, ae_uniform   randomness
  *   ae_element.inc: ae_entry_*, ae_sgd_update, ae_adam_update              one element of a step
- *   ae_bias, ae_opt, ae_bias_next, ae_bias_table, ae_state_class,         shared by both precisions
+ *   ae_bias, ae_opt, ae_bias_next, ae_opt_continue, ae_bias_table,         shared by both precisions
+ *     ae_state_class,
  *     ae_track, ae_track_reset, ae_summary, ae_trace
  *   ae_state.inc: ae_loss, ae_opt_start/_reset, ae_init_*, ae_recon,       a state's math
  *     ae_dead_neighbors, ae_perturb, ae_classify_state, ae_track_*,
@@ -104,6 +105,9 @@ typedef struct {
     double intervene_scale, intervene_delta, intervene_noise;
     double twin_eps;
     int64_t twin_renorm_every;     /* state twins: Benettin's renormalisation period, 0: a free twin */
+    /* the sweep's, not the run's (the settings table gives them --set and --help; they are no axis) */
+    int64_t check_float64;         /* runs of the grid trained again in float64 (check.float64) */
+    int64_t check_seed;            /* the Philox key that picks them */
 } ae_params;
 
 /* ------------------------------------------------------------------------ */
@@ -304,6 +308,21 @@ AE_FN ae_bias ae_bias_next(double *beta1_pow, double *beta2_pow, double beta1, d
     c.bias1 = 1.0 - *beta1_pow;
     c.inv_bias2_sqrt = 1.0 / sqrt(1.0 - *beta2_pow);
     return c;
+}
+
+/* A fresh optimizer state (ae_opt_start) moved on to continue after t0 steps (init.optimizer_state
+ * = "keep"): t = t0 and beta^t0 as the running products of t0 steps, the very multiplications
+ * ae_bias_next makes (no pow: its bits are not those of a running product).  It stops once both
+ * corrections are exactly {1, 1}: they stay there at every later step (beta^t only shrinks, so
+ * 1 - beta^t only grows to 1, 1 / sqrt(1 - beta^t) only falls to 1; ae_bias_table), so the steps
+ * after t0 see the corrections they would have seen had the run never stopped. */
+AE_FN void ae_opt_continue(ae_opt *opt, double beta1, double beta2, int64_t t0)
+{
+    opt->t = t0;
+    for (int64_t k = 0; k < t0; k++) {
+        const ae_bias c = ae_bias_next(&opt->beta1_pow, &opt->beta2_pow, beta1, beta2);
+        if (c.bias1 == 1.0 && c.inv_bias2_sqrt == 1.0) break;
+    }
 }
 
 /* table[k] = the corrections of step k + 1, for beta1, beta2 as the runs use them

@@ -12,8 +12,11 @@
  *   opt_step, track_step, track_frozen, recon_at   (the second group: the pieces of a step,
  *                                                  which warp.cu calls one by one)
  *   init_run(bt, slot, p, theta)                   the run's initial state
+ *   init_opt(bt, slot, P, s1, s2)                  its optimizer's moments at the start, and
+ *                                                  the steps it took before (0: afresh)
  *   finish_run(bt, slot, p, theta, track, scratch) its end-of-run metrics and the one write
  *                                                  of its results
+ *   finish_opt(bt, slot, P, s1, s2, t)             its optimizer state at the end, if wanted
  */
 #ifndef AE_RUN_CUH
 #define AE_RUN_CUH
@@ -113,6 +116,36 @@ static __device__ __forceinline__ void init_run(const aek_batch &bt, uint32_t sl
     init_state(p, base_W, base_b, theta);
     perturb(p, bt.perturb_kind, bt.perturb_features, bt.n_perturb_features, theta);
     if (bt.twin_from > 0 && slot >= bt.twin_from && bt.twin_perturb) twin_perturb(p, theta);
+}
+
+/* s1, s2 (P values each) = the moments run `slot` starts from: its base state's (rounded to
+ * R), or zeros; returns the steps its optimizer took before.  Indexed by e alone, so a kernel
+ * with P fixed at compile time keeps s1, s2 in registers. */
+template <typename R>
+static __device__ __forceinline__ int64_t init_opt(const aek_batch &bt, uint32_t slot, int P, R *s1, R *s2)
+{
+    if (!bt.base_opt_m) {
+#pragma unroll
+        for (int e = 0; e < P; e++) s1[e] = 0, s2[e] = 0;
+        return 0;
+    }
+    const size_t k = bt.base[slot];
+    const double *m = bt.base_opt_m + k * (size_t)P, *v = bt.base_opt_v + k * (size_t)P;
+#pragma unroll
+    for (int e = 0; e < P; e++) s1[e] = (R)m[e], s2[e] = (R)v[e];
+    return bt.base_opt_step[k];
+}
+
+/* The optimizer state at the end (widened to double), where the batch wants it. */
+template <typename R>
+static __device__ __forceinline__ void finish_opt(const aek_batch &bt, uint32_t slot, int P, const R *s1,
+                                                  const R *s2, int64_t t)
+{
+    if (!bt.opt_m) return;
+    double *m = bt.opt_m + (size_t)slot * bt.stride_theta, *v = bt.opt_v + (size_t)slot * bt.stride_theta;
+#pragma unroll
+    for (int e = 0; e < P; e++) m[e] = s1[e], v[e] = s2[e];
+    bt.opt_step[slot] = t;
 }
 
 /* End-of-run metrics on the device, and the one write of the run's results (widened to

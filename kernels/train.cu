@@ -59,10 +59,10 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
  * per-run overloads, init_run and finish_run are run.cuh's). */
 #define AEK_TRAIN_OVERLOADS(R, F)                                                                                   \
     static __device__ __forceinline__ void train(const aek_batch &bt, uint32_t slot, const ae_params *p, R *theta,  \
-                                                 R *grad, R *s1, R *s2, ae_track *track)                            \
+                                                 R *grad, R *s1, R *s2, int64_t *opt_t, ae_track *track)            \
     {                                                                                                               \
         ae_buffers_##F buf = {}; /* value-initialised: fields the header may add are 0 */                          \
-        buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2;                                               \
+        buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.opt_t = opt_t;                            \
         buf.anchor = anchor_of(bt, slot), buf.learnt_step = learnt_step_of(bt, slot);                               \
         set_bias(bt, slot, &buf);                                                                                   \
         ae_train_##F(p, &buf, track, NULL); /* no trajectory on the device */                                       \
@@ -101,7 +101,9 @@ template <typename R> static __global__ void train_shared(aek_batch bt, const ui
     R *theta = smem + (size_t)threadIdx.x * words;
     ae_track track;
     init_run(bt, slot, &p, theta);
-    train(bt, slot, &p, theta, theta + P, theta + 2 * P, theta + 3 * P, &track);
+    int64_t opt_t = init_opt(bt, slot, P, theta + 2 * P, theta + 3 * P);
+    train(bt, slot, &p, theta, theta + P, theta + 2 * P, theta + 3 * P, &opt_t, &track);
+    finish_opt(bt, slot, P, theta + 2 * P, theta + 3 * P, opt_t);
     finish_run(bt, slot, &p, theta, &track, theta + P);
 }
 
@@ -139,14 +141,17 @@ static __global__ void __launch_bounds__(AEK_FIXED_THREADS) train_fixed(aek_batc
     p.n = N, p.m = M, p.intervene = AE_INTERVENE_NONE;
     /* The state is indexed dynamically only by init, perturbation and summary: they work
      * on `spill` (local memory, touched twice), so theta, grad, s1, s2 are indexed with
-     * constants only and the compiler keeps them in registers. */
+     * constants only and the compiler keeps them in registers.  The moments are loaded
+     * (init_opt) and stored (finish_opt) once, outside the step loop. */
     R spill[P], scratch[N];
     R theta[P], grad[P], s1[P], s2[P];
     init_run(bt, slot, &p, spill);
 #pragma unroll
     for (int e = 0; e < P; e++) theta[e] = spill[e];
+    int64_t opt_t = init_opt(bt, slot, P, s1, s2);
     ae_track track;
-    train(bt, slot, &p, theta, grad, s1, s2, &track);
+    train(bt, slot, &p, theta, grad, s1, s2, &opt_t, &track);
+    finish_opt(bt, slot, P, s1, s2, opt_t);
 #pragma unroll
     for (int e = 0; e < P; e++) spill[e] = theta[e];
     finish_run(bt, slot, &p, spill, &track, scratch);
@@ -170,8 +175,11 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_local(aek_batc
     if (p.n > NCAP || p.m > MCAP) return; /* never: the host buckets runs by (n, m) */
     R theta[PCAP], grad[PCAP], s1[PCAP], s2[PCAP];
     ae_track track;
+    const int P = p.n * p.m + p.n;
     init_run(bt, slot, &p, theta);
-    train(bt, slot, &p, theta, grad, s1, s2, &track);
+    int64_t opt_t = init_opt(bt, slot, P, s1, s2);
+    train(bt, slot, &p, theta, grad, s1, s2, &opt_t, &track);
+    finish_opt(bt, slot, P, s1, s2, opt_t);
     finish_run(bt, slot, &p, theta, &track, grad);
 }
 
@@ -199,12 +207,16 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_pair(aek_batch
     R one[PCAP], scratch[NCAP];
     R theta[2 * PCAP], grad[2 * PCAP], s1[2 * PCAP], s2[2 * PCAP], broken[2 * PCAP];
     double anchor[2 * PCAP];
+    int64_t opt_t[2];
     for (int lane = 0; lane < 2; lane++) {
         init_run(bt, slots[lane], &p[lane], one);
         for (int e = 0; e < P; e++) theta[e * 2 + lane] = one[e];
+        opt_t[lane] = init_opt(bt, slots[lane], P, grad, grad + PCAP); /* grad: scratch until training */
+        for (int e = 0; e < P; e++) s1[e * 2 + lane] = grad[e], s2[e * 2 + lane] = grad[PCAP + e];
     }
     typename buffers_of<R>::type buf = {};
     buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.broken = broken, buf.anchor = anchor;
+    buf.opt_t = opt_t;
     /* lane 1's escape times in its own slot's row, twin_from slots on */
     buf.learnt_step = learnt_step_of(bt, slots[0]), buf.learnt_stride = (int64_t)bt.twin_from * bt.stride_feature;
     buf.twin_renorm = bt.twin_perturb ? p[0].twin_renorm_every : 0;
@@ -212,6 +224,8 @@ static __global__ void __launch_bounds__(AEK_LOCAL_THREADS) train_pair(aek_batch
     ae_track track[2];
     train_pair_lanes(lanes, &buf, track);
     for (int lane = 0; lane < 2; lane++) {
+        for (int e = 0; e < P; e++) grad[e] = s1[e * 2 + lane], grad[PCAP + e] = s2[e * 2 + lane];
+        finish_opt(bt, slots[lane], P, grad, grad + PCAP, opt_t[lane]);
         for (int e = 0; e < P; e++) one[e] = theta[e * 2 + lane];
         finish_run(bt, slots[lane], &p[lane], one, &track[lane], scratch);
     }
@@ -453,12 +467,12 @@ static double as_run_uses(const ae_params *p, double setting)
 }
 
 /* Builds one table of Adam's corrections per (beta1, beta2) of the slots (as each run's
- * precision rounds them), as long as the longest run's steps or until the corrections
+ * precision rounds them), as long as the longest run's t0 + steps or until the corrections
  * stop changing, and each slot's reference to its table; uploads both into stream-ordered
  * allocations that free_bias releases after the launches.  SGD runs get a table too
  * (they never read it): one rule for every slot.  0, or -1 (err). */
-static int upload_bias(const ae_params *host_params, uint32_t slots, aek_batch *bt, cudaStream_t stream,
-                       ae_error *err)
+static int upload_bias(const ae_params *host_params, const int64_t *host_opt_step, uint32_t slots, aek_batch *bt,
+                       cudaStream_t stream, ae_error *err)
 {
     struct key_steps { double beta1, beta2; int64_t steps; };
     std::vector<key_steps> tables;
@@ -473,7 +487,8 @@ static int upload_bias(const ae_params *host_params, uint32_t slots, aek_batch *
             if (found.second) tables.push_back({beta1, beta2, 0});
             last = found.first->second;
         }
-        if (p->steps > tables[last].steps) tables[last].steps = p->steps;
+        const int64_t reach = p->steps + (host_opt_step ? host_opt_step[s] : 0); /* a kept state starts at t0 */
+        if (reach > tables[last].steps) tables[last].steps = reach;
         refs[s].offset = last; /* the table's index until its offset is known */
     }
     std::vector<ae_bias> data;
@@ -518,8 +533,8 @@ static int free_bias(const aek_batch *bt, cudaStream_t stream, ae_error *err)
 
 /* Groups the slots by kernel (a counting sort into host_order), uploads the order and
  * Adam's correction tables and launches each group's kernel on its part of it. */
-extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_order, int variant,
-                         cudaStream_t stream, ae_error *err)
+extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, const int64_t *host_opt_step,
+                         uint32_t *host_order, int variant, cudaStream_t stream, ae_error *err)
 {
     uint32_t start[AEK_KERNELS + 1] = {0}, fill[AEK_KERNELS];
     int n_max[AEK_KERNELS] = {0}, m_max[AEK_KERNELS] = {0};
@@ -541,7 +556,7 @@ extern "C" int aek_train(const aek_batch *bt, const ae_params *host_params, uint
     aek_batch batch = *bt;
     if (cudaCheck(cudaMemcpyAsync(bt->order, host_order, threads * sizeof(uint32_t), cudaMemcpyHostToDevice,
                                   stream), err) ||
-        upload_bias(host_params, bt->count, &batch, stream, err))
+        upload_bias(host_params, host_opt_step, bt->count, &batch, stream, err))
         return -1;
     int rc = 0;
     for (int k = 0; k < AEK_KERNELS && rc == 0; k++) {

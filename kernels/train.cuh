@@ -72,6 +72,10 @@ typedef struct {
     const uint32_t *base;            /* [count] base state of each run; NULL unless scheme file */
     const double *base_W, *base_b;   /* all base states, base_n*base_m and base_n values each */
     int32_t base_n, base_m;
+    /* init.optimizer_state = "keep": each base state's optimizer state, in the layout of
+       theta (base_n*base_m + base_n values each), and its steps; NULL: every run starts afresh */
+    const double *base_opt_m, *base_opt_v;
+    const int64_t *base_opt_step;
     int32_t perturb_kind;            /* ae_perturb_kind */
     int32_t n_perturb_features;
     const int32_t *perturb_features; /* AE_PERTURB_LIST: feature indices */
@@ -94,19 +98,25 @@ typedef struct {
     int64_t *learnt_step;            /* [count][stride_feature] each feature's escape time (ae_track) */
     double *anchor;                  /* [count][stride_theta] scratch: the state at the anchor step,
                                         which `frozen` compares the end state with (ae_track_step) */
+    /* output.optimizer_state: the final moments [count][stride_theta] and steps [count];
+       NULL: not wanted */
+    double *opt_m, *opt_v;
+    int64_t *opt_step;
 } aek_batch;
 
 /* Initial state of every slot into bt->theta.  0, or -1 (err). */
 int aek_init(const aek_batch *bt, cudaStream_t stream, ae_error *err);
 
 /* Trains every slot of the batch and writes its outputs.  host_params: the same
- * [count] settings in host memory (the kernels are chosen per run by n, m);
+ * [count] settings in host memory (the kernels are chosen per run by n, m); host_opt_step:
+ * [count] steps each slot's optimizer took before (init.optimizer_state = "keep": the tables
+ * of Adam's corrections must reach on to t0 + steps), or NULL: all 0;
  * host_order: [count] host scratch for the slots grouped by kernel.  Everything,
  * the upload of host_order included, is asynchronous on stream: when host_order is
  * pinned memory its copy may still be in flight on return, so host_order must not
  * change until the stream has passed it.  0, or -1 (err). */
-int aek_train(const aek_batch *bt, const ae_params *host_params, uint32_t *host_order, int variant,
-              cudaStream_t stream, ae_error *err);
+int aek_train(const aek_batch *bt, const ae_params *host_params, const int64_t *host_opt_step, uint32_t *host_order,
+              int variant, cudaStream_t stream, ae_error *err);
 
 const char *aek_kernel_name(int variant);
 int aek_has_fixed(int n, int m);

@@ -183,6 +183,22 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
     ae_opt opt;
     opt_reset(&p, &opt, PL, s1, s2);
     set_bias(bt, slot, &opt);
+    if (bt.base_opt_m) { /* init.optimizer_state = "keep": the lane's features' moments, as own[] holds W, b */
+        const size_t base = bt.base[slot], P = (size_t)(n * m + n);
+        const double *base_m = bt.base_opt_m + base * P, *base_v = bt.base_opt_v + base * P;
+#pragma unroll
+        for (int f = 0; f < FCAP; f++) {
+            const int r = lane + 32 * f;
+#pragma unroll
+            for (int k = 0; k < MCAP; k++) {
+                s1[f * S + k] = r < n && k < m ? (R)base_m[r * m + k] : (R)0;
+                s2[f * S + k] = r < n && k < m ? (R)base_v[r * m + k] : (R)0;
+            }
+            s1[f * S + MCAP] = r < n ? (R)base_m[n * m + r] : (R)0;
+            s2[f * S + MCAP] = r < n ? (R)base_v[n * m + r] : (R)0;
+        }
+        opt.t = bt.base_opt_step[base]; /* the corrections come from the table (AE_BIAS_TABLE) */
+    }
     /* Divergence: the CPU stops at the first step whose total of squared residuals, summed
      * in its order, is not finite.  A non-finite row makes that total non-finite (adding
      * non-negative values is monotone); finite rows whose sum overflows also do.  Rows
@@ -241,6 +257,19 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
             b[r] = own[f * S + MCAP];
         }
         __syncwarp(); /* the new state is complete */
+    }
+    if (bt.opt_m) { /* output.optimizer_state: each lane writes its features' moments */
+        double *out_m = bt.opt_m + (size_t)slot * bt.stride_theta, *out_v = bt.opt_v + (size_t)slot * bt.stride_theta;
+#pragma unroll
+        for (int f = 0; f < FCAP; f++) {
+            const int r = lane + 32 * f;
+            if (r >= n) continue;
+#pragma unroll
+            for (int k = 0; k < MCAP; k++)
+                if (k < m) out_m[r * m + k] = s1[f * S + k], out_v[r * m + k] = s2[f * S + k];
+            out_m[n * m + r] = s1[f * S + MCAP], out_v[n * m + r] = s2[f * S + MCAP];
+        }
+        if (lane == 0) bt.opt_step[slot] = opt.t;
     }
     if (lane == 0) finish_run(bt, slot, &p, theta, &track, theta + n * m + n);
 }

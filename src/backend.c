@@ -8,14 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max)
+void ae_results_alloc(ae_results *res, uint64_t capacity, int n_max, int m_max, int optimizer_state)
 {
     memset(res, 0, sizeof *res);
     res->capacity = capacity;
     res->n_max = n_max;
     res->m_max = m_max;
+    res->optimizer_state = optimizer_state;
 #define ALLOC_FIELD(name, TYPE, SHAPE, fill, units, long_name)                                                   \
-    res->name = ae_xcalloc(capacity * ae_record_per_run(AE_RECORD_##SHAPE, n_max, m_max), sizeof *res->name);
+    if (optimizer_state || !(AE_RECORD_FIELDS_OPTIMIZER >> AE_RECORD_FIELD_##name & 1))                         \
+        res->name = ae_xcalloc(capacity * ae_record_per_run(AE_RECORD_##SHAPE, n_max, m_max), sizeof *res->name);
     AE_RECORD_FIELDS(ALLOC_FIELD)
 #undef ALLOC_FIELD
 }
@@ -64,10 +66,29 @@ static void twin_perturb_run(const ae_params *params, double *theta)
     for (int e = 0; e < P; e++) theta[e] = state[e];
 }
 
-void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, double *theta)
+/* The optimizer state run `params` starts from: base state `base`'s, rounded to the run's
+ * precision, or a fresh one. */
+static void start_opt(const ae_job *job, const ae_params *params, uint64_t base, ae_opt_state *opt)
 {
-    uint64_t base;
-    ae_grid_run(job->grid, flat, params, &base);
+    const ae_bases *bases = job->bases;
+    const int P = params->n * params->m + params->n;
+    opt->optimizer = params->optimizer;
+    if (!job->cfg->keep_optimizer_state || !bases || !bases->opt_m) {
+        opt->step = 0;
+        for (int e = 0; e < P; e++) opt->m[e] = 0, opt->v[e] = 0;
+        return;
+    }
+    const double *m = bases->opt_m + base * (uint64_t)P, *v = bases->opt_v + base * (uint64_t)P;
+    opt->step = bases->opt_step[base];
+    for (int e = 0; e < P; e++)
+        opt->m[e] = params->precision == AE_FLOAT64 ? m[e] : (double)(float)m[e],
+        opt->v[e] = params->precision == AE_FLOAT64 ? v[e] : (double)(float)v[e];
+}
+
+/* ae_prepare_run of settings already decoded (base: the run's base state index). */
+static void prepare_decoded(const ae_job *job, uint64_t base, int twin, ae_params *params, double *theta,
+                            ae_opt_state *opt)
+{
     if (twin) ae_twin_params(job->cfg, params);
     const ae_bases *bases = job->bases;
     const ae_config *cfg = job->cfg;
@@ -75,27 +96,67 @@ void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *param
     const double *base_b = bases ? bases->b + base * (uint64_t)bases->n : NULL;
     ae_init_run(params, base_W, base_b, cfg->perturb_kind, cfg->perturb_features, cfg->n_perturb_features, theta);
     if (twin && !cfg->twin_setting) twin_perturb_run(params, theta);
+    if (opt) start_opt(job, params, base, opt);
 }
 
-void ae_train_run(const ae_params *params, double *theta, ae_track *track, int64_t *learnt_step,
+void ae_prepare_run(const ae_job *job, uint64_t flat, int twin, ae_params *params, double *theta, ae_opt_state *opt)
+{
+    uint64_t base;
+    ae_grid_run(job->grid, flat, params, &base);
+    prepare_decoded(job, base, twin, params, theta, opt);
+}
+
+void ae_prepare_run_in(const ae_job *job, uint64_t flat, int precision, ae_params *params, double *theta,
+                       ae_opt_state *opt)
+{
+    uint64_t base;
+    ae_grid_run_in(job->grid, flat, precision, params, &base);
+    prepare_decoded(job, base, 0, params, theta, opt);
+}
+
+void ae_train_run(const ae_params *params, double *theta, ae_opt_state *opt, ae_track *track, int64_t *learnt_step,
                   const ae_trace *trace)
 {
     const int P = params->n * params->m + params->n;
+    int64_t step = opt ? opt->step : 0;
     if (params->precision == AE_FLOAT64) {
-        double grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-        double anchor[AE_P_MAX];
+        double grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX], anchor[AE_P_MAX];
         ae_buffers_f64 buffers = {.theta = theta, .grad = grad, .s1 = s1, .s2 = s2, .anchor = anchor,
-                                  .learnt_step = learnt_step};
+                                  .learnt_step = learnt_step, .opt_t = opt ? &step : NULL};
+        for (int e = 0; e < P && opt; e++) s1[e] = opt->m[e], s2[e] = opt->v[e];
         ae_train_f64(params, &buffers, track, trace);
-        return;
+        for (int e = 0; e < P && opt; e++) opt->m[e] = s1[e], opt->v[e] = s2[e];
+    } else {
+        float state[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
+        double anchor[AE_P_MAX];
+        for (int e = 0; e < P; e++) state[e] = (float)theta[e];
+        for (int e = 0; e < P && opt; e++) s1[e] = (float)opt->m[e], s2[e] = (float)opt->v[e];
+        ae_buffers_f32 buffers = {.theta = state, .grad = grad, .s1 = s1, .s2 = s2, .anchor = anchor,
+                                  .learnt_step = learnt_step, .opt_t = opt ? &step : NULL};
+        ae_train_f32(params, &buffers, track, trace);
+        for (int e = 0; e < P; e++) theta[e] = state[e];
+        for (int e = 0; e < P && opt; e++) opt->m[e] = s1[e], opt->v[e] = s2[e];
     }
-    float state[AE_P_MAX], grad[AE_P_MAX], s1[AE_P_MAX], s2[AE_P_MAX];
-    double anchor[AE_P_MAX];
-    for (int e = 0; e < P; e++) state[e] = (float)theta[e];
-    ae_buffers_f32 buffers = {.theta = state, .grad = grad, .s1 = s1, .s2 = s2, .anchor = anchor,
-                              .learnt_step = learnt_step};
-    ae_train_f32(params, &buffers, track, trace);
-    for (int e = 0; e < P; e++) theta[e] = state[e];
+    if (opt) opt->step = step, opt->optimizer = params->optimizer;
+}
+
+void ae_store_opt(ae_results *res, uint64_t slot, const ae_params *params, const ae_opt_state *opt)
+{
+    if (!res->optimizer_state) return;
+    const int n = params->n, m = params->m, n_max = res->n_max, m_max = res->m_max;
+    const int finite = res->outcome[slot] != AE_OUT_DIVERGED;
+    res->opt_optimizer[slot] = (int8_t)opt->optimizer;
+    res->opt_step[slot] = opt->step;
+    for (int i = 0; i < n_max; i++) {
+        const uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
+        res->opt_m_b[at] = i < n && finite ? opt->m[n * m + i] : NAN;
+        res->opt_v_b[at] = i < n && finite ? opt->v[n * m + i] : NAN;
+        for (int k = 0; k < m_max; k++) {
+            const int inside = i < n && k < m && finite;
+            res->opt_m_W[at * (uint64_t)m_max + (uint64_t)k] = inside ? opt->m[i * m + k] : NAN;
+            res->opt_v_W[at * (uint64_t)m_max + (uint64_t)k] = inside ? opt->v[i * m + k] : NAN;
+        }
+    }
 }
 
 void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const double *theta, const ae_track *track,
@@ -139,6 +200,8 @@ void ae_store_run(ae_results *res, uint64_t slot, const ae_params *params, const
     res->hessian_min[slot] = st.hessian_min;
     res->hessian_neg[slot] = (int16_t)st.hessian_neg;
     res->hessian_dead_share[slot] = st.hessian_dead_share;
+    res->float64_outcome[slot] = -1; /* ae_check_train's, when the run is checked in float64 */
+    res->float64_loss[slot] = NAN;
     for (int i = 0; i < n_max; i++) {
         uint64_t at = slot * (uint64_t)n_max + (uint64_t)i;
         res->recon[at] = i < n ? recon[i] : NAN;
@@ -238,9 +301,10 @@ void ae_trajectories_train(const ae_job *job, ae_trajectories *traj)
         double *loss = traj->loss + k * points;
         for (uint64_t t = 0; t < points; t++) loss[t] = NAN;
         for (uint64_t e = 0; e < points * AE_P_MAX; e++) trace_theta[e] = NAN;
-        ae_prepare_run(job, traj->runs[k], 0, &p, theta);
+        ae_opt_state opt; /* a trajectory continues a kept optimizer state as its run does */
+        ae_prepare_run(job, traj->runs[k], 0, &p, theta, &opt);
         ae_trace trace = {traj->every, loss, trace_theta};
-        ae_train_run(&p, theta, &track, learnt_step, &trace);
+        ae_train_run(&p, theta, &opt, &track, learnt_step, &trace);
         const uint64_t n = (uint64_t)p.n, m = (uint64_t)p.m, P = n * m + n;
         for (uint64_t t = 0; t < points; t++)
             for (uint64_t i = 0; i < n_max; i++) {

@@ -41,9 +41,15 @@ typedef struct {
     int64_t *d_learnt, *h_learnt;     /* each feature's learnt_step */
     ae_track *d_track, *h_track;
     ae_summary *d_summary, *h_summary;
+    int64_t *h_opt_t0; /* each slot's steps before (init.optimizer_state = "keep"), for aek_train */
+    /* with_opt (output.optimizer_state): the final optimizer state, like theta */
+    int with_opt;
+    double *d_opt_m, *h_opt_m, *d_opt_v, *h_opt_v;
+    int64_t *d_opt_step, *h_opt_step;
     /* per job */
-    const ae_bases *bases; /* the ones in d_base_W, d_base_b */
-    double *d_base_W, *d_base_b;
+    const ae_bases *bases; /* the ones in d_base_W, d_base_b (and d_base_opt_*: "keep") */
+    double *d_base_W, *d_base_b, *d_base_opt_m, *d_base_opt_v;
+    int64_t *d_base_opt_step;
     int32_t *d_features;
     int features_capacity;
 } cuda_backend;
@@ -78,28 +84,36 @@ static int free_buffers(cuda_backend *c, ae_error *err)
     rc |= free_device(&c->d_learnt, err), rc |= free_host(&c->h_learnt, err);
     rc |= free_device(&c->d_track, err), rc |= free_host(&c->h_track, err);
     rc |= free_device(&c->d_summary, err), rc |= free_host(&c->h_summary, err);
+    rc |= free_device(&c->d_opt_m, err), rc |= free_host(&c->h_opt_m, err);
+    rc |= free_device(&c->d_opt_v, err), rc |= free_host(&c->h_opt_v, err);
+    rc |= free_device(&c->d_opt_step, err), rc |= free_host(&c->h_opt_step, err);
+    free(c->h_opt_t0);
+    c->h_opt_t0 = NULL;
     c->capacity = 0;
     return rc;
 }
 
-/* Bytes of device (and of pinned host) memory one run takes. */
-static size_t bytes_per_run(int stride_theta, int stride_feature)
+/* Bytes of device (and of pinned host) memory one run takes (with_opt: and its optimizer state). */
+static size_t bytes_per_run(int stride_theta, int stride_feature, int with_opt)
 {
     return sizeof(ae_params) + 2 * sizeof(uint32_t) + sizeof(ae_track) + sizeof(ae_summary) +
-           (2 * (size_t)stride_theta + 3 * (size_t)stride_feature) * sizeof(double); /* anchor; learnt_step */
+           (2 * (size_t)stride_theta + 3 * (size_t)stride_feature) * sizeof(double) + /* anchor; learnt_step */
+           (with_opt ? 2 * (size_t)stride_theta * sizeof(double) + sizeof(int64_t) : 0);
 }
 
-/* Makes the buffers hold at least min(want, what fits) runs of these strides; the
- * capacity it got is c->capacity (>= 1). */
-static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int stride_feature, ae_error *err)
+/* Makes the buffers hold at least min(want, what fits) runs of these strides (with_opt: and
+ * their final optimizer state); the capacity it got is c->capacity (>= 1). */
+static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int stride_feature, int with_opt,
+                           ae_error *err)
 {
-    const int same_strides = stride_theta <= c->stride_theta && stride_feature <= c->stride_feature;
+    const int same_strides = stride_theta <= c->stride_theta && stride_feature <= c->stride_feature &&
+                             with_opt == c->with_opt;
     if (want <= c->capacity && same_strides) return 0;
     if (same_strides && want < 2 * c->capacity) want = 2 * c->capacity; /* grow geometrically */
     if (free_buffers(c, err)) return -1;
     size_t free_bytes = 0, total_bytes = 0;
     if (cudaCheck(cudaMemGetInfo(&free_bytes, &total_bytes), err)) return -1;
-    size_t per_run = bytes_per_run(stride_theta, stride_feature);
+    size_t per_run = bytes_per_run(stride_theta, stride_feature, with_opt);
     uint64_t fit = (uint64_t)((double)free_bytes * CUDA_DEVICE_FRACTION) / per_run;
     uint64_t host_fit = CUDA_HOST_STAGING_BYTES / per_run;
     uint64_t n = want;
@@ -128,10 +142,18 @@ static int ensure_capacity(cuda_backend *c, uint64_t want, int stride_theta, int
         cudaCheck(cudaMallocHost((void **)&c->h_norm, feature * sizeof(double)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_learnt, feature * sizeof(int64_t)), err) ||
         cudaCheck(cudaMallocHost((void **)&c->h_track, runs * sizeof(ae_track)), err) ||
-        cudaCheck(cudaMallocHost((void **)&c->h_summary, runs * sizeof(ae_summary)), err)) {
+        cudaCheck(cudaMallocHost((void **)&c->h_summary, runs * sizeof(ae_summary)), err) ||
+        (with_opt && (cudaCheck(cudaMalloc((void **)&c->d_opt_m, theta * sizeof(double)), err) ||
+                      cudaCheck(cudaMalloc((void **)&c->d_opt_v, theta * sizeof(double)), err) ||
+                      cudaCheck(cudaMalloc((void **)&c->d_opt_step, runs * sizeof(int64_t)), err) ||
+                      cudaCheck(cudaMallocHost((void **)&c->h_opt_m, theta * sizeof(double)), err) ||
+                      cudaCheck(cudaMallocHost((void **)&c->h_opt_v, theta * sizeof(double)), err) ||
+                      cudaCheck(cudaMallocHost((void **)&c->h_opt_step, runs * sizeof(int64_t)), err)))) {
         free_buffers(c, NULL); /* the first failure's message stays in err */
         return -1;
     }
+    c->h_opt_t0 = ae_xcalloc(runs, sizeof(int64_t));
+    c->with_opt = with_opt;
     c->capacity = n;
     c->stride_theta = stride_theta;
     c->stride_feature = stride_feature;
@@ -143,7 +165,9 @@ static int upload_job(cuda_backend *c, const ae_job *job, ae_error *err)
 {
     const ae_config *cfg = job->cfg;
     if (job->bases != c->bases) {
-        if (free_device(&c->d_base_W, err) || free_device(&c->d_base_b, err)) return -1;
+        if (free_device(&c->d_base_W, err) || free_device(&c->d_base_b, err) || free_device(&c->d_base_opt_m, err) ||
+            free_device(&c->d_base_opt_v, err) || free_device(&c->d_base_opt_step, err))
+            return -1;
         c->bases = NULL;
         const ae_bases *b = job->bases;
         if (b && b->count > 0) {
@@ -152,6 +176,16 @@ static int upload_job(cuda_backend *c, const ae_job *job, ae_error *err)
                 cudaCheck(cudaMalloc((void **)&c->d_base_b, nb * sizeof(double)), err) ||
                 cudaCheck(cudaMemcpy(c->d_base_W, b->W, nW * sizeof(double), cudaMemcpyHostToDevice), err) ||
                 cudaCheck(cudaMemcpy(c->d_base_b, b->b, nb * sizeof(double), cudaMemcpyHostToDevice), err))
+                return -1;
+            const size_t nP = nW + nb; /* init.optimizer_state = "keep": moments in theta's layout */
+            if (b->opt_m &&
+                (cudaCheck(cudaMalloc((void **)&c->d_base_opt_m, nP * sizeof(double)), err) ||
+                 cudaCheck(cudaMalloc((void **)&c->d_base_opt_v, nP * sizeof(double)), err) ||
+                 cudaCheck(cudaMalloc((void **)&c->d_base_opt_step, (size_t)b->count * sizeof(int64_t)), err) ||
+                 cudaCheck(cudaMemcpy(c->d_base_opt_m, b->opt_m, nP * sizeof(double), cudaMemcpyHostToDevice), err) ||
+                 cudaCheck(cudaMemcpy(c->d_base_opt_v, b->opt_v, nP * sizeof(double), cudaMemcpyHostToDevice), err) ||
+                 cudaCheck(cudaMemcpy(c->d_base_opt_step, b->opt_step, (size_t)b->count * sizeof(int64_t),
+                                      cudaMemcpyHostToDevice), err)))
                 return -1;
         }
         c->bases = b;
@@ -191,6 +225,7 @@ static int decode_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint
             ok = ok && bases && base < bases->count && bases->n == p->n && bases->m == p->m;
         if (!ok && r < bad) bad = r;
         c->h_base[r] = (uint32_t)base;
+        c->h_opt_t0[r] = ok && bases && bases->opt_step ? bases->opt_step[base] : 0;
     }
     if (bad < runs) {
         const ae_params *p = &c->h_params[bad];
@@ -202,6 +237,7 @@ static int decode_chunk(cuda_backend *c, const ae_job *job, uint64_t first, uint
     if (twins) {
         memcpy(c->h_params + count, c->h_params, count * sizeof(ae_params));
         memcpy(c->h_base + count, c->h_base, count * sizeof(uint32_t));
+        memcpy(c->h_opt_t0 + count, c->h_opt_t0, count * sizeof(int64_t));
         for (uint64_t r = 0; r < count; r++) ae_twin_params(job->cfg, &c->h_params[count + r]);
     }
     return 0;
@@ -221,6 +257,9 @@ static aek_batch chunk_batch(const cuda_backend *c, const ae_job *job, uint64_t 
         .base_b = c->d_base_b,
         .base_n = bases ? bases->n : 0,
         .base_m = bases ? bases->m : 0,
+        .base_opt_m = c->d_base_opt_m,
+        .base_opt_v = c->d_base_opt_v,
+        .base_opt_step = c->d_base_opt_step,
         .perturb_kind = (int32_t)cfg->perturb_kind,
         .n_perturb_features = cfg->perturb_kind == AE_PERTURB_LIST ? cfg->n_perturb_features : 0,
         .perturb_features = c->d_features,
@@ -236,6 +275,9 @@ static aek_batch chunk_batch(const cuda_backend *c, const ae_job *job, uint64_t 
         .norm = c->d_norm,
         .anchor = c->d_anchor,
         .learnt_step = c->d_learnt,
+        .opt_m = c->d_opt_m, /* NULL unless output.optimizer_state */
+        .opt_v = c->d_opt_v,
+        .opt_step = c->d_opt_step,
     };
 }
 
@@ -249,7 +291,8 @@ static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
     if (cudaCheck(cudaMemcpyAsync(c->d_params, c->h_params, runs * sizeof(ae_params), cudaMemcpyHostToDevice, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->d_base, c->h_base, runs * sizeof(uint32_t), cudaMemcpyHostToDevice, 0), err) ||
         cudaCheck(cudaMemsetAsync(c->d_summary, 0xff, runs * sizeof(ae_summary), 0), err) ||
-        cudaCheck(cudaEventRecord(c->start, 0), err) || aek_train(bt, c->h_params, c->h_order, c->variant, 0, err) ||
+        cudaCheck(cudaEventRecord(c->start, 0), err) ||
+        aek_train(bt, c->h_params, c->h_opt_t0, c->h_order, c->variant, 0, err) ||
         cudaCheck(cudaEventRecord(c->stop, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_theta, c->d_theta, theta * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_recon, c->d_recon, feature * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
@@ -258,6 +301,11 @@ static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
         cudaCheck(cudaMemcpyAsync(c->h_track, c->d_track, runs * sizeof(ae_track), cudaMemcpyDeviceToHost, 0), err) ||
         cudaCheck(cudaMemcpyAsync(c->h_summary, c->d_summary, runs * sizeof(ae_summary), cudaMemcpyDeviceToHost,
                                   0), err) ||
+        (c->with_opt &&
+         (cudaCheck(cudaMemcpyAsync(c->h_opt_m, c->d_opt_m, theta * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
+          cudaCheck(cudaMemcpyAsync(c->h_opt_v, c->d_opt_v, theta * sizeof(double), cudaMemcpyDeviceToHost, 0), err) ||
+          cudaCheck(cudaMemcpyAsync(c->h_opt_step, c->d_opt_step, runs * sizeof(int64_t), cudaMemcpyDeviceToHost, 0),
+                    err))) ||
         cudaCheck(cudaStreamSynchronize(0), err) || cudaCheck(cudaEventElapsedTime(&ms, c->start, c->stop), err))
         return -1;
     c->kernel_seconds += ms * 1e-3;
@@ -265,6 +313,18 @@ static int train_on_device(cuda_backend *c, const aek_batch *bt, ae_error *err)
 }
 
 static int trained(const ae_summary *sum) { return sum->outcome >= 0 && sum->outcome < AE_OUTCOME_COUNT; }
+
+/* Device slot r's final optimizer state into res slot `slot` (ae_store_opt). */
+static void store_opt(const cuda_backend *c, ae_results *res, uint64_t slot, const ae_params *p, int64_t r)
+{
+    ae_opt_state opt;
+    const int P = p->n * p->m + p->n;
+    opt.step = c->h_opt_step[r];
+    opt.optimizer = p->optimizer;
+    for (int e = 0; e < P; e++)
+        opt.m[e] = c->h_opt_m[r * c->stride_theta + e], opt.v[e] = c->h_opt_v[r * c->stride_theta + e];
+    ae_store_opt(res, slot, p, &opt);
+}
 
 /* Stores the count runs of a trained chunk (and their twins) into res slots
  * slot0 .. slot0+count-1; fails on a run a kernel left untrained. */
@@ -288,6 +348,7 @@ static int store_chunk(const cuda_backend *c, const ae_job *job, uint64_t first,
         const double *theta_r = c->h_theta + r * c->stride_theta;
         ae_store_run(res, slot0 + (uint64_t)r, p, theta_r, &c->h_track[r], sum, c->h_recon + r * c->stride_feature,
                      c->h_norm + r * c->stride_feature, c->h_learnt + r * c->stride_feature);
+        if (c->with_opt) store_opt(c, res, slot0 + (uint64_t)r, p, r);
         if (twins)
             ae_record_twin(res, slot0 + (uint64_t)r, job->cfg, p, theta_r, &c->h_track[r],
                            c->h_theta + (runs + r) * c->stride_theta, &c->h_summary[runs + r]);
@@ -321,7 +382,9 @@ static int cuda_train(ae_backend *backend, const ae_job *job, uint64_t first, ui
         return ae_fail_runtime(err, "CUDA backend: results hold %llu runs of n_max=%d, m_max=%d; asked for %llu",
                                (unsigned long long)res->capacity, res->n_max, res->m_max, (unsigned long long)count);
     const uint64_t per_run = job->cfg->twin_enabled ? 2 : 1; /* device slots per run */
-    if (upload_job(c, job, err) || ensure_capacity(c, count * per_run, n_max * m_max + n_max, n_max, err)) return -1;
+    if (upload_job(c, job, err) ||
+        ensure_capacity(c, count * per_run, n_max * m_max + n_max, n_max, res->optimizer_state, err))
+        return -1;
     if (c->capacity < per_run) return ae_fail_runtime(err, "CUDA backend: not enough device memory for a run and its twin");
     for (uint64_t done = 0; done < count;) {
         uint64_t chunk = count - done < c->capacity / per_run ? count - done : c->capacity / per_run;
@@ -340,6 +403,9 @@ static void cuda_destroy(ae_backend *backend)
         free_buffers(c, NULL);
         free_device(&c->d_base_W, NULL);
         free_device(&c->d_base_b, NULL);
+        free_device(&c->d_base_opt_m, NULL);
+        free_device(&c->d_base_opt_v, NULL);
+        free_device(&c->d_base_opt_step, NULL);
         free_device(&c->d_features, NULL);
         if (c->start) cudaCheck(cudaEventDestroy(c->start), NULL);
         if (c->stop) cudaCheck(cudaEventDestroy(c->stop), NULL);

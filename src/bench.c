@@ -217,7 +217,7 @@ static int bench_one(ae_backend *backend, bench_row *row, int threads, ae_error 
     free(axis->values);
     if (status) return -1;
     ae_job job = {&cfg, &grid, NULL};
-    ae_results_alloc(&res, row->runs, grid.n_max, grid.m_max);
+    ae_results_alloc(&res, row->runs, grid.n_max, grid.m_max, 0);
     /* warm-up: the same runs for a few steps, so buffers are allocated before timing */
     grid.params.steps = row->steps < BENCH_WARMUP_STEPS ? row->steps : BENCH_WARMUP_STEPS;
     status = backend->train(backend, &job, 0, row->runs, &res, err);

@@ -88,6 +88,10 @@ static const ae_setting settings[] = {
      "state twin: start distance; setting twin: the setting's shift (given: every run trains a twin)"},
     {"twin.renorm_every", "renorm_every", AE_SET_INT64, FIELD(twin_renorm_every), 0, BIG, NULL, "step",
      "state twin: pulled back to distance eps every k steps (Benettin; 0: a free twin)"},
+    {"check.float64", "check_float64", AE_SET_INT64, FIELD(check_float64), 0, (double)AE_RUNS_MAX, NULL, "1",
+     "float32 runs also trained in float64, picked at random from the grid (float64_outcome; 0: none)"},
+    {"check.seed", "check_seed", AE_SET_INT64, FIELD(check_seed), 0, 9007199254740992.0, NULL, "1",
+     "Philox key of the runs check.float64 picks"},
 };
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
 
@@ -103,7 +107,7 @@ static const ae_params default_params = {
     .outcome_window = 1000, .outcome_tol = 3e-3, .tilt_max = 0.5, .live_min = 0.9,
     .hessian = AE_HESSIAN_AUTO, .hessian_tol = 1e-9, .bias_delta = 0.0,
     .intervene = AE_INTERVENE_NONE, .intervene_when = AE_WHEN_STEP, .intervene_at_step = 0, .intervene_scale = 0.0, .intervene_delta = 0.0,
-    .intervene_noise = 1e-3, .twin_eps = 0.0, .twin_renorm_every = 100,
+    .intervene_noise = 1e-3, .twin_eps = 0.0, .twin_renorm_every = 100, .check_float64 = 0, .check_seed = 0,
 };
 
 void ae_params_defaults(ae_params *p) { *p = default_params; }
@@ -117,10 +121,11 @@ void ae_params_round_to_precision(ae_params *p)
 }
 
 /* Keys that hold text rather than numbers. */
-static const char *const text_keys[] = {"init.file", "init.select", "perturb.features", "output.fields", "twin.param",
-                                        "twin.relative", NULL};
-static const char *const groups[] = {"model",     "init",      "train", "outcome", "perturb",
-                                     "trajectory", "intervene", "twin",  "output",  NULL};
+static const char *const text_keys[] = {"init.file",   "init.select",   "init.optimizer_state", "perturb.features",
+                                        "output.fields", "output.optimizer_state", "twin.param", "twin.relative",
+                                        NULL};
+static const char *const groups[] = {"model", "init", "train", "outcome", "perturb", "trajectory", "intervene",
+                                     "twin",  "check", "output", NULL};
 
 /* The record fields output.fields chooses from, in AE_RECORD_FIELDS order (bit k: field k). */
 #define RECORD_NAME(name, TYPE, SHAPE, fill, units, long_name) #name,
@@ -331,8 +336,8 @@ static int add_output_field(ae_config *cfg, const char *name, const char *where,
 /* output.fields = "all", or names separated by commas ("outcome,splay", as --set gives them). */
 static int set_output_fields_text(ae_config *cfg, const char *text, const char *where, ae_error *err)
 {
-    if (strcmp(text, "all") == 0) {
-        cfg->output_fields = AE_RECORD_FIELDS_ALL;
+    if (strcmp(text, "all") == 0) { /* the optimizer state comes with output.optimizer_state */
+        cfg->output_fields = AE_RECORD_FIELDS_DEFAULT;
         return 0;
     }
     char *names = ae_xstrdup(text), *rest = NULL;
@@ -381,14 +386,27 @@ static int set_twin_param(ae_config *cfg, const char *text, const char *where, a
     return 0;
 }
 
+/* A boolean text key: true or false (libconfig's booleans arrive here as that text). */
+static int set_flag(int *flag, const char *text, const char *where, ae_error *err)
+{
+    if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) return ae_fail(err, "%s: expects true or false", where);
+    *flag = strcmp(text, "true") == 0;
+    return 0;
+}
+
 static int set_text(ae_config *cfg, const char *key, const char *text, const char *where, ae_error *err)
 {
     if (strcmp(key, "perturb.features") == 0) return set_features_text(cfg, text, where, err);
     if (strcmp(key, "output.fields") == 0) return set_output_fields_text(cfg, text, where, err);
     if (strcmp(key, "twin.param") == 0) return set_twin_param(cfg, text, where, err);
-    if (strcmp(key, "twin.relative") == 0) {
-        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) return ae_fail(err, "%s: expects true or false", where);
-        cfg->twin_relative = strcmp(text, "true") == 0;
+    if (strcmp(key, "twin.relative") == 0) return set_flag(&cfg->twin_relative, text, where, err);
+    if (strcmp(key, "output.optimizer_state") == 0) return set_flag(&cfg->write_optimizer_state, text, where, err);
+    if (strcmp(key, "init.optimizer_state") == 0) {
+        if (strcmp(text, "keep") != 0 && strcmp(text, "reset") != 0)
+            return ae_fail(err, "%s: expects \"reset\" (start the optimizer afresh) or \"keep\" (continue from the "
+                                "file's opt_ variables)", where);
+        cfg->keep_optimizer_state = strcmp(text, "keep") == 0;
+        cfg->optimizer_state_given = 1;
         return 0;
     }
     char **slot = strcmp(key, "init.file") == 0 ? &cfg->init_file : &cfg->init_select;
@@ -407,7 +425,7 @@ static int parse_text_key(parser *ps, const char *key, const config_setting_t *n
         return parse_features_list(ps, node, where);
     if (strcmp(key, "output.fields") == 0 && (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST))
         return parse_output_fields_list(ps, node, where);
-    if (strcmp(key, "twin.relative") == 0 && type == CONFIG_TYPE_BOOL)
+    if ((strcmp(key, "twin.relative") == 0 || strcmp(key, "output.optimizer_state") == 0) && type == CONFIG_TYPE_BOOL)
         return set_text(ps->cfg, key, config_setting_get_bool(node) ? "true" : "false", where, ps->err);
     if (type != CONFIG_TYPE_STRING) return ae_fail(ps->err, "%s: expects a string, got %s", where, type_name(type));
     return set_text(ps->cfg, key, config_setting_get_string(node), where, ps->err);
@@ -1003,8 +1021,20 @@ static int check_whole(ae_config *cfg, ae_error *err)
     }
     if (cfg->params.scheme == AE_INIT_FILE && !cfg->init_file)
         return ae_fail(err, "%s: init.scheme = \"file\" needs init.file = \"earlier.h5\"", cfg->path);
-    if (cfg->params.scheme != AE_INIT_FILE && (cfg->init_file || cfg->init_select))
-        return ae_fail(err, "%s: init.file and init.select need init.scheme = \"file\"", cfg->path);
+    if (cfg->params.scheme != AE_INIT_FILE && (cfg->init_file || cfg->init_select || cfg->optimizer_state_given))
+        return ae_fail(err, "%s: init.file, init.select and init.optimizer_state need init.scheme = \"file\"",
+                       cfg->path);
+    /* the optimizer state is one record (its moments mean nothing without its step count):
+     * output.optimizer_state writes all of it, output.fields cannot pick parts */
+    if ((cfg->output_fields & AE_RECORD_FIELDS_OPTIMIZER) && !cfg->write_optimizer_state)
+        return ae_fail(err, "%s: output.fields: the opt_ fields are the optimizer state, written all together with "
+                            "output.optimizer_state = true",
+                       cfg->path);
+    if (cfg->write_optimizer_state) cfg->output_fields |= AE_RECORD_FIELDS_OPTIMIZER;
+    if (cfg->params.check_float64 > 0 && !ae_config_takes(cfg, "model.precision", AE_FLOAT32))
+        return ae_fail(err, "%s: check.float64 = %lld: checks float32 runs in float64, and every run of this sweep "
+                            "is float64 already",
+                       cfg->path, (long long)cfg->params.check_float64);
     if (check_select_outcomes(cfg, err)) return -1;
     /* the plateau test compares the loss with a check at most AE_TRACK_RING - 1 checks back */
     const ae_setting *window = ae_setting_find("outcome.window"), *check_every = ae_setting_find("train.check_every");
@@ -1016,6 +1046,8 @@ static int check_whole(ae_config *cfg, ae_error *err)
     for (int a = 0; a < cfg->n_axes; a++) {
         const ae_setting *s = cfg->axes[a].setting;
         if (!s) continue; /* a sample axis: real settings only */
+        if (s->offset == offsetof(ae_params, check_float64) || s->offset == offsetof(ae_params, check_seed))
+            return ae_fail(err, "%s: %s describes the sweep, not a run: it cannot be an axis", cfg->path, s->key);
         int shape_axis = s->offset == offsetof(ae_params, n) || s->offset == offsetof(ae_params, m);
         if (shape_axis && cfg->params.scheme == AE_INIT_FILE)
             return ae_fail(err, "%s: %s cannot be an axis with base states from a file", cfg->path, s->key);
@@ -1160,7 +1192,7 @@ int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *co
 {
     memset(cfg, 0, sizeof *cfg);
     ae_params_defaults(&cfg->params);
-    cfg->output_fields = AE_RECORD_FIELDS_ALL;
+    cfg->output_fields = AE_RECORD_FIELDS_DEFAULT;
     cfg->path = ae_xstrdup(path);
     cfg->text = ae_xstrdup(text);
     config_t lc;
@@ -1269,6 +1301,7 @@ char *ae_config_json(const ae_config *cfg)
     json_string(&sb, cfg->init_file ? cfg->init_file : "");
     ae_strbuf_printf(&sb, ",\n  \"init.select\": ");
     json_string(&sb, cfg->init_select ? cfg->init_select : "all");
+    ae_strbuf_printf(&sb, ",\n  \"init.optimizer_state\": \"%s\"", cfg->keep_optimizer_state ? "keep" : "reset");
     ae_strbuf_printf(&sb, ",\n  \"perturb.features\": ");
     if (cfg->perturb_kind == AE_PERTURB_LIST) {
         ae_strbuf_printf(&sb, "[");
@@ -1282,6 +1315,7 @@ char *ae_config_json(const ae_config *cfg)
     for (int k = 0, listed = 0; record_names[k]; k++)
         if (cfg->output_fields >> k & 1) ae_strbuf_printf(&sb, "%s\"%s\"", listed++ ? ", " : "", record_names[k]);
     ae_strbuf_printf(&sb, "]");
+    ae_strbuf_printf(&sb, ",\n  \"output.optimizer_state\": %s", cfg->write_optimizer_state ? "true" : "false");
     ae_strbuf_printf(&sb, ",\n  \"twin.enabled\": %s,\n  \"twin.param\": ", cfg->twin_enabled ? "true" : "false");
     json_string(&sb, cfg->twin_setting ? cfg->twin_setting->key : "state");
     ae_strbuf_printf(&sb, ",\n  \"twin.relative\": %s", cfg->twin_relative ? "true" : "false");
@@ -1333,12 +1367,16 @@ void ae_config_print_settings(FILE *stream)
     fprintf(stream, "  %-20s outcomes:", "");
     for (int k = 0; k < AE_OUTCOME_COUNT; k++) fprintf(stream, " %d %s", k, ae_outcome_name(k));
     fprintf(stream, "\n");
+    fprintf(stream, "  %-20s %s\n", "init.optimizer_state", "\"reset\" reset (a fresh optimizer) | keep (continue from the");
+    fprintf(stream, "  %-20s %s\n", "", "       file's opt_ variables: output.optimizer_state of an earlier sweep)");
     fprintf(stream, "  %-20s %s\n", "perturb.features", "\"none\" dead_neighbors | none | [i, j, ...]");
     fprintf(stream, "  %-20s %s\n", "output.fields", "\"all\"  record fields kept in the file, e.g. [\"outcome\", \"splay\"] or");
     fprintf(stream, "  %-20s %s\n", "", "       --set output.fields=outcome,splay; done and the coordinates always stay;");
     fprintf(stream, "  %-20s        the fields:", "");
     for (int k = 0; record_names[k]; k++) fprintf(stream, "%s%s", k % 7 ? ", " : k ? ",\n                              " : " ", record_names[k]);
     fprintf(stream, "\n");
+    fprintf(stream, "  %-20s %s\n", "output.optimizer_state", "false  write each run's optimizer state (opt_optimizer, opt_step,");
+    fprintf(stream, "  %-20s %s\n", "", "       opt_m_W, opt_m_b, opt_v_W, opt_v_b) beside W_final and b_final");
     fprintf(stream, "  %-20s %s\n", "twin.param", "\"state\" state (start eps away) | a real setting (\"perturb.bias_delta\"): the");
     fprintf(stream, "  %-20s %s\n", "", "       twin differs in it by +eps (lyapunov NaN)");
     fprintf(stream, "  %-20s %s\n", "twin.relative", "false  setting twin: the setting x (1 + eps) instead of + eps");

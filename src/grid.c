@@ -7,6 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* init.optimizer_state = "keep": every run continues its base state's optimizer.  Adam and
+ * AdamW keep the same moments (decay is not part of them), so either continues the other;
+ * SGD's momentum buffer is another thing, continued by SGD alone.  Every base meets every
+ * train.optimizer of the config (the base axis and an optimizer axis are independent). */
+static int check_optimizers(const ae_config *cfg, const ae_bases *bases, ae_error *err)
+{
+    const char *const *names = ae_setting_find("train.optimizer")->names;
+    for (int optimizer = AE_OPT_SGD; optimizer <= AE_OPT_ADAMW; optimizer++) {
+        if (!ae_config_takes(cfg, "train.optimizer", optimizer)) continue;
+        for (uint64_t k = 0; k < bases->count; k++) {
+            const int had = bases->opt_optimizer[k];
+            if ((had == AE_OPT_SGD) == (optimizer == AE_OPT_SGD)) continue;
+            return ae_fail(err, "%s: init.optimizer_state = \"keep\": run %lld of %s holds the state of %s, which "
+                                "train.optimizer = \"%s\" cannot continue (adam and adamw continue each other's, sgd "
+                                "only its own)",
+                           cfg->path, (long long)bases->source_index[k], cfg->init_file, names[had], names[optimizer]);
+        }
+    }
+    return 0;
+}
+
 int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae_error *err)
 {
     memset(grid, 0, sizeof *grid);
@@ -19,6 +40,7 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
         if (bases->m != 2 && ae_config_takes(cfg, "intervene.method", AE_INTERVENE_GAP))
             return ae_fail(err, "%s: intervene.method = \"gap\" needs m = 2; the base states in %s are m=%d", cfg->path,
                            cfg->init_file, bases->m);
+        if (bases->opt_optimizer && check_optimizers(cfg, bases, err)) return -1;
         grid->params.n = bases->n;
         grid->params.m = bases->m;
         if (bases->count > 1) {
@@ -76,6 +98,12 @@ void ae_grid_free(ae_grid *grid)
 
 void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t *base)
 {
+    ae_grid_run_in(grid, flat, -1, params, base);
+}
+
+/* precision -1: the run's own */
+void ae_grid_run_in(const ae_grid *grid, uint64_t flat, int precision, ae_params *params, uint64_t *base)
+{
     *params = grid->params;
     *base = 0;
     for (int a = grid->n_axes - 1; a >= 0; a--) {
@@ -90,6 +118,7 @@ void ae_grid_run(const ae_grid *grid, uint64_t flat, ae_params *params, uint64_t
         else
             *base = index;
     }
+    if (precision >= 0) params->precision = precision;
     ae_params_round_to_precision(params);
 }
 

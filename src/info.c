@@ -342,6 +342,71 @@ static int n_axis_of(int rank, const info_axis *axes)
     return -1;
 }
 
+/* Whether some run trained in float32: a float32 value of the precision axis, or the config's
+ * model.precision (files from before it trained in float32). */
+static int has_float32_runs(hid_t file, int rank, const hsize_t *dims, const info_axis *axes)
+{
+    for (int a = 0; a < rank; a++) {
+        if (strcmp(axes[a].name, "precision") != 0) continue;
+        for (hsize_t v = 0; v < dims[a]; v++)
+            if (strcmp(axes[a].labels[v], "float32") == 0) return 1;
+        return 0;
+    }
+    char *json = read_text_attr(file, "config_json"), value[32];
+    json_value(json, "model.precision", value, sizeof value);
+    free(json);
+    return !value[0] || strcmp(value, "float32") == 0;
+}
+
+/* check.float64: how often a float32 outcome is the outcome of the same run in float64, over
+ * all checked runs and per float32 outcome, with where the others end in float64.  The checked
+ * runs are a random sample of the grid (Philox, check.seed), so their fractions get Wilson
+ * intervals as estimates for the whole grid.  A float32 sweep without checks gets the hint. */
+static void float64_agreement(hid_t file, const int8_t *outcome, const uint8_t *done, uint64_t total, int rank,
+                              const hsize_t *dims, const info_axis *axes)
+{
+    if (!has_float32_runs(file, rank, dims, axes)) return;
+    int8_t *checked = read_runs_i8(file, "float64_outcome", total);
+    uint64_t pairs[K][K] = {{0}}, all = 0, agree = 0;
+    char *names = NULL;
+    if (checked) io_outcomes_in_this_version(file, checked, total, &names); /* the codes of `outcome` */
+    free(names);
+    for (uint64_t r = 0; checked && r < total; r++) {
+        if (!done[r] || outcome[r] < 0 || outcome[r] >= K || checked[r] < 0 || checked[r] >= K) continue;
+        pairs[outcome[r]][checked[r]]++, all++, agree += outcome[r] == checked[r];
+    }
+    free(checked);
+    if (!all) {
+        printf("\nfloat64 check: none (which of these outcomes float32 arithmetic decided is unknown;\n"
+               "  --set check.float64=200 trains 200 runs picked at random again in float64)\n");
+        return;
+    }
+    char *json = read_text_attr(file, "config_json"), k_text[32], seed[32];
+    json_value(json, "check.float64", k_text, sizeof k_text);
+    json_value(json, "check.seed", seed, sizeof seed);
+    free(json);
+    printf("\nfloat64 check: %llu finished float32 runs of those picked at random (check.float64 = %s, check.seed = %s)\n"
+           "  were trained again in float64 with the same seeds and settings; a random sample of the grid's\n"
+           "  float32 runs, so [95%% Wilson intervals] estimate the agreement over the whole grid\n",
+           (unsigned long long)all, k_text[0] ? k_text : "?", seed[0] ? seed : "?");
+    for (int k = -1; k < K; k++) {
+        uint64_t row = 0, same = k < 0 ? agree : pairs[k][k];
+        for (int j = 0; j < K && k >= 0; j++) row += pairs[k][j];
+        if (k < 0) row = all;
+        if (!row) continue;
+        double lo, hi;
+        ae_wilson(same, row, &lo, &hi);
+        printf("  %-22s %6llu of %-6llu agree  %6.2f%% [%5.2f,%6.2f]", k < 0 ? "all" : ae_outcome_name(k),
+               (unsigned long long)same, (unsigned long long)row, 100.0 * (double)same / (double)row, 100 * lo,
+               100 * hi);
+        for (int j = 0, shown = 0; j < K && k >= 0; j++)
+            if (j != k && pairs[k][j])
+                printf("%s%llu %s", shown++ ? ", " : "   in float64: ", (unsigned long long)pairs[k][j],
+                       ae_outcome_name(j));
+        printf("\n");
+    }
+}
+
 /* The census: all runs, then by the value of each axis that is not a replicate axis;
  * runs identical by construction counted once; the training horizon named. */
 static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done, uint64_t total, int rank,
@@ -458,7 +523,11 @@ static void print_fields(hid_t file)
 {
     uint64_t kept = 0;
     for (size_t v = 0; v < N_OUT_VARS; v++) kept |= (uint64_t)(H5Lexists(file, out_vars[v].name, H5P_DEFAULT) > 0) << v;
-    if (kept == AE_RECORD_FIELDS_ALL) return;
+    if (kept == AE_RECORD_FIELDS_DEFAULT) return; /* the optimizer state is left out unless asked for */
+    if (kept == AE_RECORD_FIELDS_ALL) {
+        printf("%-16s every record field and the optimizer state (output.optimizer_state)\n", "fields");
+        return;
+    }
     char *names = io_field_names(kept);
     printf("%-16s %s (output.fields; the others are not in the file)\n", "fields", names[0] ? names : "none");
     free(names);
@@ -531,9 +600,10 @@ int ae_info(const char *path, ae_error *err)
                "they are in no column\n",
                "note", (unsigned long long)foreign, classes ? classes : "none named");
     free(classes);
-    if (outcome)
+    if (outcome) {
         census_tables(file, outcome, done, (uint64_t)total, rank, dims, axes);
-    else
+        float64_agreement(file, outcome, done, (uint64_t)total, rank, dims, axes);
+    } else
         printf("\ncensus: not shown, the file keeps no `outcome` (its output.fields left it out)\n");
     for (int a = 0; a < rank; a++) {
         for (hsize_t v = 0; v < dims[a]; v++) free(axes[a].labels[v]);

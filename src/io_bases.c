@@ -1,6 +1,8 @@
 /*
  * io_bases.c - base states (init.scheme = "file"): W_final and b_final of selected runs
- * of an earlier output, every shape checked before use (the file may come from anyone).
+ * of an earlier output, with init.optimizer_state = "keep" also their optimizer state (the
+ * opt_ variables of output.optimizer_state), every shape checked before use (the file may
+ * come from anyone).
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -20,9 +22,10 @@
 
 /* Shapes of the base-state variables: W_final (runs..., feature, latent), b_final and
  * (when selecting by outcome) outcome over the same leading dims. */
-static int bases_shape(hid_t file, const char *path, int need_outcome, uint64_t *runs, int *n, int *m, ae_error *err)
+static int bases_shape(hid_t file, const char *path, int need_outcome, uint64_t *runs, int *n, int *m,
+                       hsize_t *wdims, int *wrank_out, ae_error *err)
 {
-    hsize_t wdims[AE_AXES_MAX + 3], dims[AE_AXES_MAX + 3];
+    hsize_t dims[AE_AXES_MAX + 3];
     int wrank, rank;
     /* an output that did not keep them (output.fields) can be no source of base states */
     const char *needed[3] = {"W_final", "b_final", need_outcome ? "outcome" : NULL};
@@ -41,6 +44,7 @@ static int bases_shape(hid_t file, const char *path, int need_outcome, uint64_t 
         for (int d = 0; d < wrank - 2; d++)
             if (dims[d] != wdims[d]) return ae_fail(err, "%s: outcome is not over W_final's runs", path);
     }
+    *wrank_out = wrank;
     *runs = 1;
     for (int d = 0; d < wrank - 2; d++) {
         if (wdims[d] > AE_FILE_RUNS_MAX / (*runs ? *runs : 1))
@@ -92,10 +96,70 @@ static int parse_selection(const char *sel, uint64_t runs, const char *path, bas
     return 0;
 }
 
-/* Copies run r's state into the next slot of bases; refuses a state that is not finite. */
-static int take_base(ae_bases *bases, const double *W, const double *b, uint64_t r, const char *path, ae_error *err)
+/* The optimizer state of every run of the file, read for init.optimizer_state = "keep". */
+typedef struct {
+    double *m_W, *m_b, *v_W, *v_b; /* as W_final and b_final */
+    int64_t *step;
+    int8_t *optimizer;
+} file_opt;
+
+static void file_opt_free(file_opt *o)
 {
-    const uint64_t n = (uint64_t)bases->n, nm = n * (uint64_t)bases->m, k = bases->count++;
+    free(o->m_W), free(o->m_b), free(o->v_W), free(o->v_b), free(o->step), free(o->optimizer);
+    memset(o, 0, sizeof *o);
+}
+
+/* Reads the opt_ variables, each over the runs (and features, latent dims) of W_final, wdims
+ * of rank wrank; opt_optimizer's codes are this version's when its flag_meanings say so. */
+static int read_file_opt(hid_t file, const char *path, const hsize_t *wdims, int wrank, uint64_t runs, int n, int m,
+                         file_opt *o, ae_error *err)
+{
+    static const char *const names[6] = {"opt_m_W", "opt_v_W", "opt_m_b", "opt_v_b", "opt_step", "opt_optimizer"};
+    for (int k = 0; k < 6; k++)
+        if (H5Lexists(file, names[k], H5P_DEFAULT) <= 0)
+            return ae_fail(err, "%s: init.optimizer_state = \"keep\" needs the optimizer state of its runs, and it has "
+                                "no %s (an output keeps it with output.optimizer_state = true)",
+                           path, names[k]);
+    for (int k = 0; k < 6; k++) {
+        hsize_t dims[AE_AXES_MAX + 3];
+        int rank, want = k < 2 ? wrank : k < 4 ? wrank - 1 : wrank - 2;
+        if (io_dataset_dims(file, names[k], want, want, dims, &rank, path, err)) return -1;
+        for (int d = 0; d < want; d++)
+            if (dims[d] != wdims[d])
+                return ae_fail(err, "%s: %s is not over W_final's runs%s", path, names[k], k < 4 ? " and features" : "");
+    }
+    const uint64_t nm = runs * (uint64_t)(n * m), nb = runs * (uint64_t)n;
+    o->m_W = ae_xmalloc(nm * sizeof(double)), o->v_W = ae_xmalloc(nm * sizeof(double));
+    o->m_b = ae_xmalloc(nb * sizeof(double)), o->v_b = ae_xmalloc(nb * sizeof(double));
+    o->step = ae_xmalloc(runs * sizeof(int64_t)), o->optimizer = ae_xmalloc(runs);
+    if (io_read_whole(file, "opt_m_W", H5T_NATIVE_DOUBLE, o->m_W, path, err) ||
+        io_read_whole(file, "opt_v_W", H5T_NATIVE_DOUBLE, o->v_W, path, err) ||
+        io_read_whole(file, "opt_m_b", H5T_NATIVE_DOUBLE, o->m_b, path, err) ||
+        io_read_whole(file, "opt_v_b", H5T_NATIVE_DOUBLE, o->v_b, path, err) ||
+        io_read_whole(file, "opt_step", H5T_NATIVE_INT64, o->step, path, err) ||
+        io_read_whole(file, "opt_optimizer", H5T_NATIVE_INT8, o->optimizer, path, err))
+        return -1;
+    /* the file's own names of its codes, where it has them (another version may number them otherwise) */
+    char *meanings = NULL;
+    hid_t ds = H5Dopen2(file, "opt_optimizer", H5P_DEFAULT);
+    if (ds >= 0) meanings = io_get_text_attr(ds, "flag_meanings");
+    if (ds >= 0) H5Dclose(ds);
+    const char *const *known = ae_setting_find("train.optimizer")->names;
+    char ours[64];
+    snprintf(ours, sizeof ours, "%s %s %s", known[0], known[1], known[2]);
+    const int same = !meanings || strcmp(meanings, ours) == 0;
+    free(meanings);
+    if (!same)
+        return ae_fail(err, "%s: opt_optimizer names its codes otherwise than this aesweep (%s)", path, ours);
+    return 0;
+}
+
+/* Copies run r's state into the next slot of bases (with its optimizer state, when o has one);
+ * refuses a state that is not finite. */
+static int take_base(ae_bases *bases, const double *W, const double *b, const file_opt *o, uint64_t r,
+                     const char *path, ae_error *err)
+{
+    const uint64_t n = (uint64_t)bases->n, nm = n * (uint64_t)bases->m, P = nm + n, k = bases->count++;
     memcpy(bases->W + k * nm, W + r * nm, nm * sizeof(double));
     memcpy(bases->b + k * n, b + r * n, n * sizeof(double));
     bases->source_index[k] = (int64_t)r;
@@ -104,13 +168,28 @@ static int take_base(ae_bases *bases, const double *W, const double *b, uint64_t
             goto not_finite;
     for (uint64_t i = 0; i < n; i++)
         if (!isfinite(bases->b[k * n + i])) goto not_finite;
+    if (!o->m_W) return 0;
+    /* in the layout of theta = [W | b] */
+    memcpy(bases->opt_m + k * P, o->m_W + r * nm, nm * sizeof(double));
+    memcpy(bases->opt_v + k * P, o->v_W + r * nm, nm * sizeof(double));
+    memcpy(bases->opt_m + k * P + nm, o->m_b + r * n, n * sizeof(double));
+    memcpy(bases->opt_v + k * P + nm, o->v_b + r * n, n * sizeof(double));
+    bases->opt_step[k] = o->step[r];
+    bases->opt_optimizer[k] = o->optimizer[r];
+    for (uint64_t e = 0; e < P; e++)
+        if (!isfinite(bases->opt_m[k * P + e]) || !(bases->opt_v[k * P + e] >= 0) || !isfinite(bases->opt_v[k * P + e]))
+            return ae_fail(err, "%s: the optimizer state of run %llu is not finite, or has a negative second moment",
+                           path, (unsigned long long)r);
+    if (o->step[r] < 0 || o->step[r] > (int64_t)1e12 || o->optimizer[r] < AE_OPT_SGD || o->optimizer[r] > AE_OPT_ADAMW)
+        return ae_fail(err, "%s: run %llu has opt_step %lld and opt_optimizer %d: no optimizer state", path,
+                       (unsigned long long)r, (long long)o->step[r], o->optimizer[r]);
     return 0;
 not_finite:
     return ae_fail(err, "%s: base state of run %llu is not finite (not done, diverged, or padded to a larger n)", path,
                    (unsigned long long)r);
 }
 
-int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_error *err)
+int ae_bases_load(ae_bases *bases, const char *path, const char *select, int keep_optimizer_state, ae_error *err)
 {
     memset(bases, 0, sizeof *bases);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -122,14 +201,18 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
         return -1;
     }
     double *W = NULL, *b = NULL;
+    file_opt opt = {0};
     int8_t *outcome = NULL;
     char *file_names = NULL; /* the file's own class names, for the message when none matches */
     uint64_t runs = 0;
     int n = 0, m = 0, status = -1;
     base_selection pick;
-    if (bases_shape(file, path, strchr(sel, ':') != NULL, &runs, &n, &m, err) ||
+    hsize_t wdims[AE_AXES_MAX + 3];
+    int wrank = 0;
+    if (bases_shape(file, path, strchr(sel, ':') != NULL, &runs, &n, &m, wdims, &wrank, err) ||
         parse_selection(sel, runs, path, &pick, err))
         goto done;
+    if (keep_optimizer_state && read_file_opt(file, path, wdims, wrank, runs, n, m, &opt, err)) goto done;
     W = ae_xmalloc(runs * (uint64_t)(n * m) * sizeof(double));
     b = ae_xmalloc(runs * (uint64_t)n * sizeof(double));
     if (io_read_whole(file, "W_final", H5T_NATIVE_DOUBLE, W, path, err) ||
@@ -145,11 +228,18 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
     bases->W = ae_xmalloc(runs * (uint64_t)(n * m) * sizeof(double));
     bases->b = ae_xmalloc(runs * (uint64_t)n * sizeof(double));
     bases->source_index = ae_xmalloc(runs * sizeof(int64_t));
+    if (keep_optimizer_state) {
+        const uint64_t P = (uint64_t)(n * m + n);
+        bases->opt_m = ae_xmalloc(runs * P * sizeof(double));
+        bases->opt_v = ae_xmalloc(runs * P * sizeof(double));
+        bases->opt_step = ae_xmalloc(runs * sizeof(int64_t));
+        bases->opt_optimizer = ae_xmalloc(runs);
+    }
     status = 0;
     for (uint64_t r = 0; r < runs && !status; r++) {
         int picked = pick.by_outcome ? outcome[r] >= 0 && pick.wanted[outcome[r]] : pick.all || r == pick.index;
         if (!picked) continue;
-        status = take_base(bases, W, b, r, path, err);
+        status = take_base(bases, W, b, &opt, r, path, err);
         if (pick.first_only) break;
     }
     if (!status && bases->count == 0)
@@ -158,6 +248,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, ae_erro
 done:
     free(W);
     free(b);
+    file_opt_free(&opt);
     free(outcome);
     free(file_names);
     H5Fclose(file);
@@ -170,5 +261,9 @@ void ae_bases_free(ae_bases *bases)
     free(bases->W);
     free(bases->b);
     free(bases->source_index);
+    free(bases->opt_m);
+    free(bases->opt_v);
+    free(bases->opt_step);
+    free(bases->opt_optimizer);
     memset(bases, 0, sizeof *bases);
 }

@@ -373,9 +373,10 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "",
                  ae_outcome_name(k));
     }
-    for (size_t v = 0; v < N_OUT_VARS; v++) /* outcome, and the twin's in the same codes */
+    for (size_t v = 0; v < N_OUT_VARS; v++) /* outcome, and the twin's and float64 check's in the same codes */
         if (io_has_field(out->fields, v) &&
-            (v == AE_RECORD_FIELD_outcome || v == AE_RECORD_FIELD_twin_outcome) &&
+            (v == AE_RECORD_FIELD_outcome || v == AE_RECORD_FIELD_twin_outcome ||
+             v == AE_RECORD_FIELD_float64_outcome) &&
             (io_put_attr(out->vars[v], "flag_values", H5T_NATIVE_INT8, AE_OUTCOME_COUNT, flags, path, err) ||
              io_put_text_attr(out->vars[v], "flag_meanings", meanings, 0, path, err)))
             goto fail;
@@ -385,6 +386,16 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
     if (io_has_field(out->fields, AE_RECORD_FIELD_plateau_kind) &&
         (io_put_attr(out->vars[AE_RECORD_FIELD_plateau_kind], "flag_values", H5T_NATIVE_INT8, 3, kinds, path, err) ||
          io_put_text_attr(out->vars[AE_RECORD_FIELD_plateau_kind], "flag_meanings", meanings, 0, path, err)))
+        goto fail;
+    /* opt_optimizer: train.optimizer's codes and names (its row of the settings table) */
+    const char *const *optimizer_names = ae_setting_find("train.optimizer")->names;
+    int8_t optimizers[3] = {AE_OPT_SGD, AE_OPT_ADAM, AE_OPT_ADAMW};
+    snprintf(meanings, sizeof meanings, "%s %s %s", optimizer_names[AE_OPT_SGD], optimizer_names[AE_OPT_ADAM],
+             optimizer_names[AE_OPT_ADAMW]);
+    if (io_has_field(out->fields, AE_RECORD_FIELD_opt_optimizer) &&
+        (io_put_attr(out->vars[AE_RECORD_FIELD_opt_optimizer], "flag_values", H5T_NATIVE_INT8, 3, optimizers, path,
+                     err) ||
+         io_put_text_attr(out->vars[AE_RECORD_FIELD_opt_optimizer], "flag_meanings", meanings, 0, path, err)))
         goto fail;
     uint8_t not_done = 0;
     if (make_variable(file, "done", H5T_NATIVE_UINT8, &not_done, rank, dims, scales,

@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ae_bench.h"
+#include "ae_check.h"
 #include "ae_io.h"
 
 #ifdef AE_HAVE_MPI
@@ -327,6 +328,7 @@ typedef struct {
     ae_bases bases;
     ae_grid grid;
     ae_job job;
+    ae_check check; /* check.float64: the runs also trained in float64 */
     ae_lock *lock;
     ae_backend *backend;
     ae_provenance prov;
@@ -342,6 +344,7 @@ static void sweep_free(sweep *s)
     if (s->backend) s->backend->destroy(s->backend);
     ae_lock_release(s->lock);
     free(s->done);
+    ae_check_free(&s->check);
     ae_grid_free(&s->grid);
     ae_bases_free(&s->bases);
     if (s->cfg_loaded) ae_config_free(&s->cfg);
@@ -376,8 +379,11 @@ static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
     s->cfg_loaded = 1;
     int from_file = s->cfg.params.scheme == AE_INIT_FILE;
     if (check_output_is_not_an_input(opt, &s->cfg, err) || lock_output(opt, s, err)) return -1;
-    if (from_file && ae_bases_load(&s->bases, s->cfg.init_file, s->cfg.init_select, err)) return -1;
-    if (ae_grid_build(&s->grid, &s->cfg, from_file ? &s->bases : NULL, err)) return -1;
+    if (from_file &&
+        ae_bases_load(&s->bases, s->cfg.init_file, s->cfg.init_select, s->cfg.keep_optimizer_state, err))
+        return -1;
+    if (ae_grid_build(&s->grid, &s->cfg, from_file ? &s->bases : NULL, err) || ae_check_pick(&s->check, &s->grid, err))
+        return -1;
     s->job = (ae_job){&s->cfg, &s->grid, from_file ? &s->bases : NULL};
     /* the slice of this shard, and within it of this MPI rank */
     const ranks world = world_ranks();
@@ -422,6 +428,10 @@ static void announce(const run_options *opt, const sweep *s)
     else
         fprintf(stderr, "aesweep: %llu runs on %s (%s)\n", (unsigned long long)s->grid.total, backend->name,
                 backend->device);
+    if (s->check.count)
+        fprintf(stderr, "aesweep: %llu of them picked at random (check.float64) are also trained in float64 on the "
+                        "CPU, each in its batch (float64_outcome)\n",
+                (unsigned long long)s->check.count);
 }
 
 /* The batch whose write is in flight on the output's writer thread (count 0: none). */
@@ -457,7 +467,7 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
     minimum = minimum < BATCH_MIN ? BATCH_MIN : minimum;
     uint64_t batch = minimum;
     ae_results res[2];
-    for (int k = 0; k < 2; k++) ae_results_alloc(&res[k], batch, grid->n_max, grid->m_max);
+    for (int k = 0; k < 2; k++) ae_results_alloc(&res[k], batch, grid->n_max, grid->m_max, s->cfg.write_optimizer_state);
     batch_in_flight writing = {0, 0};
     double train_seconds = 0, model_steps = 0;
     int status = 0, next = 0; /* next: the buffer to train into (not in flight) */
@@ -469,13 +479,15 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
         ae_results *buffer = &res[next];
         if (count > buffer->capacity) {
             ae_results_free(buffer);
-            ae_results_alloc(buffer, count, grid->n_max, grid->m_max);
+            ae_results_alloc(buffer, count, grid->n_max, grid->m_max, s->cfg.write_optimizer_state);
         }
         double t0 = ae_now();
         if (count && s->backend->train(s->backend, &s->job, at, count, buffer, err)) {
             status = -1;
             break;
         }
+        /* the batch's float64 checks, in its time: the progress line's rate and ETA count them */
+        ae_check_train(&s->check, &s->job, at, count, buffer, ae_cpu_threads(opt->backend.threads));
         double seconds = ae_now() - t0;
         if (finish_write(s, &writing, &pr, err)) {
             status = -1;

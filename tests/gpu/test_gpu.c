@@ -178,7 +178,7 @@ static void batch_run_device(batch *b, int variant)
     if (variant < 0)
         must(aek_init(&bt, 0, &gpu_err));
     else
-        must(aek_train(&bt, b->params, order, variant, 0, &gpu_err));
+        must(aek_train(&bt, b->params, NULL, order, variant, 0, &gpu_err));
     must(cudaCheck(cudaDeviceSynchronize(), &gpu_err));
     must(cudaCheck(cudaMemcpy(b->theta, bt.theta, theta * sizeof(double), cudaMemcpyDeviceToHost), &gpu_err));
     must(cudaCheck(cudaMemcpy(b->recon, bt.recon, feature * sizeof(double), cudaMemcpyDeviceToHost), &gpu_err));
@@ -213,7 +213,7 @@ static void batch_run_host(const batch *b, double *theta, ae_track *track)
     for (uint32_t r = 0; r < b->count; r++) {
         double *t = theta + (size_t)r * b->stride_theta;
         host_init(b, r, t);
-        ae_train_run(&b->params[r], t, &track[r], b->want_learnt + (size_t)r * b->stride_feature, NULL);
+        ae_train_run(&b->params[r], t, NULL, &track[r], b->want_learnt + (size_t)r * b->stride_feature, NULL);
     }
 }
 

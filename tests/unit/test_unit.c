@@ -890,13 +890,13 @@ static int test_frozen(void)
     for (int precision = AE_FLOAT32; precision <= AE_FLOAT64; precision++) {
         p.precision = precision;
         ideal_failure_turned(&p, theta);
-        ae_train_run(&p, theta, &track, NULL, NULL);
+        ae_train_run(&p, theta, NULL, &track, NULL, NULL);
         CHECK(track.frozen == (precision == AE_FLOAT32), "precision %d: frozen %d", precision, track.frozen);
     }
     ae_params rest = p;
     rest.scheme = AE_INIT_NORMAL, rest.init_std = 0, rest.bias_init = 0, rest.precision = AE_FLOAT32;
     ae_init_state_f64(&rest, NULL, NULL, theta);
-    ae_train_run(&rest, theta, &track, NULL, NULL);
+    ae_train_run(&rest, theta, NULL, &track, NULL, NULL);
     CHECK(track.frozen == 0, "a zero-gradient state is at rest, not frozen");
     /* the rule, on a hand-made float32 ideal failure (its last feature dead) */
     const int n = 7, m = 2, P = n * m + n;
@@ -931,7 +931,7 @@ static int test_learnt_step(void)
     int64_t got[AE_N_MAX], want[AE_N_MAX];
     ae_track track;
     ae_init_state_f64(&p, NULL, NULL, theta);
-    ae_train_run(&p, theta, &track, got, NULL);
+    ae_train_run(&p, theta, NULL, &track, got, NULL);
     for (int i = 0; i < p.n; i++) want[i] = -1;
     int learnt_some = 0;
     for (int64_t step = 0; step <= p.steps; step += p.check_every) {
@@ -939,7 +939,7 @@ static int test_learnt_step(void)
         upto.steps = step;
         ae_track scratch;
         ae_init_state_f64(&upto, NULL, NULL, theta);
-        ae_train_run(&upto, theta, &scratch, NULL, NULL);
+        ae_train_run(&upto, theta, NULL, &scratch, NULL, NULL);
         for (int i = 0; i < p.n; i++) {
             const int learnt = ae_recon_f64(p.m, theta + i * p.m, theta[p.n * p.m + i]) >= AE_LEARNT_THRESHOLD;
             want[i] = !learnt ? -1 : want[i] < 0 ? step : want[i];
@@ -965,14 +965,14 @@ static int test_intervene_on_plateau(void)
     double theta[AE_P_MAX], plain[AE_P_MAX];
     ae_track track, none;
     ae_init_state_f64(&p, NULL, NULL, theta);
-    ae_train_run(&p, theta, &track, NULL, NULL);
+    ae_train_run(&p, theta, NULL, &track, NULL, NULL);
     CHECK(track.plateau_start == 0, "the ideal failure plateaus from the start (%lld)", (long long)track.plateau_start);
     CHECK(track.intervened_step == p.plateau_steps, "intervened at the first plateau check: %lld, want %lld",
           (long long)track.intervened_step, (long long)p.plateau_steps);
     ae_params at = p;
     at.intervene_when = AE_WHEN_STEP, at.intervene_at_step = p.plateau_steps;
     ae_init_state_f64(&at, NULL, NULL, plain);
-    ae_train_run(&at, plain, &none, NULL, NULL);
+    ae_train_run(&at, plain, NULL, &none, NULL, NULL);
     CHECK(none.intervened_step == at.intervene_at_step, "at_step: intervened_step %lld", (long long)none.intervened_step);
     CHECK(memcmp(theta, plain, sizeof(double) * 21) == 0, "on the plateau check = at that step, bit for bit");
     ae_params fresh;
@@ -982,9 +982,9 @@ static int test_intervene_on_plateau(void)
     ae_params without = fresh;
     without.intervene = AE_INTERVENE_NONE;
     ae_init_state_f64(&fresh, NULL, NULL, theta);
-    ae_train_run(&fresh, theta, &track, NULL, NULL);
+    ae_train_run(&fresh, theta, NULL, &track, NULL, NULL);
     ae_init_state_f64(&without, NULL, NULL, plain);
-    ae_train_run(&without, plain, &none, NULL, NULL);
+    ae_train_run(&without, plain, NULL, &none, NULL, NULL);
     CHECK(track.plateau_start < 0 && track.intervened_step == -1, "no plateau: no intervention (plateau %lld, at %lld)",
           (long long)track.plateau_start, (long long)track.intervened_step);
     CHECK(memcmp(theta, plain, sizeof(double) * 15) == 0, "no plateau: bit for bit the run without intervention");
