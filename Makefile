@@ -50,7 +50,7 @@ endif
 HEADERS  := $(wildcard include/*.h include/*.inc src/*.inc kernels/*.cuh)
 
 .PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
-        gpu-bundle gpu-session sass bench clean help
+        gpu-bundle gpu-session sass bench findings clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -229,6 +229,12 @@ bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baselin
 	@$(PYTHON) -c "import json; a = json.load(open('$(BUILD)/bench.json')); b = json.load(open('$(BUILD)/bench_numpy.json')); \
 	r = [x for x in a['results'] if x['n'] == 7][0]; \
 	print('n=7: aesweep %.3g model-steps/s, NumPy %.3g: %.0fx' % (r['model_steps_per_s'], b['model_steps_per_second'], r['model_steps_per_s'] / b['model_steps_per_second']))"
+
+# The study's claims, measured (analysis/findings.py, sweeps/findings/): about 4 min on 2 cores;
+# the sweeps' files go to out/findings.  Its --quick variant is part of make test
+# (tests/analysis/test_findings.py).
+findings: all  ## regenerate docs/FINDINGS.md and docs/findings/*.png: each claim of the study, measured, with a verdict
+	$(PYTHON) -m analysis.findings --out docs --work out/findings
 
 clean:  ## remove build outputs
 	rm -rf $(BUILD)

@@ -61,7 +61,7 @@ def test_bad_set_of_lists_is_a_clear_error(tmp_path, write_config, setting, mess
 def test_set_text_setting_with_quotes(tmp_path, write_config):
     proc = run_aesweep("run", write_config(CHAOS), "-o", tmp_path / "out.h5", "--set", 'init.file=my "x".h5',
                        check=False)
-    assert proc.returncode == 2 and "init.file and init.select need init.scheme" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "init.file, init.select and init.optimizer_state need init.scheme" in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("command, words", [
