@@ -4,6 +4,7 @@
     ds = aesweep.run("sweeps/quickstart.cfg")          # or libconfig text, or a dict
     aesweep.outcome_census(ds, "lr")                    # a Dataset over (lr, outcome)
     aesweep.float64_agreement(ds)                       # check.float64: float32 vs float64 outcomes
+    aesweep.trust(ds)                                   # per outcome: frozen, saddles, minima, unlearnt
     print(aesweep.summarize(ds))
 
 `pip install -e .` at the repository root installs this folder (analysis/) as the package
@@ -35,6 +36,9 @@ def __getattr__(name):
     if name == "float64_agreement":
         from .census import float64_agreement
         return float64_agreement
+    if name == "trust":
+        from .census import trust
+        return trust
     if name == "summarize":
         from .summary import summarize
         return summarize
@@ -42,5 +46,5 @@ def __getattr__(name):
 
 
 __all__ = ["run", "open", "find_engine", "EngineError", "AnalysisError", "outcome_census", "float64_agreement",
-           "summarize",
+           "trust", "summarize",
            "outcome_classes", "outcome_names"]

@@ -5,8 +5,10 @@
 Draws the outcome fractions (one bar per value of --by, default: the first grid axis;
 `none` for a single bar over all runs; a numeric axis such as the learning rate is drawn
 on its own numeric, log where it spans decades, scale) and prints the table: value,
-finished runs, and per outcome the fraction [lo, hi]; where the sweep has a float64 check
-(check.float64), its agreement table too (float64_agreement).
+finished runs, and per outcome the fraction [lo, hi]; then the trust table (trust: per
+outcome the runs frozen by rounding, the final states that are saddles or minima, the frozen
+saddles, and the runs by their number of unlearnt features); where the sweep has a float64
+check (check.float64), its agreement table too (float64_agreement).
 """
 import numpy as np
 import xarray as xr
@@ -92,6 +94,59 @@ def float64_agreement(ds):
     out.attrs["note"] = ("runs picked at random from the grid (check.float64) and trained again in float64: "
                          "a random sample, so the intervals estimate the whole grid's agreement")
     return out
+
+
+TRUST_COLUMNS = ("frozen", "saddle", "minimum", "frozen_saddle", "unlearnt_1", "unlearnt_2", "unlearnt_3plus")
+
+
+def unlearnt_count(ds):
+    """Per run, its number of unlearnt features: n - n_learnt (n from the `n` axis, else the
+    config's model.n)."""
+    n = ds["n"] if "n" in ds.coords else common.config_value(ds, "model.n")
+    return n - common.masked(ds, "n_learnt")
+
+
+def trust(ds):
+    """What makes the census trustworthy (DESIGN.md section 9), as a Dataset over `outcome`
+    (each class, then "all"): runs (finished), and the counts of TRUST_COLUMNS among them:
+    frozen (every update of the learnt features rounded away while their gradient is not
+    zero), saddle / minimum (hessian_neg > 0 / == 0), frozen_saddle (held only by rounding:
+    an arithmetic failure), unlearnt_1, _2, _3plus (runs by their number of unlearnt
+    features). A column whose variable the file lacks is -1 throughout. Plain counts."""
+    classes = common.outcome_classes(ds)
+    outcome = common.masked(ds, "outcome")
+    columns = {}
+    if "frozen" in ds:
+        columns["frozen"] = common.masked(ds, "frozen") == 1
+    if "hessian_neg" in ds:
+        neg = common.masked(ds, "hessian_neg")
+        columns["saddle"], columns["minimum"] = neg > 0, neg == 0
+    if "frozen" in ds and "hessian_neg" in ds:
+        columns["frozen_saddle"] = columns["frozen"] & columns["saddle"]
+    if "n_learnt" in ds:
+        unl = unlearnt_count(ds)
+        columns.update(unlearnt_1=unl == 1, unlearnt_2=unl == 2, unlearnt_3plus=unl >= 3)
+    rows = [(name, outcome == code) for code, name in classes] + [("all", outcome.notnull())]
+    data = {"runs": ("outcome", [int(mask.sum()) for _, mask in rows])}
+    for column in TRUST_COLUMNS:
+        values = [int((mask & columns[column]).sum()) if column in columns else -1 for _, mask in rows]
+        data[column] = ("outcome", values)
+    return xr.Dataset(data, coords={"outcome": [name for name, _ in rows]})
+
+
+def trust_rows(t):
+    """(header, rows) of the trust table (outcomes with runs; '-' where the file lacks the variable)."""
+    header = ["outcome", "runs"] + [c.replace("_", " ") for c in TRUST_COLUMNS]
+    rows = [[str(name), str(int(t["runs"][k]))] + [str(int(t[c][k])) if int(t[c][k]) >= 0 else "-"
+                                                   for c in TRUST_COLUMNS]
+            for k, name in enumerate(t["outcome"].values) if int(t["runs"][k])]
+    return header, rows
+
+
+TRUST_NOTE = ("frozen: every update of the learnt features in the last outcome.window steps rounded away while "
+              "their gradient is not zero (another precision would move on); saddle / minimum: the final "
+              "state's exact Hessian has negative eigenvalues / none; frozen saddle: held there only by "
+              "rounding, an arithmetic failure; unlearnt N: runs by their number of unlearnt features")
 
 
 def agreement_rows(a):
@@ -206,6 +261,8 @@ def run(args):
     ds = common.prepare(ds, args.sel, need=["outcome"])
     t = census(ds, by_axis(ds, args.by))
     print("\n".join(common.format_table(*table_rows(t))))
+    print(f"\ntrust ({TRUST_NOTE})")
+    print("\n".join(common.format_table(*trust_rows(trust(ds)))))
     agreement = float64_agreement(ds)
     if agreement is not None:
         print("\nfloat64 check (%s)" % agreement.attrs["note"])

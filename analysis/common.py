@@ -4,6 +4,7 @@ Every script reads an aesweep output through xarray (engine "h5netcdf"), so dime
 come by name: the grid axes are the dimensions of the per-run `done` variable, in grid
 order; per-feature variables add `feature`, `W_final` adds `latent`.
 """
+import json
 import os
 
 import h5py
@@ -114,6 +115,19 @@ def format_table(header, rows):
 def provenance(ds):
     """Root attributes, as strings, in file order."""
     return {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in ds.attrs.items()}
+
+
+def config(ds):
+    """The settings of the sweep that wrote ds (its config_json attribute), {} without one."""
+    try:
+        return json.loads(str(ds.attrs["config_json"]))
+    except (KeyError, ValueError):
+        return {}
+
+
+def config_value(ds, key, default=None):
+    """One setting of the sweep that wrote ds, e.g. "train.steps"."""
+    return config(ds).get(key, default)
 
 
 # ----------------------------------------------------------------------------- flags

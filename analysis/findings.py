@@ -9,7 +9,6 @@ refuted or qualified. The verdicts come from the rules in the `verdict_*` functi
 applied to the numbers measured, so other data give other verdicts. --quick shrinks every
 grid (seeds, map cells, steps) to seconds: its numbers check the pipeline, not the physics.
 """
-import json
 import os
 import platform
 import re
@@ -74,9 +73,7 @@ class Runner:
         return ds
 
 
-def setting(ds, key):
-    """A setting of the sweep that wrote ds (its config_json): the horizon, the optimizer..."""
-    return json.loads(ds.attrs["config_json"]).get(key)
+setting = common.config_value  # a setting of the sweep that wrote ds: the horizon, the optimizer...
 
 
 def code(ds, name):
@@ -170,7 +167,7 @@ def claim_local_optimum(r, out):
     ideal_saddle = bool(critical_saddle) and all(critical_saddle)
     lines.append("The hand-made ideal failure (`init.scheme = \"ideal_failure\"`: one feature at W = 0, "
                  "b = 1/n, the others a regular polygon), before any step, float64 "
-                 f"(`sweeps/findings/spectrum.cfg`); `hessian_dead_share` is the weight of the smallest "
+                 "(`sweeps/findings/spectrum.cfg`); `hessian_dead_share` is the weight of the smallest "
                  "eigenvalue's eigenvectors on the unlearnt feature:\n")
     lines.append(markdown_table(["n", "grad_norm", "hessian_min", "hessian_neg", "dead share", "critical"], rows))
     # the escape from the ideal failure under plain SGD
@@ -248,7 +245,7 @@ def draw_local_optimum(out, spec, esc, t, tsteps, along, fit, rate, predicted):
     ax = axes[1]
     for p, style in zip(esc.precision.values, ("s--", "o-")):
         ax.loglog(esc.lr.values, t.sel(precision=p).values, style, label=p)
-    ax.set(xlabel="lr", ylabel="escape step", title=f"plain SGD from the ideal failure (n = 7)")
+    ax.set(xlabel="lr", ylabel="escape step", title="plain SGD from the ideal failure (n = 7)")
     ax.legend()
     ax = axes[2]
     ax.semilogy(tsteps, np.where(along > 0, along, np.nan), color="C0", label="measured")

@@ -20,6 +20,7 @@ import numpy as np
 from . import chaos_map, cli, common, latent, trajectories
 from .census import by_axis, census
 from .census import render as census_figure
+from .census import TRUST_NOTE, trust, trust_rows
 from .census import table_rows as census_rows
 from .summary import summarize
 
@@ -324,6 +325,10 @@ def write_index(path, ds, folder, table, shown):
 <h2>Tables</h2>
 <details><summary>Outcome census ({html.escape(table.attrs['pooled'])})</summary>
 {html_table(*census_rows(table))}
+</details>
+<details><summary>Trust: frozen runs, saddles and minima, unlearnt features</summary>
+<p>{html.escape(TRUST_NOTE)}.</p>
+{html_table(*trust_rows(trust(ds)))}
 </details>
 <details><summary>Provenance</summary>
 {provenance_html(ds)}

@@ -18,7 +18,6 @@ engine's own gradient takes them):
 the same numbers the engine writes (src/stability.c). The script prints, per outcome, how
 many final states are saddles (hessian_neg > 0) and how many have no negative curvature.
 """
-import json
 
 import numpy as np
 import xarray as xr
@@ -89,17 +88,10 @@ def stability_of(W, b, tol=DEFAULT_TOL):
             "hessian_neg": int(np.count_nonzero(values < -cut)), "hessian_dead_share": share}
 
 
-def _config(ds):
-    try:
-        return json.loads(str(ds.attrs["config_json"]))
-    except (KeyError, ValueError):
-        return {}
-
-
 def run_tolerance(ds, tol=None):
     """hessian_neg's relative cut for the runs of ds, over its grid (a DataArray or a float):
     tol (default: the file's outcome.hessian_tol), at least 2^-20 where a run is float32."""
-    config = _config(ds)
+    config = common.config(ds)
     tol = float(config.get("outcome.hessian_tol", DEFAULT_TOL)) if tol is None else float(tol)
     if "precision" in ds.coords:
         return xr.where(ds["precision"] == "float32", max(tol, F32_FLOOR), tol)

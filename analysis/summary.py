@@ -138,15 +138,28 @@ def recovery_sentence(ds):
     return text + "."
 
 
+def trust_sentence(ds):
+    """How many failures float32 arithmetic holds (frozen saddles) and how many are minima."""
+    from .census import trust
+    t = trust(ds).sel(outcome="all")
+    if int(t["frozen_saddle"]) < 0:  # a file without frozen or hessian_neg
+        return None
+    fs, saddles, minima = (int(t[c]) for c in ("frozen_saddle", "saddle", "minimum"))
+    text = (f"Of all final states, {saddles} are saddles and {minima} minima of the loss; {fs} runs are frozen at "
+            "a saddle, held there only by rounding")
+    return text + (" (model.precision = \"float64\" or check.float64 tells where they would go)." if fs else ".")
+
+
 def summarize(ds, full=False):
     """The sweep's findings as plain sentences (a str): outcome shares, the trend along the
-    learning rate, the map's boundary; with full=True also recoveries."""
+    learning rate, the map's boundary; with full=True also recoveries and the trust counts
+    (saddles, minima, frozen saddles)."""
     common.require(ds, "outcome")
     if not bool(common.done_mask(ds).any()):
         return "No run of this sweep has finished yet."
     sentences = [shares_sentence(ds), lr_sentence(ds), map_sentence(ds)]
     if full:
-        sentences.append(recovery_sentence(ds))
+        sentences += [recovery_sentence(ds), trust_sentence(ds)]
     return " ".join(s for s in sentences if s)
 
 

@@ -1,6 +1,5 @@
 """analysis.findings: the quick pipeline end to end, the verdict rules, and the saddle's
 growth rate against the Hessian on a real engine trajectory."""
-import os
 import re
 import subprocess
 import sys
