@@ -7,14 +7,13 @@ run() drives the repository's engine, build/aesweep (next to this package), or t
 passed as engine=. A config is a path, libconfig text, or a dict of the same structure.
 """
 import builtins
-import json
 import math
 import os
 import shutil
 import subprocess
 import tempfile
 
-import xarray as xr
+import numpy as np
 
 from . import common
 
@@ -33,8 +32,23 @@ class EngineError(RuntimeError):
 # ----------------------------------------------------------------------------- configs
 
 
+LIBCONFIG_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}
+
+
+def libconfig_string(text):
+    """A double-quoted libconfig string: its escapes for backslash, quote and the control
+    characters it names, \\xNN for the others; every other character (é, 中) as it is, in
+    UTF-8, which libconfig passes through (JSON's \\u00e9 it would not decode)."""
+    return '"' + "".join(LIBCONFIG_ESCAPES.get(c, f"\\x{ord(c):02x}" if ord(c) < 0x20 else c) for c in text) + '"'
+
+
 def libconfig_value(value):
-    """A Python value as libconfig text: dict -> group, list of dicts -> list, list -> array."""
+    """A Python value as libconfig text: dict -> group, list of dicts -> list, list -> array
+    (NumPy scalars and arrays as the Python numbers and lists they hold)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, dict):
         return "{ " + " ".join(f"{k} = {libconfig_value(v)};" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):
@@ -49,7 +63,7 @@ def libconfig_value(value):
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value)  # a double-quoted string with \" and \\ escaped, as libconfig reads it
+        return libconfig_string(value)
     raise TypeError(f"cannot write {type(value).__name__} {value!r} into a config")
 
 
@@ -59,9 +73,12 @@ def config_text(config):
 
 
 def set_arguments(overrides):
-    """--set arguments from {"train.steps": 500, "trajectory.runs": [0, 5]} or ["key=value", ...]."""
+    """--set arguments from {"train.steps": 500, "trajectory.runs": [0, 5]}, ["key=value", ...]
+    or one "key=value" string."""
     if overrides is None:
         return []
+    if isinstance(overrides, str):
+        overrides = [overrides]
     if isinstance(overrides, dict):
         overrides = [f"{k}={v if isinstance(v, str) else libconfig_value(v)}" for k, v in overrides.items()]
     args = []
@@ -72,6 +89,8 @@ def set_arguments(overrides):
 
 def config_file(config, folder):
     """A path the engine can read for config (written into folder unless it is a path)."""
+    if not isinstance(config, (dict, str, os.PathLike)):
+        raise TypeError(f"config must be a path, libconfig text or a dict, not {type(config).__name__} {config!r}")
     if isinstance(config, dict):
         text = config_text(config)
     elif isinstance(config, (str, os.PathLike)) and os.path.isfile(config):

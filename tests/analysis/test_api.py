@@ -71,6 +71,27 @@ def test_libconfig_text_of_a_dict():
                     "twin = { relative = true; };\n")
 
 
+def test_dict_configs_take_unicode_numpy_and_one_override_string(tmp_path):
+    """A path with é reaches the engine as é (JSON's \\u00e9 it would not decode), NumPy
+    values are numbers and arrays, a single "key=value" string is one override (issue 23)."""
+    base = api.run(SMALL, tmp_path / "bäse é.h5", engine=ENGINE)
+    base.close()
+    config = {"model": {"n": np.int64(5), "m": 2}, "train": {"steps": np.int32(100), "lr": np.float64(0.01)},
+              "init": {"scheme": "file", "file": str(tmp_path / "bäse é.h5"), "select": "all"},
+              "grid": [{"param": "train.lr", "values": np.array([0.01, 0.02])}]}
+    ds = api.run(config, engine=ENGINE, overrides="train.steps=50")
+    assert ds.sizes["lr"] == 2 and ds.sizes["base"] == 12 and int(ds["done"].sum()) == 24
+    assert common.config_value(ds, "train.steps") == 50
+    assert common.config_value(ds, "init.file") == str(tmp_path / "bäse é.h5")
+    assert api.libconfig_string('tab\there "q" \\ \x01') == '"tab\\there \\"q\\" \\\\ \\x01"'
+
+
+@pytest.mark.parametrize("config", [5, None, 2.5, ["model"]])
+def test_a_config_that_is_no_config_says_what_it_got(config):
+    with pytest.raises(TypeError, match="config must be a path, libconfig text or a dict, not"):
+        api.run(config, engine=ENGINE)
+
+
 def test_open_while_a_sweep_writes(tmp_path):
     """aesweep.open reads a file whose writer is still running (and holds HDF5's lock)."""
     out = tmp_path / "busy.h5"
