@@ -3,6 +3,8 @@
  * the one-writer lock on an output.
  *
  * API:
+ *   ae_output_file(out)             the file -o names, as a writer must take it (symlink
+ *                                   followed; refused: not a regular file, hard-linked)
  *   ae_lock_output(out) / _release  the output's writer lock (held: error naming the pid)
  *   ae_lock_holder(out)             pid writing `out` now (0: none), without taking it
  *   ae_out_create(path, job, prov, force)  new file, built as OUT.part and renamed into place
@@ -29,6 +31,10 @@
 
 /* First thing in main: HDF5 settings that must precede any other HDF5 call. */
 void ae_io_startup(void);
+
+/* The one name of the output file `output` (malloc'd): a symlink's target, else output
+ * itself; NULL with err where it is not a regular file or has more than one hard link. */
+char *ae_output_file(const char *output, ae_error *err);
 
 typedef struct ae_lock ae_lock;
 ae_lock *ae_lock_output(const char *output, ae_error *err);

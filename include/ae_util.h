@@ -33,6 +33,9 @@ void *ae_xcalloc(size_t count, size_t size);
 char *ae_xstrdup(const char *text);
 /* Reads a whole file; NULL (and err) when it cannot. */
 char *ae_read_file(const char *path, ae_error *err);
+/* 0 when path is a regular file or missing; else (a FIFO, device, directory: opening those
+ * for reading could hang or read forever) an error naming what `what` needs. */
+int ae_input_file(const char *path, const char *what, ae_error *err);
 /* Seconds since an arbitrary start, monotonic. */
 double ae_now(void);
 /* "2026-11-24T21:37:40Z" */

@@ -187,6 +187,16 @@ static void enum_list(const ae_setting *s, char *out, size_t size)
     }
 }
 
+/* value in the fewest digits that read back as it: 1000000000001 is not "1e+12". */
+static const char *shortest(double value, char out[32])
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(out, 32, "%.*g", digits, value);
+        if (strtod(out, NULL) == value) break;
+    }
+    return out;
+}
+
 /* Checks a number for setting s; `where` prefixes the message ("file.cfg:3: train.lr"). */
 static int check_number(const ae_setting *s, double value, const char *where, ae_error *err)
 {
@@ -198,8 +208,11 @@ static int check_number(const ae_setting *s, double value, const char *where, ae
     if (!isfinite(value)) return ae_fail(err, "%s: value must be finite", where);
     if ((s->type == AE_SET_INT32 || s->type == AE_SET_INT64) && value != floor(value))
         return ae_fail(err, "%s: expects an integer, got %.10g", where, value);
-    if (value < s->min || value > s->max)
-        return ae_fail(err, "%s: %.10g is out of range [%.10g, %.10g]", where, value, s->min, s->max);
+    if (value < s->min || value > s->max) {
+        char v[32], lo[32], hi[32];
+        return ae_fail(err, "%s: %s is out of range [%s, %s]", where, shortest(value, v), shortest(s->min, lo),
+                       shortest(s->max, hi));
+    }
     return 0;
 }
 
@@ -281,6 +294,12 @@ static int parse_value(parser *ps, const ae_setting *s, const config_setting_t *
         return ae_fail(ps->err, "%s: expects %s, got %s", where,
                        s->type == AE_SET_REAL ? "a number" : "an integer", type_name(config_setting_type(node)));
     *value = number_of(node);
+    if (config_setting_type(node) != CONFIG_TYPE_FLOAT) { /* settings are doubles: past 2^53 two integers are one */
+        const long long exact = config_setting_get_int64(node);
+        if (exact > 9007199254740992LL || exact < -9007199254740992LL)
+            return ae_fail(ps->err, "%s: %lld is past 2^53 = 9007199254740992, beyond which integers are not held "
+                                    "exactly (two values would be one run)", where, exact);
+    }
     return check_number(s, *value, where, ps->err);
 }
 
@@ -299,6 +318,9 @@ static int parse_features_list(parser *ps, const config_setting_t *node, const c
         long long feature = config_setting_get_int64(item);
         if (feature < 0 || feature >= AE_N_MAX)
             return ae_fail(ps->err, "%s: feature %lld is out of range [0, %d)", where, feature, AE_N_MAX);
+        for (int j = 0; j < k; j++) /* twice would shift its bias twice */
+            if (cfg->perturb_features[j] == feature)
+                return ae_fail(ps->err, "%s: feature %lld is listed twice", where, feature);
         cfg->perturb_features[k] = (int32_t)feature;
     }
     cfg->n_perturb_features = count;
@@ -425,9 +447,11 @@ static int parse_text_key(parser *ps, const char *key, const config_setting_t *n
         return parse_features_list(ps, node, where);
     if (strcmp(key, "output.fields") == 0 && (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST))
         return parse_output_fields_list(ps, node, where);
-    if ((strcmp(key, "twin.relative") == 0 || strcmp(key, "output.optimizer_state") == 0) && type == CONFIG_TYPE_BOOL)
+    const int boolean = strcmp(key, "twin.relative") == 0 || strcmp(key, "output.optimizer_state") == 0;
+    if (boolean && type == CONFIG_TYPE_BOOL)
         return set_text(ps->cfg, key, config_setting_get_bool(node) ? "true" : "false", where, ps->err);
-    if (type != CONFIG_TYPE_STRING) return ae_fail(ps->err, "%s: expects a string, got %s", where, type_name(type));
+    if (type != CONFIG_TYPE_STRING)
+        return ae_fail(ps->err, "%s: expects %s, got %s", where, boolean ? "true or false" : "a string", type_name(type));
     return set_text(ps->cfg, key, config_setting_get_string(node), where, ps->err);
 }
 
@@ -1159,7 +1183,10 @@ static char *normalise_numbers(const char *text)
             at = skipped;
             continue;
         }
-        if (text[at] == '[') { /* does this array hold a float? */
+        /* does this array hold a float?  (a '[' inside the array scanned last is no new
+         * array, libconfig's arrays hold scalars: scanning again from it would make a run of
+         * unclosed '[' quadratic) */
+        if (text[at] == '[' && at >= array_end) {
             size_t close = at + 1;
             in_float_array = in_wide_array = 0;
             while (text[close] && text[close] != ']') {

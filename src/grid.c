@@ -1,6 +1,7 @@
 /* grid.c - the runs of a sweep: axes in order, row-major flat run numbers. */
 #include "ae_config.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,6 +26,51 @@ static int check_optimizers(const ae_config *cfg, const ae_bases *bases, ae_erro
                            cfg->path, (long long)bases->source_index[k], cfg->init_file, names[had], names[optimizer]);
         }
     }
+    return 0;
+}
+
+/* perturb.features names features of every run: each below the smallest n of the grid
+ * (a feature past n would be ignored in silence). */
+static int check_perturb_features(const ae_grid *grid, const ae_config *cfg, ae_error *err)
+{
+    if (cfg->perturb_kind != AE_PERTURB_LIST) return 0;
+    double n_min = INFINITY; /* over the axes that set n (a setting axis, or a sample axis's n) */
+    for (int a = 0; a < grid->n_axes; a++) {
+        const ae_axis *axis = &grid->axes[a];
+        const int per_value = axis->setting ? 1 : axis->n_params;
+        for (int j = 0; j < per_value; j++)
+            if ((axis->setting ? axis->setting : axis->params[j].setting)->offset == offsetof(ae_params, n))
+                for (uint64_t k = 0; k < axis->count; k++)
+                    n_min = fmin(n_min, axis->values[k * (uint64_t)per_value + (uint64_t)j]);
+    }
+    if (n_min == INFINITY) n_min = grid->params.n;
+    for (int k = 0; k < cfg->n_perturb_features; k++)
+        if (cfg->perturb_features[k] >= n_min)
+            return ae_fail(err, "%s: perturb.features: feature %d does not exist in a run with n = %.0f (features 0 to %.0f)",
+                           cfg->path, cfg->perturb_features[k], n_min, n_min - 1);
+    return 0;
+}
+
+/* A float32 run starts from its base state rounded to float32: a value past float32's range
+ * would start it at infinity, and every such run would "diverge" at step 0. */
+static int check_bases_fit_float32(const ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae_error *err)
+{
+    int any_float32 = grid->params.precision == AE_FLOAT32;
+    for (int a = 0; a < grid->n_axes; a++)
+        if (grid->axes[a].setting && grid->axes[a].setting->offset == offsetof(ae_params, precision)) {
+            any_float32 = 0;
+            for (uint64_t k = 0; k < grid->axes[a].count; k++) any_float32 |= grid->axes[a].values[k] == AE_FLOAT32;
+        }
+    if (!any_float32) return 0;
+    const uint64_t per_W = (uint64_t)bases->n * (uint64_t)bases->m;
+    for (uint64_t r = 0; r < bases->count; r++)
+        for (uint64_t e = 0; e < per_W + (uint64_t)bases->n; e++) {
+            const double x = e < per_W ? bases->W[r * per_W + e] : bases->b[r * (uint64_t)bases->n + e - per_W];
+            if (fabs(x) > FLT_MAX)
+                return ae_fail(err, "%s: init.file: base state %llu (run %lld of the file) holds %g, past float32's "
+                                    "range: its float32 runs would start at infinity (model.precision = \"float64\" "
+                                    "trains it)", cfg->path, (unsigned long long)r, (long long)bases->source_index[r], x);
+        }
     return 0;
 }
 
@@ -87,7 +133,8 @@ int ae_grid_build(ae_grid *grid, const ae_config *cfg, const ae_bases *bases, ae
             if (is_precision && axis->values[k] == AE_FLOAT64) grid->any_float64 = 1;
         }
     }
-    return 0;
+    if (check_perturb_features(grid, cfg, err)) return -1;
+    return bases ? check_bases_fit_float32(grid, cfg, bases, err) : 0;
 }
 
 void ae_grid_free(ae_grid *grid)

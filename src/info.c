@@ -25,31 +25,25 @@ typedef struct {
     char **labels; /* printable coordinate values */
 } info_axis;
 
+/* One root attribute's line: text (io_get_text_attr: one string, of either kind) or one
+ * number; a foreign file's array attribute is named, not read into a one-value buffer. */
 static void print_attr(hid_t file, const char *label, const char *name)
 {
     if (H5Aexists(file, name) <= 0) return;
-    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
-    hid_t type = H5Aget_type(attr);
-    if (H5Tget_class(type) == H5T_STRING) {
-        hid_t mem = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mem, H5T_VARIABLE);
-        H5Tset_cset(mem, H5Tget_cset(type));
-        char *text = NULL;
-        if (H5Tis_variable_str(type) > 0 && H5Aread(attr, mem, &text) >= 0 && text) {
-            printf("%-16s %s\n", label, text);
-            H5free_memory(text);
-        } else if (H5Tis_variable_str(type) == 0) { /* fixed length: the values rewritten at the end */
-            text = ae_xcalloc(H5Tget_size(type) + 1, 1);
-            if (H5Aread(attr, type, text) >= 0) printf("%-16s %s\n", label, text);
-            free(text);
-        }
-        H5Tclose(mem);
-    } else {
-        double value = 0;
-        if (H5Aread(attr, H5T_NATIVE_DOUBLE, &value) >= 0) printf("%-16s %.4g\n", label, value);
+    char *text = io_get_text_attr(file, name);
+    if (text) {
+        printf("%-16s %s\n", label, text);
+        free(text);
+        return;
     }
-    H5Tclose(type);
-    H5Aclose(attr);
+    hid_t attr = H5Aopen(file, name, H5P_DEFAULT), space = H5Aget_space(attr), type = H5Aget_type(attr);
+    const hssize_t points = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    double value = 0;
+    if (points != 1 || H5Tget_class(type) == H5T_STRING)
+        printf("%-16s (the file's `%s` is not one value: not shown)\n", label, name);
+    else if (H5Aread(attr, H5T_NATIVE_DOUBLE, &value) >= 0)
+        printf("%-16s %.4g\n", label, value);
+    H5Tclose(type), H5Sclose(space), H5Aclose(attr);
 }
 
 static herr_t grab_scale(hid_t did, unsigned dim, hid_t dsid, void *out)
@@ -248,22 +242,6 @@ static int8_t *read_runs_i8(hid_t file, const char *name, uint64_t total)
     return read_runs(file, name, total, H5T_NATIVE_INT8, 1);
 }
 
-/* The text of a string attribute of the file (malloc'd), or NULL. */
-static char *read_text_attr(hid_t file, const char *name)
-{
-    if (H5Aexists(file, name) <= 0) return NULL;
-    hid_t attr = H5Aopen(file, name, H5P_DEFAULT), type = H5Aget_type(attr), mem = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mem, H5T_VARIABLE);
-    H5Tset_cset(mem, H5Tget_cset(type));
-    char *text = NULL, *copy = NULL;
-    if (H5Tis_variable_str(type) > 0 && H5Aread(attr, mem, &text) >= 0 && text) {
-        copy = ae_xstrdup(text);
-        H5free_memory(text);
-    }
-    H5Tclose(mem), H5Tclose(type), H5Aclose(attr);
-    return copy;
-}
-
 /* Whether run `index` ignores its coordinate along axis a (usage_rules): then only its
  * first value along a is counted, the others being the same run again. */
 static int ignores_axis(int a, const uint64_t *index, int rank, const info_axis *axes, const char *json)
@@ -292,7 +270,7 @@ static void print_precision(hid_t file, int rank, const hsize_t *dims, const inf
         printf(" (grid axis)\n");
         return;
     }
-    char *json = read_text_attr(file, "config_json"), value[32];
+    char *json = io_get_text_attr(file, "config_json"), value[32];
     json_value(json, "model.precision", value, sizeof value);
     printf("%-16s %s\n", "precision", value[0] ? value : "float32");
     free(json);
@@ -352,7 +330,7 @@ static int has_float32_runs(hid_t file, int rank, const hsize_t *dims, const inf
             if (strcmp(axes[a].labels[v], "float32") == 0) return 1;
         return 0;
     }
-    char *json = read_text_attr(file, "config_json"), value[32];
+    char *json = io_get_text_attr(file, "config_json"), value[32];
     json_value(json, "model.precision", value, sizeof value);
     free(json);
     return !value[0] || strcmp(value, "float32") == 0;
@@ -381,7 +359,7 @@ static void float64_agreement(hid_t file, const int8_t *outcome, const uint8_t *
                "  --set check.float64=200 trains 200 runs picked at random again in float64)\n");
         return;
     }
-    char *json = read_text_attr(file, "config_json"), k_text[32], seed[32];
+    char *json = io_get_text_attr(file, "config_json"), k_text[32], seed[32];
     json_value(json, "check.float64", k_text, sizeof k_text);
     json_value(json, "check.seed", seed, sizeof seed);
     free(json);
@@ -412,7 +390,7 @@ static void float64_agreement(hid_t file, const int8_t *outcome, const uint8_t *
 static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done, uint64_t total, int rank,
                           const hsize_t *dims, const info_axis *axes)
 {
-    char *json = read_text_attr(file, "config_json"), steps[32];
+    char *json = io_get_text_attr(file, "config_json"), steps[32];
     int8_t *kind = read_runs_i8(file, "plateau_kind", total), *recovered = read_runs_i8(file, "recovered", total);
     int8_t *frozen = read_runs_i8(file, "frozen", total), *hessian_neg = read_runs_i8(file, "hessian_neg", total);
     int32_t *n_learnt = read_runs(file, "n_learnt", total, H5T_NATIVE_INT32, sizeof(int32_t));
@@ -536,6 +514,7 @@ static void print_fields(hid_t file)
 int ae_info(const char *path, ae_error *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (ae_input_file(path, "an aesweep output", err)) return -1;
     /* A running sweep's writer takes no HDF5 file lock (its layout never changes after
      * creation, and `done` marks only flushed records), so this opens like any reader. */
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -590,9 +569,16 @@ int ae_info(const char *path, ae_error *err)
     print_precision(file, rank, dims, axes);
     uint64_t n_done = 0;
     for (hssize_t r = 0; r < total; r++) n_done += done[r] != 0;
+    /* end_time stays "running" until a session finishes its runs: a file that ended with
+     * runs not done is a shard (--shard), whose other runs are other files' */
+    char *ended = io_get_text_attr(file, "end_time");
+    const int finished = ended && strcmp(ended, "running") != 0;
+    free(ended);
     printf("%-16s %llu / %lld (%.1f%%)%s\n", "done", (unsigned long long)n_done, (long long)total,
            total ? 100.0 * (double)n_done / (double)total : 0.0,
-           n_done < (uint64_t)total ? "  -- incomplete (still running, or stopped: --resume finishes it)" : "");
+           n_done == (uint64_t)total ? ""
+           : finished ? "  -- a finished shard (--shard): the other runs are other shards' (aesweep merge joins them)"
+                      : "  -- incomplete (still running, or stopped: --resume finishes it)");
     uint64_t foreign = 0;
     for (hssize_t r = 0; outcome && r < total; r++) foreign += done[r] && outcome[r] < 0;
     if (foreign)

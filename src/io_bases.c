@@ -194,6 +194,7 @@ int ae_bases_load(ae_bases *bases, const char *path, const char *select, int kee
     memset(bases, 0, sizeof *bases);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     const char *sel = select ? select : "all";
+    if (ae_input_file(path, "init.file", err)) return -1;
     hid_t file = io_open_file(path, H5F_ACC_RDONLY);
     if (file < 0) {
         io_h5_fail(err, path, "init.file: opening it as HDF5", __FILE__, __LINE__);

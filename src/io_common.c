@@ -222,8 +222,10 @@ int io_check_stamp(hid_t file, const char *path, const char *command, ae_error *
     else if (strcmp(version, AE_VERSION) != 0 || strcmp(commit, AE_GIT_COMMIT) != 0)
         status = ae_fail(err,
                          "%s: %s refused: the file was written by aesweep %s (commit %s), this is aesweep %s "
-                         "(commit %s); use that build, or start over with --force",
-                         path, command, version, commit, AE_VERSION, AE_GIT_COMMIT);
+                         "(commit %s); %s",
+                         path, command, version, commit, AE_VERSION, AE_GIT_COMMIT,
+                         strcmp(command, "merge") == 0 ? "merge its shards with that build"
+                                                       : "use that build, or start over with --force");
     free(version);
     free(commit);
     return status;
@@ -389,14 +391,17 @@ ae_out *io_out_new(const char *path)
 }
 
 /* "what differs" between two resolved configs, line by line. */
-void io_describe_difference(const char *old_json, const char *new_json, ae_strbuf *sb)
+void io_describe_difference(const char *a_json, const char *a_name, const char *b_json, const char *b_name,
+                            ae_strbuf *sb)
 {
-    const char *a = old_json, *b = new_json;
+    const char *a = a_json, *b = b_json;
+    const int width = (int)(strlen(a_name) > strlen(b_name) ? strlen(a_name) : strlen(b_name)) + 1;
     int shown = 0;
     while ((*a || *b) && shown < 6) {
         size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
         if (la != lb || strncmp(a, b, la) != 0) {
-            ae_strbuf_printf(sb, "\n  file:   %.*s\n  config: %.*s", (int)(la > 200 ? 200 : la), a,
+            ae_strbuf_printf(sb, "\n  %s:%*s%.*s\n  %s:%*s%.*s", a_name, width - (int)strlen(a_name), "",
+                             (int)(la > 200 ? 200 : la), a, b_name, width - (int)strlen(b_name), "",
                              (int)(lb > 200 ? 200 : lb), b);
             shown++;
         }

@@ -104,6 +104,8 @@ void io_h5_close(hid_t *id);
 
 /* The memory type of a variable's values (REAL and F64: double, whatever the file holds). */
 hid_t io_h5_type(var_type type);
+/* The file type of the sweep's float variables (REAL: float32, or float64 when a run is). */
+hid_t io_file_real_type(const ae_grid *grid);
 
 /* Files: HDF5's locking off (and MPI-IO under make MPI=1); rank 0's status everywhere. */
 hid_t io_file_access(void);
@@ -139,6 +141,8 @@ int io_rename_into_place(const char *part, const char *path, ae_error *err);
 
 ae_out *io_out_new(const char *path);
 void io_out_free(ae_out *out);
-void io_describe_difference(const char *old_json, const char *new_json, ae_strbuf *sb);
+/* Up to 6 lines where two config JSON texts differ, each as "NAME: line" for both. */
+void io_describe_difference(const char *a_json, const char *a_name, const char *b_json, const char *b_name,
+                            ae_strbuf *sb);
 
 #endif

@@ -9,8 +9,15 @@
  * process dies, however it dies; the holder removes OUT.lock when it is done, and a
  * taker checks that the file it locked is still the one at OUT.lock (else the holder
  * removed it meanwhile, and it tries again), so removing it is safe.
+ *
+ * The lock is keyed on a name, so every writer first turns its -o into the file's one
+ * name (ae_output_file): a symlink is followed to its target (the lock, the rename and
+ * the writes then act on the file itself), and a file with a second hard link is refused
+ * (two names would take two locks, and a rename would leave the other name on the old
+ * data).  What is not a regular file (a device, a FIFO, a directory) is refused before
+ * anything is opened for writing.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "ae_io.h"
 
 #include <errno.h>
@@ -25,6 +32,81 @@ struct ae_lock {
     int fd;
     char *path;
 };
+
+/* The file a dangling symlink names (to be created, as a shell's `>` would): its links
+ * followed up to a missing last name, in a folder that exists; NULL (errno) otherwise. */
+static char *dangling_target(const char *link)
+{
+    char *path = ae_xstrdup(link);
+    for (int hops = 0; hops < 40; hops++) {
+        struct stat st;
+        if (lstat(path, &st) != 0) { /* the missing file: its folder must exist */
+            char *slash = strrchr(path, '/');
+            char *folder = slash ? realpath(slash == path ? "/" : (*slash = 0, path), NULL) : realpath(".", NULL);
+            const char *name = slash ? slash + 1 : path;
+            char *file = NULL;
+            if (folder) {
+                file = ae_xmalloc(strlen(folder) + strlen(name) + 2);
+                sprintf(file, "%s/%s", strcmp(folder, "/") ? folder : "", name);
+            }
+            free(folder);
+            free(path);
+            return file;
+        }
+        if (!S_ISLNK(st.st_mode)) break; /* not dangling after all: realpath failed otherwise */
+        char target[4096];
+        ssize_t length = readlink(path, target, sizeof target - 1);
+        if (length < 0) break;
+        target[length] = 0;
+        char *next;
+        const char *slash = strrchr(path, '/');
+        if (target[0] == '/' || !slash) {
+            next = ae_xstrdup(target);
+        } else { /* relative to the link's folder */
+            next = ae_xmalloc((size_t)(slash - path) + strlen(target) + 2);
+            sprintf(next, "%.*s/%s", (int)(slash - path), path, target);
+        }
+        free(path);
+        path = next;
+    }
+    free(path);
+    errno = ELOOP;
+    return NULL;
+}
+
+char *ae_output_file(const char *output, ae_error *err)
+{
+    struct stat st;
+    if (lstat(output, &st) != 0) {
+        if (errno == ENOENT) return ae_xstrdup(output); /* a new file: its name is the one given */
+        ae_fail_runtime(err, "%s: cannot look at it: %s", output, strerror(errno));
+        return NULL;
+    }
+    char *file = S_ISLNK(st.st_mode) ? realpath(output, NULL) : ae_xstrdup(output);
+    if (!file && errno == ENOENT) file = dangling_target(output);
+    if (!file) {
+        if (errno == ENOENT) ae_fail(err, "%s: a symlink into a missing folder: give the output a real name", output);
+        else ae_fail_runtime(err, "%s: cannot follow the symlink: %s", output, strerror(errno));
+        return NULL;
+    }
+    if (stat(file, &st) != 0) {
+        if (errno == ENOENT) return file; /* removed meanwhile: a new file */
+        ae_fail_runtime(err, "%s: cannot look at it: %s", file, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        const char *kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a regular file";
+        ae_fail(err, "%s is %s: aesweep writes its output only as a regular file (give another -o)", output, kind);
+    } else if (st.st_nlink > 1) {
+        ae_fail(err, "%s has %lu hard links: aesweep replaces an output by renaming a new file over it, which would "
+                     "leave the other names on the old data, and would lock each name apart; give it one name "
+                     "(cp it, or remove the other links) first",
+                output, (unsigned long)st.st_nlink);
+    } else {
+        return file;
+    }
+    free(file);
+    return NULL;
+}
 
 static char *lock_path(const char *output)
 {

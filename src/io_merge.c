@@ -64,6 +64,7 @@ fail:
 static hid_t open_shard(const char *path, char **config, const file_layout *first, file_layout *lay, uint8_t **done,
                         ae_error *err)
 {
+    if (ae_input_file(path, "a shard", err)) return H5I_INVALID_HID;
     hid_t file = io_open_file(path, H5F_ACC_RDONLY);
     char *json = NULL;
     if (file < 0) {
@@ -92,7 +93,7 @@ static hid_t open_shard(const char *path, char **config, const file_layout *firs
     if (*config && strcmp(json, *config) != 0) {
         ae_strbuf diff = {0};
         ae_strbuf_printf(&diff, "%s", "");
-        io_describe_difference(*config, json, &diff);
+        io_describe_difference(*config, "first shard", json, "this shard", &diff);
         ae_fail(err, "merge: %s comes from another config than the first shard%s", path, diff.data);
         ae_strbuf_free(&diff);
         goto fail;

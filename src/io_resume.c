@@ -25,7 +25,7 @@ static int check_same_config(hid_t file, const char *path, const ae_job *job, ae
     if (!stored || strcmp(stored, json) != 0) {
         ae_strbuf diff = {0};
         ae_strbuf_printf(&diff, "%s", "");
-        if (stored) io_describe_difference(stored, json, &diff);
+        if (stored) io_describe_difference(stored, "file", json, "config", &diff);
         status = ae_fail(err, "%s: --resume with a different config is refused%s%s", path,
                          stored ? "; what differs:" : " (the file has no aesweep config)", diff.data);
         ae_strbuf_free(&diff);
@@ -50,6 +50,19 @@ static int check_grid_layout(const file_layout *lay, const ae_job *job, const ch
     return -1;
 }
 
+/* Whether dataset ds holds values of `want`'s type (class and size: a stranger's file can
+ * claim the config and hold int8 losses or float16 weights, which HDF5 would convert). */
+static int check_type(hid_t ds, hid_t want, const char *name, const char *path, ae_error *err)
+{
+    hid_t type = H5Dget_type(ds);
+    const int same = type >= 0 && H5Tget_class(type) == H5Tget_class(want) && H5Tget_size(type) == H5Tget_size(want) &&
+                     (H5Tget_class(want) != H5T_INTEGER || H5Tget_sign(type) == H5Tget_sign(want));
+    if (type >= 0) H5Tclose(type);
+    if (same) return 0;
+    return ae_fail(err, "%s: %s is not of the type its config writes (%s %zu bytes): not this sweep's file", path, name,
+                   H5Tget_class(want) == H5T_FLOAT ? "float" : "integer", H5Tget_size(want));
+}
+
 static int open_trajectories(ae_out *out, const ae_job *job, ae_error *err)
 {
     const char *path = out->path;
@@ -68,6 +81,8 @@ static int open_trajectories(ae_out *out, const ae_job *job, ae_error *err)
         for (int d = 0; d < rank; d++)
             if (dims[d] != want[d]) return ae_fail(err, "%s: %s is not the shape its config makes", path, names[v]);
         H5_OR_FAIL(out->traj[v] = H5Dopen2(out->file, names[v], H5P_DEFAULT));
+        hid_t type = v < TRAJ_VARS ? io_file_real_type(job->grid) : H5T_NATIVE_UINT8;
+        if (check_type(out->traj[v], type, names[v], path, err)) return -1;
     }
     H5_OR_FAIL(H5Dread(out->traj[TRAJ_VARS], H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, &done));
     out->traj_done = done == 1;
@@ -98,9 +113,15 @@ ae_out *ae_out_resume(const char *path, const ae_job *job, uint8_t *done, ae_err
     out->n_max = lay.n_max;
     out->m_max = lay.m_max;
     out->fields = lay.fields;
-    for (size_t v = 0; v < N_OUT_VARS; v++)
-        if (io_has_field(out->fields, v)) H5_OR_FAIL(out->vars[v] = H5Dopen2(out->file, out_vars[v].name, H5P_DEFAULT));
+    for (size_t v = 0; v < N_OUT_VARS; v++) {
+        if (!io_has_field(out->fields, v)) continue;
+        const out_var *var = &out_vars[v];
+        H5_OR_FAIL(out->vars[v] = H5Dopen2(out->file, var->name, H5P_DEFAULT));
+        hid_t want = var->type == VT_REAL ? io_file_real_type(job->grid) : io_h5_type(var->type);
+        if (check_type(out->vars[v], want, var->name, path, err)) goto fail;
+    }
     H5_OR_FAIL(out->done = H5Dopen2(out->file, "done", H5P_DEFAULT));
+    if (check_type(out->done, H5T_NATIVE_UINT8, "done", path, err)) goto fail;
     H5_OR_FAIL(H5Dread(out->done, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done));
     if (job->cfg->trajectory_every) {
         if (open_trajectories(out, job, err)) goto fail;

@@ -43,7 +43,7 @@ const size_t n_out_vars = sizeof out_vars / sizeof out_vars[0];
 
 /* The type of the file's float variables: float64 when any run of the sweep trains in
  * float64, else float32 (DESIGN.md section 7). */
-static hid_t file_real_type(const ae_grid *grid) { return grid->any_float64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT; }
+hid_t io_file_real_type(const ae_grid *grid) { return grid->any_float64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT; }
 
 /* The fill value in the variable's own type in the file (netCDF wants _FillValue to match). */
 static void fill_bytes(const out_var *v, hid_t file_type, void *out)
@@ -359,7 +359,7 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         const out_var *var = &out_vars[v];
         if (!io_has_field(out->fields, v)) continue;
         int var_rank = rank + (var->shape == AE_RECORD_FEATURE) + 2 * (var->shape == AE_RECORD_WEIGHT);
-        const hid_t type = var->type == VT_REAL ? file_real_type(grid) : io_h5_type(var->type);
+        const hid_t type = var->type == VT_REAL ? io_file_real_type(grid) : io_h5_type(var->type);
         char fill[8];
         fill_bytes(var, type, fill);
         if (make_variable(file, var->name, type, fill, var_rank, dims, scales, var->long_name,
@@ -404,7 +404,7 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
     if (job->cfg->trajectory_every) {
         ae_trajectories shape;
         ae_trajectories_shape(job, &shape);
-        if (create_trajectory_layout(out, &shape, file_real_type(grid), path, err)) goto fail;
+        if (create_trajectory_layout(out, &shape, io_file_real_type(grid), path, err)) goto fail;
     }
     out->rank = rank;
     out->n_max = feature.count;

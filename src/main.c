@@ -336,6 +336,8 @@ typedef struct {
     uint8_t *done;
     uint64_t first, end; /* this process's runs */
     uint64_t done_now;   /* of them, done */
+    int resumed;         /* the output was there and is resumed */
+    double model_steps;  /* trained by this session, all ranks */
 } sweep;
 
 static void sweep_free(sweep *s)
@@ -372,6 +374,25 @@ static int lock_output(const run_options *opt, sweep *s, ae_error *err)
     return any_rank(failed) ? -1 : 0;
 }
 
+/* The stored trajectories are held in memory while they train and allocated in the file
+ * at its creation: a config that asks for more than this machine's memory is a config
+ * error, said before anything is written (not an "out of memory" later). */
+static int check_trajectory_size(const ae_job *job, ae_error *err)
+{
+    ae_trajectories shape;
+    ae_trajectories_shape(job, &shape);
+    if (!shape.count) return 0;
+    const double per_point = 1.0 + (double)shape.n_max * (double)shape.m_max + (double)shape.n_max; /* loss, W, b */
+    const double bytes = (double)shape.count * (double)shape.points * per_point * sizeof(double) +
+                         (double)shape.points * AE_P_MAX * sizeof(double);
+    const double memory = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (memory > 0 && bytes > memory)
+        return ae_fail(err, "%s: trajectory: %lld runs x %lld points (train.steps / trajectory.every + 1) need %.3g GB, "
+                            "more than this machine's %.3g GB: raise trajectory.every or store fewer runs",
+                       job->cfg->path, (long long)shape.count, (long long)shape.points, bytes / 1e9, memory / 1e9);
+    return 0;
+}
+
 /* Config, base states and grid, and the output locked, before anything is trained. */
 static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
 {
@@ -385,6 +406,7 @@ static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
     if (ae_grid_build(&s->grid, &s->cfg, from_file ? &s->bases : NULL, err) || ae_check_pick(&s->check, &s->grid, err))
         return -1;
     s->job = (ae_job){&s->cfg, &s->grid, from_file ? &s->bases : NULL};
+    if (check_trajectory_size(&s->job, err)) return -1;
     /* the slice of this shard, and within it of this MPI rank */
     const ranks world = world_ranks();
     uint64_t shard_first = slice_point(0, s->grid.total, opt->shard_index, opt->shard_count);
@@ -398,7 +420,7 @@ static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
 static int open_output(const run_options *opt, sweep *s, ae_error *err)
 {
     s->done = ae_xcalloc(s->grid.total, 1);
-    int resume = opt->resume && access(opt->output, F_OK) == 0;
+    int resume = s->resumed = opt->resume && access(opt->output, F_OK) == 0;
     if (opt->resume && !resume && !opt->quiet && world_ranks().rank == 0)
         fprintf(stderr, "aesweep: %s is not there yet: starting it\n", opt->output);
     s->out = resume ? ae_out_resume(opt->output, &s->job, s->done, err)
@@ -508,6 +530,7 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
     for (int k = 0; k < 2; k++) ae_results_free(&res[k]);
     /* all ranks train at once: the sweep's rate is the sum of theirs */
     s->prov.model_steps_per_second = sum_over_ranks(train_seconds > 0 ? model_steps / train_seconds : 0);
+    s->model_steps = sum_over_ranks(model_steps);
     return status;
 }
 
@@ -520,11 +543,15 @@ static int report_interrupt(const run_options *opt, sweep *s)
     uint64_t done_all = (uint64_t)sum_over_ranks((double)s->done_now);
     uint64_t total = s->end - s->first;
     total = (uint64_t)sum_over_ranks((double)total);
-    if (world_ranks().rank == 0)
+    if (world_ranks().rank == 0 && done_all < total)
         fprintf(stderr, "aesweep: interrupted by %s: %llu of %llu runs done in %s; the same command with --resume "
                         "finishes them\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)done_all, (unsigned long long)total,
                 opt->output);
+    else if (world_ranks().rank == 0)
+        fprintf(stderr, "aesweep: interrupted by %s after all %llu runs were done: %s holds them all (the same "
+                        "command with --resume records its end time)\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)total, opt->output);
     return 128 + sig;
 }
 
@@ -542,6 +569,9 @@ static int command_run(int argc, char **argv)
     memset(&s, 0, sizeof s);
     status = -1;
     const ranks world = world_ranks();
+    char *output = ae_output_file(opt.output, &err); /* a symlink's target; refused: not a regular file */
+    if (!output) goto finish;
+    opt.output = output;
     if (prepare_sweep(&opt, &s, &err)) goto finish;
     if (world.size > 1 && opt.backend.cuda_device < 0) opt.backend.cuda_device = node_rank();
     opt.backend.quiet |= world.rank > 0;
@@ -561,13 +591,15 @@ static int command_run(int argc, char **argv)
     }
     ae_utc_time(s.prov.end_time, sizeof s.prov.end_time);
     share_text(s.prov.end_time, sizeof s.prov.end_time);
-    status = ae_out_close(s.out, &s.prov, &err);
+    /* a --resume that found nothing to do keeps the provenance of the session that trained */
+    status = ae_out_close(s.out, s.resumed && s.model_steps == 0 ? NULL : &s.prov, &err);
     s.out = NULL;
     if (status == 0 && !opt.quiet && world.rank == 0)
         fprintf(stderr, "aesweep: wrote %s (%.3g model-steps/s)\n", opt.output, s.prov.model_steps_per_second);
 finish:
     sweep_free(&s);
     free(opt.sets);
+    free(output);
     if (status > 0) return status;
     if (status && world.size > 1) {
         /* a config error stops every rank alike; a runtime failure of one rank leaves the
@@ -589,12 +621,17 @@ static int command_merge(int argc, char **argv)
 {
     int force = argc > 0 && !strcmp(argv[0], "--force");
     if (argc - force < 2) return usage_error("merge: expects [--force] OUT.h5 SHARD.h5...%s", "");
-    const char *output = argv[force];
     char *const *shards = argv + force + 1;
     int n_shards = argc - force - 1;
     ae_error err = {.code = 0};
+    char *file = ae_output_file(argv[force], &err); /* a symlink's target; refused: not a regular file */
+    if (!file) return report(&err);
+    const char *output = file;
     ae_lock *lock = ae_lock_output(output, &err);
-    if (!lock) return report(&err);
+    if (!lock) {
+        free(file);
+        return report(&err);
+    }
     int status = 0;
     for (int k = 0; k < n_shards && !status; k++) {
         long pid = ae_lock_holder(shards[k]);
@@ -604,6 +641,7 @@ static int command_merge(int argc, char **argv)
     }
     if (!status) status = ae_merge(output, shards, n_shards, force, &err);
     ae_lock_release(lock);
+    free(file);
     return status ? report(&err) : AE_EXIT_OK;
 }
 
@@ -630,6 +668,9 @@ static int dispatch(int argc, char **argv)
 {
     /* a file-size limit (or a full quota) must be a write error we report, not a silent death */
     signal(SIGXFSZ, SIG_IGN);
+    /* a reader that closed our stdout or stderr (`2>&1 | head -1`) must not kill a sweep:
+     * the progress lines are lost, the runs are not */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         print_usage(stderr);
         return AE_EXIT_USAGE;

@@ -3,11 +3,14 @@
 #include "ae_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static int fail_with(ae_error *err, int code, const char *fmt, va_list args)
 {
@@ -64,10 +67,34 @@ char *ae_xstrdup(const char *text)
     return copy;
 }
 
+int ae_input_file(const char *path, const char *what, ae_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0; /* a missing file: the opener says so */
+    const char *kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                    : "not a regular file";
+    return ae_fail(err, "%s: %s is %s: aesweep reads %s only from a regular file", path, what, kind, what);
+}
+
 char *ae_read_file(const char *path, ae_error *err)
 {
-    FILE *file = fopen(path, "rb");
+    /* O_NONBLOCK: a FIFO must not hang the open before fstat can refuse it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        ae_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        if (ae_input_file(path, "a config", err) == 0) ae_fail(err, "%s: not a regular file", path);
+        return NULL;
+    }
+    FILE *file = fdopen(fd, "rb");
     if (!file) {
+        close(fd);
         ae_fail(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }

@@ -23,7 +23,8 @@ case $shards in '' | *[!0-9]* | 0) echo "slurm_array.sh: SHARDS must be a whole 
 aesweep=${AESWEEP:-$(cd "$(dirname "$0")/.." && pwd)/build/aesweep}
 folder=${out%.h5}.shards
 mkdir -p "$folder"
-extra=$(printf ' %q' "$@")
+extra=""  # printf of no arguments would still print one: ''
+if [ $# -gt 0 ]; then extra=$(printf ' %q' "$@"); fi
 q() { printf '%q' "$1"; }
 
 task="$(q "$aesweep") run $(q "$config") -o $(q "$folder")/shard_\$SLURM_ARRAY_TASK_ID.h5 \

@@ -321,14 +321,15 @@ def test_unknown_instruction_set_is_a_usage_error(tmp_path, write_config):
     assert proc.returncode == 2 and "--isa sse9" in proc.stderr
 
 
-def test_slurm_array_script_shards_then_merges(tmp_path, write_config):
+@pytest.mark.parametrize("extra", [[], ["--threads", "1"]], ids=["no_run_options", "run_options"])
+def test_slurm_array_script_shards_then_merges(tmp_path, write_config, extra):
     cfg, log = write_config(SMALL), tmp_path / "sbatch.log"
     env = {"PATH": f"{REPO / 'tests' / 'e2e' / 'fake_slurm'}:/usr/bin:/bin", "FAKE_SLURM_LOG": str(log),
            "SBATCH_OPTIONS": "--partition=test"}
     import os
     import subprocess
     proc = subprocess.run(["bash", str(REPO / "sweeps" / "slurm_array.sh"), str(cfg), str(tmp_path / "out.h5"), "3",
-                           "--threads", "1"], cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
+                           *extra], cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     calls = log.read_text().splitlines()
     assert "--array=0-2" in calls[0] and "--partition=test" in calls[0] and "--dependency=afterok:" in calls[1]

@@ -158,11 +158,15 @@ def test_merge_never_changes_an_input_nor_writes_over_one(tmp_path, write_config
     for k, shard in enumerate(shards):
         run_aesweep("run", cfg, "-o", shard, "--shard", f"{k}/2", "--quiet")
     before = [s.read_bytes() for s in shards]
-    os.link(shards[0], tmp_path / "alias.h5")  # the same file under another name
+    for force in [[], ["--force"]]:
+        proc = run_aesweep("merge", *force, shards[0], *shards, check=False)
+        assert proc.returncode == 2 and "is the input" in proc.stderr, proc.stderr
+    os.link(shards[0], tmp_path / "alias.h5")  # the same file under another name: refused as hard-linked
     for output in [shards[0], tmp_path / "alias.h5"]:
         for force in [[], ["--force"]]:
             proc = run_aesweep("merge", *force, output, *shards, check=False)
-            assert proc.returncode == 2 and "is the input" in proc.stderr, proc.stderr
+            assert proc.returncode == 2 and "2 hard links" in proc.stderr, proc.stderr
+    os.unlink(tmp_path / "alias.h5")
     merged = tmp_path / "merged.h5"
     run_aesweep("merge", merged, *shards)
     assert [s.read_bytes() for s in shards] == before
@@ -257,3 +261,35 @@ def test_progress_is_a_live_line_on_a_terminal(tmp_path, write_config):
     assert b"\raesweep: 30/30 runs (100.0%)" in text and b"runs/s" in text and b"ETA" in text
     quiet = run_aesweep("run", write_config(SMALL), "-o", tmp_path / "q.h5", "--quiet")
     assert quiet.stderr == ""
+
+
+@pytest.mark.parametrize("attribute", ["device", "start_time", "config_json", "model_steps_per_second"])
+def test_info_names_an_array_attribute_instead_of_overflowing(tmp_path, write_config, attribute):
+    """A foreign or edited file whose root attribute is an array of fixed-length strings
+    (or of numbers): `info` reads one value only, so it says so and goes on (the census too)."""
+    out = tmp_path / "out.h5"
+    run_aesweep("run", write_config(SMALL), "-o", out, "--quiet")
+    with h5py.File(out, "r+") as f:
+        del f.attrs[attribute]
+        if attribute == "model_steps_per_second":
+            f.attrs[attribute] = np.arange(40.0)
+        else:
+            f.attrs.create(attribute, np.array([b"x" * 30] * 40), dtype=h5py.string_dtype("ascii", 30))
+    result = run_aesweep("info", out)
+    assert "census after" in result.stdout
+    if attribute != "config_json":
+        assert f"the file's `{attribute}` is not one value" in result.stdout
+
+
+def test_a_closed_stderr_pipe_does_not_kill_the_sweep(tmp_path, write_config):
+    """`aesweep run ... 2>&1 | head -1`: the reader goes away after the first line; the
+    sweep goes on to the end (SIGPIPE ignored, the lost progress lines are all it costs)."""
+    cfg, out = write_config(SMALL.replace("steps = 400;", "steps = 2000000;")), tmp_path / "p.h5"
+    proc = subprocess.Popen([str(AESWEEP), "run", str(cfg), "-o", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(timeout=300) == 0
+    with h5py.File(out) as f:
+        assert f["done"][...].all()
+    assert not list(tmp_path.glob("*.lock"))

@@ -44,7 +44,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$bundle" ] || bundle=$([ $dry = 1 ] && echo build || echo build/gpu-bundle)
-[ -n "$out" ] || out=build/gpu-session/$(date -u +%Y%m%d-%H%M%S)
+if [ -z "$out" ]; then # a folder of its own, also for sessions started in the same second
+    mkdir -p build/gpu-session
+    out=$(mktemp -d "build/gpu-session/$(date -u +%Y%m%d-%H%M%S)-XXXX")
+fi
 AESWEEP=$bundle/aesweep
 if [ ! -x "$AESWEEP" ]; then
     echo "session.sh: no $AESWEEP: run make gpu-bundle on a development machine and carry $bundle along" >&2
@@ -52,7 +55,9 @@ if [ ! -x "$AESWEEP" ]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-work=$(mktemp -d)
+# the scratch folder lives inside this session's results folder, not in a /tmp that other
+# jobs share and clean: only this script removes it, at its end
+work=$(mktemp -d "$out/work.XXXXXX")
 trap '[ "$BASHPID" = "$$" ] && rm -rf "$work"' EXIT # not in subshells, which may run it too
 mkdir -p "$work/logs"
 backend=$([ $dry = 1 ] && echo cpu || echo cuda)
@@ -271,11 +276,17 @@ for log in "$work"/logs/*.log; do
     echo "######## $(basename "$log" .log)"
     cat "$log"
 done >"$out/session.log"
+failed=0
+if [ ! -s "$work/steps.tsv" ]; then
+    echo "session.sh: its step table $work/steps.tsv is gone: the session cannot say what ran" >&2
+    failed=1
+fi
 "$PYTHON" tests/gpu/session_summary.py "$work" "$out" "$([ $dry = 1 ] && echo dry-run || echo gpu)" \
-    "bash tests/gpu/session.sh $args" "$bundle" || echo "session.sh: the summary failed" >&2
-tar -C "$work" -czf "$out/logs.tar.gz" --exclude=map.h5 .
+    "bash tests/gpu/session.sh $args" "$bundle" || { echo "session.sh: the summary failed" >&2; failed=1; }
+tar -C "$work" -czf "$out/logs.tar.gz" --exclude=map.h5 . || failed=1
 echo
-cat "$out/summary.md"
+cat "$out/summary.md" || failed=1
 echo
-echo "results: $out ($(ls "$out" | tr '\n' ' '))"
-! grep -Eq $'\t(FAILED|TIMEOUT)\t' "$work/steps.tsv"
+echo "results: $out ($(ls "$out" | grep -v '^work\.' | tr '\n' ' '))"
+if grep -Eq $'\t(FAILED|TIMEOUT)\t' "$work/steps.tsv" 2>/dev/null; then failed=1; fi
+exit $failed

@@ -62,3 +62,47 @@ def test_a_failing_step_fails_the_session_and_the_budget_skips_steps(tmp_path):
     assert proc.returncode == 0
     assert set(statuses(results).values()) == {"skipped"}
     assert all("out of budget" in s["note"] for s in results["steps"])
+
+
+def test_a_session_that_loses_its_work_folder_fails(tmp_path):
+    """A step that removes the session's scratch folder (as a shared /tmp cleaner could) must
+    make the session exit non-zero, not report success without its numbers (issue 23)."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    fake = bundle / "aesweep"
+    fake.write_text('#!/bin/bash\n[ "$1" = --version ] && echo fake && exit 0\n'
+                    'for last; do :; done\ncase $last in */work.*/*.json) rm -rf "$(dirname "$last")" ;; esac\nexit 0\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    proc, out, results = run_session(tmp_path, "--bundle", str(bundle), "--only", "info,bench")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "step table" in proc.stderr and "is gone" in proc.stderr
+
+
+def test_sessions_in_a_row_and_at_once_each_keep_their_own_folders():
+    """20 dry runs in a row and 4 at once, with the default results folder: every one exits
+    0 with its own complete folder (sessions started in the same second used to share one)."""
+    def start():
+        return subprocess.Popen(["bash", SESSION, "--dry-run", "--only", "info"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def folder(stdout):
+        return re.search(r"^results: (\S+) ", stdout, re.M)[1]
+
+    made = []
+    try:
+        for _ in range(20):
+            proc = start()
+            stdout, stderr = proc.communicate(timeout=120)
+            assert proc.returncode == 0, stdout + stderr
+            made.append(folder(stdout))
+        procs = [start() for _ in range(4)]
+        for proc in procs:
+            stdout, stderr = proc.communicate(timeout=120)
+            assert proc.returncode == 0, stdout + stderr
+            made.append(folder(stdout))
+        assert len(set(made)) == 24
+        for path in made:
+            assert sorted(os.listdir(path)) == ["logs.tar.gz", "results.json", "session.log", "summary.md"]
+    finally:
+        for path in made:
+            subprocess.run(["rm", "-rf", path])
