@@ -187,14 +187,25 @@ static void enum_list(const ae_setting *s, char *out, size_t size)
     }
 }
 
-/* value in the fewest digits that read back as it: 1000000000001 is not "1e+12". */
-static const char *shortest(double value, char out[32])
+/* The shortest text that reads back as exactly `value` (17 digits at most): a float64
+ * setting keeps every bit, and 1e-3 stays "0.001". */
+static const char *format_real(double value, char text[32])
 {
     for (int digits = 1; digits <= 17; digits++) {
-        snprintf(out, 32, "%.*g", digits, value);
-        if (strtod(out, NULL) == value) break;
+        snprintf(text, 32, "%.*g", digits, value);
+        if (strtod(text, NULL) == value) break;
     }
-    return out;
+    return text;
+}
+
+/* A number for a message: an integer as one (300, not 3e+02), else format_real. */
+static const char *shortest(double value, char out[32])
+{
+    if (value == floor(value) && fabs(value) < 1e15) {
+        snprintf(out, 32, "%.0f", value);
+        return out;
+    }
+    return format_real(value, out);
 }
 
 /* Checks a number for setting s; `where` prefixes the message ("file.cfg:3: train.lr"). */
@@ -1159,7 +1170,14 @@ static void copy_number(ae_strbuf *out, const char *text, size_t length, int as_
 {
     int sign = text[0] == '-' || text[0] == '+';
     int integer = !is_float_literal(text, length) && strspn(text + sign, "0123456789") == length - (size_t)sign;
-    const char *suffix = !integer ? "" : as_float ? ".0" : as_wide || is_big_integer(text, length) ? "L" : "";
+    errno = 0;
+    /* past int64 libconfig would clamp it to another number: a float keeps its value, and
+     * the checks then say what it is (out of range, or not an integer index) */
+    const int past_int64 = integer && (strtoll(text, NULL, 10), errno == ERANGE);
+    const char *suffix = !integer                ? ""
+                         : as_float || past_int64 ? ".0"
+                         : as_wide || is_big_integer(text, length) ? "L"
+                                                                    : "";
     ae_strbuf_printf(out, "%.*s%s", (int)length, text, suffix);
 }
 
@@ -1291,17 +1309,6 @@ static void json_string(ae_strbuf *sb, const char *text)
             ae_strbuf_printf(sb, "%c", *c);
     }
     ae_strbuf_printf(sb, "\"");
-}
-
-/* The shortest text that reads back as exactly `value` (17 digits at most): a float64
- * setting keeps every bit, and 1e-3 stays "0.001". */
-static const char *format_real(double value, char text[32])
-{
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(text, 32, "%.*g", digits, value);
-        if (strtod(text, NULL) == value) break;
-    }
-    return text;
 }
 
 static void json_value(ae_strbuf *sb, const ae_setting *s, double value)

@@ -239,7 +239,7 @@ int io_check_stamp(hid_t file, const char *path, const char *command, ae_error *
 int io_dataset_dims(hid_t file, const char *name, int min_rank, int max_rank, hsize_t *dims, int *rank,
                         const char *path, ae_error *err)
 {
-    hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
+    hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     int status = -1;
     if (H5Lexists(file, name, H5P_DEFAULT) <= 0 || (ds = H5Dopen2(file, name, H5P_DEFAULT)) < 0) {
         status = ae_fail(err, "%s: has no variable %s (not an aesweep output?)", path, name);
@@ -260,13 +260,23 @@ int io_dataset_dims(hid_t file, const char *name, int min_rank, int max_rank, hs
         goto fail;
     }
     double bytes = (double)H5Sget_simple_extent_npoints(space) * (double)H5Tget_size(type);
-    if ((double)H5Dget_storage_size(ds) < bytes) {
+    H5_OR_FAIL(dcpl = H5Dget_create_plist(ds));
+    const H5D_layout_t layout = H5Pget_layout(dcpl);
+    if ((layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) && (double)H5Dget_storage_size(ds) < bytes) {
         status = ae_fail(err, "%s: %s declares %.0f bytes but the file holds %llu of them (not an aesweep output?)",
                          path, name, bytes, (unsigned long long)H5Dget_storage_size(ds));
         goto fail;
     }
+    /* chunked (compressed, say) or virtual data has no such bound: a reader allocates it all */
+    const double memory = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT && memory > 0 && bytes > memory) {
+        status = ae_fail(err, "%s: %s declares %.0f bytes, more than this machine's memory (not an aesweep output?)",
+                         path, name, bytes);
+        goto fail;
+    }
     status = 0;
 fail:
+    io_h5_close(&dcpl);
     io_h5_close(&type);
     io_h5_close(&space);
     io_h5_close(&ds);
@@ -410,6 +420,23 @@ void io_describe_difference(const char *a_json, const char *a_name, const char *
     }
 }
 
+/* The integer flag_values attribute of ds into values (at most max); its length, or -1
+ * where it is missing, not integers, or longer than max. */
+static int read_flag_values(hid_t ds, int *values, int max)
+{
+    if (H5Aexists(ds, "flag_values") <= 0) return -1;
+    hid_t attr = H5Aopen(ds, "flag_values", H5P_DEFAULT), space = H5Aget_space(attr), type = H5Aget_type(attr);
+    const hssize_t points = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    int length = -1;
+    if (type >= 0 && H5Tget_class(type) == H5T_INTEGER && points >= 0 && points <= max &&
+        H5Aread(attr, H5T_NATIVE_INT, values) >= 0)
+        length = (int)points;
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    if (attr >= 0) H5Aclose(attr);
+    return length;
+}
+
 uint64_t io_outcomes_in_this_version(hid_t file, int8_t *codes, uint64_t count, char **names)
 {
     int8_t map[128];
@@ -417,13 +444,22 @@ uint64_t io_outcomes_in_this_version(hid_t file, int8_t *codes, uint64_t count, 
     *names = NULL;
     hid_t ds = H5Dopen2(file, "outcome", H5P_DEFAULT);
     char *meanings = ds >= 0 ? io_get_text_attr(ds, "flag_meanings") : NULL;
+    int values[128], n_values = ds >= 0 && meanings ? read_flag_values(ds, values, 128) : -1;
     if (ds >= 0) H5Dclose(ds);
     if (meanings) {
         *names = ae_xstrdup(meanings);
+        int n_names = 0;
+        for (char *name = strtok(meanings, " "); name; name = strtok(NULL, " ")) n_names++;
+        free(meanings);
+        meanings = ae_xstrdup(*names);
+        /* name k has code flag_values[k] (CF); without flag_values of the same length, code k */
+        const int by_value = n_values == n_names;
         for (int c = 0; c < 128; c++) map[c] = -1;
-        int code = 0;
-        for (char *name = strtok(meanings, " "); name && code < 128; name = strtok(NULL, " "), code++)
-            map[code] = (int8_t)ae_outcome_code(name);
+        int k = 0;
+        for (char *name = strtok(meanings, " "); name && k < 128; name = strtok(NULL, " "), k++) {
+            const int code = by_value ? values[k] : k;
+            if (code >= 0 && code < 128) map[code] = (int8_t)ae_outcome_code(name);
+        }
         free(meanings);
     }
     uint64_t foreign = 0;

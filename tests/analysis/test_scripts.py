@@ -76,7 +76,8 @@ def test_reduce_matches_raw_file(tiny, partial):
 
 
 def parse_table(text):
-    lines = text.strip().splitlines()
+    """The census table: the printed text up to its first blank line (the trust table follows)."""
+    lines = text.strip().split("\n\n")[0].splitlines()
     rows = [re.findall(r"(\S+) \[(\S+), (\S+)\]|^\s*(\S+)\s+(\d+)", line) for line in lines[1:]]
     return lines[0].split(), lines[1:], rows
 

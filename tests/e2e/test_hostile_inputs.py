@@ -98,6 +98,8 @@ def test_info_calls_a_finished_shard_finished(tmp_path, write_config):
     ("twin = { relative = 5; };", "twin.relative: expects true or false, got an integer"),
     ("init = { seed = 9007199254740993; };", "past 2^53"),
     ("init = { seed = 9007199254740992; };", None),  # the largest exact one is fine
+    ("init = { seed = 99999999999999999999; };", "init.seed: 1e+20 is out of range"),  # not clamped to int64
+    ("trajectory = { every = 10; runs = [18446744073709551615]; };", "item 1 is not a run index"),
 ])
 def test_messages_say_what_is_wrong(tmp_path, write_config, extra, words):
     text = "model = { n = 5; };\ntrain = { steps = 10; };\n" + extra + "\n"
@@ -133,3 +135,61 @@ def test_trajectories_larger_than_memory_are_a_config_error(tmp_path, write_conf
                        "--set", "trajectory.every=10", "--set", "trajectory.runs=[0]", check=False)
     assert proc.returncode == 2 and "raise trajectory.every" in proc.stderr, proc.stderr
     assert not (tmp_path / "out.h5").exists()
+
+
+def copy_with(source, target, name, **create):
+    """target: a copy of the aesweep output source with variable `name` written anew
+    (create: h5py create_dataset options, e.g. compression), its scales kept."""
+    import shutil
+    shutil.copy(source, target)
+    with h5py.File(target, "r+") as f:
+        old = f[name]
+        data, scales = old[()], [d[0].name for d in old.dims]
+        del f[name]
+        new = f.create_dataset(name, data=data, **create)
+        for i, scale in enumerate(scales):
+            new.dims[i].attach_scale(f[scale])
+
+
+def test_compressed_and_virtual_base_states_are_read_like_plain_ones(tmp_path, write_config):
+    """DESIGN promises any HDF5 file with the right shapes as init.file: a gzip-compressed
+    or a virtual W_final used to be refused as 'not an aesweep output'."""
+    source = tmp_path / "source.h5"
+    run_aesweep("run", write_config(ONE, "s.cfg"), "-o", source, "--quiet")
+    copy_with(source, tmp_path / "gzip.h5", "W_final", compression="gzip", chunks=True)
+    import shutil
+    shutil.copy(source, tmp_path / "virtual.h5")
+    with h5py.File(source, "r") as f:
+        shape, dtype = f["W_final"].shape, f["W_final"].dtype
+    with h5py.File(tmp_path / "virtual.h5", "r+") as f:
+        del f["W_final"]
+        layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
+        layout[...] = h5py.VirtualSource(str(source), "W_final", shape=shape)
+        f.create_virtual_dataset("W_final", layout, fillvalue=np.nan)
+    results = {}
+    for name in ("source", "gzip", "virtual"):
+        text = f'model = {{ n = 7; }};\ninit = {{ scheme = "file"; file = "{tmp_path / name}.h5"; }};\n' \
+               'train = { steps = 100; };\n'
+        out = tmp_path / f"from_{name}.h5"
+        proc = run_aesweep("run", write_config(text, f"{name}.cfg"), "-o", out, "--quiet", check=False)
+        assert proc.returncode == 0, (name, proc.stderr)
+        with h5py.File(out, "r") as f:
+            results[name] = f["W_final"][()]
+    np.testing.assert_array_equal(results["gzip"], results["source"])
+    np.testing.assert_array_equal(results["virtual"], results["source"])
+
+
+def test_info_reads_outcome_codes_by_their_flag_values(tmp_path, write_config):
+    """A file whose flag_values are not 0, 1, 2...: info counts each run by its name."""
+    out = tmp_path / "out.h5"
+    run_aesweep("run", write_config(SMALL), "-o", out, "--quiet")
+    with h5py.File(out, "r+") as f:
+        names = f["outcome"].attrs["flag_meanings"].split()
+        codes = f["outcome"][()]
+        perfect = int(np.sum(codes == names.index("perfect")))
+        # the same classes under codes 10, 11, ...: the runs' codes moved along
+        f["outcome"][...] = np.where(codes >= 0, codes + 10, codes).astype("i1")
+        f["outcome"].attrs["flag_values"] = np.arange(10, 10 + len(names), dtype="i1")
+    text = run_aesweep("info", out).stdout
+    all_row = next(line for line in text.splitlines() if line.strip().startswith("all "))
+    assert f"{100 * perfect / codes.size:.2f}%" in all_row and "carry outcome classes" not in text

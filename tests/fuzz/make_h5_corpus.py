@@ -22,8 +22,11 @@ PER_RUN = {"outcome": "i1", "recovered": "u1", "converged": "u1", "n_learnt": "i
 PER_FEATURE = {"recon": "f4", "norm": "f4", "b_final": "f4"}
 
 
-def aesweep_file(path, grid=GRID, done=1, commit="fuzz-corpus", skip=(), replace=None, config='{"a": 1}'):
-    """An aesweep-like output; `replace` maps a variable name to (shape, dtype) to break it."""
+def aesweep_file(path, grid=GRID, done=1, commit="fuzz-corpus", skip=(), replace=None, config='{"a": 1}',
+                 attrs=None, outcome_attrs=None, compression=None):
+    """An aesweep-like output; `replace` maps a variable name to (shape, dtype) to break it;
+    `attrs` / `outcome_attrs` add root / outcome attributes (arrays where a reader expects
+    one value, say); `compression` stores every variable chunked and compressed."""
     replace = replace or {}
     rng = np.random.default_rng(len(str(path)))
     with h5py.File(path, "w", libver="earliest") as f:
@@ -38,13 +41,20 @@ def aesweep_file(path, grid=GRID, done=1, commit="fuzz-corpus", skip=(), replace
             if name in skip:
                 continue
             if kind == "S":
-                f[name] = np.full(shape, b"text", dtype="S8")
+                data = np.full(shape, b"text", dtype="S8")
             elif name == "done":
-                f[name] = np.full(shape, done, dtype="u1")
+                data = np.full(shape, done, dtype=kind)
             elif name == "outcome":
-                f[name] = rng.integers(-1, 4, size=shape).astype("i1")
+                data = rng.integers(-1, 4, size=shape).astype(kind)
             else:
-                f[name] = rng.standard_normal(shape).astype(kind) if kind[0] == "f" else np.zeros(shape, kind)
+                data = rng.standard_normal(shape).astype(kind) if kind[0] == "f" else np.zeros(shape, kind)
+            chunked = compression and data.ndim and data.size
+            f.create_dataset(name, data=data, **({"compression": compression} if chunked else {}))
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
+        for key, value in (outcome_attrs or {}).items():
+            if "outcome" in f:
+                f["outcome"].attrs[key] = value
         if "lr" not in skip and "outcome" in f and f["outcome"].ndim >= 1:
             f["lr"] = np.linspace(0.1, 1.0, f["outcome"].shape[0] + (2 if "scale" in str(path) else 0))
             f["lr"].make_scale("lr")
@@ -74,6 +84,23 @@ def main():
     aesweep_file(OUT / "recovered_longer_than_done.h5", replace={"recovered": ((50, 3), "i1"),
                                                                   "plateau_kind": ((7,), "i1")})
     aesweep_file(OUT / "scale_longer_than_dim.h5")
+    # attributes and types a stranger's file may hold (issue 23): arrays of strings where one
+    # string is read, numbers for text, flag attributes that disagree, other dtypes
+    strings = np.array([b"a" * 40, b"b" * 40, b"c" * 40], dtype="S40")
+    aesweep_file(OUT / "attrs_string_arrays.h5", attrs={"device": strings, "start_time": strings,
+                                                        "end_time": strings, "backend": strings,
+                                                        "model_steps_per_second": np.arange(5.0)})
+    aesweep_file(OUT / "attrs_config_array.h5", attrs={"config_json": strings, "git_commit": strings})
+    aesweep_file(OUT / "attrs_numbers_for_text.h5", attrs={"aesweep_version": 1.0, "git_commit": np.arange(3),
+                                                          "end_time": 7})
+    aesweep_file(OUT / "flags_disagree.h5", outcome_attrs={"flag_values": np.array([200, -5, 3], "i4"),
+                                                           "flag_meanings": "perfect x" + " y" * 300})
+    aesweep_file(OUT / "flags_arrays.h5", outcome_attrs={"flag_values": np.array(["a", "b"], "S1"),
+                                                         "flag_meanings": strings})
+    aesweep_file(OUT / "dtypes_foreign.h5", replace={"loss": (GRID, "i1"), "W_final": (GRID + (N, M), "f2"),
+                                                     "outcome": (GRID, "f8"), "done": (GRID, "i8"),
+                                                     "b_final": (GRID + (N,), "u8")})
+    aesweep_file(OUT / "compressed.h5", compression="gzip")
     aesweep_file(OUT / "missing_done.h5", skip=("done",))
     aesweep_file(OUT / "missing_b_final.h5", skip=("b_final",))
     with h5py.File(OUT / "extent_without_storage.h5", "w", libver="earliest") as f:
