@@ -10,6 +10,8 @@
 #      --backend cpu and cuda (each kernel variant), with the emulated device's memory set
 #      small so that the backend splits batches into chunks: every dataset of the two
 #      output files must be identical
+#   3. optstate.cfg's states continued by keep.cfg (sgd with momentum, adam, adamw; both
+#      precisions; t0 = 0, 120, 170 side by side) on both backends: identical, moments too
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EMU=${EMU_BUILD:-build/emu}
@@ -37,6 +39,19 @@ for name in small chaos file intervene twin twin_setting gap precision warp warp
         AEK_EMU_FREE_BYTES=48000 "$EMU/aesweep" run "tests/gpu/$name.cfg" \
             -o "$tmp/$name-cuda$kernel.h5" --backend cuda --kernel "$kernel" --quiet "${set_file[@]}"
         "$PYTHON" tests/gpu/compare.py --exact --close min_gap=0 "$tmp/$name-cpu.h5" "$tmp/$name-cuda$kernel.h5"
+    done
+done
+echo "== the optimizer state continued (init.optimizer_state = \"keep\"): cpu vs emulated cuda"
+for optimizer in sgd adam adamw; do
+    opt=(--set "train.optimizer=\"$optimizer\"")
+    "$EMU/aesweep" run tests/gpu/optstate.cfg -o "$tmp/optstate-$optimizer.h5" --backend cpu --quiet "${opt[@]}"
+    keep=("${opt[@]}" --set "init.file=$tmp/optstate-$optimizer.h5")
+    "$EMU/aesweep" run tests/gpu/keep.cfg -o "$tmp/keep-$optimizer-cpu.h5" --backend cpu --quiet "${keep[@]}"
+    for kernel in 0 1 2 3; do
+        AEK_EMU_FREE_BYTES=48000 "$EMU/aesweep" run tests/gpu/keep.cfg -o "$tmp/keep-$optimizer-cuda$kernel.h5" \
+            --backend cuda --kernel "$kernel" --quiet "${keep[@]}"
+        "$PYTHON" tests/gpu/compare.py --exact --close min_gap=0 "$tmp/keep-$optimizer-cpu.h5" \
+            "$tmp/keep-$optimizer-cuda$kernel.h5"
     done
 done
 echo "emulation: all checks passed"
