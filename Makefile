@@ -50,7 +50,7 @@ endif
 HEADERS  := $(wildcard include/*.h include/*.inc src/*.inc kernels/*.cuh)
 
 .PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
-        gpu-bundle gpu-session sass bench findings clean help
+        gpu-bundle gpu-session sass bench findings install clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -235,6 +235,11 @@ bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baselin
 # (tests/analysis/test_findings.py).
 findings: all  ## regenerate docs/FINDINGS.md and docs/findings/*.png: each claim of the study, measured, with a verdict
 	$(PYTHON) -m analysis.findings --out docs --work out/findings
+
+PREFIX ?= /usr/local
+install: all  ## copy build/aesweep to $(PREFIX)/bin (PREFIX=/usr/local; `pip install -e .` gives an `aesweep` command too)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/aesweep $(DESTDIR)$(PREFIX)/bin/aesweep
 
 clean:  ## remove build outputs
 	rm -rf $(BUILD)

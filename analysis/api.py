@@ -114,6 +114,18 @@ def find_engine(engine=None):
     return path
 
 
+def engine_main():
+    """The `aesweep` command that `pip install -e .` puts on the PATH: the repository's engine
+    binary (build/aesweep beside this package) with the same arguments."""
+    import sys
+    try:
+        path = find_engine()
+    except EngineError as e:
+        print(f"aesweep: {e}", file=sys.stderr)
+        return 2
+    os.execv(path, [path] + sys.argv[1:])
+
+
 # ----------------------------------------------------------------------------- run and open
 
 

@@ -2,7 +2,8 @@
 
     python3 -m analysis.census OUT.h5 [--by AXIS|none] [--sel AXIS=VALUE]... [-o census.png]
 
-Draws the outcome fractions (one bar per value of --by, default: the first grid axis;
+Draws the outcome fractions (one bar per value of --by, default: the first grid axis that
+is not a replicate axis (seed, base, sample);
 `none` for a single bar over all runs; a numeric axis such as the learning rate is drawn
 on its own numeric, log where it spans decades, scale) and prints the table: value,
 finished runs, and per outcome the fraction [lo, hi]; then the trust table (trust: per
@@ -21,7 +22,8 @@ MAX_TICKS = 16  # category tick labels shown at most (the others are thinned out
 
 
 def arguments(p):
-    p.add_argument("--by", help="grid axis to break the census down by, or 'none' (default: first grid axis)")
+    p.add_argument("--by", help="grid axis to break the census down by, or 'none' (default: the first grid axis "
+                                "that is not a replicate axis: seed, base and sample are pooled)")
     cli.add_sel(p)
 
 
@@ -166,9 +168,11 @@ def agreement_rows(a):
 
 
 def by_axis(ds, by):
-    """The --by option as a grid axis name or None."""
+    """The --by option as a grid axis name or None; by default the first grid axis that is
+    not a replicate axis (a seed census pools its seeds, as `aesweep info` does)."""
     dims = common.grid_dims(ds)
-    by = by if by is not None else (dims[0] if dims else "none")
+    settings = [d for d in dims if d not in common.REPLICATE_AXES]
+    by = by if by is not None else (settings[0] if settings else "none")
     if by == "none":
         return None
     if by not in dims:
@@ -261,6 +265,9 @@ def run(args):
     ds = common.prepare(ds, args.sel, need=["outcome"])
     t = census(ds, by_axis(ds, args.by))
     print("\n".join(common.format_table(*table_rows(t))))
+    steps = common.config_value(ds, "train.steps")
+    print(f"\nhorizon: {'the train.steps axis' if 'steps' in common.grid_dims(ds) else steps} training steps; "
+          f"{t.attrs['pooled']}")
     print(f"\ntrust ({TRUST_NOTE})")
     print("\n".join(common.format_table(*trust_rows(trust(ds)))))
     agreement = float64_agreement(ds)

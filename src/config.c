@@ -140,6 +140,52 @@ const ae_setting *ae_setting_find(const char *key)
     return NULL;
 }
 
+/* Edit distance of a and b (insertions, deletions, substitutions), capped at 9. */
+static int edit_distance(const char *a, const char *b)
+{
+    const size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 9;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diagonal = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            const int up = row[j];
+            int best = diagonal + (a[i - 1] != b[j - 1]); /* substitute */
+            if (up + 1 < best) best = up + 1;             /* delete */
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1; /* insert */
+            row[j] = best;
+            diagonal = up;
+        }
+    }
+    return row[lb] < 9 ? row[lb] : 9;
+}
+
+/* The setting key nearest to `key` (train.lrr: train.lr), or NULL when none is within two
+ * edits: for "unknown key" messages. */
+static const char *nearest_key(const char *key)
+{
+    const char *best = NULL;
+    int distance = 3;
+    for (size_t s = 0; s < N_SETTINGS; s++) {
+        const int d = edit_distance(key, settings[s].key);
+        if (d < distance) distance = d, best = settings[s].key;
+    }
+    for (size_t k = 0; text_keys[k]; k++) {
+        const int d = edit_distance(key, text_keys[k]);
+        if (d < distance) distance = d, best = text_keys[k];
+    }
+    return best;
+}
+
+static int unknown_key(ae_error *err, const char *where, const char *key)
+{
+    const char *near = nearest_key(key);
+    if (near) return ae_fail(err, "%s: unknown key (did you mean %s? `aesweep --help` lists the settings)", where, near);
+    return ae_fail(err, "%s: unknown key (`aesweep --help` lists the settings)", where);
+}
+
 double ae_setting_get(const ae_setting *s, const ae_params *p)
 {
     const char *field = (const char *)p + s->offset;
@@ -625,7 +671,7 @@ static int parse_group(parser *ps, const config_setting_t *group, const char *gr
         const ae_setting *s = ae_setting_find(key);
         if (!s) {
             where_of(ps, node, key, where, sizeof where);
-            return ae_fail(ps->err, "%s: unknown key (see `aesweep --help` for the settings)", where);
+            return unknown_key(ps->err, where, key);
         }
         double value;
         if (parse_value(ps, s, node, &value)) return -1;
@@ -945,7 +991,7 @@ static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
     if (is_text_key(key) || strncmp(key, "trajectory.", 11) == 0 || strchr("[({\"", text[0]))
         return apply_set_text(cfg, key, text, err);
     const ae_setting *s = ae_setting_find(key);
-    if (!s) return ae_fail(err, "%s: unknown key", where);
+    if (!s) return unknown_key(err, where, key);
     if (is_axis_setting(cfg, s)) return ae_fail(err, "%s: is a grid axis in the config; change the axis", where);
     double value;
     if (s->type == AE_SET_ENUM) {

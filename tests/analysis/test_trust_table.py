@@ -57,6 +57,14 @@ def test_a_file_without_the_variables_says_so(tiny):
     assert summary.trust_sentence(ds) is None
 
 
+def test_a_seed_census_pools_its_seeds_and_states_its_horizon(sgd, tmp_path, capsys):
+    assert census.main([sgd, "-o", str(tmp_path / "c.png")]) == 0  # no --by: seeds are replicates
+    table = capsys.readouterr().out.split("\n\n")
+    rows = table[0].splitlines()
+    assert len(rows) == 2 and rows[1].split()[:2] == ["all", "40"]
+    assert "horizon: 25000 training steps; 95 % Wilson interval over replicates (seed)" in table[1]
+
+
 def test_census_summary_and_report_show_it(sgd, tmp_path, capsys):
     assert census.main([sgd, "-o", str(tmp_path / "c.png"), "--by", "none"]) == 0
     out = capsys.readouterr().out

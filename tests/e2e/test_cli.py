@@ -1,5 +1,7 @@
 """End-to-end: sweeps through the real binary, real HDF5 files, opened with xarray."""
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import h5py
@@ -235,7 +237,9 @@ def test_bad_config_is_a_clear_error(tmp_path, path):
     ("train.weight_decay=inf", "--set train.weight_decay: value must be finite"),
     ("train.beta1=nan", "--set train.beta1: value must be finite"),
     ("train.steps=fast", "--set train.steps: \"fast\" is not a number"),
-    ("train.speed=1", "--set train.speed: unknown key"),
+    ("train.speed=1", "--set train.speed: unknown key (`aesweep --help`"),
+    ("model.nn=5", "--set model.nn: unknown key (did you mean model.n?"),
+    ("init.fille=x.h5", "--set init.fille: unknown key (did you mean init.file?"),
     ("train.lr", "expects KEY=VALUE"),
     ("model.n=1", "--set model.n: 1 is out of range"),
     ("train.optimizer=adagrad", "--set train.optimizer: expects one of"),
@@ -478,3 +482,18 @@ grid  = ( { param = "init.seed"; values = [3000000000, 4000000000]; }, { param =
     run_aesweep("run", cfg, "-o", out, "--quiet")
     ds = xr.open_dataset(out, engine="h5netcdf")
     assert list(ds["seed"].values) == [3000000000, 4000000000] and list(ds["lr"].values) == [1e-3, 1.0]
+
+
+def test_the_aesweep_command_after_install(tmp_path):
+    """`pip install -e .` (make deps) puts an `aesweep` command on the PATH that runs the
+    engine built here; `make install PREFIX=...` copies the binary (issue 24)."""
+    command = shutil.which("aesweep")
+    assert command, "no aesweep on the PATH: make deps runs pip install -e ."
+    want = run_aesweep("--version").stdout
+    got = subprocess.run([command, "--version"], capture_output=True, text=True, cwd=tmp_path)
+    assert got.returncode == 0 and got.stdout == want, got.stderr
+    proc = subprocess.run(["make", "-s", "install", f"PREFIX={tmp_path / 'prefix'}"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    installed = tmp_path / "prefix" / "bin" / "aesweep"
+    assert subprocess.run([installed, "--version"], capture_output=True, text=True).stdout == want
