@@ -36,6 +36,11 @@ char *ae_read_file(const char *path, ae_error *err);
 /* 0 when path is a regular file or missing; else (a FIFO, device, directory: opening those
  * for reading could hang or read forever) an error naming what `what` needs. */
 int ae_input_file(const char *path, const char *what, ae_error *err);
+/* "a directory", "a FIFO", "a device", "a regular file" for a stat mode, in messages. */
+const char *ae_file_kind(unsigned mode);
+/* This machine's physical memory in bytes (0 where unknown): the bound of what a reader may
+ * allocate. */
+double ae_physical_memory(void);
 /* Seconds since an arbitrary start, monotonic. */
 double ae_now(void);
 /* "2026-11-24T21:37:40Z" */

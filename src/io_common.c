@@ -268,7 +268,7 @@ int io_dataset_dims(hid_t file, const char *name, int min_rank, int max_rank, hs
         goto fail;
     }
     /* chunked (compressed, say) or virtual data has no such bound: a reader allocates it all */
-    const double memory = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    const double memory = ae_physical_memory();
     if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT && memory > 0 && bytes > memory) {
         status = ae_fail(err, "%s: %s declares %.0f bytes, more than this machine's memory (not an aesweep output?)",
                          path, name, bytes);

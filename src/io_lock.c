@@ -93,9 +93,8 @@ char *ae_output_file(const char *output, ae_error *err)
         if (errno == ENOENT) return file; /* removed meanwhile: a new file */
         ae_fail_runtime(err, "%s: cannot look at it: %s", file, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
-        const char *kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
-                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a regular file";
-        ae_fail(err, "%s is %s: aesweep writes its output only as a regular file (give another -o)", output, kind);
+        ae_fail(err, "%s is %s: aesweep writes its output only as a regular file (give another -o)", output,
+                ae_file_kind(st.st_mode));
     } else if (st.st_nlink > 1) {
         ae_fail(err, "%s has %lu hard links: aesweep replaces an output by renaming a new file over it, which would "
                      "leave the other names on the old data, and would lock each name apart; give it one name "

@@ -385,7 +385,7 @@ static int check_trajectory_size(const ae_job *job, ae_error *err)
     const double per_point = 1.0 + (double)shape.n_max * (double)shape.m_max + (double)shape.n_max; /* loss, W, b */
     const double bytes = (double)shape.count * (double)shape.points * per_point * sizeof(double) +
                          (double)shape.points * AE_P_MAX * sizeof(double);
-    const double memory = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    const double memory = ae_physical_memory();
     if (memory > 0 && bytes > memory)
         return ae_fail(err, "%s: trajectory: %lld runs x %lld points (train.steps / trajectory.every + 1) need %.3g GB, "
                             "more than this machine's %.3g GB: raise trajectory.every or store fewer runs",

@@ -67,15 +67,26 @@ char *ae_xstrdup(const char *text)
     return copy;
 }
 
+const char *ae_file_kind(unsigned mode)
+{
+    return S_ISREG(mode)                    ? "a regular file"
+           : S_ISDIR(mode)                  ? "a directory"
+           : S_ISFIFO(mode)                 ? "a FIFO"
+           : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+                                            : "not a regular file";
+}
+
+double ae_physical_memory(void)
+{
+    return (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+}
+
 int ae_input_file(const char *path, const char *what, ae_error *err)
 {
     struct stat st;
     if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0; /* a missing file: the opener says so */
-    const char *kind = S_ISDIR(st.st_mode)    ? "a directory"
-                       : S_ISFIFO(st.st_mode) ? "a FIFO"
-                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
-                                                                    : "not a regular file";
-    return ae_fail(err, "%s: %s is %s: aesweep reads %s only from a regular file", path, what, kind, what);
+    return ae_fail(err, "%s: %s is %s: aesweep reads %s only from a regular file", path, what,
+                   ae_file_kind(st.st_mode), what);
 }
 
 char *ae_read_file(const char *path, ae_error *err)
