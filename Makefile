@@ -13,6 +13,7 @@ MPI      ?= 0
 ifeq ($(MPI),1)
 CC       := mpicc
 BUILD    := build/mpi
+CUDA     := 0
 endif
 CUDA_HOME ?= /usr/local/cuda
 
@@ -34,9 +35,12 @@ CFLAGS   := $(BASE_CFLAGS) $(if $(filter 1,$(MPI)),-DAE_HAVE_MPI)
 LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -llapacke -lm
 LDFLAGS  := -fopenmp
 
-# The CUDA backend, when nvcc is here and not turned off.
+# The CUDA backend, when nvcc is here and not turned off (the MPI build is CPU-only: CUDA=1 asks).
 CUDA ?= $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
-NVCC_GENCODE := -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+# Hopper (sm_90) machine code plus PTX that newer GPUs compile at load; for another GPU:
+# make NVCC_GENCODE="-gencode arch=compute_80,code=sm_80" (A100), "-arch=sm_89" (RTX 40xx) or
+# "-arch=native" (the GPU of this machine).
+NVCC_GENCODE ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS := -O3 -std=c++17 -Iinclude -Xcompiler -Wall,-Wextra $(NVCC_GENCODE)
 
 LIB_SRC  := $(filter-out src/main.c src/backend_cuda.c,$(wildcard src/*.c))
@@ -126,7 +130,7 @@ test-unit: $(BUILD)/test_unit  ## C unit tests: gradients, optimizers, fixed poi
 	$(BUILD)/test_unit
 
 mpi:  ## build/mpi/aesweep: the MPI build (OpenMPI, parallel HDF5), CPU backend only
-	$(MAKE) MPI=1 CUDA=0 all
+	$(MAKE) MPI=1 all
 
 # The crash tests' fault injector: LD_PRELOADed into build/aesweep, it kills at the k-th file
 # write (tests/fault/fault_inject.c); the production binary has no hook.

@@ -1,7 +1,8 @@
 """aesweep: run sweeps of tiny ReLU autoencoders from Python and analyse their output.
 
     import aesweep
-    ds = aesweep.run("sweeps/quickstart.cfg")          # or libconfig text, or a dict
+    ds = aesweep.run("sweeps/quickstart.cfg")          # or libconfig text, or a dict; a tqdm bar
+    fine = aesweep.zoom("map.h5", {"lr": "logspace:-2.5:-2:128"})   # a window of a map, finer
     aesweep.outcome_census(ds, "lr")                    # a Dataset over (lr, outcome)
     aesweep.float64_agreement(ds)                       # check.float64: float32 vs float64 outcomes
     aesweep.trust(ds)                                   # per outcome: frozen, saddles, minima, unlearnt
@@ -23,7 +24,7 @@ from the repository root):
 Every analysis function takes and returns xarray objects; outcome names come from the
 file's own flag_values/flag_meanings attributes.
 """
-from .api import EngineError, find_engine, open, run  # noqa: A004  (aesweep.open)
+from .api import EngineError, EngineWarning, find_engine, open, run, zoom  # noqa: A004  (aesweep.open)
 from .common import AnalysisError, outcome_classes, outcome_names
 
 

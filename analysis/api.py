@@ -2,6 +2,7 @@
 
     ds = aesweep.run({"model": {"n": 7}, "grid": [{"param": "train.lr", "logspace": [-3, -1, 8]}]})
     ds = aesweep.open("out/quickstart.h5")     # also while a sweep writes it
+    zoomed = aesweep.zoom("map.h5", {"lr": "logspace:-2.5:-2:128"})   # a window, finer
 
 run() drives the repository's engine, build/aesweep (next to this package), or the binary
 passed as engine=. A config is a path, libconfig text, or a dict of the same structure.
@@ -9,9 +10,11 @@ passed as engine=. A config is a path, libconfig text, or a dict of the same str
 import builtins
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -19,6 +22,10 @@ from . import common
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # through symlinks too
 ENGINE = os.path.join(ROOT, "build", "aesweep")
+
+
+class EngineWarning(UserWarning):
+    """A warning of the engine's (e.g. an axis that no run uses)."""
 
 
 class EngineError(RuntimeError):
@@ -87,22 +94,53 @@ def set_arguments(overrides):
     return args
 
 
-def config_file(config, folder):
-    """A path the engine can read for config (written into folder unless it is a path)."""
+GRID_KINDS = ("linspace", "logspace", "range", "values")
+
+
+def spec_number(value):
+    """A number of a --grid SPEC (NumPy scalars as the Python numbers they hold)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def grid_arguments(grid):
+    """--grid arguments from {"train.lr": "logspace:-3:-2:64"}, {"lr": ("logspace", -3, -2, 64)},
+    {"bias_delta": [0.0, 0.05]} (values), ["lr=logspace:-3:-2:64", ...] or one such string."""
+    if grid is None:
+        return []
+    if isinstance(grid, str):
+        grid = [grid]
+    if isinstance(grid, dict):
+        items = []
+        for param, spec in grid.items():
+            if isinstance(spec, np.ndarray):
+                spec = spec.tolist()
+            if isinstance(spec, tuple) and spec and spec[0] in GRID_KINDS:
+                spec = f"{spec[0]}:" + ":".join(spec_number(v) for v in spec[1:])
+            elif isinstance(spec, (list, tuple)):
+                spec = "values:" + ",".join(spec_number(v) if not isinstance(v, str) else v for v in spec)
+            elif not isinstance(spec, str):
+                raise TypeError(f"grid[{param!r}]: expects a SPEC string, a (kind, a, b, n) tuple or a list of values")
+            items.append(f"{param}={spec}")
+        grid = items
+    args = []
+    for item in grid:
+        args += ["--grid", str(item)]
+    return args
+
+
+def config_source(config):
+    """(path, text) for the engine: a config file's path and None, or "-" and the libconfig
+    text it reads from standard input (the file then names its config "(standard input)")."""
     if not isinstance(config, (dict, str, os.PathLike)):
         raise TypeError(f"config must be a path, libconfig text or a dict, not {type(config).__name__} {config!r}")
     if isinstance(config, dict):
-        text = config_text(config)
-    elif isinstance(config, (str, os.PathLike)) and os.path.isfile(config):
-        return os.fspath(config)
-    elif isinstance(config, str) and ("=" in config or "\n" in config):
-        text = config
-    else:
-        raise FileNotFoundError(f"no such config file: {config}")
-    path = os.path.join(folder, "config.cfg")
-    with builtins.open(path, "w", encoding="utf-8") as f:  # open() is aesweep.open here
-        f.write(text)
-    return path
+        return "-", config_text(config)
+    if os.path.isfile(config):
+        return os.fspath(config), None
+    if isinstance(config, str) and ("=" in config or "\n" in config):
+        return "-", config
+    raise FileNotFoundError(f"no such config file: {config}")
 
 
 def find_engine(engine=None):
@@ -129,24 +167,85 @@ def engine_main():
 # ----------------------------------------------------------------------------- run and open
 
 
-def run(config, out=None, *, overrides=None, backend="auto", resume=False, force=False, engine=None):
+PROGRESS_LINE = re.compile(r"^aesweep: (\d+)/(\d+) runs")
+
+
+def engine_run(cmd, progress, what, stdin_text=None):
+    """Runs the engine (stdin_text: what it reads for CONFIG "-"), its progress lines fed to a
+    tqdm bar (progress True), its warnings raised as Python warnings; EngineError with its
+    message when it fails."""
+    if progress:
+        cmd = cmd + ["--progress-every", "0"]  # a line after every batch (batches last ~2 s)
+    else:
+        cmd = cmd + ["--quiet"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, encoding="utf-8")
+    if stdin_text is not None:
+        proc.stdin.write(stdin_text)
+        proc.stdin.close()
+    bar, lines = None, []
+    try:
+        for line in proc.stderr:
+            match = PROGRESS_LINE.match(line)
+            if match and progress:
+                done, total = int(match.group(1)), int(match.group(2))
+                if bar is None:
+                    from tqdm.auto import tqdm
+                    bar = tqdm(total=total, unit="run", desc=f"aesweep {what}")
+                bar.update(done - bar.n)
+                continue
+            lines.append(line)
+            if "warning:" in line:
+                warnings.warn(line.strip().removeprefix("aesweep: warning: "), EngineWarning, stacklevel=3)
+        returncode = proc.wait()
+    finally:
+        if proc.poll() is None:  # interrupted (KeyboardInterrupt): stop the engine, which keeps what it wrote
+            proc.terminate()
+            proc.wait()
+        if bar is not None:
+            if proc.returncode == 0:
+                bar.update(bar.total - bar.n)
+            bar.close()
+    if returncode != 0:
+        message = "".join(lines).strip() or f"exit status {returncode}"
+        raise EngineError(f"aesweep {what} failed: {message}", returncode, "".join(lines))
+
+
+def run(config, out=None, *, overrides=None, grid=None, backend="auto", resume=False, force=False, progress=True,
+        engine=None):
     """Run a sweep and return its output as an xarray.Dataset (see open()).
 
     config: a path, libconfig text, or a dict of the same structure. out: the output file;
     None trains into a temporary file and returns the data in memory. overrides: --set
-    pairs, a dict or a list of "KEY=VALUE". resume/force: as on the command line. A failed
-    run raises EngineError with the engine's message.
+    pairs, a dict or a list of "KEY=VALUE". grid: --grid axes, {"train.lr": "logspace:-3:-2:64"}
+    (see grid_arguments). resume/force: as on the command line. progress: a tqdm bar fed by
+    the engine (False: none). A failed run raises EngineError with the engine's message; the
+    engine's warnings (an axis no run uses) come as EngineWarning.
     """
+    path, text = config_source(config)
     work = tempfile.mkdtemp(prefix="aesweep-")
     try:
-        path = config_file(config, work)
         target = os.fspath(out) if out is not None else os.path.join(work, "sweep.h5")
-        cmd = [find_engine(engine), "run", path, "-o", target, "--backend", backend, "--quiet"]
+        cmd = [find_engine(engine), "run", path, "-o", target, "--backend", backend]
         cmd += ["--resume"] * bool(resume) + ["--force"] * bool(force) + set_arguments(overrides)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            message = proc.stderr.strip() or f"exit status {proc.returncode}"
-            raise EngineError(f"aesweep run failed: {message}", proc.returncode, proc.stderr)
+        engine_run(cmd + grid_arguments(grid), progress, "run", text)
+        ds = open(target)
+        return ds.load() if out is None else ds
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def zoom(map_path, grid, out=None, *, overrides=None, backend="auto", resume=False, force=False, progress=True,
+         engine=None):
+    """Train the sweep of the file map_path again over other axes (`aesweep zoom`): its stored
+    config and overrides, then these; e.g. a window of an lr map at higher resolution,
+    zoom("map.h5", {"lr": "logspace:-2.5:-2:128"}). Returns the zoom's xarray.Dataset."""
+    work = tempfile.mkdtemp(prefix="aesweep-")
+    try:
+        target = os.fspath(out) if out is not None else os.path.join(work, "zoom.h5")
+        cmd = [find_engine(engine), "zoom", os.fspath(map_path), "-o", target, "--backend", backend]
+        cmd += ["--resume"] * bool(resume) + ["--force"] * bool(force) + set_arguments(overrides)
+        engine_run(cmd + grid_arguments(grid), progress, "zoom")
         ds = open(target)
         return ds.load() if out is None else ds
     finally:

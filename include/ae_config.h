@@ -3,8 +3,11 @@
  *
  * API:
  *   ae_setting_find(key)                   the table entry of a numeric setting ("train.lr")
- *   ae_config_load(path, sets, nsets, ...) parses a config file plus --set KEY=VALUE overrides
- *   ae_config_parse(path, text, ...)       the same from text in memory (tests, fuzzing)
+ *   ae_config_load(path, overrides, n, ...) parses a config file, then the command line's
+ *                                          --set KEY=VALUE and --grid PARAM=SPEC in their order
+ *   ae_config_parse(path, text, ...)       the same from text in memory (a file's stored
+ *                                          config for `zoom`, tests, fuzzing)
+ *   ae_config_unused_axis(cfg, a, why)     no run of the config uses axis a's setting (and why)
  *   ae_config_free(cfg)
  *   ae_config_json(cfg)                    the resolved config, one key per line (for the file)
  *   ae_grid_build / ae_grid_free           axes (with the implicit `base` axis) and run count
@@ -90,7 +93,8 @@ typedef struct {
 typedef struct {
     char *path;          /* config file as given */
     char *text;          /* its text, stored in the output */
-    char *overrides;     /* the --set arguments, one per line */
+    char **overrides;    /* the command line's "--set KEY=VALUE" / "--grid PARAM=SPEC", in order */
+    int n_overrides;
     ae_params params;    /* defaults, then the file, then --set */
     char *init_file;     /* scheme "file": source of base states */
     char *init_select;   /* "all", "<index>", "first:<outcome>", "all:<outcome>" */
@@ -115,14 +119,32 @@ typedef struct {
                                         bit k keeps field k of AE_RECORD_FIELDS */
 } ae_config;
 
-int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err);
+/* A command-line override: --set KEY=VALUE (grid 0) or --grid PARAM=SPEC (grid 1), which
+ * replaces the axis of PARAM (a key or its dimension name) where there is one, else
+ * appends one; SPEC is linspace:A:B:N, logspace:A:B:N, range:A:B[:S] or values:X,Y,... */
+typedef struct {
+    int grid;
+    const char *text; /* "KEY=VALUE" / "PARAM=SPEC" */
+} ae_override;
+
+int ae_config_load(ae_config *cfg, const char *path, const ae_override *overrides, int n_overrides, ae_error *err);
 /* The same from text already in memory (path: the name errors use). */
-int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *const *sets, int n_sets,
-                    ae_error *err);
+int ae_config_parse(ae_config *cfg, const char *path, const char *text, const ae_override *overrides,
+                    int n_overrides, ae_error *err);
 void ae_config_free(ae_config *cfg);
 /* Whether some run of the config may have setting `key` (a table key) at `value`. */
 int ae_config_takes(const ae_config *cfg, const char *key, double value);
 char *ae_config_json(const ae_config *cfg); /* malloc'd */
+/* 1 when no run of the config uses the setting of axis a, with the reason in why ("momentum
+ * moves only sgd; train.optimizer is adamw"): such an axis repeats every run. */
+int ae_config_unused_axis(const ae_config *cfg, int a, char *why, size_t size);
+/* The rule behind it, for a setting given by its dimension name ("momentum"): the enum
+ * setting that decides (its dimension name and key) and the values that use it, each
+ * between spaces (" sgd "); NULL for a setting every run uses. */
+typedef struct {
+    const char *key, *by, *used_by;
+} ae_usage_rule;
+const ae_usage_rule *ae_usage_rule_of(const char *key);
 void ae_config_print_settings(FILE *stream); /* the table, for --help */
 
 /* Base states read from a file (scheme "file"); with init.optimizer_state = "keep" also the

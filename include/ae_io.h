@@ -17,6 +17,8 @@
  *   ae_out_close(out, prov)                final provenance, rewritten in place
  *   ae_bases_load(path, select, keep, bases)  W_final / b_final of selected runs of a file (keep:
  *                                          and their optimizer state)
+ *   ae_stored_config_read(path)            the config a file was made from, and its command-
+ *                                          line overrides (for `zoom`)
  *   ae_info(path), ae_merge(out, shards)   the `info` and `merge` commands
  *
  * The layout is netCDF-4 compatible: one dimension scale per grid axis plus `feature`
@@ -71,6 +73,22 @@ int ae_out_close(ae_out *out, const ae_provenance *prov, ae_error *err);
  * the file's opt_ variables (an error naming what is missing when it has none). */
 int ae_bases_load(ae_bases *bases, const char *path, const char *select, int keep_optimizer_state, ae_error *err);
 void ae_bases_free(ae_bases *bases);
+
+/* The root attribute `config` holds the config's text, then this line and the overrides,
+ * one per line; the attribute `overrides` holds them one string each. */
+#define AE_OVERRIDES_HEADER "# command-line overrides, in order:"
+
+/* The config text of output `path` without the overrides block (malloc'd) and its overrides
+ * (*overrides: malloc'd array of malloc'd strings, free with ae_stored_config_free), parsed
+ * into ov[] (grid flag and the text after "--set " / "--grid "). */
+typedef struct {
+    char *text;
+    char **overrides;
+    ae_override *ov;
+    int n;
+} ae_stored_config;
+int ae_stored_config_read(ae_stored_config *stored, const char *path, ae_error *err);
+void ae_stored_config_free(ae_stored_config *stored);
 
 /* `aesweep info FILE`: progress, outcome table, provenance, on stdout. */
 int ae_info(const char *path, ae_error *err);

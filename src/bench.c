@@ -199,7 +199,7 @@ static int bench_one(ae_backend *backend, bench_row *row, int threads, ae_error 
     static char path[] = "(aesweep bench)", empty[] = "";
     ae_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.path = path, cfg.text = empty, cfg.overrides = empty;
+    cfg.path = path, cfg.text = empty;
     bench_params(&cfg.params, row->n, row->m, row->precision, row->steps);
     cfg.n_given = cfg.m_given = 1;
     cfg.perturb_kind = AE_PERTURB_NONE;

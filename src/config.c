@@ -140,6 +140,42 @@ const ae_setting *ae_setting_find(const char *key)
     return NULL;
 }
 
+/* A setting by its key ("train.lr") or its dimension name ("lr"). */
+static const ae_setting *setting_named(const char *name)
+{
+    const ae_setting *s = ae_setting_find(name);
+    for (size_t k = 0; !s && k < N_SETTINGS; k++)
+        if (settings[k].dim && strcmp(settings[k].dim, name) == 0) s = &settings[k];
+    return s;
+}
+
+/* Settings that only some runs use: `key` matters only where the enum setting `by` is one of
+ * `used_by`.  Runs that differ only along such an axis are the same run (the census counts
+ * them once, `run` warns of an axis no run uses). */
+static const ae_usage_rule usage_rules[] = {
+    {"intervene.delta", "intervene.method", " repulsor gap "},
+    {"intervene.noise", "intervene.method", " repulsor gap "},
+    {"intervene.scale", "intervene.method", " anthropic repulsor gap "},
+    {"intervene.at_step", "intervene.method", " anthropic repulsor gap "},
+    {"intervene.when", "intervene.method", " anthropic repulsor gap "},
+    {"train.momentum", "train.optimizer", " sgd "},
+    {"train.beta1", "train.optimizer", " adam adamw "},
+    {"train.beta2", "train.optimizer", " adam adamw "},
+    {"train.eps", "train.optimizer", " adam adamw "},
+    {"init.std", "init.scheme", " normal "},
+    {"init.bound", "init.scheme", " uniform "},
+    {"init.radius", "init.scheme", " ideal_failure "},
+    {"init.dead_eps", "init.scheme", " ideal_failure "},
+};
+
+const ae_usage_rule *ae_usage_rule_of(const char *name)
+{
+    const ae_setting *s = setting_named(name);
+    for (size_t u = 0; s && u < sizeof usage_rules / sizeof usage_rules[0]; u++)
+        if (strcmp(usage_rules[u].key, s->key) == 0) return &usage_rules[u];
+    return NULL;
+}
+
 /* Edit distance of a and b (insertions, deletions, substitutions), capped at 9. */
 static int edit_distance(const char *a, const char *b)
 {
@@ -171,6 +207,8 @@ static const char *nearest_key(const char *key)
     for (size_t s = 0; s < N_SETTINGS; s++) {
         const int d = edit_distance(key, settings[s].key);
         if (d < distance) distance = d, best = settings[s].key;
+        const int d_dim = settings[s].dim ? edit_distance(key, settings[s].dim) : 9; /* --grid lrr=... */
+        if (d_dim < distance) distance = d_dim, best = settings[s].dim;
     }
     for (size_t k = 0; text_keys[k]; k++) {
         const int d = edit_distance(key, text_keys[k]);
@@ -326,7 +364,9 @@ static double number_of(const config_setting_t *node)
 
 static void where_of(const parser *ps, const config_setting_t *node, const char *key, char *out, size_t size)
 {
-    if (is_override(ps))
+    if (strncmp(ps->path, "--grid ", 7) == 0)
+        snprintf(out, size, "%s", ps->path);
+    else if (is_override(ps))
         snprintf(out, size, "--set %s", key);
     else
         snprintf(out, size, "%s:%d: %s", ps->path, config_setting_source_line(node), key);
@@ -410,6 +450,14 @@ static int add_output_field(ae_config *cfg, const char *name, const char *where,
                               "written)", where, name, known.data);
     ae_strbuf_free(&known);
     return status;
+}
+
+/* The bit of record field `name` in output_fields (0: no such field). */
+static uint64_t field_bit(const char *name)
+{
+    for (int k = 0; record_names[k]; k++)
+        if (strcmp(record_names[k], name) == 0) return (uint64_t)1 << k;
+    return 0;
 }
 
 /* output.fields = "all", or names separated by commas ("outcome,splay", as --set gives them). */
@@ -885,10 +933,21 @@ static int parse_sample_axis(parser *ps, const config_setting_t *node, const cha
     return 0;
 }
 
+/* "file:line: grid[k]" then `tail` (".linspace", " train.lr"), or the --grid argument for an
+ * axis given there. */
+static void axis_where(const parser *ps, const config_setting_t *node, int index, const char *tail, char *out,
+                       size_t size)
+{
+    if (strncmp(ps->path, "--grid ", 7) == 0)
+        snprintf(out, size, "%s", ps->path);
+    else
+        snprintf(out, size, "%s:%d: grid[%d]%s", ps->path, config_setting_source_line(node), index, tail);
+}
+
 static int parse_axis(parser *ps, const config_setting_t *node, int index)
 {
     char where[1024];
-    snprintf(where, sizeof where, "%s:%d: grid[%d]", ps->path, config_setting_source_line(node), index);
+    axis_where(ps, node, index, "", where, sizeof where);
     if (config_setting_type(node) != CONFIG_TYPE_GROUP)
         return ae_fail(ps->err, "%s: expects a group { param = \"...\"; values = [...]; }", where);
     ae_config *cfg = ps->cfg;
@@ -900,8 +959,9 @@ static int parse_axis(parser *ps, const config_setting_t *node, int index)
     for (int k = 0; k < config_setting_length(node); k++) {
         const config_setting_t *member = config_setting_get_elem(node, (unsigned)k);
         const char *name = config_setting_name(member);
-        snprintf(where, sizeof where, "%s:%d: grid[%d].%s", ps->path, config_setting_source_line(member), index,
-                 name);
+        char tail[96];
+        snprintf(tail, sizeof tail, ".%s", name);
+        axis_where(ps, member, index, tail, where, sizeof where);
         if (strcmp(name, "param") == 0) {
             if (config_setting_type(member) != CONFIG_TYPE_STRING)
                 return ae_fail(ps->err, "%s: expects a setting name such as \"train.lr\"", where);
@@ -916,11 +976,13 @@ static int parse_axis(parser *ps, const config_setting_t *node, int index)
                            where);
         }
     }
-    snprintf(where, sizeof where, "%s:%d: grid[%d]", ps->path, config_setting_source_line(node), index);
+    axis_where(ps, node, index, "", where, sizeof where);
     if (!param) return ae_fail(ps->err, "%s: missing param = \"group.key\"", where);
     if (!spec) return ae_fail(ps->err, "%s: missing linspace, logspace, range or values", where);
     axis->setting = ae_setting_find(param);
-    snprintf(where, sizeof where, "%s:%d: grid[%d] %s", ps->path, config_setting_source_line(spec), index, param);
+    char tail[160];
+    snprintf(tail, sizeof tail, " %s", param);
+    axis_where(ps, spec, index, tail, where, sizeof where);
     if (!axis->setting)
         return ae_fail(ps->err, "%s: %s", where,
                        is_text_key(param) ? "is not numeric and cannot be a grid axis" : "unknown setting");
@@ -988,6 +1050,9 @@ static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
     snprintf(key, sizeof key, "%.*s", (int)(equals - assignment), assignment);
     const char *text = equals + 1;
     snprintf(where, sizeof where, "--set %s", key);
+    if (strncmp(key, "grid", 4) == 0 && strchr(".[(", key[4]))
+        return ae_fail(err, "%s: the grid changes with --grid PARAM=SPEC, e.g. --grid train.lr=logspace:-4:-1:256 "
+                            "(the axis of PARAM replaced, or appended)", where);
     if (is_text_key(key) || strncmp(key, "trajectory.", 11) == 0 || strchr("[({\"", text[0]))
         return apply_set_text(cfg, key, text, err);
     const ae_setting *s = ae_setting_find(key);
@@ -1007,6 +1072,93 @@ static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
     ae_setting_put(s, &cfg->params, value);
     note_given(cfg, s);
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* --grid PARAM=SPEC                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* SPEC as the body of a libconfig axis: "logspace:-4:-1:256" -> `logspace = [-4, -1, 256];`,
+ * "values:adam,adamw" -> `values = ["adam", "adamw"];` (names quoted for an enum setting).
+ * NULL when SPEC names no kind. */
+static char *axis_text(const ae_setting *s, const char *spec)
+{
+    static const char *const kinds[] = {"linspace", "logspace", "range", "values", NULL};
+    const char *colon = strchr(spec, ':');
+    int kind = -1;
+    for (int k = 0; colon && kinds[k]; k++)
+        if ((size_t)(colon - spec) == strlen(kinds[k]) && strncmp(spec, kinds[k], strlen(kinds[k])) == 0) kind = k;
+    if (kind < 0) return NULL;
+    const int quote = kind == 3 && s->type == AE_SET_ENUM;
+    ae_strbuf text = {0};
+    ae_strbuf_printf(&text, "axis = { param = \"%s\"; %s = [%s", s->key, kinds[kind], quote ? "\"" : "");
+    for (const char *c = colon + 1; *c; c++) {
+        const int separator = *c == ',' || (*c == ':' && kind < 3);
+        if (separator)
+            ae_strbuf_printf(&text, "%s, %s", quote ? "\"" : "", quote ? "\"" : "");
+        else if (*c == '"' || *c == '\\' || *c == '\n')
+            ae_strbuf_printf(&text, "?"); /* no value holds these: an error, not a way out of the string */
+        else
+            ae_strbuf_printf(&text, "%c", *c);
+    }
+    ae_strbuf_printf(&text, "%s]; };\n", quote ? "\"" : "");
+    return text.data;
+}
+
+static int apply_grid(ae_config *cfg, const char *assignment, ae_error *err)
+{
+    char where[512], param[128];
+    const char *equals = strchr(assignment, '=');
+    snprintf(where, sizeof where, "--grid %s", assignment);
+    if (!equals || equals == assignment || (size_t)(equals - assignment) >= sizeof param)
+        return ae_fail(err, "%s: expects PARAM=SPEC, e.g. --grid train.lr=logspace:-4:-1:256", where);
+    snprintf(param, sizeof param, "%.*s", (int)(equals - assignment), assignment);
+    const ae_setting *s = setting_named(param);
+    if (!s) {
+        if (is_text_key(param)) return ae_fail(err, "%s: %s is not numeric and cannot be a grid axis", where, param);
+        return unknown_key(err, where, param);
+    }
+    int at = -1; /* the axis of this setting, replaced in place */
+    for (int a = 0; a < cfg->n_axes; a++) {
+        if (cfg->axes[a].setting == s) at = a;
+        for (int j = 0; j < cfg->axes[a].n_params; j++)
+            if (cfg->axes[a].params[j].setting == s)
+                return ae_fail(err, "%s: %s is drawn by the sample axis; change it in the config", where, s->key);
+    }
+    if (at < 0 && cfg->n_axes == AE_AXES_MAX) return ae_fail(err, "%s: more than %d axes", where, AE_AXES_MAX);
+    char *text = axis_text(s, equals + 1);
+    if (!text)
+        return ae_fail(err, "%s: SPEC is one of linspace:A:B:N, logspace:A:B:N (exponents of 10), range:A:B[:S], "
+                            "values:X,Y,...",
+                       where);
+    char *normalised = normalise_numbers(text);
+    config_t lc;
+    config_init(&lc);
+    int status;
+    if (config_read_string(&lc, normalised) != CONFIG_TRUE) {
+        status = ae_fail(err, "%s: cannot read the values (numbers, or names for %s)", where, s->key);
+    } else {
+        /* take the old axis out, parse the new one at the end, and move it to the old place */
+        ae_axis old = {0};
+        if (at >= 0) {
+            old = cfg->axes[at];
+            memmove(&cfg->axes[at], &cfg->axes[at + 1], (size_t)(cfg->n_axes - at - 1) * sizeof old);
+            cfg->n_axes--;
+            memset(&cfg->axes[cfg->n_axes], 0, sizeof old); /* parse_axis fills a clean slot */
+        }
+        parser ps = {where, cfg, err};
+        status = parse_axis(&ps, config_lookup(&lc, "axis"), at >= 0 ? at : cfg->n_axes);
+        if (at >= 0 && status == 0) {
+            ae_axis fresh = cfg->axes[cfg->n_axes - 1];
+            memmove(&cfg->axes[at + 1], &cfg->axes[at], (size_t)(cfg->n_axes - 1 - at) * sizeof fresh);
+            cfg->axes[at] = fresh;
+        }
+        free(old.values);
+    }
+    config_destroy(&lc);
+    free(normalised);
+    free(text);
+    return status;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1078,6 +1230,31 @@ int ae_config_takes(const ae_config *cfg, const char *key, double value)
     return 0;
 }
 
+int ae_config_unused_axis(const ae_config *cfg, int a, char *why, size_t size)
+{
+    const ae_setting *s = cfg->axes[a].setting;
+    if (!s) return 0; /* a sample axis */
+    if (s->offset == offsetof(ae_params, bias_delta) && cfg->perturb_kind == AE_PERTURB_NONE) {
+        snprintf(why, size, "%s nudges the biases of perturb.features, which is \"none\" (set perturb.features = "
+                            "\"dead_neighbors\" or [i, j, ...])", s->key);
+        return 1;
+    }
+    const ae_usage_rule *rule = ae_usage_rule_of(s->key);
+    if (!rule) return 0;
+    const ae_setting *by = ae_setting_find(rule->by);
+    char taken[256] = "";
+    for (int v = 0; by->names[v]; v++) {
+        if (!ae_config_takes(cfg, by->key, v)) continue;
+        char word[80];
+        snprintf(word, sizeof word, " %s ", by->names[v]);
+        if (strstr(rule->used_by, word)) return 0;
+        snprintf(taken + strlen(taken), sizeof taken - strlen(taken), "%s%s", taken[0] ? ", " : "", by->names[v]);
+    }
+    snprintf(why, size, "%s matters only where %s is one of%.*s; here it is %s", s->key, by->key,
+             (int)strlen(rule->used_by) - 1, rule->used_by, taken);
+    return 1;
+}
+
 /* Checks that only make sense once everything is read. */
 static int check_whole(ae_config *cfg, ae_error *err)
 {
@@ -1112,6 +1289,16 @@ static int check_whole(ae_config *cfg, ae_error *err)
                             "output.optimizer_state = true",
                        cfg->path);
     if (cfg->write_optimizer_state) cfg->output_fields |= AE_RECORD_FIELDS_OPTIMIZER;
+    if ((cfg->output_fields & ~AE_RECORD_FIELDS_OPTIMIZER) == AE_RECORD_FIELDS_DEFAULT) {
+        /* by default a file holds what its runs compute: no all-NaN twin or check variables */
+        static const char *const twin_fields[] = {"twin_outcome", "twin_recovered", "twin_distance", "lyapunov"};
+        static const char *const check_fields[] = {"float64_outcome", "float64_loss"};
+        for (size_t k = 0; !cfg->twin_enabled && k < sizeof twin_fields / sizeof twin_fields[0]; k++)
+            cfg->output_fields &= ~field_bit(twin_fields[k]);
+        const int checks = setting_extreme(cfg, ae_setting_find("check.float64"), 1) > 0;
+        for (size_t k = 0; !checks && k < sizeof check_fields / sizeof check_fields[0]; k++)
+            cfg->output_fields &= ~field_bit(check_fields[k]);
+    }
     if (cfg->params.check_float64 > 0 && !ae_config_takes(cfg, "model.precision", AE_FLOAT32))
         return ae_fail(err, "%s: check.float64 = %lld: checks float32 runs in float64, and every run of this sweep "
                             "is float64 already",
@@ -1279,7 +1466,8 @@ static char *normalise_numbers(const char *text)
     return out.data;
 }
 
-int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *const *sets, int n_sets, ae_error *err)
+int ae_config_parse(ae_config *cfg, const char *path, const char *text, const ae_override *overrides,
+                    int n_overrides, ae_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
     ae_params_defaults(&cfg->params);
@@ -1302,25 +1490,27 @@ int ae_config_parse(ae_config *cfg, const char *path, const char *text, char *co
     }
     config_destroy(&lc);
     free(normalised);
-    ae_strbuf overrides = {0};
-    ae_strbuf_printf(&overrides, "%s", "");
-    for (int k = 0; k < n_sets && status == 0; k++) {
-        status = apply_set(cfg, sets[k], err);
-        ae_strbuf_printf(&overrides, "%s\n", sets[k]);
+    cfg->overrides = ae_xcalloc((size_t)n_overrides + 1, sizeof(char *));
+    for (int k = 0; k < n_overrides && status == 0; k++) {
+        const ae_override *o = &overrides[k];
+        status = o->grid ? apply_grid(cfg, o->text, err) : apply_set(cfg, o->text, err);
+        ae_strbuf line = {0};
+        ae_strbuf_printf(&line, "%s %s", o->grid ? "--grid" : "--set", o->text);
+        cfg->overrides[cfg->n_overrides++] = line.data;
     }
-    cfg->overrides = overrides.data;
     if (status == 0) status = check_whole(cfg, err);
     return status;
 }
 
-int ae_config_load(ae_config *cfg, const char *path, char *const *sets, int n_sets, ae_error *err)
+int ae_config_load(ae_config *cfg, const char *path, const ae_override *overrides, int n_overrides, ae_error *err)
 {
     char *text = ae_read_file(path, err);
     if (!text) {
         memset(cfg, 0, sizeof *cfg);
         return -1;
     }
-    int status = ae_config_parse(cfg, path, text, sets, n_sets, err);
+    const char *name = strcmp(path, "-") == 0 ? "(standard input)" : path; /* for errors and config_path */
+    int status = ae_config_parse(cfg, name, text, overrides, n_overrides, err);
     free(text);
     return status;
 }
@@ -1330,6 +1520,7 @@ void ae_config_free(ae_config *cfg)
     for (int a = 0; a < cfg->n_axes; a++) free(cfg->axes[a].values);
     free(cfg->path);
     free(cfg->text);
+    for (int k = 0; k < cfg->n_overrides; k++) free(cfg->overrides[k]);
     free(cfg->overrides);
     free(cfg->init_file);
     free(cfg->init_select);

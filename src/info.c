@@ -125,26 +125,6 @@ static int is_replicate_axis(const char *name)
     return strcmp(name, "seed") == 0 || strcmp(name, "base") == 0 || strcmp(name, "sample") == 0;
 }
 
-/* Axes a run ignores unless a setting (an axis too, or the config's value) is one of
- * `used_by`: runs that differ only along such an axis are identical by construction. */
-static const struct {
-    const char *dim, *setting_dim, *setting_key, *used_by;
-} usage_rules[] = {
-    {"intervene_delta", "intervention", "intervene.method", " repulsor gap "},
-    {"noise", "intervention", "intervene.method", " repulsor gap "},
-    {"scale", "intervention", "intervene.method", " anthropic repulsor gap "},
-    {"at_step", "intervention", "intervene.method", " anthropic repulsor gap "},
-    {"when", "intervention", "intervene.method", " anthropic repulsor gap "},
-    {"momentum", "optimizer", "train.optimizer", " sgd "},
-    {"beta1", "optimizer", "train.optimizer", " adam adamw "},
-    {"beta2", "optimizer", "train.optimizer", " adam adamw "},
-    {"eps", "optimizer", "train.optimizer", " adam adamw "},
-    {"init_std", "scheme", "init.scheme", " normal "},
-    {"init_bound", "scheme", "init.scheme", " uniform "},
-    {"radius", "scheme", "init.scheme", " ideal_failure "},
-    {"dead_eps", "scheme", "init.scheme", " ideal_failure "},
-};
-#define N_USAGE_RULES (sizeof usage_rules / sizeof usage_rules[0])
 
 /* The text value of "key" in the resolved config (JSON, one key per line), or "". */
 static void json_value(const char *json, const char *key, char *out, size_t size)
@@ -242,21 +222,19 @@ static int8_t *read_runs_i8(hid_t file, const char *name, uint64_t total)
     return read_runs(file, name, total, H5T_NATIVE_INT8, 1);
 }
 
-/* Whether run `index` ignores its coordinate along axis a (usage_rules): then only its
- * first value along a is counted, the others being the same run again. */
+/* Whether run `index` ignores its coordinate along axis a (ae_usage_rule_of): then only
+ * its first value along a is counted, the others being the same run again. */
 static int ignores_axis(int a, const uint64_t *index, int rank, const info_axis *axes, const char *json)
 {
-    for (size_t u = 0; u < N_USAGE_RULES; u++) {
-        if (strcmp(axes[a].name, usage_rules[u].dim) != 0) continue;
-        char value[64] = "", word[80];
-        for (int c = 0; c < rank; c++)
-            if (strcmp(axes[c].name, usage_rules[u].setting_dim) == 0)
-                snprintf(value, sizeof value, "%s", axes[c].labels[index[c]]);
-        if (!value[0]) json_value(json, usage_rules[u].setting_key, value, sizeof value);
-        snprintf(word, sizeof word, " %s ", value);
-        return strstr(usage_rules[u].used_by, word) == NULL;
-    }
-    return 0;
+    const ae_usage_rule *rule = ae_usage_rule_of(axes[a].name);
+    if (!rule) return 0;
+    const ae_setting *by = ae_setting_find(rule->by);
+    char value[64] = "", word[80];
+    for (int c = 0; c < rank; c++)
+        if (strcmp(axes[c].name, by->dim) == 0) snprintf(value, sizeof value, "%s", axes[c].labels[index[c]]);
+    if (!value[0]) json_value(json, rule->by, value, sizeof value);
+    snprintf(word, sizeof word, " %s ", value);
+    return strstr(rule->used_by, word) == NULL;
 }
 
 /* The arithmetic the runs trained in: the values of the precision grid axis, or the

@@ -2,7 +2,8 @@
  * io_bases.c - base states (init.scheme = "file"): W_final and b_final of selected runs
  * of an earlier output, with init.optimizer_state = "keep" also their optimizer state (the
  * opt_ variables of output.optimizer_state), every shape checked before use (the file may
- * come from anyone).
+ * come from anyone); and the config an output was made from, with its overrides, which
+ * `aesweep zoom` trains again over other axes.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -267,4 +268,119 @@ void ae_bases_free(ae_bases *bases)
     free(bases->opt_step);
     free(bases->opt_optimizer);
     memset(bases, 0, sizeof *bases);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The config a file was made from (`aesweep zoom`)                          */
+/* ------------------------------------------------------------------------ */
+
+/* The root attribute `overrides`: variable-length strings, copied into stored->overrides. */
+static int read_overrides(hid_t file, const char *path, ae_stored_config *stored, ae_error *err)
+{
+    hid_t attr = H5Aopen(file, "overrides", H5P_DEFAULT), file_type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hid_t type = io_string_type(0);
+    hssize_t count = -1;
+    char **raw = NULL;
+    int status = -1;
+    if (attr >= 0 && (file_type = H5Aget_type(attr)) >= 0 && H5Tis_variable_str(file_type) > 0 &&
+        (space = H5Aget_space(attr)) >= 0)
+        count = H5Sget_simple_extent_npoints(space);
+    if (count < 0 || count > 100000 || type < 0) {
+        ae_fail(err, "%s: its attribute `overrides` is not a list of variable-length strings", path);
+        goto done;
+    }
+    raw = ae_xcalloc((size_t)count + 1, sizeof(char *));
+    if (H5Tset_cset(type, H5Tget_cset(file_type)) < 0 || H5Aread(attr, type, raw) < 0) {
+        io_h5_fail(err, path, "reading the attribute `overrides`", __FILE__, __LINE__);
+        goto done;
+    }
+    stored->overrides = ae_xcalloc((size_t)count + 1, sizeof(char *));
+    for (hssize_t k = 0; k < count; k++) {
+        stored->overrides[stored->n++] = ae_xstrdup(raw[k] ? raw[k] : "");
+        H5free_memory(raw[k]);
+    }
+    status = 0;
+done:
+    free(raw);
+    io_h5_close(&type);
+    io_h5_close(&space);
+    io_h5_close(&file_type);
+    io_h5_close(&attr);
+    return status;
+}
+
+/* Files from before the `overrides` attribute: "KEY=VALUE" lines after "# --set overrides:". */
+static void read_legacy_overrides(ae_stored_config *stored)
+{
+    static const char header[] = "\n# --set overrides:\n";
+    char *at = strstr(stored->text, header);
+    if (!at) return;
+    *at = 0;
+    char *line = at + strlen(header);
+    int lines = 0;
+    for (const char *c = line; *c; c++) lines += *c == '\n';
+    stored->overrides = ae_xcalloc((size_t)lines + 2, sizeof(char *));
+    for (char *end; *line; line = end + (*end != 0)) {
+        end = line + strcspn(line, "\n");
+        if (end == line) continue;
+        ae_strbuf sb = {0};
+        ae_strbuf_printf(&sb, "--set %.*s", (int)(end - line), line);
+        stored->overrides[stored->n++] = sb.data;
+    }
+}
+
+int ae_stored_config_read(ae_stored_config *stored, const char *path, ae_error *err)
+{
+    memset(stored, 0, sizeof *stored);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (ae_input_file(path, "a sweep's output", err)) return -1;
+    hid_t file = io_open_file(path, H5F_ACC_RDONLY);
+    if (file < 0) {
+        io_h5_fail(err, path, "opening it as HDF5", __FILE__, __LINE__);
+        err->code = AE_EXIT_USAGE;
+        return -1;
+    }
+    int status = -1;
+    stored->text = io_get_text_attr(file, "config");
+    if (!stored->text) {
+        ae_fail(err, "%s: no `config` attribute: not an aesweep output", path);
+        goto done;
+    }
+    if (H5Aexists(file, "overrides") > 0) {
+        if (read_overrides(file, path, stored, err)) goto done;
+        /* the text ends with the overrides block written from the same list */
+        char *at = NULL;
+        for (char *c = strstr(stored->text, "\n" AE_OVERRIDES_HEADER "\n"); c; c = strstr(c + 1, "\n" AE_OVERRIDES_HEADER "\n"))
+            at = c;
+        if (at) *at = 0;
+    } else {
+        read_legacy_overrides(stored);
+    }
+    stored->ov = ae_xcalloc((size_t)stored->n + 1, sizeof(ae_override));
+    for (int k = 0; k < stored->n; k++) {
+        const char *o = stored->overrides[k];
+        int grid = strncmp(o, "--grid ", 7) == 0;
+        if (!grid && strncmp(o, "--set ", 6) != 0) {
+            ae_fail(err, "%s: override %d (\"%s\") is neither --set nor --grid", path, k, o);
+            goto done;
+        }
+        stored->ov[k] = (ae_override){grid, o + (grid ? 7 : 6)};
+    }
+    status = 0;
+done:
+    H5Fclose(file);
+    if (status) {
+        ae_stored_config_free(stored);
+        err->code = AE_EXIT_USAGE;
+    }
+    return status;
+}
+
+void ae_stored_config_free(ae_stored_config *stored)
+{
+    for (int k = 0; k < stored->n; k++) free(stored->overrides[k]);
+    free(stored->overrides);
+    free(stored->ov);
+    free(stored->text);
+    memset(stored, 0, sizeof *stored);
 }

@@ -125,6 +125,13 @@ static herr_t select_runs(hid_t space, int rank, int extra, uint64_t first, uint
 /* ------------------------------------------------------------------------ */
 
 
+/* units, except "1": CF lets a dimensionless variable go without, and readers such as
+ * xarray would label every axis "[1]". */
+static int put_units(hid_t ds, const char *units, const char *path, ae_error *err)
+{
+    return strcmp(units, "1") == 0 ? 0 : io_put_text_attr(ds, "units", units, 0, path, err);
+}
+
 static int make_coordinate(hid_t file, const char *name, const ae_axis *axis, const char *units,
                            const char *long_name, hid_t *out, const char *path, ae_error *err)
 {
@@ -151,9 +158,7 @@ static int make_coordinate(hid_t file, const char *name, const ae_axis *axis, co
         H5_OR_FAIL(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ints));
     }
     H5_OR_FAIL(H5DSset_scale(ds, name));
-    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) ||
-        io_put_text_attr(ds, "units", units, 0, path, err))
-        goto fail;
+    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) || put_units(ds, units, path, err)) goto fail;
     *out = ds;
     ds = H5I_INVALID_HID;
     status = 0;
@@ -167,10 +172,12 @@ fail:
 }
 
 /* A variable over the first `rank` dims of `scales`, allocated now with its fill value,
- * with its long_name, units and _FillValue. */
-static int make_variable(hid_t file, const char *name, hid_t type, const void *fill, int rank, const hsize_t *dims,
-                         const hid_t *scales, const char *long_name, const char *units, hid_t *out, const char *path,
-                         ae_error *err)
+ * with its long_name, units and (missing 1) the fill as _FillValue, which readers mask. A
+ * variable whose fill is a value of its own (`done` 0, an outcome's "not done") has none:
+ * xarray keeps it an integer. */
+static int make_variable(hid_t file, const char *name, hid_t type, const void *fill, int missing, int rank,
+                         const hsize_t *dims, const hid_t *scales, const char *long_name, const char *units, hid_t *out,
+                         const char *path, ae_error *err)
 {
     hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, ds = H5I_INVALID_HID;
     int status = -1;
@@ -182,8 +189,8 @@ static int make_variable(hid_t file, const char *name, hid_t type, const void *f
     H5_OR_FAIL(H5Pset_fill_value(dcpl, type, fill));
     H5_OR_FAIL(ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
     for (int d = 0; d < rank; d++) H5_OR_FAIL(H5DSattach_scale(ds, scales[d], (unsigned)d));
-    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) ||
-        io_put_text_attr(ds, "units", units, 0, path, err) || io_put_attr(ds, "_FillValue", type, 0, fill, path, err))
+    if (io_put_text_attr(ds, "long_name", long_name, 0, path, err) || put_units(ds, units, path, err) ||
+        (missing && io_put_attr(ds, "_FillValue", type, 0, fill, path, err)))
         goto fail;
     *out = ds;
     ds = H5I_INVALID_HID;
@@ -193,6 +200,13 @@ fail:
     io_h5_close(&dcpl);
     io_h5_close(&space);
     return status;
+}
+
+/* The variables of named codes (flag_values, flag_meanings), their fill one of the codes. */
+static int is_flag_variable(size_t v)
+{
+    return v == AE_RECORD_FIELD_outcome || v == AE_RECORD_FIELD_twin_outcome || v == AE_RECORD_FIELD_float64_outcome ||
+           v == AE_RECORD_FIELD_plateau_kind || v == AE_RECORD_FIELD_opt_optimizer;
 }
 
 /* Sizes of the provenance attributes that `close` rewrites in place. */
@@ -218,8 +232,9 @@ static int write_provenance(hid_t file, const ae_job *job, const ae_provenance *
     char *json = ae_config_json(job->cfg);
     ae_strbuf config = {0};
     ae_strbuf_printf(&config, "%s", job->cfg->text);
-    if (job->cfg->overrides && job->cfg->overrides[0])
-        ae_strbuf_printf(&config, "\n# --set overrides:\n%s", job->cfg->overrides);
+    const int n_overrides = job->cfg->n_overrides;
+    if (n_overrides) ae_strbuf_printf(&config, "\n%s\n", AE_OVERRIDES_HEADER);
+    for (int k = 0; k < n_overrides; k++) ae_strbuf_printf(&config, "%s\n", job->cfg->overrides[k]);
     const char *texts[][2] = {{"title", "aesweep sweep of tiny ReLU autoencoders"},
                               {"Conventions", "CF-1.8"},
                               {"config", config.data},
@@ -231,6 +246,12 @@ static int write_provenance(hid_t file, const ae_job *job, const ae_provenance *
     int status = 0;
     for (size_t k = 0; k < sizeof texts / sizeof texts[0] && !status; k++)
         status = io_put_text_attr(file, texts[k][0], texts[k][1], 0, path, err);
+    if (!status && n_overrides) { /* each as given, for `zoom` to apply again: one string each */
+        hid_t type = io_string_type(0);
+        status = type < 0 ? io_h5_fail(err, path, "string_type", __FILE__, __LINE__)
+                          : io_put_attr(file, "overrides", type, (hsize_t)n_overrides, job->cfg->overrides, path, err);
+        io_h5_close(&type);
+    }
     if (!status) status = write_end_provenance(file, prov, path, err);
     free(json);
     ae_strbuf_free(&config);
@@ -272,11 +293,11 @@ static int create_trajectory_layout(ae_out *out, const ae_trajectories *shape, h
     const float fill32 = NAN;
     const void *fill = H5Tget_size(real_type) == sizeof(double) ? (const void *)&fill64 : (const void *)&fill32;
     for (int v = 0; v < TRAJ_VARS; v++)
-        if (make_variable(group, vars[v].name, real_type, fill, vars[v].rank, dims, var_scales,
+        if (make_variable(group, vars[v].name, real_type, fill, 1, vars[v].rank, dims, var_scales,
                           vars[v].long_name, "1", &out->traj[v], path, err))
             goto fail;
     uint8_t not_done = 0;
-    if (make_variable(group, "done", H5T_NATIVE_UINT8, &not_done, 0, dims, var_scales,
+    if (make_variable(group, "done", H5T_NATIVE_UINT8, &not_done, 0, 0, dims, var_scales,
                       "trajectories written (1) or not yet (0)", "1", &out->traj[TRAJ_VARS], path, err))
         goto fail;
     status = 0;
@@ -309,8 +330,7 @@ static int make_sample_coordinates(hid_t file, const ae_axis *axis, hid_t *scale
         H5_OR_FAIL(ds = H5Dcreate2(file, s->dim, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
         H5_OR_FAIL(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, column));
         H5_OR_FAIL(H5DSattach_scale(ds, *scale, 0));
-        if (io_put_text_attr(ds, "long_name", s->long_name, 0, path, err) ||
-            io_put_text_attr(ds, "units", s->units, 0, path, err))
+        if (io_put_text_attr(ds, "long_name", s->long_name, 0, path, err) || put_units(ds, s->units, path, err))
             goto fail;
         io_h5_close(&ds);
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? " " : "", s->dim);
@@ -362,9 +382,12 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         const hid_t type = var->type == VT_REAL ? io_file_real_type(grid) : io_h5_type(var->type);
         char fill[8];
         fill_bytes(var, type, fill);
-        if (make_variable(file, var->name, type, fill, var_rank, dims, scales, var->long_name,
+        if (make_variable(file, var->name, type, fill, !is_flag_variable(v), var_rank, dims, scales, var->long_name,
                           var->units, &out->vars[v], path, err))
             goto fail;
+        char comment[64];
+        snprintf(comment, sizeof comment, "%.0f: not done yet (done = 0)", var->fill);
+        if (is_flag_variable(v) && io_put_text_attr(out->vars[v], "comment", comment, 0, path, err)) goto fail;
     }
     int8_t flags[AE_OUTCOME_COUNT]; /* CF: outcome codes and their names, space-separated */
     char meanings[512] = "";
@@ -398,7 +421,7 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
          io_put_text_attr(out->vars[AE_RECORD_FIELD_opt_optimizer], "flag_meanings", meanings, 0, path, err)))
         goto fail;
     uint8_t not_done = 0;
-    if (make_variable(file, "done", H5T_NATIVE_UINT8, &not_done, rank, dims, scales,
+    if (make_variable(file, "done", H5T_NATIVE_UINT8, &not_done, 0, rank, dims, scales,
                       "run record written (1) or not yet (0)", "1", &out->done, path, err))
         goto fail;
     if (job->cfg->trajectory_every) {

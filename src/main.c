@@ -1,5 +1,5 @@
 /*
- * main.c - the aesweep command line (DESIGN.md section 6): run, info, merge, bench.
+ * main.c - the aesweep command line (DESIGN.md section 6): run, zoom, info, merge, bench.
  *
  * `run` is the heart: config -> grid -> batches of runs trained by a backend ->
  * records written and flushed batch by batch on the output's writer thread, each batch's
@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,21 +27,47 @@
 #define BATCH_MIN 16
 #define BATCH_MAX (1u << 22)
 
-static const char usage_text[] =
+static const char commands_text[] =
     "aesweep " AE_VERSION " - train grids of tiny ReLU autoencoders and map where training fails\n"
     "\n"
     "usage:\n"
     "  aesweep run CONFIG -o OUT.h5 [options]   train every run of the sweep CONFIG into OUT.h5\n"
+    "  aesweep zoom MAP.h5 -o OUT.h5 --grid PARAM=SPEC... [options]\n"
+    "                                           train MAP.h5's sweep again over other axes (a window\n"
+    "                                           of the map at higher resolution): its config, its\n"
+    "                                           overrides, then these\n"
     "  aesweep info OUT.h5                      progress, outcome table, provenance of a file\n"
     "  aesweep merge OUT.h5 SHARD.h5...         join the shards of one sweep into OUT.h5\n"
     "  aesweep bench [--n N] [--runs R] [--steps S] [--backend B] [--json FILE]\n"
     "                                           model-steps per second and % of FP32 peak\n"
     "  aesweep --help | --version | aesweep COMMAND --help\n"
+    "\n";
+
+static const char run_text[] =
+    "usage: aesweep run CONFIG -o OUT.h5 [options]\n"
     "\n"
+    "Trains every run of the sweep CONFIG (its grid: one run per point) into OUT.h5, a record per\n"
+    "run, flushed batch by batch: a killed sweep loses at most its last batch (--resume).\n"
+    "CONFIG - reads the config from standard input (one process; not under mpirun).\n"
+    "\n";
+
+static const char zoom_text[] =
+    "usage: aesweep zoom MAP.h5 -o OUT.h5 --grid PARAM=SPEC... [options]\n"
+    "\n"
+    "Trains the sweep MAP.h5 was made from again: its stored config and overrides, then this\n"
+    "command's --set and --grid, e.g. a window of an lr x bias_delta map at 4x the resolution:\n"
+    "  aesweep zoom map.h5 -o zoom.h5 --grid lr=logspace:-2.5:-2:128 --grid bias_delta=linspace:0:0.05:128\n"
+    "Every other setting stays as it was, so the zoom's runs are the map's runs at other points.\n"
+    "Options are run's (aesweep run --help); init.file paths are read from the current folder.\n";
+
+static const char run_options_text[] =
     "run options:\n"
     "  -o, --output OUT.h5     output file (required); never overwritten without --resume or --force\n"
     "  --backend auto|cpu|cuda auto (default) takes CUDA when a device is there, else the CPU\n"
     "  --set KEY=VALUE         override a setting, e.g. --set train.steps=500 (repeatable)\n"
+    "  --grid PARAM=SPEC       replace the axis of PARAM (a key, or its dimension name: lr), or add one;\n"
+    "                          SPEC: linspace:A:B:N | logspace:A:B:N (exponents of 10) | range:A:B[:S]\n"
+    "                          | values:X,Y,...   e.g. --grid train.lr=logspace:-4:-1:256 (repeatable)\n"
     "  --resume                complete a killed sweep: train only the runs not yet done (starts OUT.h5 if absent)\n"
     "  --force                 overwrite an existing OUT.h5\n"
     "  --shard K/N             train only slice K of N (0 <= K < N) of the runs into OUT.h5\n"
@@ -52,7 +79,11 @@ static const char usage_text[] =
     "  --kernel K              CUDA kernel variant: 0 shared, 1 fixed (default;\n"
     "                          beyond its instances: 3), 2 local, 3 warp\n"
     "  --quiet                 no progress line and no notes\n"
-    "\n"
+    "  --progress-every S      where stderr is not a terminal, a progress line every S seconds\n"
+    "                          (default 30; 0: after every batch)\n"
+    "\n";
+
+static const char config_text[] =
     "A config (libconfig syntax) sets any of the settings below and a grid over them:\n"
     "\n"
     "  model = { n = 7; m = 2; };\n"
@@ -72,9 +103,12 @@ static const char usage_text[] =
     "\n"
     "settings (key, default, range):\n";
 
+/* aesweep --help: the commands, then run's options, the config and every setting. */
 static void print_usage(FILE *stream)
 {
-    fputs(usage_text, stream);
+    fputs(commands_text, stream);
+    fputs(run_options_text, stream);
+    fputs(config_text, stream);
     ae_config_print_settings(stream);
 }
 
@@ -99,18 +133,27 @@ static int command_help(const char *command, int argc, char **argv)
             fputs(info_usage, stdout);
         else if (!strcmp(command, "merge"))
             fputs(merge_usage, stdout);
-        else
-            print_usage(stdout); /* run: every option and setting */
+        else if (!strcmp(command, "zoom"))
+            fputs(zoom_text, stdout), fputs("\n", stdout), fputs(run_options_text, stdout);
+        else { /* run: every option and setting */
+            fputs(run_text, stdout);
+            fputs(run_options_text, stdout);
+            fputs(config_text, stdout);
+            ae_config_print_settings(stdout);
+        }
         return 1;
     }
     return 0;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
+    va_list args;
+    va_start(args, fmt);
     fprintf(stderr, "aesweep: ");
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, args);
     fprintf(stderr, "\n(see aesweep --help)\n");
+    va_end(args);
     return AE_EXIT_USAGE;
 }
 
@@ -208,25 +251,25 @@ static void catch_interrupts(void)
 /* Progress: a live line on a terminal, a plain line every 30 s otherwise       */
 /* ------------------------------------------------------------------------ */
 
-#define PROGRESS_LOG_SECONDS 30.0
+#define PROGRESS_LOG_SECONDS 30.0 /* --progress-every's default */
 
 typedef struct {
-    int live, log; /* live line on a terminal / a plain line every PROGRESS_LOG_SECONDS */
-    double start, last_log;
+    int live, log; /* live line on a terminal / a plain line every `every` seconds */
+    double every, start, last_log;
     uint64_t total, done_before;
 } progress;
 
-static progress progress_start(int enabled, uint64_t total, uint64_t done_before)
+static progress progress_start(int enabled, double every, uint64_t total, uint64_t done_before)
 {
     int live = enabled && isatty(STDERR_FILENO);
-    progress pr = {live, enabled && !live, ae_now(), ae_now(), total, done_before};
+    progress pr = {live, enabled && !live, every, ae_now(), ae_now(), total, done_before};
     return pr;
 }
 
 static void progress_show(progress *pr, uint64_t done, int final)
 {
     double now = ae_now();
-    if (!pr->live && !(pr->log && !final && now - pr->last_log >= PROGRESS_LOG_SECONDS)) return;
+    if (!pr->live && !(pr->log && !final && now - pr->last_log >= pr->every)) return;
     pr->last_log = now;
     double elapsed = now - pr->start;
     double rate = elapsed > 0 ? (double)(done - pr->done_before) / elapsed : 0;
@@ -243,10 +286,11 @@ static void progress_show(progress *pr, uint64_t done, int final)
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    const char *config_path, *output;
+    const char *config_path, *output; /* zoom: config_path is the map whose config it takes */
     ae_backend_options backend;
-    char **sets;
-    int n_sets, resume, force, quiet;
+    ae_override *overrides;           /* --set and --grid, in their order */
+    int n_overrides, zoom, resume, force, quiet;
+    double progress_every;            /* seconds between plain progress lines (not a terminal) */
     uint64_t shard_index, shard_count;
 } run_options;
 
@@ -265,12 +309,16 @@ static int parse_shard(const char *text, uint64_t *index, uint64_t *count)
     return 0;
 }
 
-static int parse_run_options(int argc, char **argv, run_options *opt)
+/* The options of `run` and of `zoom` (zoom 1: the first argument is the map, not a config). */
+static int parse_run_options(int argc, char **argv, int zoom, run_options *opt)
 {
     memset(opt, 0, sizeof *opt);
     opt->backend = (ae_backend_options)AE_BACKEND_OPTIONS_DEFAULT;
     opt->shard_count = 1;
-    opt->sets = ae_xcalloc((size_t)argc, sizeof(char *));
+    opt->zoom = zoom;
+    opt->progress_every = PROGRESS_LOG_SECONDS;
+    opt->overrides = ae_xcalloc((size_t)argc + 1, sizeof(ae_override));
+    const char *command = zoom ? "zoom" : "run";
     for (int k = 0; k < argc; k++) {
         const char *arg = argv[k];
         int has_value = k + 1 < argc;
@@ -281,27 +329,32 @@ static int parse_run_options(int argc, char **argv, run_options *opt)
             k++;
         else if ((!strcmp(arg, "-o") || !strcmp(arg, "--output")) && has_value)
             opt->output = argv[++k];
-        else if (!strcmp(arg, "--set") && has_value)
-            opt->sets[opt->n_sets++] = argv[++k];
+        else if ((!strcmp(arg, "--set") || !strcmp(arg, "--grid")) && has_value)
+            opt->overrides[opt->n_overrides++] = (ae_override){arg[2] == 'g', argv[++k]};
         else if (!strcmp(arg, "--shard") && has_value) {
             if (parse_shard(argv[++k], &opt->shard_index, &opt->shard_count))
                 return usage_error("--shard %s: expects K/N, whole numbers with 0 <= K < N < 2^64", argv[k]);
+        } else if (!strcmp(arg, "--progress-every") && has_value) {
+            char *end;
+            opt->progress_every = strtod(argv[++k], &end);
+            if (end == argv[k] || *end || !(opt->progress_every >= 0 && opt->progress_every <= 1e6))
+                return usage_error("--progress-every %s: expects seconds, 0 to 1e6", argv[k]);
         } else if (!strcmp(arg, "--resume"))
             opt->resume = 1;
         else if (!strcmp(arg, "--force"))
             opt->force = 1;
         else if (!strcmp(arg, "--quiet"))
             opt->quiet = 1;
-        else if (arg[0] == '-')
-            return usage_error("run: unknown option %s or missing value", arg);
+        else if (arg[0] == '-' && arg[1]) /* "-" alone: the config on standard input */
+            return usage_error("%s: unknown option %s or missing value", command, arg);
         else if (!opt->config_path)
             opt->config_path = arg;
         else
-            return usage_error("run: unexpected argument %s", arg);
+            return usage_error("%s: unexpected argument %s", command, arg);
     }
-    if (!opt->config_path) return usage_error("run: missing CONFIG%s", "");
-    if (!opt->output) return usage_error("run: missing -o OUT.h5%s", "");
-    if (opt->resume && opt->force) return usage_error("run: --resume and --force exclude each other%s", "");
+    if (!opt->config_path) return usage_error("%s: missing %s", command, zoom ? "MAP.h5" : "CONFIG");
+    if (!opt->output) return usage_error("%s: missing -o OUT.h5", command);
+    if (opt->resume && opt->force) return usage_error("%s: --resume and --force exclude each other", command);
     opt->backend.quiet = opt->quiet;
     return 0;
 }
@@ -360,8 +413,8 @@ static int check_output_is_not_an_input(const run_options *opt, const ae_config 
     const char *inputs[2] = {opt->config_path, cfg->params.scheme == AE_INIT_FILE ? cfg->init_file : NULL};
     for (int k = 0; k < 2; k++)
         if (inputs[k] && stat(inputs[k], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-            return ae_fail(err, "run: -o %s is the %s: give the output another name", opt->output,
-                           k == 0 ? "config file" : "init.file of the config");
+            return ae_fail(err, "%s: -o %s is the %s: give the output another name", opt->zoom ? "zoom" : "run",
+                           opt->output, k > 0 ? "init.file of the config" : opt->zoom ? "map zoomed into" : "config file");
     return 0;
 }
 
@@ -393,13 +446,46 @@ static int check_trajectory_size(const ae_job *job, ae_error *err)
     return 0;
 }
 
+/* The config file and the command line's overrides; for zoom the map's stored config and
+ * overrides, then the command line's. */
+static int load_config(const run_options *opt, ae_config *cfg, ae_error *err)
+{
+    if (!opt->zoom) return ae_config_load(cfg, opt->config_path, opt->overrides, opt->n_overrides, err);
+    ae_stored_config stored;
+    if (ae_stored_config_read(&stored, opt->config_path, err)) {
+        memset(cfg, 0, sizeof *cfg);
+        return -1;
+    }
+    ae_override *all = ae_xcalloc((size_t)(stored.n + opt->n_overrides) + 1, sizeof(ae_override));
+    memcpy(all, stored.ov, (size_t)stored.n * sizeof *all);
+    memcpy(all + stored.n, opt->overrides, (size_t)opt->n_overrides * sizeof *all);
+    int status = ae_config_parse(cfg, opt->config_path, stored.text, all, stored.n + opt->n_overrides, err);
+    free(all);
+    ae_stored_config_free(&stored);
+    return status;
+}
+
+/* Axes no run uses (perturb.bias_delta without perturb.features, momentum under adamw):
+ * each repeats every run, which is never what a sweep means. */
+static void warn_unused_axes(const ae_config *cfg)
+{
+    for (int a = 0; a < cfg->n_axes; a++) {
+        char why[512];
+        if (ae_config_unused_axis(cfg, a, why, sizeof why))
+            fprintf(stderr, "aesweep: warning: axis %s changes nothing (every run repeats along it): %s\n",
+                    cfg->axes[a].name, why);
+    }
+}
+
 /* Config, base states and grid, and the output locked, before anything is trained. */
 static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
 {
-    if (ae_config_load(&s->cfg, opt->config_path, opt->sets, opt->n_sets, err)) return -1;
-    s->cfg_loaded = 1;
+    int failed = load_config(opt, &s->cfg, err);
+    s->cfg_loaded = 1; /* freed by sweep_free, also what a failed load holds */
+    if (failed) return -1;
     int from_file = s->cfg.params.scheme == AE_INIT_FILE;
     if (check_output_is_not_an_input(opt, &s->cfg, err) || lock_output(opt, s, err)) return -1;
+    if (world_ranks().rank == 0) warn_unused_axes(&s->cfg);
     if (from_file &&
         ae_bases_load(&s->bases, s->cfg.init_file, s->cfg.init_select, s->cfg.keep_optimizer_state, err))
         return -1;
@@ -484,7 +570,7 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
     const ae_grid *grid = &s->grid;
     const uint64_t first = s->first, end = s->end;
     const uint8_t *done = s->done;
-    progress pr = progress_start(!opt->quiet && world_ranks().rank == 0, end - first, s->done_now);
+    progress pr = progress_start(!opt->quiet && world_ranks().rank == 0, opt->progress_every, end - first, s->done_now);
     uint64_t minimum = (uint64_t)ae_cpu_threads(opt->backend.threads) * 16;
     minimum = minimum < BATCH_MIN ? BATCH_MIN : minimum;
     uint64_t batch = minimum;
@@ -555,12 +641,14 @@ static int report_interrupt(const run_options *opt, sweep *s)
     return 128 + sig;
 }
 
-static int command_run(int argc, char **argv)
+/* `aesweep run` (zoom 0) and `aesweep zoom` (1): the same sweep, from a config file or from
+ * the config stored in a map. */
+static int command_run(int argc, char **argv, int zoom)
 {
     run_options opt;
-    int status = parse_run_options(argc, argv, &opt);
+    int status = parse_run_options(argc, argv, zoom, &opt);
     if (status) {
-        free(opt.sets);
+        free(opt.overrides);
         return status;
     }
     catch_interrupts();
@@ -598,7 +686,7 @@ static int command_run(int argc, char **argv)
         fprintf(stderr, "aesweep: wrote %s (%.3g model-steps/s)\n", opt.output, s.prov.model_steps_per_second);
 finish:
     sweep_free(&s);
-    free(opt.sets);
+    free(opt.overrides);
     free(output);
     if (status > 0) return status;
     if (status && world.size > 1) {
@@ -620,7 +708,7 @@ finish:
 static int command_merge(int argc, char **argv)
 {
     int force = argc > 0 && !strcmp(argv[0], "--force");
-    if (argc - force < 2) return usage_error("merge: expects [--force] OUT.h5 SHARD.h5...%s", "");
+    if (argc - force < 2) return usage_error("merge: expects [--force] OUT.h5 SHARD.h5...");
     char *const *shards = argv + force + 1;
     int n_shards = argc - force - 1;
     ae_error err = {.code = 0};
@@ -688,12 +776,14 @@ static int dispatch(int argc, char **argv)
 #endif
         return AE_EXIT_OK;
     }
-    if ((!strcmp(command, "run") || !strcmp(command, "info") || !strcmp(command, "merge")) &&
+    if ((!strcmp(command, "run") || !strcmp(command, "zoom") || !strcmp(command, "info") ||
+         !strcmp(command, "merge")) &&
         command_help(command, argc - 2, argv + 2))
         return AE_EXIT_OK;
-    if (!strcmp(command, "run")) return command_run(argc - 2, argv + 2);
+    if (!strcmp(command, "run") || !strcmp(command, "zoom"))
+        return command_run(argc - 2, argv + 2, !strcmp(command, "zoom"));
     if (!strcmp(command, "info")) {
-        if (argc != 3) return usage_error("info: expects one file: aesweep info OUT.h5%s", "");
+        if (argc != 3) return usage_error("info: expects one file: aesweep info OUT.h5");
         ae_error err = {.code = 0};
         return ae_info(argv[2], &err) ? report(&err) : AE_EXIT_OK;
     }

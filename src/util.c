@@ -89,8 +89,11 @@ int ae_input_file(const char *path, const char *what, ae_error *err)
                    ae_file_kind(st.st_mode), what);
 }
 
+static char *read_stream(FILE *file, const char *path, ae_error *err);
+
 char *ae_read_file(const char *path, ae_error *err)
 {
+    if (strcmp(path, "-") == 0) return read_stream(stdin, "(standard input)", err);
     /* O_NONBLOCK: a FIFO must not hang the open before fstat can refuse it */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
@@ -109,13 +112,19 @@ char *ae_read_file(const char *path, ae_error *err)
         ae_fail(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
+    char *text = read_stream(file, path, err);
+    fclose(file);
+    return text;
+}
+
+/* The whole of `file` (NULL with err on a read error). */
+static char *read_stream(FILE *file, const char *path, ae_error *err)
+{
     ae_strbuf text = {0};
     char chunk[65536];
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, file)) > 0) ae_strbuf_printf(&text, "%.*s", (int)got, chunk);
-    int failed = ferror(file);
-    fclose(file);
-    if (failed) {
+    if (ferror(file)) {
         ae_strbuf_free(&text);
         ae_fail(err, "%s: read error", path);
         return NULL;

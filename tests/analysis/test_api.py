@@ -86,6 +86,26 @@ def test_dict_configs_take_unicode_numpy_and_one_override_string(tmp_path):
     assert api.libconfig_string('tab\there "q" \\ \x01') == '"tab\\there \\"q\\" \\\\ \\x01"'
 
 
+def test_grid_zoom_progress_and_warnings(tmp_path, capfd):
+    """grid= and aesweep.zoom give the axes asked for, the zoom's runs equal the map's where
+    they meet, a tqdm bar shows the engine's progress, an axis no run uses warns (issue 24)."""
+    source = api.run(SMALL, tmp_path / "map.h5", grid={"init.seed": ("range", 0, 2)}, progress=False, engine=ENGINE)
+    assert source["seed"].values.tolist() == [0, 1] and source.attrs["config_path"] == "(standard input)"
+    capfd.readouterr()
+    fine = api.zoom(tmp_path / "map.h5", {"lr": [0.001, np.float64(0.002)]}, engine=ENGINE)
+    assert fine["lr"].values.tolist() == [0.001, 0.002] and fine["seed"].values.tolist() == [0, 1]
+    assert np.array_equal(fine["W_final"].sel(lr=0.001).values, source["W_final"].sel(lr=0.001).values)
+    bar = capfd.readouterr().err
+    assert "aesweep zoom" in bar and "4/4" in bar and "run" in bar, bar
+    source.close()
+    with pytest.warns(api.EngineWarning, match="axis momentum changes nothing"):
+        api.run(SMALL, grid=["train.momentum=values:0,0.9"], progress=False, engine=ENGINE)
+    assert api.grid_arguments({"lr": ("logspace", -3, -2, np.int64(8)), "optimizer": ["adam", "sgd"]}) == [
+        "--grid", "lr=logspace:-3:-2:8", "--grid", "optimizer=values:adam,sgd"]
+    with pytest.raises(api.EngineError, match="SPEC is one of"):
+        api.zoom(tmp_path / "map.h5", "lr=geomspace:1:2:3", progress=False, engine=ENGINE)
+
+
 @pytest.mark.parametrize("config", [5, None, 2.5, ["model"]])
 def test_a_config_that_is_no_config_says_what_it_got(config):
     with pytest.raises(TypeError, match="config must be a path, libconfig text or a dict, not"):

@@ -48,8 +48,9 @@ def test_sweep_opens_in_xarray_with_labelled_axes(tmp_path, write_config):
     assert ds["outcome"].attrs["flag_meanings"] == ("perfect symmetric_failure pinned_failure dead_failure "
                                                     "interference_failure still_learning diverged")
     assert list(ds["outcome"].attrs["flag_values"]) == list(range(7))
-    for name in ["loss", "splay", "recon", "W_final"]:
-        assert ds[name].attrs["long_name"] and "units" in ds[name].attrs
+    for name in ["loss", "splay", "recon", "W_final"]:  # dimensionless: no units (CF), no "[1]" on labels
+        assert ds[name].attrs["long_name"] and "units" not in ds[name].attrs
+    assert ds["min_gap"].attrs["units"] == "rad" and ds["first_perfect_step"].attrs["units"] == "step"
     for key in ["config", "config_json", "aesweep_version", "git_commit", "backend", "device", "start_time",
                 "end_time", "model_steps_per_second"]:
         assert key in ds.attrs, key

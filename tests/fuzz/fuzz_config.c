@@ -19,10 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = ae_xmalloc(size + 1);
     memcpy(text, data, size);
     text[size] = 0;
-    char *sets[] = {"train.steps=10", "perturb.features=dead_neighbors"};
+    const ae_override sets[] = {{0, "train.steps=10"}, {1, "lr=logspace:-3:-2:3"}, {0, "perturb.features=dead_neighbors"}};
     ae_config cfg;
     ae_error err;
-    if (ae_config_parse(&cfg, "fuzz.cfg", text, sets, (int)(size % 3), &err) == 0) {
+    if (ae_config_parse(&cfg, "fuzz.cfg", text, sets, (int)(size % 4), &err) == 0) {
         free(ae_config_json(&cfg));
         ae_grid grid;
         if (ae_grid_build(&grid, &cfg, NULL, &err) == 0 && grid.total > 0) {
