@@ -95,7 +95,8 @@ $(BUILD)/test_gpu: tests/gpu/test_gpu.c $(LIB_OBJ) $(HEADERS)
 
 # chromium, chromium-driver: make test checks the HTML report in a real headless browser
 APT_PACKAGES := build-essential pkg-config libconfig-dev libhdf5-dev hdf5-tools python3 python3-pip \
-                libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev chromium chromium-driver liblapacke-dev
+                libhdf5-openmpi-dev openmpi-bin clang libclang-rt-14-dev chromium chromium-driver liblapacke-dev \
+                slurmctld slurmd slurm-client munge
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 CUDA_TOOLS_PIP := nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
 deps:  ## install what the build and tests need (Debian packages, Python packages, `pip install -e .`: import aesweep)

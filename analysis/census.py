@@ -6,7 +6,7 @@ Draws the outcome fractions (one bar per value of --by, default: the first grid 
 is not a replicate axis (seed, base, sample);
 `none` for a single bar over all runs; a numeric axis such as the learning rate is drawn
 on its own numeric, log where it spans decades, scale) and prints the table: value,
-finished runs, and per outcome the fraction [lo, hi]; then the trust table (trust: per
+finished runs, per outcome the percentage [lo, hi] and the plateaus recovered; then the trust table (trust: per
 outcome the runs frozen by rounding, the final states that are saddles or minima, the frozen
 saddles, and the runs by their number of unlearnt features); where the sweep has a float64
 check (check.float64), its agreement table too (float64_agreement).
@@ -56,6 +56,17 @@ def census(ds, by=None):
         fraction = count / done
     out = xr.Dataset({"done": done, "count": count, "fraction": fraction,
                       "lo": (count.dims, lo), "hi": (count.dims, hi)})
+    kinds = common.flag_classes(ds["plateau_kind"]) if "plateau_kind" in ds and "recovered" in ds else None
+    if kinds:  # runs whose longest plateau was of each failure kind, and of them the recovered
+        kind, recovered = common.masked(ds, "plateau_kind"), common.masked(ds, "recovered")
+        codes = [(c, n) for c, n in kinds if n != "none"]
+        plateaus = xr.concat([(kind == c).sum(over) for c, _ in codes], dim="plateau")
+        back = xr.concat([((kind == c) & (recovered == 1)).sum(over) for c, _ in codes], dim="plateau")
+        if not by:
+            plateaus, back = plateaus.expand_dims(by=["all"]), back.expand_dims(by=["all"])
+        names = {"symmetric_failure": "symmetric", "pinned_failure": "pinned"}
+        out["plateaus"] = plateaus.assign_coords(plateau=[names.get(n, n) for _, n in codes]).transpose(by_dim, ...)
+        out["plateaus_recovered"] = back.assign_coords(plateau=out["plateau"].values).transpose(by_dim, ...)
     out.attrs["by"] = by or ""
     out.attrs["pooled"] = pooled
     if by:
@@ -162,8 +173,8 @@ def agreement_rows(a):
             continue
         elsewhere = [f"{int(c)} {name}" for name, c in zip(a["float64_outcome"].values, a["float64"].values[k])
                      if c and name != row]
-        rows.append([str(row), str(n), f"{int(a['agree'][k])} ({float(a['fraction'][k]):.3f} "
-                     f"[{float(a['lo'][k]):.3f}, {float(a['hi'][k]):.3f}])", ", ".join(elsewhere) if k else "-"])
+        rows.append([str(row), str(n), f"{int(a['agree'][k])} ({percent(a['fraction'][k])} "
+                     f"[{percent(a['lo'][k])}, {percent(a['hi'][k])}])", ", ".join(elsewhere) if k else "-"])
     return header, rows
 
 
@@ -184,23 +195,35 @@ def row_dim(t):
     return t.attrs["by"] or "by"
 
 
+def percent(fraction):
+    """A fraction as a percentage, 2 decimals; 2 significant digits below 0.01 % (a rare
+    outcome of a large census is not 0)."""
+    value = 100.0 * float(fraction)
+    return f"{value:.2g}%" if 0 < value < 0.01 else f"{value:.2f}%"
+
+
 def cell(t, row, name):
-    """'fraction [lo, hi]' of one row and outcome, '-' without finished runs."""
+    """'fraction [lo, hi]' (percent) of one row and outcome, '-' without finished runs."""
     one = t.isel({row_dim(t): row}).sel(outcome=name)
     if int(one["done"]) == 0:
         return "-"
     if not np.isfinite(float(one["lo"])):
-        return f"{float(one['fraction']):.3f}"
-    return f"{float(one['fraction']):.3f} [{float(one['lo']):.3f}, {float(one['hi']):.3f}]"
+        return percent(one["fraction"])
+    return f"{percent(one['fraction'])} [{percent(one['lo'])}, {percent(one['hi'])}]"
 
 
 def table_rows(t):
-    """(header, rows) of the census table, shared by the text and the HTML report."""
+    """(header, rows) of the census table, shared by the text and the HTML report: per row
+    the finished runs, each outcome's percentage [95 % interval], and where the file keeps
+    plateaus, runs recovered / runs whose longest plateau was symmetric, pinned."""
     names = [str(n) for n in t["outcome"].values]
     dim = row_dim(t)
-    header = [t.attrs["by"] or "runs", "done"] + names
-    rows = [[common.fmt(v), str(int(d))] + [cell(t, r, n) for n in names]
-            for r, (v, d) in enumerate(zip(t[dim].values, t["done"].values))]
+    kinds = [str(k) for k in t["plateau"].values] if "plateaus" in t else []
+    header = [t.attrs["by"] or "runs", "done"] + names + [f"{k} plateaus recovered" for k in kinds]
+    rows = []
+    for r, (v, d) in enumerate(zip(t[dim].values, t["done"].values)):
+        plateaus = [f"{int(t['plateaus_recovered'][r, j])}/{int(t['plateaus'][r, j])}" for j in range(len(kinds))]
+        rows.append([common.fmt(v), str(int(d))] + [cell(t, r, n) for n in names] + plateaus)
     return header, rows
 
 
@@ -218,7 +241,7 @@ def render(ds, t):
         order = np.argsort(values.astype(float))
         t = t.isel({dim: order})
         values = t[dim].values.astype(float)
-        log = common.wants_log(values) or common.log_by_default(ds, dim)
+        log = common.wants_log(values)
         edges = common.cell_edges(values, log)
         left, width, x = edges[:-1], np.diff(edges), values
     else:
@@ -228,7 +251,9 @@ def render(ds, t):
     done = t["done"].values
     bottom = np.zeros(len(x))
     for j, (name, color) in enumerate(zip(names, colors)):
-        bars.bar(left, frac[:, j], width * 0.92, bottom=bottom, align="edge", color=color, label=name)
+        # edges in the bar's own colour: no hairline of background between stacked segments
+        bars.bar(left, frac[:, j], width * 0.92, bottom=bottom, align="edge", color=color, label=name,
+                 edgecolor=color, linewidth=0.5)
         bottom += frac[:, j]
     seen = [j for j in range(len(names)) if t["count"].values[:, j].sum() > 0]
     ok = done > 0

@@ -130,6 +130,23 @@ def config_value(ds, key, default=None):
     return config(ds).get(key, default)
 
 
+SWEEP_TITLE_KEYS = (("model.n", "n = {}"), ("train.optimizer", "{}"), ("train.lr", "lr = {}"),
+                    ("train.steps", "{} steps"), ("init.scheme", "{} init"), ("model.precision", "{}"))
+
+
+def sweep_title(ds):
+    """What a figure of ds was trained with, in one line ("n = 7, adamw, 5000 steps,
+    xavier_normal init, float32"): the settings of SWEEP_TITLE_KEYS that are no grid axis."""
+    settings, axes = config(ds), set(grid_dims(ds)) | set(ds.coords)
+    parts = []
+    for key, text in SWEEP_TITLE_KEYS:
+        dim = key.split(".", 1)[1]
+        if key in settings and dim not in axes and not (key == "train.lr" and "lr" in axes):
+            value = settings[key]
+            parts.append(text.format(fmt(value) if isinstance(value, float) else value))
+    return ", ".join(parts)
+
+
 # ----------------------------------------------------------------------------- flags
 
 
@@ -298,7 +315,9 @@ def wilson(k, n, z=Z95):
         denom = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    # exact at the ends (rounding leaves ~1e-17 where the formula gives 0 or 1); NaN stays
+    return np.where((k == 0) & (n > 0), 0.0, lo), np.where((k == n) & (n > 0), 1.0, hi)
 
 
 def others(da, keep):
@@ -381,8 +400,9 @@ def axis_cells(ds, dim, force_log=False):
 
 
 def map_cells(ds, x, y, logx=False, logy=False):
-    """axis_cells of the two axes of a map; the learning rate is always on a log scale."""
-    return [axis_cells(ds, d, force or log_by_default(ds, d)) for d, force in ((x, logx), (y, logy))]
+    """axis_cells of the two axes of a map: log where the values span more than a decade
+    (a zoom into one stays linear) or where asked (logx, logy)."""
+    return [axis_cells(ds, d, force) for d, force in ((x, logx), (y, logy))]
 
 
 def style_axis(ax, which, ds, dim, log, ticks):
@@ -450,15 +470,6 @@ def save_figure(fig, path):
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
-
-
-LOG_AXES = ("lr",)  # grid axes drawn on a log scale whenever their values are all > 0
-
-
-def log_by_default(ds, dim):
-    """True for an axis in LOG_AXES (the learning rate) whose coordinates are all > 0."""
-    values = ds[dim].values
-    return dim in LOG_AXES and is_numeric(values) and bool(np.all(np.asarray(values, dtype=float) > 0))
 
 
 def tick_each_value(ax, which, ds, dim, limit=MAX_INT_TICKS):

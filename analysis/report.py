@@ -173,6 +173,13 @@ MAP_SCRIPT = r"""
   const d = JSON.parse(document.getElementById("map-data").textContent);
   const canvas = document.getElementById("map"), tip = document.getElementById("tip");
   const nx = d.x.values.length, ny = d.y.values.length, ctx = canvas.getContext("2d");
+  function el(parent, tag, attrs, text) {
+    const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const key in attrs) e.setAttribute(key, attrs[key]);
+    if (text !== undefined) e.textContent = text;
+    parent.appendChild(e);
+    return e;
+  }
   const cw = Math.max(4, Math.floor(640 / nx)), ch = Math.max(4, Math.floor(480 / ny));
   canvas.width = nx * cw; canvas.height = ny * ch;
   for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
@@ -187,8 +194,29 @@ MAP_SCRIPT = r"""
     item.innerHTML = '<i style="background:' + d.colors[k] + '"></i>' + name;
     legend.appendChild(item);
   });
-  document.getElementById("map-x").textContent = d.x.label + ": " + d.x.values[0] + " \u2026 " + d.x.values[nx - 1];
-  document.getElementById("map-y").textContent = d.y.label + ": " + d.y.values[0] + " \u2026 " + d.y.values[ny - 1];
+  // the axes: ticks at up to 6 evenly spaced cells (the ends included), labelled by their values
+  const NS = "http://www.w3.org/2000/svg", axes = document.getElementById("map-axes");
+  const LEFT = 70, BOTTOM = 44;
+  axes.setAttribute("width", LEFT + canvas.width + 20); axes.setAttribute("height", canvas.height + BOTTOM);
+  function ticks(count) {
+    const k = Math.min(count, 6), out = [];
+    for (let t = 0; t < k; t++) out.push(k > 1 ? Math.round(t * (count - 1) / (k - 1)) : 0);
+    return out;
+  }
+  ticks(nx).forEach(i => {
+    const X = LEFT + (i + 0.5) * cw;
+    el(axes, "line", {x1: X, y1: canvas.height, x2: X, y2: canvas.height + 5, stroke: "#333"});
+    el(axes, "text", {x: X, y: canvas.height + 18, "font-size": 11, "text-anchor": "middle"}, d.x.values[i]);
+  });
+  ticks(ny).forEach(j => {
+    const Y = (ny - 1 - j + 0.5) * ch;
+    el(axes, "line", {x1: LEFT - 5, y1: Y, x2: LEFT, y2: Y, stroke: "#333"});
+    el(axes, "text", {x: LEFT - 8, y: Y + 4, "font-size": 11, "text-anchor": "end"}, d.y.values[j]);
+  });
+  el(axes, "text", {x: LEFT + canvas.width / 2, y: canvas.height + 38, "font-size": 12, "text-anchor": "middle"},
+     d.x.label);
+  el(axes, "text", {x: 12, y: canvas.height / 2, "font-size": 12, "text-anchor": "middle",
+                    transform: "rotate(-90 12 " + canvas.height / 2 + ")"}, d.y.label);
   function cellAt(ev) {
     const r = canvas.getBoundingClientRect();
     const i = Math.floor((ev.clientX - r.left) / r.width * nx), j = ny - 1 - Math.floor((ev.clientY - r.top) / r.height * ny);
@@ -210,14 +238,6 @@ MAP_SCRIPT = r"""
   canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; });
   canvas.addEventListener("click", ev => { const c = cellAt(ev); if (c) drawRun(c[0], c[1]); });
 
-  const NS = "http://www.w3.org/2000/svg";
-  function el(parent, tag, attrs, text) {
-    const e = document.createElementNS(NS, tag);
-    for (const key in attrs) e.setAttribute(key, attrs[key]);
-    if (text !== undefined) e.textContent = text;
-    parent.appendChild(e);
-    return e;
-  }
   function drawRun(i, j) {
     const k = j * nx + i, n = d.features, W = [], b = [];
     for (let f = 0; f < n; f++) {
@@ -254,6 +274,14 @@ MAP_SCRIPT = r"""
                        fill: "rgb(" + red + "," + green + "," + blue + ")"});
     }));
     el(svg, "text", {x: left, y: 14, "font-size": 12}, "W\u1d40W (+ b, last column)");
+    // its colour bar: a gradient path (not a rect: the rects are the matrix), +vmax red to -vmax blue
+    const barX = left + (m + 1) * cell + 16, barH = m * cell;
+    const defs = el(svg, "defs", {}), grad = el(defs, "linearGradient", {id: "wtw-scale", x1: 0, y1: 0, x2: 0, y2: 1});
+    [["0%", "rgb(255,0,0)"], ["50%", "rgb(255,255,255)"], ["100%", "rgb(0,0,255)"]].forEach(st =>
+      el(grad, "stop", {offset: st[0], "stop-color": st[1]}));
+    el(svg, "path", {d: "M" + barX + " 20 h12 v" + barH + " h-12 Z", fill: "url(#wtw-scale)", stroke: "#999"});
+    [[0, vmax], [0.5, 0], [1, -vmax]].forEach(t =>
+      el(svg, "text", {x: barX + 16, y: 24 + t[0] * barH, "font-size": 11}, (+t[1].toPrecision(3)).toString()));
   }
   drawRun(0, 0);
 })();
@@ -269,8 +297,8 @@ def map_html(ds):
     return f"""<h2>Outcome map</h2>
 <p>Hover a cell for its settings, outcome and splay; click it for that run's latent plane and
 W<sup>T</sup>W (dashed: an unlearnt feature).{fixed}</p>
-<div class="map-row"><div><canvas id="map" title=""></canvas>
-<div id="map-x" class="axis"></div><div id="map-y" class="axis"></div><div id="map-legend"></div></div>
+<div class="map-row"><div><div class="map-frame"><svg id="map-axes"></svg><canvas id="map" title=""></canvas></div>
+<div id="map-legend"></div></div>
 <div><div id="latent-title"></div><svg id="latent" width="640" height="300"></svg></div></div>
 <div id="tip"></div>
 <script type="application/json" id="map-data">{payload}</script>
@@ -300,7 +328,8 @@ def provenance_html(ds):
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1400px} table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;vertical-align:top}
 img{max-width:100%} pre{margin:0} p.summary{font-size:1.15em;line-height:1.5;max-width:60em}
-.map-row{display:flex;gap:2em;flex-wrap:wrap} canvas#map{border:1px solid #999;cursor:crosshair;image-rendering:pixelated}
+.map-row{display:flex;gap:2em;flex-wrap:wrap} canvas#map{border:1px solid #999;cursor:crosshair;image-rendering:pixelated;position:absolute;left:70px;top:0}
+.map-frame{position:relative} svg#map-axes{display:block}
 #tip{position:absolute;display:none;white-space:pre;background:#fffff0;border:1px solid #888;padding:4px 8px;
 font-size:0.9em;pointer-events:none} #map-legend span{margin-right:1em} .axis{font-size:0.9em;color:#444}
 #map-legend i{display:inline-block;width:0.9em;height:0.9em;margin-right:0.3em;vertical-align:middle}

@@ -90,8 +90,14 @@ typedef struct {
 int ae_stored_config_read(ae_stored_config *stored, const char *path, ae_error *err);
 void ae_stored_config_free(ae_stored_config *stored);
 
-/* `aesweep info FILE`: progress, outcome table, provenance, on stdout. */
-int ae_info(const char *path, ae_error *err);
+/* `aesweep info FILE`: progress, outcome table, provenance, on stdout, fitted to `columns`
+ * (outcome columns no run has left out, long axes shown at evenly spaced values) unless
+ * `wide`; `by`: only that axis' table, every value of it. */
+typedef struct {
+    int wide, columns;
+    const char *by;
+} ae_info_options;
+int ae_info(const char *path, const ae_info_options *opt, ae_error *err);
 
 /* `aesweep merge OUT SHARD...`: shards of one config that cover every run exactly once,
  * built as OUT.part and renamed over OUT; never an input as the output. */

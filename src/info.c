@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INFO_ROWS_MAX 40 /* values of one axis shown before eliding */
+#define INFO_ROWS 16 /* rows of an axis' table, unless --wide or --by asks for each value */
 
 #define K AE_OUTCOME_COUNT
 
@@ -166,36 +166,98 @@ static void row_add(census_row *row, int outcome, int kind, int recovered, const
     }
 }
 
-/* One table row: runs counted, each outcome's fraction (with its 95 % Wilson interval when
- * the runs are replicates), "fires on every input" (symmetric + pinned), plateaus. */
-static void print_row(const char *label, const census_row *row, int has_plateaus)
+/* What a table shows: the outcome columns with runs (every one with --wide; K: fires on
+ * every input), intervals where some row holds replicates and they fit the terminal. */
+typedef struct {
+    int shown[K + 1];
+    int intervals, plateaus;
+} table_layout;
+
+static int cell_width(const table_layout *t, int k)
 {
-    printf("  %-12s %8llu", label, (unsigned long long)row->done);
-    uint64_t firing = row->counts[AE_OUT_SYMMETRIC_FAILURE] + row->counts[AE_OUT_PINNED_FAILURE];
-    for (int k = 0; k <= K; k++) {
-        uint64_t count = k < K ? row->counts[k] : firing;
-        double lo, hi, fraction = row->done ? 100.0 * (double)count / (double)row->done : 0;
-        ae_wilson(count, row->done, &lo, &hi);
-        if (!row->done)
-            printf("  %22s", "-");
-        else if (row->varies)
-            printf("  %6.2f%% %14s", fraction, "");
-        else
-            printf("  %6.2f%% [%5.2f,%6.2f]", fraction, 100 * lo, 100 * hi);
-    }
-    if (!has_plateaus) {
-        printf("  %13s %13s\n", "-", "-");
-        return;
-    }
-    printf("  %6llu/%-6llu %6llu/%-6llu\n", (unsigned long long)row->recovered[1], (unsigned long long)row->plateaus[1],
-           (unsigned long long)row->recovered[2], (unsigned long long)row->plateaus[2]);
+    const int name = (int)strlen(k < K ? ae_outcome_name(k) : "fires_on_every_input");
+    const int cell = t->intervals ? 22 : 7;
+    return name > cell ? name : cell;
 }
 
-static void print_header(const char *first)
+static int table_width(const table_layout *t)
+{
+    int width = 2 + 12 + 1 + 8 + (t->plateaus ? 2 + 13 + 1 + 13 : 0);
+    for (int k = 0; k <= K; k++) width += t->shown[k] ? 2 + cell_width(t, k) : 0;
+    return width;
+}
+
+static uint64_t row_count(const census_row *row, int k)
+{
+    return k < K ? row->counts[k] : row->counts[AE_OUT_SYMMETRIC_FAILURE] + row->counts[AE_OUT_PINNED_FAILURE];
+}
+
+/* One table row: runs counted, each outcome's fraction (with its 95 % Wilson interval when
+ * the runs are replicates), "fires on every input" (symmetric + pinned), plateaus. */
+static void print_row(const char *label, const census_row *row, const table_layout *t)
+{
+    printf("  %-12s %8llu", label, (unsigned long long)row->done);
+    for (int k = 0; k <= K; k++) {
+        if (!t->shown[k]) continue;
+        const uint64_t count = row_count(row, k);
+        const int width = cell_width(t, k);
+        double lo, hi, fraction = row->done ? 100.0 * (double)count / (double)row->done : 0;
+        ae_wilson(count, row->done, &lo, &hi);
+        char cell[64];
+        if (!row->done)
+            snprintf(cell, sizeof cell, "-");
+        else if (row->varies || !t->intervals)
+            snprintf(cell, sizeof cell, "%6.2f%%", fraction);
+        else
+            snprintf(cell, sizeof cell, "%6.2f%% [%5.2f,%6.2f]", fraction, 100 * lo, 100 * hi);
+        printf("  %-*s", width, cell);
+    }
+    if (t->plateaus)
+        printf("  %6llu/%-6llu %6llu/%-6llu", (unsigned long long)row->recovered[1],
+               (unsigned long long)row->plateaus[1], (unsigned long long)row->recovered[2],
+               (unsigned long long)row->plateaus[2]);
+    printf("\n");
+}
+
+static void print_header(const char *first, const table_layout *t)
 {
     printf("  %-12s %8s", first, "runs");
-    for (int k = 0; k < K; k++) printf("  %-22.22s", ae_outcome_name(k));
-    printf("  %-22s  %-13s %-13s\n", "fires_on_every_input", "sym_plateaus", "pin_plateaus");
+    for (int k = 0; k <= K; k++)
+        if (t->shown[k]) printf("  %-*s", cell_width(t, k), k < K ? ae_outcome_name(k) : "fires_on_every_input");
+    if (t->plateaus) printf("  %-13s %-13s", "sym_plateaus", "pin_plateaus");
+    printf("\n");
+}
+
+/* The `all` row as a column, one line per outcome shown: room for every interval. */
+static void print_transposed(const census_row *all, const table_layout *t)
+{
+    printf("  %-22s %8s %9s  %s\n", "all", "runs", "fraction", "[95% Wilson interval]");
+    for (int k = 0; k <= K; k++) {
+        if (!t->shown[k]) continue;
+        const uint64_t count = row_count(all, k);
+        double lo, hi;
+        ae_wilson(count, all->done, &lo, &hi);
+        printf("  %-22s %8llu %8.2f%%  [%5.2f, %6.2f]\n", k < K ? ae_outcome_name(k) : "fires_on_every_input",
+               (unsigned long long)count, all->done ? 100.0 * (double)count / (double)all->done : 0.0, 100 * lo,
+               100 * hi);
+    }
+    printf("  %-22s %8llu\n", "counted", (unsigned long long)all->done);
+    if (t->plateaus)
+        printf("  plateaus recovered: symmetric %llu/%llu, pinned %llu/%llu\n", (unsigned long long)all->recovered[1],
+               (unsigned long long)all->plateaus[1], (unsigned long long)all->recovered[2],
+               (unsigned long long)all->plateaus[2]);
+}
+
+/* The layout of a table of `count` rows: the columns of `all` (every one when wide),
+ * intervals when a row holds replicates and the table then fits `columns`. */
+static table_layout plan_table(const census_row *all, const census_row *rows, uint64_t count, int has_plateaus,
+                               const ae_info_options *opt)
+{
+    table_layout t = {{0}, 0, has_plateaus};
+    for (int k = 0; k <= K; k++) t.shown[k] = opt->wide || row_count(all, k) > 0;
+    for (uint64_t r = 0; r < count; r++) t.intervals |= rows[r].done > 0 && !rows[r].varies;
+    if (t.intervals && !opt->wide && table_width(&t) > opt->columns) t.intervals = 0;
+    return t;
 }
 
 /* A per-run variable read as `mem` values of `size` bytes (NULL when the file has none:
@@ -269,8 +331,8 @@ static void print_trust(const trust_counts *t, int has_frozen, int has_hessian, 
            "    rounded away while their gradient is not zero: the run cannot move again in its precision\n"
            "    (model.precision = \"float64\" tells whether it would); at a minimum that is convergence\n"
            "    to rounding, harmless; at a saddle it is not\n"
-           "  saddle / minimum: the final state's exact Hessian has negative eigenvalues / none (outcome.hessian);\n"
-           "    fr.saddle: frozen at a saddle, held only by rounding: an arithmetic failure\n"
+           "  saddle / minimum: the final state's exact Hessian has negative eigenvalues / none\n"
+           "    (outcome.hessian); fr.saddle: frozen at a saddle, held only by rounding: an arithmetic failure\n"
            "  unl.1 / unl.2 / unl.>=3: runs of each outcome by their number of unlearnt features\n");
     printf("  %-22s %8s %8s %8s %8s %8s %8s %8s %8s\n", "outcome", "runs", "frozen", "saddle", "minimum", "fr.saddle",
            "unl.1", "unl.2", "unl.>=3");
@@ -366,8 +428,10 @@ static void float64_agreement(hid_t file, const int8_t *outcome, const uint8_t *
 /* The census: all runs, then by the value of each axis that is not a replicate axis;
  * runs identical by construction counted once; the training horizon named. */
 static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done, uint64_t total, int rank,
-                          const hsize_t *dims, const info_axis *axes)
+                          const hsize_t *dims, const info_axis *axes, const ae_info_options *opt)
 {
+    ae_info_options wide = *opt;
+    wide.wide = 1;
     char *json = io_get_text_attr(file, "config_json"), steps[32];
     int8_t *kind = read_runs_i8(file, "plateau_kind", total), *recovered = read_runs_i8(file, "recovered", total);
     int8_t *frozen = read_runs_i8(file, "frozen", total), *hessian_neg = read_runs_i8(file, "hessian_neg", total);
@@ -413,7 +477,8 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
         printf("\ncensus after %s training steps\n", steps[0] ? steps : "?");
     printf("  fractions of the runs counted; [95%% Wilson interval] only where a row's runs are replicates\n"
            "  (they differ only along seed, base or sample axes), a plain fraction over grid cells otherwise;\n"
-           "  plateaus: runs recovered / runs whose longest plateau (>= train.plateau_steps) was symmetric, pinned\n");
+           "  plateaus: runs recovered / runs whose longest plateau (>= train.plateau_steps) was\n"
+           "  symmetric, pinned\n");
     for (int a = 0; a < rank; a++)
         if (replicate[a]) printf("  %s: %llu replicates, pooled in every row\n", axes[a].name, (unsigned long long)dims[a]);
     for (int a = 0; a < rank; a++)
@@ -425,22 +490,45 @@ static void census_tables(hid_t file, const int8_t *outcome, const uint8_t *done
     if (!has_plateaus)
         printf("  plateaus: not shown, the file keeps no %s (output.fields)\n",
                !kind && !recovered ? "plateau_kind and recovered" : !kind ? "plateau_kind" : "recovered");
-    print_header("");
-    print_row("all", &all, has_plateaus);
+    char empty[512] = "";
+    for (int k = 0; k < K && !opt->wide; k++)
+        if (!all.counts[k]) snprintf(empty + strlen(empty), sizeof empty - strlen(empty), "%s%s", empty[0] ? ", " : "",
+                                     ae_outcome_name(k));
+    if (empty[0]) printf("  no run ended %s\n  (their columns are left out; --wide shows every column)\n", empty);
+    const int any_plateau = all.plateaus[1] + all.plateaus[2] > 0;
+    if (has_plateaus && !any_plateau && !opt->wide)
+        printf("  no run had a plateau (its columns are left out)\n");
+    has_plateaus = has_plateaus && (any_plateau || opt->wide);
+    table_layout layout = plan_table(&all, &all, 1, has_plateaus, opt);
+    if (!layout.intervals && plan_table(&all, &all, 1, has_plateaus, &wide).intervals)
+        print_transposed(&all, &layout); /* replicates: their intervals, one outcome a line */
+    else
+        print_header("", &layout), print_row("all", &all, &layout);
     print_trust(&trust, frozen != NULL, hessian_neg != NULL, n_learnt != NULL);
     for (int a = 0; a < rank; a++) {
-        if (!replicate[a] && dims[a] > 1) {
-            printf("\nby %s\n", axes[a].name);
-            print_header(axes[a].name);
-            for (hsize_t v = 0; v < dims[a]; v++) {
-                if (v == INFO_ROWS_MAX) {
-                    printf("  ... %llu more values\n", (unsigned long long)(dims[a] - v));
-                    break;
-                }
-                print_row(axes[a].labels[v], &by_value[a][v], has_plateaus);
-            }
+        const int asked = opt->by && strcmp(opt->by, axes[a].name) == 0;
+        if (!replicate[a] && dims[a] > 1 && (!opt->by || asked)) {
+            /* a long axis: evenly spaced values, its ends included, unless asked for whole */
+            const hsize_t step = opt->wide || asked || dims[a] <= INFO_ROWS ? 1 : (dims[a] + INFO_ROWS - 2) / (INFO_ROWS - 1);
+            layout = plan_table(&all, by_value[a], dims[a], has_plateaus, opt);
+            printf("\nby %s", axes[a].name);
+            if (step > 1)
+                printf(" (every %llu%s of its %llu values, and the last; --by %s shows each)",
+                       (unsigned long long)step, step == 2 ? "nd" : step == 3 ? "rd" : "th", (unsigned long long)dims[a],
+                       axes[a].name);
+            if (!layout.intervals && plan_table(&all, by_value[a], dims[a], has_plateaus, &wide).intervals)
+                printf(" (Wilson intervals left out to fit %d columns: --wide)", opt->columns);
+            printf("\n");
+            print_header(axes[a].name, &layout);
+            for (hsize_t v = 0; v < dims[a]; v++)
+                if (v % step == 0 || v == dims[a] - 1) print_row(axes[a].labels[v], &by_value[a][v], &layout);
         }
         free(by_value[a]);
+    }
+    if (opt->by) {
+        int found = 0;
+        for (int a = 0; a < rank; a++) found |= strcmp(opt->by, axes[a].name) == 0;
+        if (!found) printf("\nby %s: the file has no such axis\n", opt->by);
     }
     free(json), free(kind), free(recovered), free(frozen), free(hessian_neg), free(n_learnt);
 }
@@ -475,7 +563,7 @@ done:
 }
 
 /* The record fields the file keeps, when output.fields left some out. */
-static void print_fields(hid_t file)
+static void print_fields(hid_t file, int columns)
 {
     uint64_t kept = 0;
     for (size_t v = 0; v < N_OUT_VARS; v++) kept |= (uint64_t)(H5Lexists(file, out_vars[v].name, H5P_DEFAULT) > 0) << v;
@@ -485,11 +573,17 @@ static void print_fields(hid_t file)
         return;
     }
     char *names = io_field_names(kept);
-    printf("%-16s %s (output.fields; the others are not in the file)\n", "fields", names[0] ? names : "none");
+    printf("%-16s", "fields");
+    int at = 16; /* the names, wrapped to the terminal under their first */
+    for (char *name = strtok(names, " "); name; name = strtok(NULL, " ")) {
+        if (at > 17 && at + 1 + (int)strlen(name) > columns) printf("\n%-16s", ""), at = 16;
+        at += printf(" %s", name);
+    }
+    printf("%s\n%-16s (output.fields; the others are not in the file)\n", names[0] ? "" : " none", "");
     free(names);
 }
 
-int ae_info(const char *path, ae_error *err)
+int ae_info(const char *path, const ae_info_options *opt, ae_error *err)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (ae_input_file(path, "an aesweep output", err)) return -1;
@@ -536,7 +630,7 @@ int ae_info(const char *path, ae_error *err)
     print_attr(file, "started", "start_time");
     print_attr(file, "ended", "end_time");
     print_attr(file, "model-steps/s", "model_steps_per_second");
-    print_fields(file);
+    print_fields(file, opt->columns);
     printf("%-16s", "grid");
     for (int a = 0; a < rank; a++) {
         read_axis(done_ds, (unsigned)a, dims[a], &axes[a]);
@@ -565,7 +659,7 @@ int ae_info(const char *path, ae_error *err)
                "note", (unsigned long long)foreign, classes ? classes : "none named");
     free(classes);
     if (outcome) {
-        census_tables(file, outcome, done, (uint64_t)total, rank, dims, axes);
+        census_tables(file, outcome, done, (uint64_t)total, rank, dims, axes, opt);
         float64_agreement(file, outcome, done, (uint64_t)total, rank, dims, axes);
     } else
         printf("\ncensus: not shown, the file keeps no `outcome` (its output.fields left it out)\n");

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,10 +114,14 @@ static void print_usage(FILE *stream)
 }
 
 static const char info_usage[] =
-    "usage: aesweep info OUT.h5\n"
+    "usage: aesweep info [--wide] [--by AXIS] OUT.h5\n"
     "\n"
     "Progress (runs done of the grid), the outcome table and the provenance of an output file.\n"
-    "Works on a file that a sweep is still writing.\n";
+    "Works on a file that a sweep is still writing. The tables fit the terminal ($COLUMNS):\n"
+    "outcome columns no run has are named, not drawn, and an axis of more than 16 values is\n"
+    "shown at evenly spaced values.\n"
+    "  --wide      every column and every value, with Wilson intervals however wide\n"
+    "  --by AXIS   only the table of AXIS (a dimension name: lr, bias_delta, ...), every value\n";
 
 static const char merge_usage[] =
     "usage: aesweep merge [--force] OUT.h5 SHARD.h5...\n"
@@ -702,6 +707,39 @@ finish:
 }
 
 /* ------------------------------------------------------------------------ */
+/* aesweep info                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* The width info fits: $COLUMNS, else the terminal's, else 100. */
+static int terminal_columns(void)
+{
+    const char *env = getenv("COLUMNS");
+    struct winsize size;
+    if (env && atoi(env) >= 40 && atoi(env) <= 10000) return atoi(env);
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 40) return size.ws_col;
+    return 100;
+}
+
+static int command_info(int argc, char **argv)
+{
+    ae_info_options opt = {0, terminal_columns(), NULL};
+    const char *path = NULL;
+    for (int k = 0; k < argc; k++) {
+        if (!strcmp(argv[k], "--wide"))
+            opt.wide = 1;
+        else if (!strcmp(argv[k], "--by") && k + 1 < argc)
+            opt.by = argv[++k];
+        else if (argv[k][0] == '-' || path)
+            return usage_error("info: unexpected %s: aesweep info [--wide] [--by AXIS] OUT.h5", argv[k]);
+        else
+            path = argv[k];
+    }
+    if (!path) return usage_error("info: expects one file: aesweep info [--wide] [--by AXIS] OUT.h5");
+    ae_error err = {.code = 0};
+    return ae_info(path, &opt, &err) ? report(&err) : AE_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 /* aesweep merge                                                             */
 /* ------------------------------------------------------------------------ */
 
@@ -782,11 +820,7 @@ static int dispatch(int argc, char **argv)
         return AE_EXIT_OK;
     if (!strcmp(command, "run") || !strcmp(command, "zoom"))
         return command_run(argc - 2, argv + 2, !strcmp(command, "zoom"));
-    if (!strcmp(command, "info")) {
-        if (argc != 3) return usage_error("info: expects one file: aesweep info OUT.h5");
-        ae_error err = {.code = 0};
-        return ae_info(argv[2], &err) ? report(&err) : AE_EXIT_OK;
-    }
+    if (!strcmp(command, "info")) return command_info(argc - 2, argv + 2);
     if (!strcmp(command, "merge")) return command_merge(argc - 2, argv + 2);
     if (!strcmp(command, "bench")) return ae_bench_main(argc - 2, argv + 2);
     return usage_error("unknown command %s", command);

@@ -48,6 +48,37 @@ def test_chaos_map_pdf_recovered_panel(chaos, tmp_path):
     assert out.read_bytes()[:5] == b"%PDF-"
 
 
+def test_figures_a_paper_can_use(chaos, tmp_path):
+    """The map's title says what the sweep trained with, a categorical --var gets named
+    colours and a legend (no colour bar), and lr is logarithmic only when it spans a
+    decade (a narrow zoom stays linear) (issue 24)."""
+    import matplotlib.pyplot as plt
+
+    ds = common.open_dataset(chaos)
+    title = common.sweep_title(ds)
+    for word in (f"n = {common.config_value(ds, 'model.n')}", str(common.config_value(ds, "train.optimizer")),
+                 f"{common.config_value(ds, 'train.steps')} steps", "init", "float32"):
+        assert word in title, (word, title)
+    assert "lr =" not in title  # lr is an axis here
+    fig = chaos_map.render(ds, var="outcome")
+    assert fig._suptitle.get_text() == title
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert legend is not None and len(fig.axes) == 1  # no colour bar axes
+    names = [t.get_text() for t in legend.get_texts()]
+    assert names[:len(common.outcome_classes(ds))] == [n for _, n in common.outcome_classes(ds)]
+    assert ax.get_xscale() == "log"
+    plt.close(fig)
+    narrow = ds.isel(lr=[0, 1])
+    assert float(narrow["lr"].max() / narrow["lr"].min()) < 10
+    fig = chaos_map.render(narrow, var="splay")
+    assert fig.axes[0].get_xscale() == "linear" and len(fig.axes) == 2  # the map and its colour bar
+    plt.close(fig)
+    fig = chaos_map.render(narrow, var="splay", logx=True)
+    assert fig.axes[0].get_xscale() == "log"
+    plt.close(fig)
+
+
 def test_default_axes():
     assert chaos_map.pick_axes(["seed", "bias_delta", "lr"]) == ("lr", "bias_delta")
     assert chaos_map.pick_axes(["seed", "lr"]) == ("seed", "lr")
@@ -90,7 +121,7 @@ def test_census_by_lr(tiny, tmp_path, capsys):
     with h5py.File(tiny, "r") as f:
         names = str(f["outcome"].attrs["flag_meanings"]).split()
         codes = f["outcome"].attrs["flag_values"].tolist()
-    assert header == ["lr", "done"] + names
+    assert header == ["lr", "done"] + names + "symmetric plateaus recovered pinned plateaus recovered".split()
     assert names == ["perfect", "symmetric_failure", "pinned_failure", "dead_failure",
                      "interference_failure", "still_learning", "diverged"]
     outcome, done = raw(tiny, "outcome")
@@ -98,8 +129,13 @@ def test_census_by_lr(tiny, tmp_path, capsys):
     for line, oc, dn in zip(lines, outcome, done):
         fields = line.split()
         assert int(fields[1]) == dn.sum()
-        fracs = [float(x) for x in re.findall(r"(\d\.\d+) \[", line)]
-        assert fracs == pytest.approx([np.sum(dn & (oc == c)) / dn.sum() for c in codes], abs=5e-4)
+        fracs = [float(x) / 100 for x in re.findall(r"([\d.]+)% \[", line)]
+        assert fracs == pytest.approx([np.sum(dn & (oc == c)) / dn.sum() for c in codes], abs=5e-5)
+    kind, _ = raw(tiny, "plateau_kind")
+    back, _ = raw(tiny, "recovered")
+    for line, k, b, dn in zip(lines, kind, back, done):  # runs recovered / runs with that longest plateau
+        want = [f"{np.sum(dn & (k == c) & (b == 1))}/{np.sum(dn & (k == c))}" for c in (1, 2)]
+        assert line.split()[-2:] == want
 
 
 def test_census_overall_and_partial(partial, tmp_path, capsys):

@@ -66,7 +66,8 @@ def test_set_text_setting_with_quotes(tmp_path, write_config):
 
 @pytest.mark.parametrize("command, words", [
     ("run", ["run CONFIG", "--resume", "train.lr", "trajectory.select", "trajectory.every", "init.file"]),
-    ("info", ["usage: aesweep info OUT.h5"]),
+    ("info", ["usage: aesweep info [--wide] [--by AXIS] OUT.h5"]),
+    ("zoom", ["usage: aesweep zoom MAP.h5", "--grid PARAM=SPEC"]),
     ("merge", ["usage: aesweep merge", "SHARD.h5"]),
     ("bench", ["usage: aesweep bench"]),
 ])

@@ -172,7 +172,7 @@ def test_select_reads_the_source_files_own_class_names(tmp_path, write_config):
                        tmp_path / "p.h5", check=False)
     assert proc.returncode != 0 and "no run of" in proc.stderr
     assert "perfect mean_bias_failure dead_failure diverged" in proc.stderr  # the file's own classes
-    text = run_aesweep("info", source).stdout  # info counts them by the file's names too
+    text = run_aesweep("info", "--wide", source).stdout  # info counts them by the file's names too
     assert "1 finished runs carry outcome classes this aesweep does not have" in text
     all_row = next(line for line in text.splitlines() if line.strip().startswith("all"))
     assert all_row.split()[1] == "3"  # mean_bias_failure in no column: 1 perfect, 2 dead of 3 counted
@@ -206,7 +206,7 @@ grid  = ( { param = "train.lr";  values = [0.001, 0.01]; },
           { param = "init.seed"; range = [0, 8]; } );
 """)
     run_aesweep("run", cfg, "-o", tmp_path / "i.h5", "--quiet")
-    text = run_aesweep("info", tmp_path / "i.h5").stdout
+    text = run_aesweep("info", "--wide", tmp_path / "i.h5").stdout
     assert "census after 600 training steps" in text
     assert "seed: 8 replicates, pooled in every row" in text
     assert "\nby seed" not in text  # no row per seed
@@ -217,6 +217,38 @@ grid  = ( { param = "train.lr";  values = [0.001, 0.01]; },
     by_lr = info_rows(text, "by lr")
     assert set(by_lr) == {"0.001", "0.01"}
     assert all(row.count("[") == len(NAMES) + 1 for row in by_lr.values())  # each lr: 8 seeds, replicates
+
+
+def test_info_fits_the_terminal(tmp_path, write_config):
+    """Without --wide: no line wider than $COLUMNS, the columns of outcomes no run has named
+    instead, a long axis at evenly spaced values (its ends included), replicate intervals
+    kept (the `all` row one outcome a line when they do not fit); --by shows one axis whole."""
+    cfg = write_config("""
+model = { n = 5; m = 2; };
+train = { steps = 400; };
+grid  = ( { param = "train.lr";  logspace = [-3.0, -1.0, 40]; },
+          { param = "init.seed"; range = [0, 6]; } );
+""")
+    out = tmp_path / "f.h5"
+    run_aesweep("run", cfg, "-o", out, "--quiet")
+    text = run_aesweep("info", out, env={"COLUMNS": "100"}).stdout
+    assert max(len(line) for line in text.splitlines()) <= 100, max(text.splitlines(), key=len)
+    assert "(their columns are left out; --wide shows every column)" in text
+    by_lr = info_rows(text, text.splitlines()[next(i for i, l in enumerate(text.splitlines()) if l.startswith("by lr"))])
+    assert 10 <= len(by_lr) <= 16 and "0.001" in by_lr and "0.1" in by_lr
+    seeds = tmp_path / "seeds.h5"  # one lr: the all row's runs are replicates, intervals too wide to fit
+    run_aesweep("zoom", out, "-o", seeds, "--quiet", "--grid", "lr=values:0.01", "--grid", "seed=range:0:60")
+    text = run_aesweep("info", seeds, env={"COLUMNS": "100"}).stdout
+    assert re.search(r"^  all +60 +[\d.]+% \[", text, re.M)  # fits: one row, its intervals
+    text = run_aesweep("info", seeds, env={"COLUMNS": "60"}).stdout
+    assert re.search(r"^  perfect +\d+ +[\d.]+%  \[ *[\d.]+, +[\d.]+\]$", text, re.M), text  # transposed
+    whole = run_aesweep("info", "--by", "lr", out, env={"COLUMNS": "100"}).stdout
+    rows = whole.splitlines()
+    assert len(info_rows(whole, next(l for l in rows if l.startswith("by lr")))) == 40
+    wide = run_aesweep("info", "--wide", out).stdout
+    assert len(info_rows(wide, "by lr")) == 40 and all(name in wide for name in NAMES)
+    assert "no such axis" in run_aesweep("info", "--by", "beta", out).stdout
+    assert run_aesweep("info", "--wider", out, check=False).returncode == 2
 
 
 def test_info_counts_identical_runs_once(tmp_path, write_config):
