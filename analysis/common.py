@@ -317,7 +317,7 @@ def wilson(k, n, z=Z95):
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
         lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
     # exact at the ends (rounding leaves ~1e-17 where the formula gives 0 or 1); NaN stays
-    return np.where((k == 0) & (n > 0), 0.0, lo), np.where((k == n) & (n > 0), 1.0, hi)
+    return np.where((k == 0) & (n > 0), 0.0, lo)[()], np.where((k == n) & (n > 0), 1.0, hi)[()]  # [()]: 0-d to scalar
 
 
 def others(da, keep):

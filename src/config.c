@@ -335,6 +335,12 @@ static int is_override(const parser *ps)
     return strcmp(ps->path, "--set") == 0;
 }
 
+/* An axis of --grid PARAM=SPEC: its errors name the argument (ps->path holds it). */
+static int is_grid_override(const parser *ps)
+{
+    return strncmp(ps->path, "--grid ", 7) == 0;
+}
+
 static const char *type_name(int type)
 {
     switch (type) {
@@ -364,7 +370,7 @@ static double number_of(const config_setting_t *node)
 
 static void where_of(const parser *ps, const config_setting_t *node, const char *key, char *out, size_t size)
 {
-    if (strncmp(ps->path, "--grid ", 7) == 0)
+    if (is_grid_override(ps))
         snprintf(out, size, "%s", ps->path);
     else if (is_override(ps))
         snprintf(out, size, "--set %s", key);
@@ -938,7 +944,7 @@ static int parse_sample_axis(parser *ps, const config_setting_t *node, const cha
 static void axis_where(const parser *ps, const config_setting_t *node, int index, const char *tail, char *out,
                        size_t size)
 {
-    if (strncmp(ps->path, "--grid ", 7) == 0)
+    if (is_grid_override(ps))
         snprintf(out, size, "%s", ps->path);
     else
         snprintf(out, size, "%s:%d: grid[%d]%s", ps->path, config_setting_source_line(node), index, tail);
@@ -1057,7 +1063,8 @@ static int apply_set(ae_config *cfg, const char *assignment, ae_error *err)
         return apply_set_text(cfg, key, text, err);
     const ae_setting *s = ae_setting_find(key);
     if (!s) return unknown_key(err, where, key);
-    if (is_axis_setting(cfg, s)) return ae_fail(err, "%s: is a grid axis in the config; change the axis", where);
+    if (is_axis_setting(cfg, s))
+        return ae_fail(err, "%s: is a grid axis in the config; --grid %s=SPEC changes it", where, s->dim);
     double value;
     if (s->type == AE_SET_ENUM) {
         int index = enum_index(s, text);

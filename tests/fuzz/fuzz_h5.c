@@ -1,6 +1,7 @@
 /*
- * fuzz_h5.c - the readers of foreign HDF5 files under hostile input: `info`, the
- * base-state loader (init.scheme = "file") and `merge`.
+ * fuzz_h5.c - the readers of foreign HDF5 files under hostile input: `info` (narrow, wide
+ * and --by), the stored config and overrides that `zoom` reads, the base-state loader
+ * (init.scheme = "file") and `merge`.
  *
  * Each input is written to a temporary file (HDF5 reads files, not memory) and handed to
  * every reader.  With libFuzzer (`make fuzz-h5`) the corpus tests/fuzz/h5/ is mutated for
@@ -44,7 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char folder[] = "/tmp/aesweep_fuzz_out_XXXXXX";
     if (write_temp(input, data, size) || write_temp(copy, data, size) || !mkdtemp(folder)) abort();
     ae_error err = {.code = 0};
-    ae_info(input, &err);
+    const ae_info_options narrow = {0, 60, NULL}, wide = {1, 100, NULL}, by = {0, 100, "lr"};
+    ae_info(input, &narrow, &err);
+    ae_info(input, &wide, &err);
+    ae_info(input, &by, &err);
+    ae_stored_config stored; /* what `zoom` reads */
+    if (ae_stored_config_read(&stored, input, &err) == 0) ae_stored_config_free(&stored);
     static const char *const selections[] = {"all", "1", "first:perfect", "all:mean_bias_failure,diverged"};
     for (size_t k = 0; k < sizeof selections / sizeof selections[0]; k++) {
         ae_bases bases;

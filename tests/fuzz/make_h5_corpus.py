@@ -101,6 +101,16 @@ def main():
                                                      "outcome": (GRID, "f8"), "done": (GRID, "i8"),
                                                      "b_final": (GRID + (N,), "u8")})
     aesweep_file(OUT / "compressed.h5", compression="gzip")
+    # the stored config and overrides that `zoom` reads (issue 24)
+    vlen = h5py.string_dtype()
+    text = "model = { n = 3; };\n\n# command-line overrides, in order:\n--set train.steps=5\n"
+    aesweep_file(OUT / "stored_overrides.h5", attrs={"config": text, "overrides": np.array(
+        ["--set train.steps=5", "--grid lr=values:0.1,0.2"], dtype=vlen)})
+    aesweep_file(OUT / "overrides_foreign.h5", attrs={"config": "x", "overrides": np.array(
+        ["train.steps=5", "", "--grid " + "x" * 5000], dtype=vlen)})
+    aesweep_file(OUT / "overrides_numbers.h5", attrs={"config": 5, "overrides": np.arange(4)})
+    aesweep_file(OUT / "overrides_fixed_strings.h5", attrs={"config": strings, "overrides": strings})
+    aesweep_file(OUT / "config_legacy_block.h5", attrs={"config": "a = 1;\n# --set overrides:\n\n\nb=2\nc"})
     aesweep_file(OUT / "missing_done.h5", skip=("done",))
     aesweep_file(OUT / "missing_b_final.h5", skip=("b_final",))
     with h5py.File(OUT / "extent_without_storage.h5", "w", libver="earliest") as f:
