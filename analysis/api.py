@@ -168,6 +168,7 @@ def engine_main():
 
 
 PROGRESS_LINE = re.compile(r"^aesweep: (\d+)/(\d+) runs")
+START_LINE = re.compile(r"^aesweep: (\d+) runs (on|over) ")  # the engine's first line: the bar starts
 
 
 def engine_run(cmd, progress, what, stdin_text=None):
@@ -186,14 +187,15 @@ def engine_run(cmd, progress, what, stdin_text=None):
     bar, lines = None, []
     try:
         for line in proc.stderr:
-            match = PROGRESS_LINE.match(line)
+            match = PROGRESS_LINE.match(line) or START_LINE.match(line)
             if match and progress:
-                done, total = int(match.group(1)), int(match.group(2))
                 if bar is None:
                     from tqdm.auto import tqdm
+                    total = int(match.group(2) if match.re is PROGRESS_LINE else match.group(1))
                     bar = tqdm(total=total, unit="run", desc=f"aesweep {what}")
-                bar.update(done - bar.n)
-                continue
+                if match.re is PROGRESS_LINE:
+                    bar.update(int(match.group(1)) - bar.n)
+                    continue
             lines.append(line)
             if "warning:" in line:
                 warnings.warn(line.strip().removeprefix("aesweep: warning: "), EngineWarning, stacklevel=3)
