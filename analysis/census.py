@@ -37,10 +37,10 @@ def census(ds, by=None):
     flag attributes.  Attribute `pooled` says which of the two a row is.
     """
     classes = common.outcome_classes(ds)
-    outcome = common.masked(ds, "outcome")
+    outcome = common.counted(ds, "outcome")  # identical runs (an unused setting's axis) once
     keep = [by] if by else []
     over = common.others(outcome, keep)
-    done = common.done_mask(ds).sum(over)
+    done = outcome.notnull().sum(over)
     count = xr.concat([(outcome == code).sum(over) for code, _ in classes], dim="outcome")
     if not by:
         done, count = done.expand_dims(by=["all"]), count.expand_dims(by=["all"])
@@ -58,7 +58,7 @@ def census(ds, by=None):
                       "lo": (count.dims, lo), "hi": (count.dims, hi)})
     kinds = common.flag_classes(ds["plateau_kind"]) if "plateau_kind" in ds and "recovered" in ds else None
     if kinds:  # runs whose longest plateau was of each failure kind, and of them the recovered
-        kind, recovered = common.masked(ds, "plateau_kind"), common.masked(ds, "recovered")
+        kind, recovered = common.counted(ds, "plateau_kind"), common.counted(ds, "recovered")
         codes = [(c, n) for c, n in kinds if n != "none"]
         plateaus = xr.concat([(kind == c).sum(over) for c, _ in codes], dim="plateau")
         back = xr.concat([((kind == c) & (recovered == 1)).sum(over) for c, _ in codes], dim="plateau")
@@ -127,7 +127,7 @@ def trust(ds):
     an arithmetic failure), unlearnt_1, _2, _3plus (runs by their number of unlearnt
     features). A column whose variable the file lacks is -1 throughout. Plain counts."""
     classes = common.outcome_classes(ds)
-    outcome = common.masked(ds, "outcome")
+    outcome = common.counted(ds, "outcome")
     columns = {}
     if "frozen" in ds:
         columns["frozen"] = common.masked(ds, "frozen") == 1

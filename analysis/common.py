@@ -6,6 +6,7 @@ order; per-feature variables add `feature`, `W_final` adds `latent`.
 """
 import json
 import os
+import re
 
 import h5py
 import matplotlib
@@ -96,6 +97,34 @@ def done_mask(ds):
 def masked(ds, name):
     """Variable `name` with runs that are not done yet set to NaN."""
     return require(ds, name).where(done_mask(ds))
+
+
+USAGE_RULE = re.compile(r"^(\S+) \((\S+)\) in (.+)$")
+
+
+def distinct_mask(ds):
+    """False for runs that repeat another run: they differ from it only along an axis whose
+    setting they do not use (the engine writes where a setting is used on its coordinate,
+    `used_only_where`: "train.optimizer (optimizer) in sgd"), and are not the first value
+    along it. aesweep info counts the same runs, once each."""
+    keep = xr.ones_like(done_mask(ds), dtype=bool)
+    for dim in grid_dims(ds):
+        rule = USAGE_RULE.match(str(ds[dim].attrs.get("used_only_where", "")))
+        if not rule or ds.sizes[dim] < 2:
+            continue
+        key, by_dim, used = rule.group(1), rule.group(2), rule.group(3).split()
+        if by_dim in ds.dims and by_dim in ds.coords:
+            uses = xr.DataArray(np.isin([str(v) for v in ds[by_dim].values], used), dims=[by_dim])
+        else:
+            uses = xr.DataArray(str(config_value(ds, key, "")) in used)
+        first = xr.DataArray(np.arange(ds.sizes[dim]) == 0, dims=[dim])
+        keep = keep & (uses | first)
+    return keep
+
+
+def counted(ds, name):
+    """Variable `name` over the runs a census counts: done, each distinct run once (NaN else)."""
+    return require(ds, name).where(done_mask(ds) & distinct_mask(ds))
 
 
 def label(da, fallback=None):

@@ -31,7 +31,7 @@ int ae_fail_runtime(ae_error *err, const char *fmt, ...) __attribute__((format(p
 void *ae_xmalloc(size_t bytes);
 void *ae_xcalloc(size_t count, size_t size);
 char *ae_xstrdup(const char *text);
-/* Reads a whole file; NULL (and err) when it cannot. */
+/* Reads a whole file ("-": standard input); NULL (and err) when it cannot. */
 char *ae_read_file(const char *path, ae_error *err);
 /* 0 when path is a regular file or missing; else (a FIFO, device, directory: opening those
  * for reading could hang or read forever) an error naming what `what` needs. */

@@ -345,6 +345,20 @@ fail:
     return status;
 }
 
+/* A setting that only some runs use (ae_usage_rule_of): its coordinate says where, as
+ * "train.optimizer (optimizer) in sgd" (the deciding setting's key, its dimension name,
+ * the values that use it), so that every reader counts runs that differ only along this
+ * axis, where it is not used, once (aesweep info and the Python census alike). */
+static int put_usage_rule(hid_t coordinate, const ae_setting *s, const char *path, ae_error *err)
+{
+    const ae_usage_rule *rule = ae_usage_rule_of(s->key);
+    if (!rule) return 0;
+    char text[256];
+    snprintf(text, sizeof text, "%s (%s) in %.*s", rule->by, ae_setting_find(rule->by)->dim,
+             (int)strlen(rule->used_by) - 2, rule->used_by + 1);
+    return io_put_text_attr(coordinate, "used_only_where", text, 0, path, err);
+}
+
 static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_error *err)
 {
     const ae_grid *grid = job->grid;
@@ -360,6 +374,10 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         if (axis->n_params ? make_sample_coordinates(file, axis, &scales[made], path, err)
                            : make_coordinate(file, axis->name, axis, units, long_name, &scales[made], path, err))
             goto fail;
+        if (axis->setting && put_usage_rule(scales[made], axis->setting, path, err)) {
+            made++; /* closed at fail */
+            goto fail;
+        }
     }
     ae_axis feature = {.count = (uint64_t)grid->n_max}, latent = {.count = (uint64_t)grid->m_max};
     feature.values = ae_xcalloc(feature.count, sizeof(double));
