@@ -84,6 +84,10 @@ def test_report_in_browser(chaos, browser, tmp_path):
     svg = browser.find_element(By.ID, "latent")
     assert len(svg.find_elements(By.TAG_NAME, "circle")) == 7  # n = 7 feature vectors
     assert len(svg.find_elements(By.TAG_NAME, "rect")) == 7 * 8  # W^T W and b
+    # the map's axes: tick labels of both axes and their names; W^T W's colour bar
+    labels = [t.text for t in browser.find_element(By.ID, "map-axes").find_elements(By.TAG_NAME, "text")]
+    assert "0.001" in labels and "0.1" in labels and "0" in labels and "learning rate" in labels, labels
+    assert svg.find_elements(By.CSS_SELECTOR, "path[fill='url(#wtw-scale)']")
     box = browser.execute_script("const b = arguments[0].getBBox(); return [b.width, b.height]", svg)
     assert box[0] > 0 and box[1] > 0
     browser.save_screenshot(str(tmp_path / "report.png"))
