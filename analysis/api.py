@@ -225,16 +225,7 @@ def run(config, out=None, *, overrides=None, grid=None, backend="auto", resume=F
     engine's warnings (an axis no run uses) come as EngineWarning.
     """
     path, text = config_source(config)
-    work = tempfile.mkdtemp(prefix="aesweep-")
-    try:
-        target = os.fspath(out) if out is not None else os.path.join(work, "sweep.h5")
-        cmd = [find_engine(engine), "run", path, "-o", target, "--backend", backend]
-        cmd += ["--resume"] * bool(resume) + ["--force"] * bool(force) + set_arguments(overrides)
-        engine_run(cmd + grid_arguments(grid), progress, "run", text)
-        ds = open(target)
-        return ds.load() if out is None else ds
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return sweep("run", path, text, out, overrides, grid, backend, resume, force, progress, engine)
 
 
 def zoom(map_path, grid, out=None, *, overrides=None, backend="auto", resume=False, force=False, progress=True,
@@ -242,12 +233,18 @@ def zoom(map_path, grid, out=None, *, overrides=None, backend="auto", resume=Fal
     """Train the sweep of the file map_path again over other axes (`aesweep zoom`): its stored
     config and overrides, then these; e.g. a window of an lr map at higher resolution,
     zoom("map.h5", {"lr": "logspace:-2.5:-2:128"}). Returns the zoom's xarray.Dataset."""
+    return sweep("zoom", os.fspath(map_path), None, out, overrides, grid, backend, resume, force, progress, engine)
+
+
+def sweep(command, source, text, out, overrides, grid, backend, resume, force, progress, engine):
+    """`aesweep COMMAND SOURCE -o OUT ...` (run or zoom; text: what CONFIG "-" reads), its
+    output opened, or loaded into memory from a temporary file when out is None."""
     work = tempfile.mkdtemp(prefix="aesweep-")
     try:
-        target = os.fspath(out) if out is not None else os.path.join(work, "zoom.h5")
-        cmd = [find_engine(engine), "zoom", os.fspath(map_path), "-o", target, "--backend", backend]
+        target = os.fspath(out) if out is not None else os.path.join(work, f"{command}.h5")
+        cmd = [find_engine(engine), command, source, "-o", target, "--backend", backend]
         cmd += ["--resume"] * bool(resume) + ["--force"] * bool(force) + set_arguments(overrides)
-        engine_run(cmd + grid_arguments(grid), progress, "zoom")
+        engine_run(cmd + grid_arguments(grid), progress, command, text)
         ds = open(target)
         return ds.load() if out is None else ds
     finally:

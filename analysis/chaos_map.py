@@ -21,6 +21,7 @@ PROG = "analysis.chaos_map"
 SIZE_ONE = (7.0, 5.5)  # inches, one panel
 SIZE_TWO = (13.0, 5.5)  # inches, with --panel
 RECOVERED_CLASSES = [(0, "not recovered"), (1, "recovered")]
+FLAGS = ("recovered", "twin_recovered")  # 0/1 variables drawn as classes (RECOVERED_CLASSES)
 
 
 def arguments(p):
@@ -60,8 +61,6 @@ def is_categorical(ds, name):
     """Named codes (flag_meanings) or a 0/1 flag: drawn with a legend, not a colour bar."""
     return "flag_meanings" in ds[name].attrs or name in FLAGS
 
-
-FLAGS = ("recovered", "twin_recovered")
 
 
 def draw_categorical(fig, ax, ds, name, x, y, cells):
