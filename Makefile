@@ -29,9 +29,9 @@ GIT_COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown
 
 # -ffp-contract=off: no silent FMA contraction, so the CPU's float math is what the source says.
 BASE_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Wshadow -Werror -ffp-contract=off -fno-math-errno -fopenmp \
-               -Iinclude -I$(BUILD) $(HDF5_CFLAGS)
+               -Iinclude -Isrc/format -I$(BUILD) $(HDF5_CFLAGS)
 CFLAGS   := $(BASE_CFLAGS) $(if $(filter 1,$(MPI)),-DAE_HAVE_MPI)
-# -llapacke: the Hessian's eigenvalues (src/stability.c), with Debian's reference LAPACK and BLAS
+# -llapacke: the Hessian's eigenvalues (src/trust/stability.c), with Debian's reference LAPACK and BLAS
 LDLIBS   := -L$(HDF5_LIBDIR) -Wl,-rpath,$(HDF5_LIBDIR) -lconfig -lhdf5_hl -lhdf5 -llapacke -lm
 LDFLAGS  := -fopenmp
 
@@ -43,15 +43,20 @@ CUDA ?= $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
 NVCC_GENCODE ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS := -O3 -std=c++17 -Iinclude -Xcompiler -Wall,-Wextra $(NVCC_GENCODE)
 
-LIB_SRC  := $(filter-out src/main.c src/backend_cuda.c,$(wildcard src/*.c))
+# src/<job>/*.c: config, backends, format (the HDF5 file), trust, util: the library the tests
+# link; src/cli/*.c: the command line on top of it (DESIGN.md section 8)
+LIB_SRC  := $(filter-out src/cli/% src/backends/cuda.c,$(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/cli/*.c))
 ifeq ($(CUDA),1)
-CFLAGS   += -DAE_HAVE_CUDA -I$(CUDA_HOME)/include
+CFLAGS   += -DAE_HAVE_CUDA -I$(CUDA_HOME)/include -Ikernels
 CU_OBJ   := $(patsubst kernels/%.cu,$(BUILD)/obj/cu_%.o,$(wildcard kernels/*.cu))
-LIB_OBJ  += $(BUILD)/obj/backend_cuda.o $(CU_OBJ)
+LIB_OBJ  += $(BUILD)/obj/backends/cuda.o $(CU_OBJ)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
-HEADERS  := $(wildcard include/*.h include/*.inc src/*.inc kernels/*.cuh)
+# the kernels see include/ and kernels/ only; host objects also src/<job>/'s own headers
+KERNEL_HEADERS := $(wildcard include/*.h include/*.inc kernels/*.cuh)
+HEADERS  := $(KERNEL_HEADERS) $(wildcard src/*/*.h src/*/*.inc)
 
 .PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
         gpu-bundle gpu-session sass bench findings install clean help
@@ -64,7 +69,7 @@ $(BUILD)/flags: FORCE
 	@echo '$(CC) $(CFLAGS) $(NVCCFLAGS) $(CUDA)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(NVCCFLAGS) $(CUDA)' > $@
 
 # The CPU backend's lane loops need GCC's full vectoriser (-O3); the lanes stay bit-exact.
-$(BUILD)/obj/backend_cpu.o: CFLAGS += -O3
+$(BUILD)/obj/backends/cpu.o: CFLAGS += -O3
 
 # The commit the binary was built from, for the output's provenance.
 $(BUILD)/ae_commit.h: FORCE
@@ -75,11 +80,11 @@ $(BUILD)/obj/%.o: src/%.c $(HEADERS) $(BUILD)/flags $(BUILD)/ae_commit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu $(HEADERS) $(BUILD)/flags
+$(BUILD)/obj/cu_%.o: kernels/%.cu $(KERNEL_HEADERS) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
-$(BUILD)/aesweep: $(BUILD)/obj/main.o $(LIB_OBJ)
+$(BUILD)/aesweep: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The unit tests also check our Philox against cuRAND's host generator when cuRAND is here.
@@ -145,7 +150,7 @@ test-python: all mpi $(BUILD)/fault_inject.so  ## end-to-end sweeps through the 
 
 # --- Sanitizers and fuzzing: the host code (CPU backend) under ASan and UBSan -------------
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_OBJ   := $(patsubst src/%.c,$(BUILD)/san/%.o,$(filter-out src/main.c src/backend_cuda.c,$(wildcard src/*.c)))
+SAN_OBJ   := $(LIB_SRC:src/%.c=$(BUILD)/san/%.o)
 FUZZ_SECONDS ?= 60
 export LSAN_OPTIONS = suppressions=$(CURDIR)/tests/fuzz/lsan.supp
 FUZZ_INPUTS = sweeps/*.cfg tests/configs/bad/*.cfg $(filter-out %.keep,$(wildcard tests/fuzz/regressions/*))
@@ -157,7 +162,7 @@ $(BUILD)/san/%.o: src/%.c $(HEADERS) $(BUILD)/flags $(BUILD)/ae_commit.h
 $(BUILD)/san/test_unit: tests/unit/test_unit.c $(SAN_OBJ)
 	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $^ $(LDFLAGS) $(LDLIBS) $(CURAND_TEST) -o $@
 
-$(BUILD)/san/aesweep: $(BUILD)/san/main.o $(SAN_OBJ)
+$(BUILD)/san/aesweep: $(CLI_OBJ:$(BUILD)/obj/%=$(BUILD)/san/%) $(SAN_OBJ)
 	$(CC) $(SAN_FLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/san/fuzz_replay: tests/fuzz/fuzz_config.c $(SAN_OBJ)
@@ -168,7 +173,7 @@ $(BUILD)/fuzz/ae_commit.h:
 	@mkdir -p $(dir $@)
 	echo '#define AE_GIT_COMMIT "fuzz-corpus"' > $@
 
-FUZZ_STAMPED := src/io_common.c src/io_write.c
+FUZZ_STAMPED := src/format/common.c src/format/write.c
 $(BUILD)/san/fuzz_h5_replay: tests/fuzz/fuzz_h5.c $(FUZZ_STAMPED) $(filter-out $(FUZZ_STAMPED:src/%.c=$(BUILD)/san/%.o),$(SAN_OBJ)) $(BUILD)/fuzz/ae_commit.h
 	$(CC) -I$(BUILD)/fuzz $(BASE_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) -o $@
 
@@ -188,13 +193,13 @@ sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay $
 	$(BUILD)/san/aesweep run sweeps/quickstart.cfg -o $(BUILD)/san/x.h5 --set train.lrr=1 2>/dev/null; test $$? -eq 2
 	$(BUILD)/san/aesweep zoom sweeps/quickstart.cfg -o $(BUILD)/san/x.h5 2>/dev/null; test $$? -eq 2
 
-$(BUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/grid.c src/util.c $(HEADERS)
+$(BUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config/config.c src/config/grid.c src/util/util.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(filter %.c,$^) -lconfig -lm -o $@
 
 # libFuzzer on the readers of foreign HDF5 files (info, base states, merge), from tests/fuzz/h5/.
 $(BUILD)/fuzz_h5: tests/fuzz/fuzz_h5.c $(LIB_SRC) $(HEADERS) $(BUILD)/fuzz/ae_commit.h
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I$(BUILD)/fuzz -Iinclude $(HDF5_CFLAGS) \
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I$(BUILD)/fuzz -Iinclude -Isrc/format $(HDF5_CFLAGS) \
 	    tests/fuzz/fuzz_h5.c $(LIB_SRC) $(LDLIBS) -o $@
 
 fuzz-h5: $(BUILD)/fuzz_h5  ## fuzz the HDF5 readers for FUZZ_SECONDS; crashes go to tests/fuzz/regressions
@@ -229,7 +234,7 @@ test-gpu-session: all  ## the session script's dry run (every step that runs wit
 # (cuobjdump and nvdisasm, from the CUDA toolkit or `make deps`), and the bound they put on
 # an H100's model-steps/s; tests/gpu/sass_steps.py says how.  Its own object: -lineinfo
 # (the same instructions, with their source lines) tells the step's checks from the rest.
-$(BUILD)/sass/cu_train.o: kernels/train.cu $(HEADERS) $(BUILD)/flags
+$(BUILD)/sass/cu_train.o: kernels/train.cu $(KERNEL_HEADERS) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -lineinfo -c $< -o $@
 

@@ -10,11 +10,13 @@
  *   ae_config_unused_axis(cfg, a, why)     no run of the config uses axis a's setting (and why)
  *   ae_config_free(cfg)
  *   ae_config_json(cfg)                    the resolved config, one key per line (for the file)
+ *   ae_sample_value(seed, point, param, p)  setting `param` of point `point` of a sample axis (drawn
+ *                                          once, by the loader)
  *   ae_grid_build / ae_grid_free           axes (with the implicit `base` axis) and run count
  *   ae_grid_run(grid, flat, &params, &base) the settings of run number `flat`
  *   ae_grid_model_steps(grid, first, count) training steps of a slice of runs
- *   ae_sample_value(seed, point, param, p)  setting `param` of point `point` of a sample axis
  *
+ * config.c is the schema and loader, grid.c the runs; grid.c calls into config.c, never back.
  * Every error names the file, line and key and returns -1 with err->code = 2.
  */
 #ifndef AE_CONFIG_H

@@ -11,32 +11,34 @@
  * (column i of the m x n matrix of DESIGN.md).  The parameters live in one flat
  * vector theta = [W (n*m) | b (n)] so the optimizers are plain loops.
  *
- * API (in file order):
- *   ae_philox4x32_10, ae_log_unit, ae_sincos_2pi, ae_normal, ae_uniform   randomness
- *   ae_element.inc: ae_entry_*, ae_sgd_update, ae_adam_update              one element of a step
- *   ae_bias, ae_opt, ae_bias_next, ae_opt_continue, ae_bias_table,         shared by both precisions
- *     ae_state_class,
- *     ae_track, ae_track_reset, ae_summary, ae_trace
- *   ae_state.inc: ae_loss, ae_opt_start/_reset, ae_init_*, ae_recon,       a state's math
- *     ae_dead_neighbors, ae_perturb, ae_classify_state, ae_track_*,
- *     ae_summarize, ae_twin_perturb, ae_buffers, ae_trace_point
- *   ae_lanes.inc: ae_loss_grad_*, ae_loss_squares_*, ae_opt_step_*,       step, resampling, twins, loop
- *     ae_intervene_* (ae_place_in_gaps_*), ae_twin_renorm_*, ae_step_checks_*, ae_train_*
- *   ae_loss_grad, ae_opt_step, ae_intervene, ae_train                      one model
+ * Where each job lives (every file a body of plain C, included here or by the backends):
+ *   ae_rng.h          randomness: Philox4x32-10, ae_normal, ae_uniform
+ *   ae_step.inc       one element of a step: entry (i, j) of the forward/backward pass
+ *                     (ae_entry_*), one parameter's SGD or Adam(W) update
+ *   this header       the settings of a run (ae_params), the optimizer's state (ae_opt,
+ *                     ae_bias, ae_bias_table), the tracker (ae_track), ae_summary, ae_trace
+ *   ae_outcome.inc    what a state says: ae_loss, ae_recon, ae_classify_state, the tracker's
+ *                     checks (ae_track_*), the end-of-run metrics (ae_summarize)
+ *   ae_init.inc       initial states (ae_init_*, ae_init_state), ae_perturb, ae_twin_perturb
+ *   ae_train.inc      the loop's buffers (ae_buffers), ae_opt_start/_reset, ae_trace_point
+ *   ae_lanes.inc      one instance of the step and loop for AE_LANES models side by side:
+ *     ae_lanes_step.inc   ae_loss_grad, ae_loss_squares, ae_opt_step
+ *     ae_intervene.inc    ae_intervene (resampling, repulsor, gap placement)
+ *     ae_loop.inc         ae_step_checks, ae_twin_renorm, ae_train; one-model entry points
  *
- * The math is written once, as plain functions, in three bodies that this header (and
- * src/backend_cpu.c, per instruction set) includes with different #defines:
- * ae_element.inc and ae_state.inc once per precision, ae_lanes.inc once per (lanes, m,
- * precision).  Every function of a body has the precision's suffix: ae_train_f32 trains
- * a float32 run, ae_train_f64 a float64 run (model.precision).
+ * ae_step.inc, ae_outcome.inc, ae_init.inc and ae_train.inc are compiled once per
+ * precision, ae_lanes.inc once per (lanes, m, precision): here for one model, in
+ * src/backends/cpu_isa.inc for the CPU's lanes per instruction set, in kernels/train.cu
+ * for the CUDA kernels.  Every function of a body has the precision's suffix:
+ * ae_train_f32 trains a float32 run, ae_train_f64 a float64 run (model.precision).
  *
  * Settings (ae_params) are double.  A float32 run rounds each to float where it uses it
  * (AE_SETTING), so it computes exactly what it did when settings were float; a float64
  * run uses them as given.
  *
- * AE_BIAS_TABLE, defined before this header (the CUDA kernels, kernels/run.cuh): one-model
- * training reads Adam's per-step corrections from a table (ae_opt) instead of computing
- * them; the table holds the very numbers ae_bias_next computes.
+ * Adam's per-step corrections: computed step by step (ae_bias_next), or read from a table
+ * of the very same numbers where the caller hands one over (ae_buffers.bias: the CUDA
+ * kernels, one model per thread, where reading is cheaper than double division).
  */
 #ifndef AE_MODEL_H
 #define AE_MODEL_H
@@ -110,109 +112,10 @@ typedef struct {
     int64_t check_seed;            /* the Philox key that picks them */
 } ae_params;
 
-/* ------------------------------------------------------------------------ */
-/* Randomness: cuRAND's Philox4x32-10, and transforms that give the same bits */
-/* on every backend.  Word w of the stream (seed, sub) is, as in cuRAND's      */
-/* curand_init(seed, sub, 0): ae_philox4x32_10({w/4, sub}, seed)[w % 4].       */
-/* The transforms use only IEEE-exact operations (+ - * / sqrt fma, no        */
-/* library transcendentals, no contractible a*b+c), so host and device agree. */
-/* ------------------------------------------------------------------------ */
-
-AE_FN void ae_philox4x32_10(uint64_t counter_lo, uint64_t counter_hi, uint64_t seed, uint32_t out[4])
-{
-    uint32_t x0 = (uint32_t)counter_lo, x1 = (uint32_t)(counter_lo >> 32);
-    uint32_t x2 = (uint32_t)counter_hi, x3 = (uint32_t)(counter_hi >> 32);
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int round = 0; round < 10; round++) {
-        uint64_t p0 = (uint64_t)0xD2511F53u * x0, p1 = (uint64_t)0xCD9E8D57u * x2;
-        uint32_t y0 = (uint32_t)(p1 >> 32) ^ x1 ^ k0, y2 = (uint32_t)(p0 >> 32) ^ x3 ^ k1;
-        x1 = (uint32_t)p1;
-        x3 = (uint32_t)p0;
-        x0 = y0;
-        x2 = y2;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    out[0] = x0, out[1] = x1, out[2] = x2, out[3] = x3;
-}
-
-/* (w + 0.5) / 2^32: exact in double, strictly inside (0, 1). */
-AE_FN double ae_unit_open(uint32_t w) { return ((double)w + 0.5) * 2.3283064365386963e-10; }
-
-/* ln(u) for u in (0, 1] (and, the same way, for any positive finite u: the twins' ln(d/eps)):
- * u = mnt * 2^e, ln(mnt) from the atanh series. */
-AE_FN double ae_log_unit(double u)
-{
-    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    int e;
-    double mnt = frexp(u, &e);
-    if (mnt < 0.70710678118654752440) {
-        mnt = mnt * 2.0;
-        e -= 1;
-    }
-    double f = mnt - 1.0;
-    double s = f / (2.0 + f);
-    double s2 = s * s;
-    double series = 1.0 / 25.0; /* 1 + s2/3 + s2^2/5 + ... + s2^12/25 (|s| < 0.172) */
-    for (int k = 11; k >= 0; k--) series = fma(series, s2, 1.0 / (double)(2 * k + 1));
-    double two_s = 2.0 * s;
-    return fma((double)e, ln2_hi, fma((double)e, ln2_lo, two_s * series));
-}
-
-/* cos and sin of 2*pi*v for v in [0, 1), by octant and Taylor series. */
-AE_FN void ae_sincos_2pi(double v, double *cos_out, double *sin_out)
-{
-    const double quarter_pi = 0.78539816339744830962;
-    double v8 = v * 8.0;
-    int octant = (int)v8;
-    double r = v8 - (double)octant;
-    if (octant & 1) r = 1.0 - r;
-    double t = r * quarter_pi, t2 = t * t; /* t in [0, pi/4]: 15 terms reach 1e-19 */
-    double sin_poly = -1.0 / 1307674368000.0; /* sin t = t (1 - t2/3! + ... - t2^7/15!) */
-    sin_poly = fma(sin_poly, t2, 1.0 / 6227020800.0);
-    sin_poly = fma(sin_poly, t2, -1.0 / 39916800.0);
-    sin_poly = fma(sin_poly, t2, 1.0 / 362880.0);
-    sin_poly = fma(sin_poly, t2, -1.0 / 5040.0);
-    sin_poly = fma(sin_poly, t2, 1.0 / 120.0);
-    sin_poly = fma(sin_poly, t2, -1.0 / 6.0);
-    sin_poly = fma(sin_poly, t2, 1.0);
-    double cos_poly = 1.0 / 20922789888000.0; /* cos t = 1 - t2/2! + ... + t2^8/16! */
-    cos_poly = fma(cos_poly, t2, -1.0 / 87178291200.0);
-    cos_poly = fma(cos_poly, t2, 1.0 / 479001600.0);
-    cos_poly = fma(cos_poly, t2, -1.0 / 3628800.0);
-    cos_poly = fma(cos_poly, t2, 1.0 / 40320.0);
-    cos_poly = fma(cos_poly, t2, -1.0 / 720.0);
-    cos_poly = fma(cos_poly, t2, 1.0 / 24.0);
-    cos_poly = fma(cos_poly, t2, -1.0 / 2.0);
-    cos_poly = fma(cos_poly, t2, 1.0);
-    double s = t * sin_poly, c = cos_poly;
-    double cs[8] = {c, s, -s, -c, -c, -s, s, c};
-    double sn[8] = {s, c, c, s, -s, -c, -c, -s};
-    *cos_out = cs[octant & 7];
-    *sin_out = sn[octant & 7];
-}
-
-/* Standard normal number `index` of stream (seed, stream): Box-Muller on one Philox pair. */
-AE_FN double ae_normal(uint64_t seed, uint32_t stream, uint64_t index)
-{
-    uint32_t words[4];
-    ae_philox4x32_10(index >> 1, stream, seed, words);
-    uint32_t w0 = words[(index & 1) * 2], w1 = words[(index & 1) * 2 + 1];
-    double c, s;
-    ae_sincos_2pi(ae_unit_open(w1), &c, &s);
-    return sqrt(-2.0 * ae_log_unit(ae_unit_open(w0))) * c;
-}
-
-/* Uniform number `index` of stream (seed, stream) in (-1, 1). */
-AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
-{
-    uint32_t words[4];
-    ae_philox4x32_10(index >> 2, stream, seed, words);
-    return 2.0 * ae_unit_open(words[index & 3]) - 1.0;
-}
+#include "ae_rng.h" /* randomness: Philox4x32-10 and its transforms */
 
 /* ------------------------------------------------------------------------ */
-/* The step's per-element math (ae_element.inc), once per precision          */
+/* The step's per-element math (ae_step.inc), once per precision             */
 /* ------------------------------------------------------------------------ */
 
 #if defined(__CUDACC__) || defined(__cplusplus)
@@ -266,9 +169,9 @@ AE_FN double ae_uniform(uint64_t seed, uint32_t stream, uint64_t index)
 #define AE_SETTING(x) ((AE_REAL)(x))
 
 #define AE_PRECISION 32
-#include "ae_element.inc"
+#include "ae_step.inc"
 #define AE_PRECISION 64
-#include "ae_element.inc"
+#include "ae_step.inc"
 
 
 /* ------------------------------------------------------------------------ */
@@ -286,16 +189,16 @@ typedef struct {
 
 /* A run's optimizer state besides its per-parameter buffers: the step count, beta^t as
  * running products, and AdamW's decay 1 - lr wd, the same at every step.
- * bias: where the translation unit defines AE_BIAS_TABLE (the CUDA kernels, run.cuh),
- * ae_opt_step of one model reads Adam's corrections from this table of them
- * (ae_bias_table: the same numbers) instead of computing them; beta^t then stays 1.  On
+ * bias: NULL, and ae_opt_step computes Adam's corrections step by step; or a table of them
+ * (ae_bias_table: the same numbers, handed over in ae_buffers.bias: the CUDA kernels), which
+ * ae_opt_step reads instead; beta^t then stays 1.  On
  * the device computing them takes ~50 instructions a step, double-precision division and
  * square root among them; reading them, 25 fewer of n = 7's ~1 150 (`make sass`). */
 typedef struct {
     int64_t t;                   /* steps taken since the start */
     double beta1_pow, beta2_pow; /* beta^t */
     double decay;                /* 1 - lr wd */
-    const ae_bias *bias;         /* AE_BIAS_TABLE: bias[t - 1] at step t <= bias_last + 1, */
+    const ae_bias *bias;         /* NULL, or bias[t - 1] at step t <= bias_last + 1, */
     int64_t bias_last;           /* bias[bias_last] at every later step */
 } ae_opt;
 
@@ -433,14 +336,19 @@ typedef struct {
 } ae_trace;
 
 /* ------------------------------------------------------------------------ */
-/* A state's math (ae_state.inc), the training step and loop of one model     */
-/* (ae_lanes.inc, AE_LANES 1) and its entry points, once per precision        */
+/* A state's math (ae_outcome.inc, ae_init.inc, ae_train.inc), the training    */
+/* step and loop of one model (ae_lanes.inc, AE_LANES 1)                      */
+/* and its entry points, once per precision                                 */
 /* ------------------------------------------------------------------------ */
 
 #define AE_PRECISION 32
-#include "ae_state.inc"
+#include "ae_outcome.inc"
+#include "ae_init.inc"
+#include "ae_train.inc"
 #define AE_PRECISION 64
-#include "ae_state.inc"
+#include "ae_outcome.inc"
+#include "ae_init.inc"
+#include "ae_train.inc"
 
 #define AE_LANES_SINGLE /* ae_lanes.inc adds the one-model entry points */
 #define AE_PRECISION 32

@@ -2,7 +2,8 @@
  * ae_stats.h - small statistics for summaries.
  *
  * API:
- *   ae_wilson(k, n, &lo, &hi)   95 % Wilson score interval of k successes in n trials
+ *   ae_wilson(k, n, &lo, &hi)   95 % Wilson score interval of k successes in n trials; NaN, NaN
+ *                               when n == 0 (the same rule as analysis/common.py's wilson)
  */
 #ifndef AE_STATS_H
 #define AE_STATS_H

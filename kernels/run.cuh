@@ -3,9 +3,8 @@
  * train.cu (one model per thread) and warp.cu (one model per warp).  CUDA C++ only.
  *
  * API:
- *   AE_BIAS_TABLE                                  defined: one-model training reads Adam's
- *                                                  corrections from a table (ae_model.h)
- *   set_bias(bt, slot, buf_or_opt)                 points it at the slot's table
+ *   set_bias(bt, slot, buf_or_opt)                 points the run's training at the slot's table
+ *                                                  of Adam's corrections (ae_model.h, ae_opt)
  *   anchor_of, learnt_step_of (bt, slot)           the slot's rows for `frozen` and learnt_step
  *   init_state, perturb, twin_perturb, summarize,  the header's _f32 (R = float) or _f64
  *   entry_residual, entry_dz, loss, opt_reset,     (R = double) functions, by the state's type
@@ -21,9 +20,6 @@
 #ifndef AE_RUN_CUH
 #define AE_RUN_CUH
 
-/* The header's one-model training reads Adam's per-step corrections from the run's table
- * (ae_model.h, ae_opt, says why). */
-#define AE_BIAS_TABLE 1
 #include "train.cuh"
 
 /* The slot's anchor-state scratch and escape-time row, in the batch's device memory. */
@@ -37,7 +33,8 @@ static __device__ __forceinline__ int64_t *learnt_step_of(const aek_batch &bt, u
 }
 
 /* The slot's table of Adam's corrections (aek_train built it), into an ae_buffers or an
- * ae_opt: both name it bias, bias_last. */
+ * ae_opt: both name it bias, bias_last.  The header's training then reads the corrections
+ * instead of computing them (ae_model.h, ae_opt, says why). */
 template <typename T> static __device__ __forceinline__ void set_bias(const aek_batch &bt, uint32_t slot, T *to)
 {
     const aek_bias_ref ref = bt.bias_of[slot];

@@ -8,7 +8,7 @@
  * once by the owner of row i and once by the owner of column j, which is what makes the
  * gradient free of atomics and of cross-lane reductions, hence bit-identical to the CPU.
  *
- * The per-element math is the header's (ae_element.inc, ae_lanes.inc's ae_opt_step); the
+ * The per-element math is the header's (ae_step.inc, ae_lanes_step.inc's ae_opt_step); the
  * loss, the tracker and the summary run on lane 0 over the state in shared memory, with
  * the header's functions, at the rare steps that need them.  The kernel is a template on
  * the state's type R (float, double): run.cuh's overloads call the header's functions of
@@ -197,7 +197,7 @@ static __global__ void __launch_bounds__(AEK_WARP_THREADS)
             s1[f * S + MCAP] = r < n ? (R)base_m[n * m + r] : (R)0;
             s2[f * S + MCAP] = r < n ? (R)base_v[n * m + r] : (R)0;
         }
-        opt.t = bt.base_opt_step[base]; /* the corrections come from the table (AE_BIAS_TABLE) */
+        opt.t = bt.base_opt_step[base]; /* the corrections come from the table (set_bias) */
     }
     /* Divergence: the CPU stops at the first step whose total of squared residuals, summed
      * in its order, is not finite.  A non-finite row makes that total non-finite (adding

@@ -25,7 +25,7 @@
 #include "ae_backend.h" /* the CPU path: ae_init_run, ae_train_run, ae_summarize_run */
 #include "ae_config.h"
 #include "ae_model.h"
-#include "../../kernels/train.cuh"
+#include "train.cuh"
 
 static int passed, failed;
 

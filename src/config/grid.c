@@ -184,12 +184,3 @@ double ae_grid_model_steps(const ae_grid *grid, uint64_t first, uint64_t count)
     }
     return total;
 }
-
-double ae_sample_value(uint64_t seed, uint64_t point, int param, const ae_sample_param *p)
-{
-    uint64_t index = point * AE_SAMPLE_PARAMS_MAX + (uint64_t)param;
-    uint32_t words[4];
-    ae_philox4x32_10(index >> 2, AE_SAMPLE_STREAM, seed, words);
-    double x = p->lo + (p->hi - p->lo) * ae_unit_open(words[index & 3]); /* in (lo, hi) */
-    return p->exponents ? pow(10.0, x) : x;
-}

@@ -1,14 +1,12 @@
 /*
- * main.c - the aesweep command line (DESIGN.md section 6): run, zoom, info, merge, bench.
- *
- * `run` is the heart: config -> grid -> batches of runs trained by a backend ->
- * records written and flushed batch by batch on the output's writer thread, each batch's
- * write overlapping the next batch's training, with a progress line on a terminal.
+ * run.c - aesweep run and aesweep zoom: config -> grid -> batches of runs trained by a
+ * backend -> records written and flushed batch by batch on the output's writer thread,
+ * each batch's write overlapping the next batch's training, with a progress line.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "ae_bench.h"
 #include "ae_check.h"
 #include "ae_io.h"
+#include "cli.h"
 
 #ifdef AE_HAVE_MPI
 #include <mpi.h>
@@ -16,217 +14,15 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define BATCH_SECONDS 2.0   /* aim: one flush every ~2 s, so a kill loses little */
 #define BATCH_MIN 16
 #define BATCH_MAX (1u << 22)
-
-static const char commands_text[] =
-    "aesweep " AE_VERSION " - train grids of tiny ReLU autoencoders and map where training fails\n"
-    "\n"
-    "usage:\n"
-    "  aesweep run CONFIG -o OUT.h5 [options]   train every run of the sweep CONFIG into OUT.h5\n"
-    "  aesweep zoom MAP.h5 -o OUT.h5 --grid PARAM=SPEC... [options]\n"
-    "                                           train MAP.h5's sweep again over other axes (a window\n"
-    "                                           of the map at higher resolution): its config, its\n"
-    "                                           overrides, then these\n"
-    "  aesweep info OUT.h5                      progress, outcome table, provenance of a file\n"
-    "  aesweep merge OUT.h5 SHARD.h5...         join the shards of one sweep into OUT.h5\n"
-    "  aesweep bench [--n N] [--runs R] [--steps S] [--backend B] [--json FILE]\n"
-    "                                           model-steps per second and % of FP32 peak\n"
-    "  aesweep --help | --version | aesweep COMMAND --help\n"
-    "\n";
-
-static const char run_text[] =
-    "usage: aesweep run CONFIG -o OUT.h5 [options]\n"
-    "\n"
-    "Trains every run of the sweep CONFIG (its grid: one run per point) into OUT.h5, a record per\n"
-    "run, flushed batch by batch: a killed sweep loses at most its last batch (--resume).\n"
-    "CONFIG - reads the config from standard input (one process; not under mpirun).\n"
-    "\n";
-
-static const char zoom_text[] =
-    "usage: aesweep zoom MAP.h5 -o OUT.h5 --grid PARAM=SPEC... [options]\n"
-    "\n"
-    "Trains the sweep MAP.h5 was made from again: its stored config and overrides, then this\n"
-    "command's --set and --grid, e.g. a window of an lr x bias_delta map at 4x the resolution:\n"
-    "  aesweep zoom map.h5 -o zoom.h5 --grid lr=logspace:-2.5:-2:128 --grid bias_delta=linspace:0:0.05:128\n"
-    "Every other setting stays as it was, so the zoom's runs are the map's runs at other points.\n"
-    "Options are run's (aesweep run --help); init.file paths are read from the current folder.\n";
-
-static const char run_options_text[] =
-    "run options:\n"
-    "  -o, --output OUT.h5     output file (required); never overwritten without --resume or --force\n"
-    "  --backend auto|cpu|cuda auto (default) takes CUDA when a device is there, else the CPU\n"
-    "  --set KEY=VALUE         override a setting, e.g. --set train.steps=500 (repeatable)\n"
-    "  --grid PARAM=SPEC       replace the axis of PARAM (a key, or its dimension name: lr), or add one;\n"
-    "                          SPEC: linspace:A:B:N | logspace:A:B:N (exponents of 10) | range:A:B[:S]\n"
-    "                          | values:X,Y,...   e.g. --grid train.lr=logspace:-4:-1:256 (repeatable)\n"
-    "  --resume                complete a killed sweep: train only the runs not yet done (starts OUT.h5 if absent)\n"
-    "  --force                 overwrite an existing OUT.h5\n"
-    "  --shard K/N             train only slice K of N (0 <= K < N) of the runs into OUT.h5\n"
-    "  --threads N             CPU threads (default: all cores)\n"
-    "  --isa auto|baseline|avx2|avx512\n"
-    "                          CPU instruction set (default auto: the widest this CPU has; all give\n"
-    "                          the same bits; one this CPU lacks is an error)\n"
-    "  --device K              CUDA device K (default: the first; under MPI: the rank on its node)\n"
-    "  --kernel K              CUDA kernel variant: 0 shared, 1 fixed (default;\n"
-    "                          beyond its instances: 3), 2 local, 3 warp\n"
-    "  --quiet                 no progress line and no notes\n"
-    "  --progress-every S      where stderr is not a terminal, a progress line every S seconds\n"
-    "                          (default 30; 0: after every batch)\n"
-    "\n";
-
-static const char config_text[] =
-    "A config (libconfig syntax) sets any of the settings below and a grid over them:\n"
-    "\n"
-    "  model = { n = 7; m = 2; };\n"
-    "  init  = { scheme = \"xavier_normal\"; seed = 0; };\n"
-    "  train = { optimizer = \"adamw\"; lr = 1e-3; steps = 5000; };\n"
-    "  grid  = ( { param = \"train.lr\";  logspace = [-4.0, -1.0, 16]; },   # 10^-4 .. 10^-1\n"
-    "            { param = \"init.seed\"; range = [0, 16]; } );              # 0 .. 15\n"
-    "\n"
-    "An axis is one of linspace = [a, b, count], logspace = [a, b, count] (a and b are exponents of 10),\n"
-    "range = [start, stop(, step)] or values = [...]; its setting names the output dimension (lr, seed,\n"
-    "bias_delta, ...). --set takes every setting below, lists and groups as in a config:\n"
-    "  --set perturb.features=[0,5]  --set 'trajectory.select={ lr = 0.01; bias_delta = 0.1; }'\n"
-    "Text settings: init.file (scheme \"file\": an earlier output), init.select (all, a run index,\n"
-    "first:<outcome>, all:<outcome>), perturb.features (\"dead_neighbors\", \"none\" or [i, j, ...]).\n"
-    "\n"
-    "exit codes: 0 done, 1 runtime failure, 2 usage or config error, 130/143 interrupted (SIGINT/SIGTERM).\n"
-    "\n"
-    "settings (key, default, range):\n";
-
-/* aesweep --help: the commands, then run's options, the config and every setting. */
-static void print_usage(FILE *stream)
-{
-    fputs(commands_text, stream);
-    fputs(run_options_text, stream);
-    fputs(config_text, stream);
-    ae_config_print_settings(stream);
-}
-
-static const char info_usage[] =
-    "usage: aesweep info [--wide] [--by AXIS] OUT.h5\n"
-    "\n"
-    "Progress (runs done of the grid), the outcome table and the provenance of an output file.\n"
-    "Works on a file that a sweep is still writing. The tables fit the terminal ($COLUMNS):\n"
-    "outcome columns no run has are named, not drawn, and an axis of more than 16 values is\n"
-    "shown at evenly spaced values.\n"
-    "  --wide      every column and every value, with Wilson intervals however wide\n"
-    "  --by AXIS   only the table of AXIS (a dimension name: lr, bias_delta, ...), every value\n";
-
-static const char merge_usage[] =
-    "usage: aesweep merge [--force] OUT.h5 SHARD.h5...\n"
-    "\n"
-    "Join the shards of one sweep (aesweep run --shard K/N) into OUT.h5. The inputs are never\n"
-    "changed; --force replaces an existing OUT.h5.\n";
-
-/* `aesweep COMMAND --help`: 1 when argv holds --help or -h (the help went to stdout). */
-static int command_help(const char *command, int argc, char **argv)
-{
-    for (int k = 0; k < argc; k++) {
-        if (strcmp(argv[k], "--help") != 0 && strcmp(argv[k], "-h") != 0) continue;
-        if (!strcmp(command, "info"))
-            fputs(info_usage, stdout);
-        else if (!strcmp(command, "merge"))
-            fputs(merge_usage, stdout);
-        else if (!strcmp(command, "zoom"))
-            fputs(zoom_text, stdout), fputs("\n", stdout), fputs(run_options_text, stdout);
-        else { /* run: every option and setting */
-            fputs(run_text, stdout);
-            fputs(run_options_text, stdout);
-            fputs(config_text, stdout);
-            ae_config_print_settings(stdout);
-        }
-        return 1;
-    }
-    return 0;
-}
-
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    fprintf(stderr, "aesweep: ");
-    vfprintf(stderr, fmt, args);
-    fprintf(stderr, "\n(see aesweep --help)\n");
-    va_end(args);
-    return AE_EXIT_USAGE;
-}
-
-static int report(const ae_error *err)
-{
-    fprintf(stderr, "aesweep: %s\n", err->msg);
-    return err->code ? err->code : AE_EXIT_RUNTIME;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Ranks: under `mpirun` (make MPI=1) the ranks split the runs and share the output  */
-/* file; in one process these are the identity.                              */
-/* ------------------------------------------------------------------------ */
-
-typedef struct {
-    int rank, size;
-} ranks;
-
-static ranks world_ranks(void)
-{
-    ranks r = {0, 1};
-#ifdef AE_HAVE_MPI
-    MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &r.size);
-#endif
-    return r;
-}
-
-/* Is flag set on any rank? (keeps the ranks' batch loops, and so HDF5's collective
- * flushes, in step) */
-static int any_rank(int flag)
-{
-#ifdef AE_HAVE_MPI
-    MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-#endif
-    return flag;
-}
-
-static double sum_over_ranks(double value)
-{
-#ifdef AE_HAVE_MPI
-    MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-#endif
-    return value;
-}
-
-/* Rank 0's text on every rank: collective attribute writes need the same values. */
-static void share_text(char *text, int size)
-{
-#ifdef AE_HAVE_MPI
-    MPI_Bcast(text, size, MPI_CHAR, 0, MPI_COMM_WORLD);
-#else
-    (void)text, (void)size;
-#endif
-}
-
-/* Each rank of a node drives its own GPU: the rank's index among the node's ranks. */
-static int node_rank(void)
-{
-    int rank = 0;
-#ifdef AE_HAVE_MPI
-    MPI_Comm node;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_rank(node, &rank);
-    MPI_Comm_free(&node);
-#endif
-    return rank;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Interrupts: SIGINT and SIGTERM stop the sweep after the batch in hand is on disk.  */
@@ -250,40 +46,6 @@ static void catch_interrupts(void)
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Progress: a live line on a terminal, a plain line every 30 s otherwise       */
-/* ------------------------------------------------------------------------ */
-
-#define PROGRESS_LOG_SECONDS 30.0 /* --progress-every's default */
-
-typedef struct {
-    int live, log; /* live line on a terminal / a plain line every `every` seconds */
-    double every, start, last_log;
-    uint64_t total, done_before;
-} progress;
-
-static progress progress_start(int enabled, double every, uint64_t total, uint64_t done_before)
-{
-    int live = enabled && isatty(STDERR_FILENO);
-    progress pr = {live, enabled && !live, every, ae_now(), ae_now(), total, done_before};
-    return pr;
-}
-
-static void progress_show(progress *pr, uint64_t done, int final)
-{
-    double now = ae_now();
-    if (!pr->live && !(pr->log && !final && now - pr->last_log >= pr->every)) return;
-    pr->last_log = now;
-    double elapsed = now - pr->start;
-    double rate = elapsed > 0 ? (double)(done - pr->done_before) / elapsed : 0;
-    double eta = rate > 0 ? (double)(pr->total - done) / rate : 0;
-    fprintf(stderr, "%saesweep: %llu/%llu runs (%.1f%%)  %.4g runs/s  ETA %dm%02ds%s", pr->live ? "\r" : "",
-            (unsigned long long)done, (unsigned long long)pr->total,
-            pr->total ? 100.0 * (double)done / (double)pr->total : 100.0, rate, (int)(eta / 60), (int)eta % 60,
-            pr->live && !final ? "   " : "\n");
-    fflush(stderr);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -329,7 +91,7 @@ static int parse_run_options(int argc, char **argv, int zoom, run_options *opt)
         int has_value = k + 1 < argc;
         ae_error err;
         int backend_option = ae_backend_option(arg, has_value ? argv[k + 1] : NULL, &opt->backend, &err);
-        if (backend_option < 0) return usage_error("%s", err.msg);
+        if (backend_option < 0) return ae_cli_usage_error("%s", err.msg);
         if (backend_option > 0)
             k++;
         else if ((!strcmp(arg, "-o") || !strcmp(arg, "--output")) && has_value)
@@ -338,12 +100,12 @@ static int parse_run_options(int argc, char **argv, int zoom, run_options *opt)
             opt->overrides[opt->n_overrides++] = (ae_override){arg[2] == 'g', argv[++k]};
         else if (!strcmp(arg, "--shard") && has_value) {
             if (parse_shard(argv[++k], &opt->shard_index, &opt->shard_count))
-                return usage_error("--shard %s: expects K/N, whole numbers with 0 <= K < N < 2^64", argv[k]);
+                return ae_cli_usage_error("--shard %s: expects K/N, whole numbers with 0 <= K < N < 2^64", argv[k]);
         } else if (!strcmp(arg, "--progress-every") && has_value) {
             char *end;
             opt->progress_every = strtod(argv[++k], &end);
             if (end == argv[k] || *end || !(opt->progress_every >= 0 && opt->progress_every <= 1e6))
-                return usage_error("--progress-every %s: expects seconds, 0 to 1e6", argv[k]);
+                return ae_cli_usage_error("--progress-every %s: expects seconds, 0 to 1e6", argv[k]);
         } else if (!strcmp(arg, "--resume"))
             opt->resume = 1;
         else if (!strcmp(arg, "--force"))
@@ -351,15 +113,15 @@ static int parse_run_options(int argc, char **argv, int zoom, run_options *opt)
         else if (!strcmp(arg, "--quiet"))
             opt->quiet = 1;
         else if (arg[0] == '-' && arg[1]) /* "-" alone: the config on standard input */
-            return usage_error("%s: unknown option %s or missing value", command, arg);
+            return ae_cli_usage_error("%s: unknown option %s or missing value", command, arg);
         else if (!opt->config_path)
             opt->config_path = arg;
         else
-            return usage_error("%s: unexpected argument %s", command, arg);
+            return ae_cli_usage_error("%s: unexpected argument %s", command, arg);
     }
-    if (!opt->config_path) return usage_error("%s: missing %s", command, zoom ? "MAP.h5" : "CONFIG");
-    if (!opt->output) return usage_error("%s: missing -o OUT.h5", command);
-    if (opt->resume && opt->force) return usage_error("%s: --resume and --force exclude each other", command);
+    if (!opt->config_path) return ae_cli_usage_error("%s: missing %s", command, zoom ? "MAP.h5" : "CONFIG");
+    if (!opt->output) return ae_cli_usage_error("%s: missing -o OUT.h5", command);
+    if (opt->resume && opt->force) return ae_cli_usage_error("%s: --resume and --force exclude each other", command);
     opt->backend.quiet = opt->quiet;
     return 0;
 }
@@ -427,9 +189,9 @@ static int check_output_is_not_an_input(const run_options *opt, const ae_config 
 static int lock_output(const run_options *opt, sweep *s, ae_error *err)
 {
     int failed = 0;
-    if (world_ranks().rank == 0) failed = !(s->lock = ae_lock_output(opt->output, err));
-    if (any_rank(failed) && !failed) ae_fail_runtime(err, "rank 0 could not lock %s", opt->output);
-    return any_rank(failed) ? -1 : 0;
+    if (ae_world_ranks().rank == 0) failed = !(s->lock = ae_lock_output(opt->output, err));
+    if (ae_any_rank(failed) && !failed) ae_fail_runtime(err, "rank 0 could not lock %s", opt->output);
+    return ae_any_rank(failed) ? -1 : 0;
 }
 
 /* The stored trajectories are held in memory while they train and allocated in the file
@@ -490,7 +252,7 @@ static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
     if (failed) return -1;
     int from_file = s->cfg.params.scheme == AE_INIT_FILE;
     if (check_output_is_not_an_input(opt, &s->cfg, err) || lock_output(opt, s, err)) return -1;
-    if (world_ranks().rank == 0) warn_unused_axes(&s->cfg);
+    if (ae_world_ranks().rank == 0) warn_unused_axes(&s->cfg);
     if (from_file &&
         ae_bases_load(&s->bases, s->cfg.init_file, s->cfg.init_select, s->cfg.keep_optimizer_state, err))
         return -1;
@@ -499,7 +261,7 @@ static int prepare_sweep(const run_options *opt, sweep *s, ae_error *err)
     s->job = (ae_job){&s->cfg, &s->grid, from_file ? &s->bases : NULL};
     if (check_trajectory_size(&s->job, err)) return -1;
     /* the slice of this shard, and within it of this MPI rank */
-    const ranks world = world_ranks();
+    const ae_ranks world = ae_world_ranks();
     uint64_t shard_first = slice_point(0, s->grid.total, opt->shard_index, opt->shard_count);
     uint64_t shard_end = slice_point(0, s->grid.total, opt->shard_index + 1, opt->shard_count);
     s->first = slice_point(shard_first, shard_end - shard_first, (uint64_t)world.rank, (uint64_t)world.size);
@@ -512,12 +274,19 @@ static int open_output(const run_options *opt, sweep *s, ae_error *err)
 {
     s->done = ae_xcalloc(s->grid.total, 1);
     int resume = s->resumed = opt->resume && access(opt->output, F_OK) == 0;
-    if (opt->resume && !resume && !opt->quiet && world_ranks().rank == 0)
+    if (opt->resume && !resume && !opt->quiet && ae_world_ranks().rank == 0)
         fprintf(stderr, "aesweep: %s is not there yet: starting it\n", opt->output);
     s->out = resume ? ae_out_resume(opt->output, &s->job, s->done, err)
                     : ae_out_create(opt->output, &s->job, &s->prov, opt->force, s->done, err);
     if (!s->out) return -1;
     for (uint64_t r = s->first; r < s->end; r++) s->done_now += s->done[r];
+    return 0;
+}
+
+/* The trajectory runs (trajectory.runs), trained in full and stored once, when the file
+ * does not hold them yet: a new file, or a --resume of one that stopped before they were. */
+static int store_trajectories(sweep *s, ae_error *err)
+{
     if (!ae_out_needs_trajectories(s->out)) return 0;
     ae_trajectories traj;
     ae_trajectories_train(&s->job, &traj);
@@ -528,7 +297,7 @@ static int open_output(const run_options *opt, sweep *s, ae_error *err)
 
 static void announce(const run_options *opt, const sweep *s)
 {
-    const ranks world = world_ranks();
+    const ae_ranks world = ae_world_ranks();
     const ae_backend *backend = s->backend;
     if (world.rank > 0 || opt->quiet) return;
     if (world.size > 1)
@@ -553,7 +322,7 @@ typedef struct {
 } batch_in_flight;
 
 /* Waits for the write in flight; only then, with its records on disk, do its runs count as done. */
-static int finish_write(sweep *s, batch_in_flight *w, progress *pr, ae_error *err)
+static int finish_write(sweep *s, batch_in_flight *w, ae_progress *pr, ae_error *err)
 {
     const uint64_t at = w->at, count = w->count;
     w->count = 0;
@@ -562,7 +331,7 @@ static int finish_write(sweep *s, batch_in_flight *w, progress *pr, ae_error *er
         s->done_now += !s->done[r];
         s->done[r] = 1;
     }
-    progress_show(pr, s->done_now, 0);
+    ae_progress_show(pr, s->done_now, 0);
     return 0;
 }
 
@@ -575,7 +344,7 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
     const ae_grid *grid = &s->grid;
     const uint64_t first = s->first, end = s->end;
     const uint8_t *done = s->done;
-    progress pr = progress_start(!opt->quiet && world_ranks().rank == 0, opt->progress_every, end - first, s->done_now);
+    ae_progress pr = ae_progress_start(!opt->quiet && ae_world_ranks().rank == 0, opt->progress_every, end - first, s->done_now);
     uint64_t minimum = (uint64_t)ae_cpu_threads(opt->backend.threads) * 16;
     minimum = minimum < BATCH_MIN ? BATCH_MIN : minimum;
     uint64_t batch = minimum;
@@ -588,7 +357,7 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
         while (at < end && done[at]) at++;
         uint64_t count = end - at < batch ? end - at : batch;
         /* every rank writes (maybe nothing) until no rank has runs left or any was interrupted */
-        if (!any_rank(count > 0) || any_rank(interrupted_by != 0)) break;
+        if (!ae_any_rank(count > 0) || ae_any_rank(interrupted_by != 0)) break;
         ae_results *buffer = &res[next];
         if (count > buffer->capacity) {
             ae_results_free(buffer);
@@ -617,11 +386,11 @@ static int train_all(const run_options *opt, sweep *s, ae_error *err)
     /* the last batch's write (or, after a failure to train, the one before it) still counts */
     ae_error write_err;
     if (finish_write(s, &writing, &pr, status ? &write_err : err)) status = -1;
-    if (!status) progress_show(&pr, s->done_now, 1);
+    if (!status) ae_progress_show(&pr, s->done_now, 1);
     for (int k = 0; k < 2; k++) ae_results_free(&res[k]);
     /* all ranks train at once: the sweep's rate is the sum of theirs */
-    s->prov.model_steps_per_second = sum_over_ranks(train_seconds > 0 ? model_steps / train_seconds : 0);
-    s->model_steps = sum_over_ranks(model_steps);
+    s->prov.model_steps_per_second = ae_sum_over_ranks(train_seconds > 0 ? model_steps / train_seconds : 0);
+    s->model_steps = ae_sum_over_ranks(model_steps);
     return status;
 }
 
@@ -631,15 +400,15 @@ static int report_interrupt(const run_options *opt, sweep *s)
     ae_out_close(s->out, NULL, NULL);
     s->out = NULL;
     int sig = interrupted_by ? (int)interrupted_by : SIGINT;
-    uint64_t done_all = (uint64_t)sum_over_ranks((double)s->done_now);
+    uint64_t done_all = (uint64_t)ae_sum_over_ranks((double)s->done_now);
     uint64_t total = s->end - s->first;
-    total = (uint64_t)sum_over_ranks((double)total);
-    if (world_ranks().rank == 0 && done_all < total)
+    total = (uint64_t)ae_sum_over_ranks((double)total);
+    if (ae_world_ranks().rank == 0 && done_all < total)
         fprintf(stderr, "aesweep: interrupted by %s: %llu of %llu runs done in %s; the same command with --resume "
                         "finishes them\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)done_all, (unsigned long long)total,
                 opt->output);
-    else if (world_ranks().rank == 0)
+    else if (ae_world_ranks().rank == 0)
         fprintf(stderr, "aesweep: interrupted by %s after all %llu runs were done: %s holds them all (the same "
                         "command with --resume records its end time)\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)total, opt->output);
@@ -648,7 +417,7 @@ static int report_interrupt(const run_options *opt, sweep *s)
 
 /* `aesweep run` (zoom 0) and `aesweep zoom` (1): the same sweep, from a config file or from
  * the config stored in a map. */
-static int command_run(int argc, char **argv, int zoom)
+int ae_cli_run(int argc, char **argv, int zoom)
 {
     run_options opt;
     int status = parse_run_options(argc, argv, zoom, &opt);
@@ -661,29 +430,29 @@ static int command_run(int argc, char **argv, int zoom)
     sweep s;
     memset(&s, 0, sizeof s);
     status = -1;
-    const ranks world = world_ranks();
+    const ae_ranks world = ae_world_ranks();
     char *output = ae_output_file(opt.output, &err); /* a symlink's target; refused: not a regular file */
     if (!output) goto finish;
     opt.output = output;
     if (prepare_sweep(&opt, &s, &err)) goto finish;
-    if (world.size > 1 && opt.backend.cuda_device < 0) opt.backend.cuda_device = node_rank();
+    if (world.size > 1 && opt.backend.cuda_device < 0) opt.backend.cuda_device = ae_node_rank();
     opt.backend.quiet |= world.rank > 0;
     s.backend = ae_backend_select(&opt.backend, &err);
     if (!s.backend) goto finish;
     s.prov = (ae_provenance){.backend = s.backend->name, .device = s.backend->device};
     ae_utc_time(s.prov.start_time, sizeof s.prov.start_time);
     snprintf(s.prov.end_time, sizeof s.prov.end_time, "running");
-    share_text(s.prov.start_time, sizeof s.prov.start_time);
-    share_text(s.backend->device, sizeof s.backend->device);
-    if (open_output(&opt, &s, &err)) goto finish;
+    ae_share_text(s.prov.start_time, sizeof s.prov.start_time);
+    ae_share_text(s.backend->device, sizeof s.backend->device);
+    if (open_output(&opt, &s, &err) || store_trajectories(&s, &err)) goto finish;
     announce(&opt, &s);
     if (train_all(&opt, &s, &err)) goto finish;
-    if (any_rank(interrupted_by != 0)) {
+    if (ae_any_rank(interrupted_by != 0)) {
         status = report_interrupt(&opt, &s);
         goto finish;
     }
     ae_utc_time(s.prov.end_time, sizeof s.prov.end_time);
-    share_text(s.prov.end_time, sizeof s.prov.end_time);
+    ae_share_text(s.prov.end_time, sizeof s.prov.end_time);
     /* a --resume that found nothing to do keeps the provenance of the session that trained */
     status = ae_out_close(s.out, s.resumed && s.model_steps == 0 ? NULL : &s.prov, &err);
     s.out = NULL;
@@ -697,131 +466,11 @@ finish:
     if (status && world.size > 1) {
         /* a config error stops every rank alike; a runtime failure of one rank leaves the
          * others waiting in collective calls: take the whole job down */
-        if (err.code == AE_EXIT_USAGE) return world.rank == 0 ? report(&err) : AE_EXIT_USAGE;
-        report(&err);
+        if (err.code == AE_EXIT_USAGE) return world.rank == 0 ? ae_cli_report(&err) : AE_EXIT_USAGE;
+        ae_cli_report(&err);
 #ifdef AE_HAVE_MPI
         MPI_Abort(MPI_COMM_WORLD, AE_EXIT_RUNTIME);
 #endif
     }
-    return status ? report(&err) : AE_EXIT_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* aesweep info                                                              */
-/* ------------------------------------------------------------------------ */
-
-/* The width info fits: $COLUMNS, else the terminal's, else 100. */
-static int terminal_columns(void)
-{
-    const char *env = getenv("COLUMNS");
-    struct winsize size;
-    if (env && atoi(env) >= 40 && atoi(env) <= 10000) return atoi(env);
-    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 40) return size.ws_col;
-    return 100;
-}
-
-static int command_info(int argc, char **argv)
-{
-    ae_info_options opt = {0, terminal_columns(), NULL};
-    const char *path = NULL;
-    for (int k = 0; k < argc; k++) {
-        if (!strcmp(argv[k], "--wide"))
-            opt.wide = 1;
-        else if (!strcmp(argv[k], "--by") && k + 1 < argc)
-            opt.by = argv[++k];
-        else if (argv[k][0] == '-' || path)
-            return usage_error("info: unexpected %s: aesweep info [--wide] [--by AXIS] OUT.h5", argv[k]);
-        else
-            path = argv[k];
-    }
-    if (!path) return usage_error("info: expects one file: aesweep info [--wide] [--by AXIS] OUT.h5");
-    ae_error err = {.code = 0};
-    return ae_info(path, &opt, &err) ? report(&err) : AE_EXIT_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* aesweep merge                                                             */
-/* ------------------------------------------------------------------------ */
-
-static int command_merge(int argc, char **argv)
-{
-    int force = argc > 0 && !strcmp(argv[0], "--force");
-    if (argc - force < 2) return usage_error("merge: expects [--force] OUT.h5 SHARD.h5...");
-    char *const *shards = argv + force + 1;
-    int n_shards = argc - force - 1;
-    ae_error err = {.code = 0};
-    char *file = ae_output_file(argv[force], &err); /* a symlink's target; refused: not a regular file */
-    if (!file) return report(&err);
-    const char *output = file;
-    ae_lock *lock = ae_lock_output(output, &err);
-    if (!lock) {
-        free(file);
-        return report(&err);
-    }
-    int status = 0;
-    for (int k = 0; k < n_shards && !status; k++) {
-        long pid = ae_lock_holder(shards[k]);
-        if (pid)
-            status = ae_fail_runtime(&err, "merge: %s is still being written (pid %ld): merge when it is done",
-                                     shards[k], pid);
-    }
-    if (!status) status = ae_merge(output, shards, n_shards, force, &err);
-    ae_lock_release(lock);
-    free(file);
-    return status ? report(&err) : AE_EXIT_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Dispatch                                                                  */
-/* ------------------------------------------------------------------------ */
-
-static int dispatch(int argc, char **argv);
-
-int main(int argc, char **argv)
-{
-#ifdef AE_HAVE_MPI
-    MPI_Init(&argc, &argv);
-#endif
-    ae_io_startup();
-    int status = dispatch(argc, argv);
-#ifdef AE_HAVE_MPI
-    MPI_Finalize();
-#endif
-    return status;
-}
-
-static int dispatch(int argc, char **argv)
-{
-    /* a file-size limit (or a full quota) must be a write error we report, not a silent death */
-    signal(SIGXFSZ, SIG_IGN);
-    /* a reader that closed our stdout or stderr (`2>&1 | head -1`) must not kill a sweep:
-     * the progress lines are lost, the runs are not */
-    signal(SIGPIPE, SIG_IGN);
-    if (argc < 2) {
-        print_usage(stderr);
-        return AE_EXIT_USAGE;
-    }
-    const char *command = argv[1];
-    if (!strcmp(command, "--help") || !strcmp(command, "-h") || !strcmp(command, "help")) {
-        print_usage(stdout);
-        return AE_EXIT_OK;
-    }
-    if (!strcmp(command, "--version")) {
-#ifdef AE_HAVE_CUDA
-        printf("aesweep %s (backends: cpu, cuda)\n", AE_VERSION);
-#else
-        printf("aesweep %s (backends: cpu)\n", AE_VERSION);
-#endif
-        return AE_EXIT_OK;
-    }
-    if ((!strcmp(command, "run") || !strcmp(command, "zoom") || !strcmp(command, "info") ||
-         !strcmp(command, "merge")) &&
-        command_help(command, argc - 2, argv + 2))
-        return AE_EXIT_OK;
-    if (!strcmp(command, "run") || !strcmp(command, "zoom"))
-        return command_run(argc - 2, argv + 2, !strcmp(command, "zoom"));
-    if (!strcmp(command, "info")) return command_info(argc - 2, argv + 2);
-    if (!strcmp(command, "merge")) return command_merge(argc - 2, argv + 2);
-    if (!strcmp(command, "bench")) return ae_bench_main(argc - 2, argv + 2);
-    return usage_error("unknown command %s", command);
+    return status ? ae_cli_report(&err) : AE_EXIT_OK;
 }

@@ -1,4 +1,4 @@
-/* backend_cpu.c - the CPU backend: runs are grouped into lane groups of up to CPU_LANES
+/* cpu.c - the CPU backend: runs are grouped into lane groups of up to CPU_LANES
  * consecutive runs of the same shape and schedule; OpenMP threads take whole groups, and
  * a group trains its runs side by side in SIMD lanes with the shared per-model math of
  * ae_model.h (bit-identical to training each run alone).  No state outside the backend. */
@@ -11,26 +11,25 @@
 #include <omp.h>
 #endif
 
-/* Runs trained side by side in SIMD lanes: 16 floats fill an AVX-512 register. */
-#define CPU_LANES 16
+#define CPU_LANES AE_CPU_LANES /* runs trained side by side in SIMD lanes (ae_backend.h) */
 
 typedef void (*lane_trainer_f32)(const ae_params *const *params, const ae_buffers_f32 *buf, ae_track *track);
 typedef void (*lane_trainer_f64)(const ae_params *const *params, const ae_buffers_f64 *buf, ae_track *track);
 
-/* The lane trainers of ae_lanes.inc, float32 and float64, once per instruction set (backend_cpu_isa.inc):
+/* The lane trainers of ae_lanes.inc, float32 and float64, once per instruction set (cpu_isa.inc):
  * GCC compiles each for its target; cpu_lane_trainer() picks the one to run. */
 #define CPU_ISA baseline
-#include "backend_cpu_isa.inc"
+#include "cpu_isa.inc"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC target("avx2")
 #define CPU_ISA avx2
-#include "backend_cpu_isa.inc"
+#include "cpu_isa.inc"
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 #define CPU_ISA avx512
-#include "backend_cpu_isa.inc"
+#include "cpu_isa.inc"
 #pragma GCC pop_options
 #define CPU_HAVE_X86_VARIANTS 1
 #endif
@@ -59,6 +58,26 @@ static int cpu_lane_trainer(int isa, lane_trainer_f32 *trainer_f32, lane_trainer
     return isa;
 }
 
+int ae_cpu_train_lanes_f32(int isa, const ae_params *const *lanes, const ae_buffers_f32 *buf, ae_track *track,
+                           ae_error *err)
+{
+    lane_trainer_f32 train_f32 = NULL;
+    lane_trainer_f64 train_f64 = NULL;
+    isa = cpu_lane_trainer(isa, &train_f32, &train_f64, err);
+    if (isa >= 0) train_f32(lanes, buf, track);
+    return isa;
+}
+
+int ae_cpu_train_lanes_f64(int isa, const ae_params *const *lanes, const ae_buffers_f64 *buf, ae_track *track,
+                           ae_error *err)
+{
+    lane_trainer_f32 train_f32 = NULL;
+    lane_trainer_f64 train_f64 = NULL;
+    isa = cpu_lane_trainer(isa, &train_f32, &train_f64, err);
+    if (isa >= 0) train_f64(lanes, buf, track);
+    return isa;
+}
+
 typedef struct {
     int threads;
     lane_trainer_f32 train_lanes_f32; /* by the group's model.precision */
@@ -84,9 +103,9 @@ static int same_schedule(const ae_params *a, const ae_params *b)
 static int group_runs(const ae_job *job) { return job->cfg->twin_enabled ? CPU_LANES / 2 : CPU_LANES; }
 
 #define AE_PRECISION 32
-#include "backend_cpu_group.inc"
+#include "cpu_group.inc"
 #define AE_PRECISION 64
-#include "backend_cpu_group.inc"
+#include "cpu_group.inc"
 
 static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uint64_t count, ae_results *res,
                      ae_error *err)

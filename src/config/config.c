@@ -884,6 +884,17 @@ static int parse_sample_param(parser *ps, const config_setting_t *node, const ch
     return 0;
 }
 
+/* One point of a sample axis: Philox stream AE_SAMPLE_STREAM, counter = point and setting,
+ * uniform on (lo, hi) or on a log scale when p->exponents. */
+double ae_sample_value(uint64_t seed, uint64_t point, int param, const ae_sample_param *p)
+{
+    uint64_t index = point * AE_SAMPLE_PARAMS_MAX + (uint64_t)param;
+    uint32_t words[4];
+    ae_philox4x32_10(index >> 2, AE_SAMPLE_STREAM, seed, words);
+    double x = p->lo + (p->hi - p->lo) * ae_unit_open(words[index & 3]); /* in (lo, hi) */
+    return p->exponents ? pow(10.0, x) : x;
+}
+
 /* { sample = N; seed = S; params = ( {...}, ... ); }: one dimension `sample`, its points drawn
  * now (ae_sample_value), so every run, shard and thread reads the same table. */
 static int parse_sample_axis(parser *ps, const config_setting_t *node, const char *axis_where)

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/train.cuh"
+#include "train.cuh"
 
 /* Device memory a chunk may take (of what is free), and pinned host memory for staging. */
 #define CUDA_DEVICE_FRACTION 0.8

@@ -237,9 +237,12 @@ static void print_transposed(const census_row *all, const table_layout *t)
         const uint64_t count = row_count(all, k);
         double lo, hi;
         ae_wilson(count, all->done, &lo, &hi);
+        if (!all->done) {
+            printf("  %-22s %8llu %9s\n", k < K ? ae_outcome_name(k) : "fires_on_every_input", 0ULL, "-");
+            continue;
+        }
         printf("  %-22s %8llu %8.2f%%  [%5.2f, %6.2f]\n", k < K ? ae_outcome_name(k) : "fires_on_every_input",
-               (unsigned long long)count, all->done ? 100.0 * (double)count / (double)all->done : 0.0, 100 * lo,
-               100 * hi);
+               (unsigned long long)count, 100.0 * (double)count / (double)all->done, 100 * lo, 100 * hi);
     }
     printf("  %-22s %8llu\n", "counted", (unsigned long long)all->done);
     if (t->plateaus)
