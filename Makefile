@@ -6,6 +6,8 @@
 CC       ?= cc
 NVCC     ?= nvcc
 PYTHON   ?= python3
+# `python3 -m aesweep.NAME` runs this checkout's package (analysis/aesweep/), installed or not
+export PYTHONPATH := $(CURDIR)/analysis$(if $(PYTHONPATH),:$(PYTHONPATH))
 BUILD    := build
 # make MPI=1: build/mpi/aesweep, for `mpirun -np N build/mpi/aesweep run ...`, with OpenMPI
 # and parallel HDF5 (libhdf5-openmpi-dev, openmpi-bin): ranks split the runs, one file.
@@ -45,7 +47,7 @@ NVCCFLAGS := -O3 -std=c++17 -Iinclude -Xcompiler -Wall,-Wextra $(NVCC_GENCODE)
 
 # src/<job>/*.c: config, backends, format (the HDF5 file), trust, util: the library the tests
 # link; src/cli/*.c: the command line on top of it (DESIGN.md section 8)
-LIB_SRC  := $(filter-out src/cli/% src/backends/cuda.c,$(wildcard src/*/*.c))
+LIB_SRC  := $(filter-out src/cli/% src/backends/cuda.c,$(wildcard src/*/*.c src/backends/lanes/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/cli/*.c))
 ifeq ($(CUDA),1)
@@ -56,7 +58,7 @@ LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
 # the kernels see include/ and kernels/ only; host objects also src/<job>/'s own headers
 KERNEL_HEADERS := $(wildcard include/*.h include/*.inc kernels/*.cuh)
-HEADERS  := $(KERNEL_HEADERS) $(wildcard src/*/*.h src/*/*.inc)
+HEADERS  := $(KERNEL_HEADERS) $(wildcard src/*/*.h src/*/*.inc src/*/*/*.h)
 
 .PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
         gpu-bundle gpu-session sass bench findings install clean help
@@ -68,8 +70,10 @@ $(BUILD)/flags: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(CC) $(CFLAGS) $(NVCCFLAGS) $(CUDA)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(NVCCFLAGS) $(CUDA)' > $@
 
-# The CPU backend's lane loops need GCC's full vectoriser (-O3); the lanes stay bit-exact.
+# The CPU backend's lane loops (one file per instance: src/backends/lanes/cpu_lanes.h) need
+# GCC's full vectoriser (-O3); the lanes stay bit-exact.
 $(BUILD)/obj/backends/cpu.o: CFLAGS += -O3
+$(BUILD)/obj/backends/lanes/%.o: CFLAGS += -O3
 
 # The commit the binary was built from, for the output's provenance.
 $(BUILD)/ae_commit.h: FORCE
@@ -125,10 +129,10 @@ demo: deps all  ## install, build, run the quickstart sweep, show what it found 
 	@mkdir -p out
 	$(BUILD)/aesweep run sweeps/quickstart.cfg -o out/quickstart.h5 --force
 	$(BUILD)/aesweep info out/quickstart.h5
-	$(PYTHON) -m analysis.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
+	$(PYTHON) -m aesweep.chaos_map out/quickstart.h5 -o out/quickstart_chaos_map.png
 	@echo "chaos map: out/quickstart_chaos_map.png"
 	@echo
-	@$(PYTHON) -m analysis.summary out/quickstart.h5
+	@$(PYTHON) -m aesweep.summary out/quickstart.h5
 
 test: test-unit sanitize test-python test-gpu-emu test-gpu-session  ## every test this machine can run (no GPU needed)
 
@@ -248,11 +252,11 @@ bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baselin
 	r = [x for x in a['results'] if x['n'] == 7][0]; \
 	print('n=7: aesweep %.3g model-steps/s, NumPy %.3g: %.0fx' % (r['model_steps_per_s'], b['model_steps_per_second'], r['model_steps_per_s'] / b['model_steps_per_second']))"
 
-# The study's claims, measured (analysis/findings.py, sweeps/findings/): about 4 min on 2 cores;
+# The study's claims, measured (analysis/aesweep/findings.py, sweeps/findings/): about 4 min on 2 cores;
 # the sweeps' files go to out/findings.  Its --quick variant is part of make test
 # (tests/analysis/test_findings.py).
 findings: all  ## regenerate docs/FINDINGS.md and docs/findings/*.png: each claim of the study, measured, with a verdict
-	$(PYTHON) -m analysis.findings --out docs --work out/findings
+	$(PYTHON) -m aesweep.findings --out docs --work out/findings
 
 PREFIX ?= /usr/local
 install: all  ## copy build/aesweep to $(PREFIX)/bin (PREFIX=/usr/local; `pip install -e .` gives an `aesweep` command too)

@@ -6,7 +6,7 @@
  *   ae_bench_main(argc, argv)        the command (argv: the arguments after "bench")
  *   ae_flops_per_step(n, m, params)  useful flops of one training step, counted analytically
  *   ae_cpu_peak_flops(how, size)     FP32 peak of this machine's CPU cores
- *   ae_cuda_*                        CUDA backend extras (src/backend_cuda.c, AE_HAVE_CUDA only)
+ *   ae_cuda_*                        CUDA backend extras (src/backends/cuda.c, AE_HAVE_CUDA only)
  */
 #ifndef AE_BENCH_H
 #define AE_BENCH_H

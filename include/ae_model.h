@@ -2,7 +2,7 @@
  * ae_model.h - the per-model math of aesweep, written once.
  *
  * Every function here is `static inline` and, under nvcc, __host__ __device__:
- * the CPU backend (src/backend_cpu.c) and the CUDA kernels (kernels/) call the
+ * the CPU backend (src/backends/cpu.c) and the CUDA kernels (kernels/) call the
  * very same code.  A "model" is one tiny tied-weight ReLU autoencoder
  *
  *     Z = W^T W + b 1^T,  Y = ReLU(Z),  L = (1/n^2) sum_ij (Y_ij - I_ij)^2
@@ -142,7 +142,7 @@ typedef struct {
 #define AE_PASTE_(a, b) a##b
 #define AE_PASTE(a, b) AE_PASTE_(a, b)
 
-/* An instance of ae_element.inc, ae_state.inc or ae_lanes.inc is compiled for the
+/* An instance of an ae_*.inc body (ae_step.inc, ae_outcome.inc, ...) is compiled for the
  * precision AE_PRECISION, 32 or 64: AE_REAL is its type, AE_SQRT, AE_FABS, ... its
  * library functions (no silent widening), AE_R(name) the name with its suffix
  * (ae_adam_update_f32), AE_SETTING(x) a setting (a double of ae_params) as the run uses

@@ -17,7 +17,7 @@
 #include "ae_model.h"
 
 /* The record of a run, every field listed once: the results struct, its alloc/free and
- * the writer's variable table (src/io_write.c) are built from this list.
+ * the writer's variable table (src/format/write.c) are built from this list.
  * X(name, TYPE, SHAPE, fill, units, long_name):
  *   TYPE   I8, U8, I16, I64, REAL or F64 (the C type is AE_RECORD_CTYPE_<TYPE>; REAL is double
  *          in memory, float32 in the file unless some run of the sweep is float64; F64 is

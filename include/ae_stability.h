@@ -1,7 +1,7 @@
 /*
  * ae_stability.h - how stable a state is (DESIGN.md section 9): the gradient and the
  * exact Hessian of the loss at the state, in float64, the Hessian's spectrum (LAPACK's
- * dsyevr through LAPACKE) and the four numbers a run records.  Host only (src/stability.c).
+ * dsyevr through LAPACKE) and the four numbers a run records.  Host only (src/trust/stability.c).
  *
  * The loss is L = (1/n^2) sum_ij (ReLU(Z_ij) - I_ij)^2, Z_ij = W_i.W_j + b_i, with the ReLU
  * pattern of the state held fixed: entry (i, j) is on where Z_ij > 0 and off where
@@ -61,7 +61,7 @@ static inline int ae_stability_wanted(const ae_params *p)
 
 /* grad (P = n m + n values) and hess (P x P, row-major and symmetric) of L at theta =
  * [W (n m, feature-major) | b (n)], the ReLU pattern that of theta (the derivation is in
- * src/stability.c). */
+ * src/trust/stability.c). */
 void ae_loss_hessian(int n, int m, const double *theta, double *grad, double *hess);
 
 /* The four numbers of the state theta (tol: outcome.hessian_tol); spectrum: NULL, or room

@@ -3,7 +3,7 @@
  *
  * API:
  *   ae_wilson(k, n, &lo, &hi)   95 % Wilson score interval of k successes in n trials; NaN, NaN
- *                               when n == 0 (the same rule as analysis/common.py's wilson)
+ *                               when n == 0 (the same rule as analysis/aesweep/common.py's wilson)
  */
 #ifndef AE_STATS_H
 #define AE_STATS_H

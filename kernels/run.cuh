@@ -41,61 +41,113 @@ template <typename T> static __device__ __forceinline__ void set_bias(const aek_
     to->bias = bt.bias + ref.offset, to->bias_last = ref.last;
 }
 
-#define AEK_RUN_OVERLOADS(R, F)                                                                                     \
-    static __device__ __forceinline__ void init_state(const ae_params *p, const double *W, const double *b,        \
-                                                      R *theta)                                                     \
-    {                                                                                                               \
-        ae_init_state_##F(p, W, b, theta);                                                                          \
-    }                                                                                                               \
-    static __device__ __forceinline__ void perturb(const ae_params *p, int kind, const int32_t *features,           \
-                                                   int n_features, R *theta)                                        \
-    {                                                                                                               \
-        ae_perturb_##F(p, kind, features, n_features, theta);                                                       \
-    }                                                                                                               \
-    static __device__ __forceinline__ void twin_perturb(const ae_params *p, R *theta)                               \
-    {                                                                                                               \
-        ae_twin_perturb_##F(p, 1, 0, theta);                                                                        \
-    }                                                                                                               \
-    static __device__ __forceinline__ void summarize(const ae_params *p, const R *theta, const ae_track *track,     \
-                                                     double *recon, double *norm, R *scratch, ae_summary *out)      \
-    {                                                                                                               \
-        ae_summarize_##F(p, theta, track, recon, norm, scratch, out);                                               \
-    }                                                                                                               \
-    static __device__ __forceinline__ R entry_residual(R z, R target) { return ae_entry_residual_##F(z, target); }  \
-    static __device__ __forceinline__ R entry_dz(R z, R residual, R grad_scale)                                     \
-    {                                                                                                               \
-        return ae_entry_dz_##F(z, residual, grad_scale);                                                            \
-    }                                                                                                               \
-    static __device__ __forceinline__ R loss(int n, int m, const R *W, const R *b)                                  \
-    {                                                                                                               \
-        return ae_loss_##F(n, m, W, b);                                                                             \
-    }                                                                                                               \
-    static __device__ __forceinline__ void opt_reset(const ae_params *p, ae_opt *opt, int P, R *s1, R *s2)          \
-    {                                                                                                               \
-        ae_opt_reset_##F(p, opt, P, s1, s2);                                                                        \
-    }                                                                                                               \
-    static __device__ __forceinline__ void opt_step(const ae_params *p, ae_opt *opt, int P, R *theta,               \
-                                                    const R *grad, R *s1, R *s2)                                    \
-    {                                                                                                               \
-        ae_opt_step_##F(p, opt, P, theta, grad, s1, s2);                                                            \
-    }                                                                                                               \
-    static __device__ __forceinline__ int64_t track_step(const ae_params *p, ae_track *track, int64_t step,         \
-                                                         R loss, int stride, const R *theta, double *anchor)        \
-    {                                                                                                               \
-        return ae_track_step_##F(p, track, step, loss, stride, theta, anchor);                                      \
-    }                                                                                                               \
-    static __device__ __forceinline__ R recon_at(const ae_params *p, const R *theta, int i)                          \
-    {                                                                                                               \
-        return ae_recon_at_##F(p, 1, theta, i);                                                                     \
-    }                                                                                                               \
-    static __device__ __forceinline__ int track_frozen(const ae_params *p, const R *theta, const R *grad,            \
-                                                       const double *anchor)                                        \
-    {                                                                                                               \
-        return ae_track_frozen_##F(p, 1, theta, grad, anchor);                                                      \
-    }
-AEK_RUN_OVERLOADS(float, f32)
-AEK_RUN_OVERLOADS(double, f64)
-#undef AEK_RUN_OVERLOADS
+/* The header's per-run math by the type of the state, written out for both precisions, so
+ * a debugger stops on a line of its own in each: the kernels are templates over R. */
+/* R = float: the header's _f32 functions */
+static __device__ __forceinline__ void init_state(const ae_params *p, const double *W, const double *b,
+                                                  float *theta)
+{
+    ae_init_state_f32(p, W, b, theta);
+}
+static __device__ __forceinline__ void perturb(const ae_params *p, int kind, const int32_t *features,
+                                               int n_features, float *theta)
+{
+    ae_perturb_f32(p, kind, features, n_features, theta);
+}
+static __device__ __forceinline__ void twin_perturb(const ae_params *p, float *theta)
+{
+    ae_twin_perturb_f32(p, 1, 0, theta);
+}
+static __device__ __forceinline__ void summarize(const ae_params *p, const float *theta, const ae_track *track,
+                                                 double *recon, double *norm, float *scratch, ae_summary *out)
+{
+    ae_summarize_f32(p, theta, track, recon, norm, scratch, out);
+}
+static __device__ __forceinline__ float entry_residual(float z, float target) { return ae_entry_residual_f32(z, target); }
+static __device__ __forceinline__ float entry_dz(float z, float residual, float grad_scale)
+{
+    return ae_entry_dz_f32(z, residual, grad_scale);
+}
+static __device__ __forceinline__ float loss(int n, int m, const float *W, const float *b)
+{
+    return ae_loss_f32(n, m, W, b);
+}
+static __device__ __forceinline__ void opt_reset(const ae_params *p, ae_opt *opt, int P, float *s1, float *s2)
+{
+    ae_opt_reset_f32(p, opt, P, s1, s2);
+}
+static __device__ __forceinline__ void opt_step(const ae_params *p, ae_opt *opt, int P, float *theta,
+                                                const float *grad, float *s1, float *s2)
+{
+    ae_opt_step_f32(p, opt, P, theta, grad, s1, s2);
+}
+static __device__ __forceinline__ int64_t track_step(const ae_params *p, ae_track *track, int64_t step,
+                                                     float loss, int stride, const float *theta, double *anchor)
+{
+    return ae_track_step_f32(p, track, step, loss, stride, theta, anchor);
+}
+static __device__ __forceinline__ float recon_at(const ae_params *p, const float *theta, int i)
+{
+    return ae_recon_at_f32(p, 1, theta, i);
+}
+static __device__ __forceinline__ int track_frozen(const ae_params *p, const float *theta, const float *grad,
+                                                   const double *anchor)
+{
+    return ae_track_frozen_f32(p, 1, theta, grad, anchor);
+}
+
+/* R = double: the header's _f64 functions */
+static __device__ __forceinline__ void init_state(const ae_params *p, const double *W, const double *b,
+                                                  double *theta)
+{
+    ae_init_state_f64(p, W, b, theta);
+}
+static __device__ __forceinline__ void perturb(const ae_params *p, int kind, const int32_t *features,
+                                               int n_features, double *theta)
+{
+    ae_perturb_f64(p, kind, features, n_features, theta);
+}
+static __device__ __forceinline__ void twin_perturb(const ae_params *p, double *theta)
+{
+    ae_twin_perturb_f64(p, 1, 0, theta);
+}
+static __device__ __forceinline__ void summarize(const ae_params *p, const double *theta, const ae_track *track,
+                                                 double *recon, double *norm, double *scratch, ae_summary *out)
+{
+    ae_summarize_f64(p, theta, track, recon, norm, scratch, out);
+}
+static __device__ __forceinline__ double entry_residual(double z, double target) { return ae_entry_residual_f64(z, target); }
+static __device__ __forceinline__ double entry_dz(double z, double residual, double grad_scale)
+{
+    return ae_entry_dz_f64(z, residual, grad_scale);
+}
+static __device__ __forceinline__ double loss(int n, int m, const double *W, const double *b)
+{
+    return ae_loss_f64(n, m, W, b);
+}
+static __device__ __forceinline__ void opt_reset(const ae_params *p, ae_opt *opt, int P, double *s1, double *s2)
+{
+    ae_opt_reset_f64(p, opt, P, s1, s2);
+}
+static __device__ __forceinline__ void opt_step(const ae_params *p, ae_opt *opt, int P, double *theta,
+                                                const double *grad, double *s1, double *s2)
+{
+    ae_opt_step_f64(p, opt, P, theta, grad, s1, s2);
+}
+static __device__ __forceinline__ int64_t track_step(const ae_params *p, ae_track *track, int64_t step,
+                                                     double loss, int stride, const double *theta, double *anchor)
+{
+    return ae_track_step_f64(p, track, step, loss, stride, theta, anchor);
+}
+static __device__ __forceinline__ double recon_at(const ae_params *p, const double *theta, int i)
+{
+    return ae_recon_at_f64(p, 1, theta, i);
+}
+static __device__ __forceinline__ int track_frozen(const ae_params *p, const double *theta, const double *grad,
+                                                   const double *anchor)
+{
+    return ae_track_frozen_f64(p, 1, theta, grad, anchor);
+}
 
 /* theta (n*m + n values) = the run's initial state: a random scheme from its Philox
  * stream, ideal_failure, or its base state, then the bias perturbation; a state twin's

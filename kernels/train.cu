@@ -55,26 +55,39 @@ extern "C" int aek_check(cudaError_t code, const char *call, const char *file, i
 #define AE_NAME(name) AE_PASTE(name, _f64_x2)
 #include "ae_lanes.inc"
 
-/* R = float calls the header's _f32 training loops, R = double its _f64 ones (the
- * per-run overloads, init_run and finish_run are run.cuh's). */
-#define AEK_TRAIN_OVERLOADS(R, F)                                                                                   \
-    static __device__ __forceinline__ void train(const aek_batch &bt, uint32_t slot, const ae_params *p, R *theta,  \
-                                                 R *grad, R *s1, R *s2, int64_t *opt_t, ae_track *track)            \
-    {                                                                                                               \
-        ae_buffers_##F buf = {}; /* value-initialised: fields the header may add are 0 */                          \
-        buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.opt_t = opt_t;                            \
-        buf.anchor = anchor_of(bt, slot), buf.learnt_step = learnt_step_of(bt, slot);                               \
-        set_bias(bt, slot, &buf);                                                                                   \
-        ae_train_##F(p, &buf, track, NULL); /* no trajectory on the device */                                       \
-    }                                                                                                               \
-    static __device__ __forceinline__ void train_pair_lanes(const ae_params *const *lanes, ae_buffers_##F *buf,    \
-                                                            ae_track *track)                                        \
-    {                                                                                                               \
-        ae_train_##F##_x2(lanes, buf, track, NULL);                                                                  \
-    }
-AEK_TRAIN_OVERLOADS(float, f32)
-AEK_TRAIN_OVERLOADS(double, f64)
-#undef AEK_TRAIN_OVERLOADS
+/* The header's training loops by the type of the state (the per-run overloads, init_run
+ * and finish_run are run.cuh's), written out for both precisions. */
+/* R = float: the header's _f32 functions */
+static __device__ __forceinline__ void train(const aek_batch &bt, uint32_t slot, const ae_params *p, float *theta,
+                                             float *grad, float *s1, float *s2, int64_t *opt_t, ae_track *track)
+{
+    ae_buffers_f32 buf = {}; /* value-initialised: fields the header may add are 0 */
+    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.opt_t = opt_t;
+    buf.anchor = anchor_of(bt, slot), buf.learnt_step = learnt_step_of(bt, slot);
+    set_bias(bt, slot, &buf);
+    ae_train_f32(p, &buf, track, NULL); /* no trajectory on the device */
+}
+static __device__ __forceinline__ void train_pair_lanes(const ae_params *const *lanes, ae_buffers_f32 *buf,
+                                                        ae_track *track)
+{
+    ae_train_f32_x2(lanes, buf, track, NULL);
+}
+
+/* R = double: the header's _f64 functions */
+static __device__ __forceinline__ void train(const aek_batch &bt, uint32_t slot, const ae_params *p, double *theta,
+                                             double *grad, double *s1, double *s2, int64_t *opt_t, ae_track *track)
+{
+    ae_buffers_f64 buf = {}; /* value-initialised: fields the header may add are 0 */
+    buf.theta = theta, buf.grad = grad, buf.s1 = s1, buf.s2 = s2, buf.opt_t = opt_t;
+    buf.anchor = anchor_of(bt, slot), buf.learnt_step = learnt_step_of(bt, slot);
+    set_bias(bt, slot, &buf);
+    ae_train_f64(p, &buf, track, NULL); /* no trajectory on the device */
+}
+static __device__ __forceinline__ void train_pair_lanes(const ae_params *const *lanes, ae_buffers_f64 *buf,
+                                                        ae_track *track)
+{
+    ae_train_f64_x2(lanes, buf, track, NULL);
+}
 
 template <typename R> struct buffers_of;
 template <> struct buffers_of<float> { typedef ae_buffers_f32 type; };

@@ -1,7 +1,7 @@
 /*
  * train.cuh - the CUDA training kernels of aesweep and their host launchers.
  *
- * Included from C (src/backend_cuda.c, tests/gpu/) and from CUDA C++ (kernels/train.cu),
+ * Included from C (src/backends/cuda.c, tests/gpu/) and from CUDA C++ (kernels/train.cu),
  * so everything here is plain C with extern "C" linkage.
  *
  * API:

@@ -1,6 +1,6 @@
 /* backend.c - what every backend shares on the host: the per-batch record arrays,
  * preparing a run's initial state, recording its metrics (the stability of its end state
- * too: src/stability.c), trajectories. */
+ * too: src/trust/stability.c), trajectories. */
 #include "ae_backend.h"
 #include "ae_stability.h"
 

@@ -3,6 +3,7 @@
  * a group trains its runs side by side in SIMD lanes with the shared per-model math of
  * ae_model.h (bit-identical to training each run alone).  No state outside the backend. */
 #include "ae_backend.h"
+#include "lanes/cpu_lanes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,75 +14,60 @@
 
 #define CPU_LANES AE_CPU_LANES /* runs trained side by side in SIMD lanes (ae_backend.h) */
 
-typedef void (*lane_trainer_f32)(const ae_params *const *params, const ae_buffers_f32 *buf, ae_track *track);
-typedef void (*lane_trainer_f64)(const ae_params *const *params, const ae_buffers_f64 *buf, ae_track *track);
+/* One instruction set's lane trainers (src/backends/lanes/, cpu_lanes.h). */
+typedef struct {
+    ae_cpu_lanes_f32 m2_f32, any_f32; /* m = 2, any m */
+    ae_cpu_lanes_f64 m2_f64, any_f64;
+} lane_trainers;
 
-/* The lane trainers of ae_lanes.inc, float32 and float64, once per instruction set (cpu_isa.inc):
- * GCC compiles each for its target; cpu_lane_trainer() picks the one to run. */
-#define CPU_ISA baseline
-#include "cpu_isa.inc"
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#define CPU_ISA avx2
-#include "cpu_isa.inc"
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#define CPU_ISA avx512
-#include "cpu_isa.inc"
-#pragma GCC pop_options
-#define CPU_HAVE_X86_VARIANTS 1
+/* Every set by ae_cpu_isa; a set this build lacks is all NULL. */
+static const lane_trainers isa_trainers[4] = {
+    [AE_ISA_BASELINE] = {ae_cpu_lanes_m2_f32_baseline, ae_cpu_lanes_f32_baseline, ae_cpu_lanes_m2_f64_baseline,
+                         ae_cpu_lanes_f64_baseline},
+#if CPU_LANES_X86
+    [AE_ISA_AVX2] = {ae_cpu_lanes_m2_f32_avx2, ae_cpu_lanes_f32_avx2, ae_cpu_lanes_m2_f64_avx2, ae_cpu_lanes_f64_avx2},
+    [AE_ISA_AVX512] = {ae_cpu_lanes_m2_f32_avx512, ae_cpu_lanes_f32_avx512, ae_cpu_lanes_m2_f64_avx512,
+                       ae_cpu_lanes_f64_avx512},
 #endif
+};
 
-/* The instruction set to run (AE_ISA_AUTO: the widest this CPU has) and its lane trainers,
- * or -1 (err).  Every set gives the same bits; asking for one this CPU or build lacks is
- * an error, never a silent fallback, so a test of a set really runs that set. */
-static int cpu_lane_trainer(int isa, lane_trainer_f32 *trainer_f32, lane_trainer_f64 *trainer_f64, ae_error *err)
+/* The instruction set to run (AE_ISA_AUTO: the widest this CPU has), or -1 (err).  Every
+ * set gives the same bits; asking for one this CPU or build lacks is an error, never a
+ * silent fallback, so a test of a set really runs that set. */
+static int cpu_isa_pick(int isa, ae_error *err)
 {
     int have[4] = {0, 1, 0, 0}; /* by ae_cpu_isa */
-    lane_trainer_f32 trainers_f32[4] = {NULL, train_lanes_f32_baseline, NULL, NULL};
-    lane_trainer_f64 trainers_f64[4] = {NULL, train_lanes_f64_baseline, NULL, NULL};
-#ifdef CPU_HAVE_X86_VARIANTS
+#if CPU_LANES_X86
     __builtin_cpu_init();
     have[AE_ISA_AVX2] = __builtin_cpu_supports("avx2");
     have[AE_ISA_AVX512] = __builtin_cpu_supports("avx512f");
-    trainers_f32[AE_ISA_AVX2] = train_lanes_f32_avx2, trainers_f64[AE_ISA_AVX2] = train_lanes_f64_avx2;
-    trainers_f32[AE_ISA_AVX512] = train_lanes_f32_avx512, trainers_f64[AE_ISA_AVX512] = train_lanes_f64_avx512;
 #endif
     if (isa == AE_ISA_AUTO)
         for (isa = AE_ISA_AVX512; !have[isa]; isa--) continue;
-    if (!have[isa] || !trainers_f32[isa])
+    if (!have[isa] || !isa_trainers[isa].m2_f32)
         return ae_fail_runtime(err, "--isa %s: this CPU or this build cannot run it", ae_cpu_isa_names[isa]);
-    *trainer_f32 = trainers_f32[isa];
-    *trainer_f64 = trainers_f64[isa];
     return isa;
 }
 
 int ae_cpu_train_lanes_f32(int isa, const ae_params *const *lanes, const ae_buffers_f32 *buf, ae_track *track,
                            ae_error *err)
 {
-    lane_trainer_f32 train_f32 = NULL;
-    lane_trainer_f64 train_f64 = NULL;
-    isa = cpu_lane_trainer(isa, &train_f32, &train_f64, err);
-    if (isa >= 0) train_f32(lanes, buf, track);
+    isa = cpu_isa_pick(isa, err);
+    if (isa >= 0) (lanes[0]->m == 2 ? isa_trainers[isa].m2_f32 : isa_trainers[isa].any_f32)(lanes, buf, track);
     return isa;
 }
 
 int ae_cpu_train_lanes_f64(int isa, const ae_params *const *lanes, const ae_buffers_f64 *buf, ae_track *track,
                            ae_error *err)
 {
-    lane_trainer_f32 train_f32 = NULL;
-    lane_trainer_f64 train_f64 = NULL;
-    isa = cpu_lane_trainer(isa, &train_f32, &train_f64, err);
-    if (isa >= 0) train_f64(lanes, buf, track);
+    isa = cpu_isa_pick(isa, err);
+    if (isa >= 0) (lanes[0]->m == 2 ? isa_trainers[isa].m2_f64 : isa_trainers[isa].any_f64)(lanes, buf, track);
     return isa;
 }
 
 typedef struct {
     int threads;
-    lane_trainer_f32 train_lanes_f32; /* by the group's model.precision */
-    lane_trainer_f64 train_lanes_f64;
+    const lane_trainers *lanes; /* of the instruction set it runs */
 } cpu_backend;
 
 /* Up to CPU_LANES consecutive runs that can share lanes. */
@@ -181,15 +167,12 @@ int ae_cpu_threads(int requested)
 
 ae_backend *ae_backend_cpu_create(const ae_backend_options *opt, ae_error *err)
 {
-    lane_trainer_f32 train_lanes_f32 = NULL;
-    lane_trainer_f64 train_lanes_f64 = NULL;
-    int isa = cpu_lane_trainer(opt->cpu_isa, &train_lanes_f32, &train_lanes_f64, err);
+    int isa = cpu_isa_pick(opt->cpu_isa, err);
     if (isa < 0) return NULL;
     ae_backend *backend = ae_xcalloc(1, sizeof *backend);
     cpu_backend *cpu = ae_xcalloc(1, sizeof *cpu);
     cpu->threads = ae_cpu_threads(opt->threads);
-    cpu->train_lanes_f32 = train_lanes_f32;
-    cpu->train_lanes_f64 = train_lanes_f64;
+    cpu->lanes = &isa_trainers[isa];
     char model[200];
     cpu_model_name(model, sizeof model);
     snprintf(backend->name, sizeof backend->name, "cpu");

@@ -1,5 +1,5 @@
 /*
- * backend_cuda.c - the CUDA backend: host glue around kernels/train.cu.
+ * cuda.c - the CUDA backend: host glue around kernels/train.cu.
  *
  * Per train call, in chunks that fit the device: decode every run's settings with
  * ae_grid_run, upload them (one ae_params per run: a whole batch of different settings

@@ -1,5 +1,5 @@
-/* backend_select.c - choosing a backend: the backend options of the command line and
- * --backend auto|cpu|cuda.  The backends themselves are backend_cpu.c and backend_cuda.c. */
+/* select.c - choosing a backend: the backend options of the command line and
+ * --backend auto|cpu|cuda.  The backends themselves are cpu.c and cuda.c. */
 #include "ae_backend.h"
 
 #include <stdio.h>

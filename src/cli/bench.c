@@ -158,7 +158,7 @@ typedef struct {
     uint64_t runs;
     int64_t steps;
     double seconds, kernel_seconds, flops_per_step, model_steps_per_s, kernel_model_steps_per_s, peak_fraction;
-    double stability_runs_per_s; /* the final states' stability (src/stability.c), host threads; 0: not timed */
+    double stability_runs_per_s; /* the final states' stability (src/trust/stability.c), host threads; 0: not timed */
     uint64_t outcomes[AE_OUTCOME_COUNT];
 } bench_row;
 

@@ -1,5 +1,5 @@
 /*
- * io_bases.c - base states (init.scheme = "file"): W_final and b_final of selected runs
+ * bases.c - base states (init.scheme = "file"): W_final and b_final of selected runs
  * of an earlier output, with init.optimizer_state = "keep" also their optimizer state (the
  * opt_ variables of output.optimizer_state), every shape checked before use (the file may
  * come from anyone); and the config an output was made from, with its overrides, which

@@ -1,5 +1,5 @@
 /*
- * io_common.c - what the output-file modules share: checked HDF5 calls that name the real
+ * common.c - what the output-file modules share: checked HDF5 calls that name the real
  * cause of a failure, file access (HDF5's file locking off, MPI), attributes, the
  * validation of a file's layout before any use, and building under OUT.part.
  */

@@ -1,8 +1,8 @@
 /*
- * io_internal.h - shared by the output-file modules only (io_common.c, io_write.c,
- * io_resume.c, io_bases.c, io_merge.c); the public API is ae_io.h.
+ * io_internal.h - shared by the output-file modules only (common.c, write.c,
+ * resume.c, bases.c, merge.c); the public API is ae_io.h.
  *
- * The variables of an output are one table, out_vars (io_write.c).  HDF5 handles are
+ * The variables of an output are one table, out_vars (write.c).  HDF5 handles are
  * initialised to H5I_INVALID_HID and closed at one label per function; H5_OR_FAIL(call)
  * names a failed call with its real cause and jumps to that function's `fail` label.
  */
@@ -16,7 +16,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
-/* The variables (the table is in io_write.c) */
+/* The variables (the table is in write.c) */
 
 typedef enum { VT_I8, VT_U8, VT_I16, VT_I64, VT_REAL, VT_F64 } var_type;
 
@@ -43,10 +43,10 @@ static inline int io_has_field(uint64_t fields, size_t v)
 /* "outcome, splay" for messages (malloc'd). */
 char *io_field_names(uint64_t fields);
 
-/* The output being written (io_write.c, io_resume.c). */
+/* The output being written (write.c, resume.c). */
 #define TRAJ_VARS 3 /* loss, W, b; then the group's `done` */
 
-/* The thread that writes batches while the caller trains the next (io_write.c): one batch
+/* The thread that writes batches while the caller trains the next (write.c): one batch
  * at a time, handed over and collected under `lock`.  Only it calls HDF5 while a batch is
  * in flight (Debian's HDF5 is not thread-safe). */
 typedef struct {

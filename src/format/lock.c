@@ -1,5 +1,5 @@
 /*
- * io_lock.c - one writer per output: an advisory lock that dies with its process.
+ * lock.c - one writer per output: an advisory lock that dies with its process.
  *
  * The lock is a POSIX record lock (fcntl) on OUT.lock beside OUT, not on OUT itself: a
  * new output is built under another name and renamed over OUT, and a lock on the inode

@@ -1,5 +1,5 @@
 /*
- * io_merge.c - `aesweep merge`: shards of one config and build, covering every run once,
+ * merge.c - `aesweep merge`: shards of one config and build, covering every run once,
  * joined into OUT.part and renamed over OUT; no input is ever changed or the output.
  */
 

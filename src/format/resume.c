@@ -1,5 +1,5 @@
 /*
- * io_resume.c - reopening an output for --resume: only a file of this build and this
+ * resume.c - reopening an output for --resume: only a file of this build and this
  * config, with the layout that config makes, trajectories included.
  */
 

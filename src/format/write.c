@@ -1,5 +1,5 @@
 /*
- * io_write.c - creating an output file and writing it: its variables (the table below),
+ * write.c - creating an output file and writing it: its variables (the table below),
  * its layout, built whole as OUT.part and renamed into place, batches of records, the
  * trajectories, and the provenance rewritten in place at the end.
  *
@@ -12,7 +12,7 @@
  * rewrites fixed-size values in place only: the layout never changes.  That makes a
  * file killed at any moment readable and resumable, and lets readers open it while it
  * is written (the writer turns HDF5's own file locking off and relies on the output's
- * lock, io_lock.c).
+ * lock, lock.c).
  */
 
 #define _POSIX_C_SOURCE 200809L

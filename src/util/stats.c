@@ -6,7 +6,7 @@
 void ae_wilson(uint64_t k, uint64_t n, double *lo, double *hi)
 {
     const double z = 1.959963984540054; /* 97.5 % normal quantile */
-    if (n == 0) { /* no trials, no estimate: NaN, as analysis/common.py's wilson */
+    if (n == 0) { /* no trials, no estimate: NaN, as analysis/aesweep/common.py's wilson */
         *lo = *hi = NAN;
         return;
     }

@@ -12,6 +12,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENGINE = os.environ.get("AESWEEP", os.path.join(ROOT, "build", "aesweep"))
+# the package of this checkout, analysis/aesweep/, whether or not `pip install -e .` ran
+# (make deps runs it; the Makefile sets PYTHONPATH alike)
+PACKAGE_PATH = os.path.join(ROOT, "analysis")
+sys.path.insert(0, PACKAGE_PATH)
+MODULE_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PATH, os.environ.get("PYTHONPATH")]))}
 
 
 def produce(tmp_path_factory, config, name):
@@ -57,9 +62,9 @@ def partial(tiny, tmp_path_factory):
 
 
 def run_module(name, *args):
-    """`python3 -m analysis.<name> args...` from the repository root."""
-    return subprocess.run([sys.executable, "-m", f"analysis.{name}", *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    """`python3 -m aesweep.<name> args...` from the repository root."""
+    return subprocess.run([sys.executable, "-m", f"aesweep.{name}", *map(str, args)],
+                          cwd=ROOT, env=MODULE_ENV, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -4,15 +4,16 @@ when it is, else the analysis/ folder itself."""
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import api, common, summary
-from analysis.census import census
-from conftest import ENGINE, HERE, ROOT
+from aesweep import api, common, summary
+from aesweep.census import census
+from conftest import ENGINE, HERE, MODULE_ENV, ROOT
 
 SMALL = {
     "model": {"n": 5, "m": 2},
@@ -24,8 +25,24 @@ SMALL = {
 def test_package_is_importable_as_aesweep():
     import aesweep
 
-    assert os.path.samefile(os.path.dirname(aesweep.__file__), os.path.join(ROOT, "analysis"))
+    assert os.path.samefile(os.path.dirname(aesweep.__file__), os.path.join(ROOT, "analysis", "aesweep"))
     assert callable(aesweep.run) and callable(aesweep.open) and callable(aesweep.summarize)
+
+
+def test_the_package_has_one_name_and_the_summary_draws_nothing(tiny):
+    """Imported as `aesweep` only (no `analysis.*` twin whose AnalysisError is another class),
+    and the text summary of a file loads no plotting library."""
+    script = ("import sys, aesweep, aesweep.common\n"
+              "from aesweep import summary\n"
+              f"assert summary.main([{tiny!r}]) == 0\n"
+              "assert aesweep.AnalysisError is aesweep.common.AnalysisError\n"
+              "twins = [m for m in sys.modules if m == 'analysis' or m.startswith('analysis.')]\n"
+              "assert not twins, twins\n"
+              "assert 'matplotlib' not in sys.modules, 'the text summary imported matplotlib'\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=MODULE_ENV, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "runs" in proc.stdout, proc.stdout
 
 
 def test_run_dict_in_memory():
@@ -204,7 +221,7 @@ def chaos_stuck(chaos, tmp_path_factory):
 def test_v2_outcome_names_everywhere(chaos, chaos_stuck, tmp_path):
     import h5py
 
-    from analysis import report
+    from aesweep import report
 
     with h5py.File(chaos, "r") as f:  # the engine writes DESIGN v2's seven classes
         assert str(f["outcome"].attrs["flag_meanings"]) == V2_NAMES

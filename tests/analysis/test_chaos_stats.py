@@ -1,4 +1,4 @@
-"""analysis.chaos_stats: box counting against known dimensions, and the script on engine files."""
+"""aesweep.chaos_stats: box counting against known dimensions, and the script on engine files."""
 import re
 import shutil
 
@@ -7,7 +7,7 @@ import xarray as xr
 import numpy as np
 import pytest
 
-from analysis import chaos_stats, common
+from aesweep import chaos_stats, common
 from conftest import run_module
 from test_scripts import assert_clear_error, check_image, raw
 

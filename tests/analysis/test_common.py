@@ -1,9 +1,9 @@
-"""Helpers in analysis.common (and the latent geometry) against known values."""
+"""Helpers in aesweep.common (and the latent geometry) against known values."""
 import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import common, latent
+from aesweep import common, latent
 
 
 @pytest.mark.parametrize("k, n, lo, hi", [

@@ -1,4 +1,4 @@
-"""analysis.findings: the quick pipeline end to end, the verdict rules, and the saddle's
+"""aesweep.findings: the quick pipeline end to end, the verdict rules, and the saddle's
 growth rate against the Hessian on a real engine trajectory."""
 import re
 import subprocess
@@ -7,15 +7,15 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ENGINE, ROOT
-from analysis import api, findings
+from conftest import ENGINE, MODULE_ENV, ROOT
+from aesweep import api, findings
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("findings")
-    proc = subprocess.run([sys.executable, "-m", "analysis.findings", "--quick", "--out", str(out),
-                           "--engine", ENGINE], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "aesweep.findings", "--quick", "--out", str(out),
+                           "--engine", ENGINE], cwd=ROOT, env=MODULE_ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 

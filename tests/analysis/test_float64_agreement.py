@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import produce
-from analysis import common
-from analysis.census import agreement_rows, float64_agreement
+from aesweep import common
+from aesweep.census import agreement_rows, float64_agreement
 
 
 @pytest.fixture(scope="module")

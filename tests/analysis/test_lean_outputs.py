@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from analysis import api, common, latent, summary
-from analysis.census import census
+from aesweep import api, common, latent, summary
+from aesweep.census import census
 from conftest import ENGINE, run_module
 
 LEAN = ["outcome", "recovery_step", "splay"]

@@ -1,8 +1,8 @@
-"""analysis.resample_compare on an engine file with an `intervention` axis (see conftest.py)."""
+"""aesweep.resample_compare on an engine file with an `intervention` axis (see conftest.py)."""
 import numpy as np
 import pytest
 
-from analysis import common, resample_compare
+from aesweep import common, resample_compare
 from conftest import run_module
 from test_scripts import assert_clear_error, check_image, raw
 

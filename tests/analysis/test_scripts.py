@@ -6,7 +6,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from analysis import census, chaos_map, common, latent, report, trajectories
+from aesweep import census, chaos_map, common, latent, report, trajectories
 from conftest import run_module
 
 
@@ -237,7 +237,7 @@ def assert_clear_error(returncode, stderr, *words):
 
 
 def in_process(capsys, name, *args):
-    """(exit status, stderr) of analysis.<name>.main(args)."""
+    """(exit status, stderr) of aesweep.<name>.main(args)."""
     status = MODULES[name].main([str(a) for a in args])
     return status, capsys.readouterr().err
 

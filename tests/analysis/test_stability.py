@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from analysis import common, stability
+from aesweep import common, stability
 
 from conftest import ENGINE, ROOT, produce, run_module
 

@@ -1,4 +1,4 @@
-"""aesweep.trust (analysis/census.py): the trust table of a file, the same counts as
+"""aesweep.trust (analysis/aesweep/census.py): the trust table of a file, the same counts as
 `aesweep info` prints, in the census script, the summary and the report."""
 import re
 import subprocess
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import ENGINE, produce
-from analysis import census, common, report, summary
+from aesweep import census, common, report, summary
 
 
 @pytest.fixture(scope="module")

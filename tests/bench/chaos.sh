@@ -36,18 +36,18 @@ run() { # run NAME CONFIG [--set ...]: train, then print its census
 stats() { # stats NAME [chaos_stats options]
     local name=$1
     shift
-    echo "----- python3 -m analysis.chaos_stats $OUT/$name.h5 $*"
-    "$PYTHON" -m analysis.chaos_stats "$OUT/$name.h5" -o "$OUT/${name}_stats.png" "$@"
+    echo "----- python3 -m aesweep.chaos_stats $OUT/$name.h5 $*"
+    "$PYTHON" -m aesweep.chaos_stats "$OUT/$name.h5" -o "$OUT/${name}_stats.png" "$@"
 }
 
 # 1. the maps, float32 and float64
 for precision in float32 float64; do
     run "chaos_sgd_$precision" sweeps/chaos_sgd.cfg --set "model.precision=\"$precision\""
-    "$PYTHON" -m analysis.chaos_map "$OUT/chaos_sgd_$precision.h5" --var recovery_step --panel outcome \
+    "$PYTHON" -m aesweep.chaos_map "$OUT/chaos_sgd_$precision.h5" --var recovery_step --panel outcome \
         -o "$OUT/chaos_sgd_$precision.png"
     stats "chaos_sgd_$precision" --split recovered
     run "chaos_adamw_$precision" sweeps/chaos_adamw.cfg --set "model.precision=\"$precision\""
-    "$PYTHON" -m analysis.chaos_map "$OUT/chaos_adamw_$precision.h5" --var first_perfect_step --panel outcome \
+    "$PYTHON" -m aesweep.chaos_map "$OUT/chaos_adamw_$precision.h5" --var first_perfect_step --panel outcome \
         -o "$OUT/chaos_adamw_$precision.png"
     stats "chaos_adamw_$precision"
 done
@@ -76,7 +76,7 @@ stats uncertainty --split recovered
 # 3. resampling with gap: AdamW census failures, then SGD symmetric failures
 run census_n7 sweeps/census_n7.cfg
 run resample_adamw sweeps/resample_compare.cfg --set "init.file=\"$OUT/census_n7.h5\""
-"$PYTHON" -m analysis.resample_compare "$OUT/resample_adamw.h5" -o "$OUT/resample_adamw.png"
+"$PYTHON" -m aesweep.resample_compare "$OUT/resample_adamw.h5" -o "$OUT/resample_adamw.png"
 run census_n7_sgd_bases sweeps/census_n7_sgd_bases.cfg
 run resample_sgd sweeps/resample_compare_sgd.cfg --set "init.file=\"$OUT/census_n7_sgd_bases.h5\""
-"$PYTHON" -m analysis.resample_compare "$OUT/resample_sgd.h5" -o "$OUT/resample_sgd.png"
+"$PYTHON" -m aesweep.resample_compare "$OUT/resample_sgd.h5" -o "$OUT/resample_sgd.png"

@@ -1,5 +1,12 @@
 """Fixtures for the end-to-end tests (helpers live in e2e_support.py)."""
+import os
+import sys
+
 import pytest
+
+# `import aesweep`: this checkout's analysis/aesweep/, whether or not `pip install -e .` ran
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "analysis"))
 
 
 @pytest.fixture

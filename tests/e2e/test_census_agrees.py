@@ -5,7 +5,7 @@ import re
 
 import h5py
 
-from analysis import census, common
+from aesweep import census, common
 from e2e_support import run_aesweep
 
 DUP = """

@@ -105,6 +105,7 @@ def test_plateaus_recoveries_and_slow_learning(census):
     assert (start[~sat] == -1).all() and (length[~sat] == -1).all() and (unlearnt[~sat] == -1).all()
     assert np.array_equal(recovered == 1, sat & (outcome == CODE["perfect"]))
     back = recovered == 1
+    assert back.sum() >= 1, "no run recovered from its plateau: the recovery rule goes untested"
     assert (recovery[back] > start[back] + length[back]).all()
     assert (recovery[~sat] == -1).all()
     # runs that learnt slowly without ever resting are not recoveries

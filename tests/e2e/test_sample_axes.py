@@ -39,8 +39,8 @@ def test_sample_axis_is_one_dimension_with_the_settings_as_coordinates(tmp_path,
     lr, delta = ds["lr"].values, ds["bias_delta"].values
     assert ((10 ** -1.5 <= lr) & (lr <= 0.1)).all() and ((0 <= delta) & (delta <= 0.2)).all()
     assert len(set(lr.tolist())) == 24 and len(set(delta.tolist())) == 24
-    import analysis  # this checkout's package `aesweep` (pip install -e . names it so)
-    opened = analysis.open(str(out))
+    import aesweep
+    opened = aesweep.open(str(out))
     assert opened["lr"].dims == ("sample",) and "lr" in opened.coords
     assert "sample[24" in run_aesweep("info", out).stdout
 

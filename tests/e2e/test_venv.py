@@ -33,7 +33,7 @@ def test_fresh_venv_gets_the_command_and_the_package(tmp_path):
     # the package from the venv: aesweep.run, a zoom, the census
     script = f"""
 import aesweep, os
-assert os.path.samefile(os.path.dirname(aesweep.__file__), {str(REPO / 'analysis')!r})
+assert os.path.samefile(os.path.dirname(aesweep.__file__), {str(REPO / 'analysis' / 'aesweep')!r})
 ds = aesweep.zoom({str(out)!r}, {{"lr": [0.01]}}, progress=False)
 print(int(ds["done"].sum()), aesweep.outcome_census(ds)["done"].values.tolist())
 """

@@ -1380,7 +1380,7 @@ static int test_sample_points(void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Stability: the exact Hessian (src/stability.c)                            */
+/* Stability: the exact Hessian (src/trust/stability.c)                            */
 /* ------------------------------------------------------------------------ */
 
 /* hess's column e against central differences of the engine's own float64 gradient, and

@@ -1,6 +1,6 @@
 """Outcome census: the share of each outcome class, with 95 % Wilson intervals over replicates.
 
-    python3 -m analysis.census OUT.h5 [--by AXIS|none] [--sel AXIS=VALUE]... [-o census.png]
+    python3 -m aesweep.census OUT.h5 [--by AXIS|none] [--sel AXIS=VALUE]... [-o census.png]
 
 Draws the outcome fractions (one bar per value of --by, default: the first grid axis that
 is not a replicate axis (seed, base, sample);
@@ -16,7 +16,7 @@ import xarray as xr
 
 from . import cli, common
 
-PROG = "analysis.census"
+PROG = "aesweep.census"
 SIZE = (13.0, 5.5)  # inches
 MAX_TICKS = 16  # category tick labels shown at most (the others are thinned out)
 

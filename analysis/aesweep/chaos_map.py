@@ -1,6 +1,6 @@
 """Heatmap of a per-run variable over two grid axes (the blog's chaos map).
 
-    python3 -m analysis.chaos_map OUT.h5 [--var splay] [--x lr] [--y bias_delta]
+    python3 -m aesweep.chaos_map OUT.h5 [--var splay] [--x lr] [--y bias_delta]
         [--reduce mean|median|fraction:<outcome>] [--panel outcome|recovered]
         [--logx] [--logy] [--sel AXIS=VALUE]... [-o chaos_map.png]
 
@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 
 from . import cli, common
 
-PROG = "analysis.chaos_map"
+PROG = "aesweep.chaos_map"
 SIZE_ONE = (7.0, 5.5)  # inches, one panel
 SIZE_TWO = (13.0, 5.5)  # inches, with --panel
 RECOVERED_CLASSES = [(0, "not recovered"), (1, "recovered")]
@@ -32,21 +32,6 @@ def arguments(p):
     p.add_argument("--panel", choices=["outcome", "recovered"],
                    help="add a categorical map of this variable")
     cli.add_sel(p)
-
-
-def pick_axes(dims, x=None, y=None, prefer=("lr", "bias_delta")):
-    """(x, y): the `prefer` pair when the grid has both, else the first two axes."""
-    if len(dims) < 2:
-        raise common.AnalysisError(f"a chaos map needs two grid axes (file has: {', '.join(dims) or 'none'})")
-    for a in (x, y):
-        if a is not None and a not in dims:
-            raise common.AnalysisError(f"unknown grid axis '{a}' (grid axes: {', '.join(dims)})")
-    prefer = list(prefer) if set(prefer) <= set(dims) else dims[:2]
-    x = x or next(d for d in [prefer[0]] + dims if d != y)
-    y = y or next(d for d in [prefer[1]] + dims if d != x)
-    if x == y:
-        raise common.AnalysisError(f"--x and --y are the same axis '{x}'")
-    return x, y
 
 
 def categorical(ds, name):
@@ -94,7 +79,7 @@ def draw_map(ax, ds, da, x, y, cells, **kw):
 def render(ds, var="splay", x=None, y=None, reduce="mean", panel=None, logx=False, logy=False, sel=()):
     """The map of `var` over grid axes x and y (default: lr and bias_delta), reduced over the
     others by `reduce`, and with `panel` a second map of that categorical variable."""
-    x, y = pick_axes(common.grid_dims(ds), x, y)
+    x, y = common.pick_axes(common.grid_dims(ds), x, y)
     ds = common.prepare(ds, sel, need=[var], sort=(x, y))
     cells = common.map_cells(ds, x, y, logx, logy)
     fraction = reduce.startswith("fraction:")

@@ -1,6 +1,6 @@
 """One run's latent plane: the feature vectors W_i, their activation zones, and W^T W.
 
-    python3 -m analysis.latent OUT.h5 [--sel AXIS=VALUE]... [--outcome NAME] [-o latent.png]
+    python3 -m aesweep.latent OUT.h5 [--sel AXIS=VALUE]... [--outcome NAME] [-o latent.png]
 
 The run is the first finished one matching --sel (nearest value for float axes) and,
 with --outcome, having that outcome. Left: W_i as arrows from the origin (dashed when
@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 
 from . import cli, common
 
-PROG = "analysis.latent"
+PROG = "aesweep.latent"
 SIZE = (12.0, 5.5)  # inches
 PANEL_SIZE = (4.6, 8.4)  # inches per run in a side-by-side comparison (plane above W^T W)
 ANNOTATE_MAX = 10  # write the values into the W^T W cells up to this n

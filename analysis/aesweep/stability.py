@@ -1,6 +1,6 @@
 """Stability of states: the gradient and exact Hessian of the loss, and what they say.
 
-    python3 -m analysis.stability OUT.h5 [--states final|trajectory] [--sel AXIS=VALUE]...
+    python3 -m aesweep.stability OUT.h5 [--states final|trajectory] [--sel AXIS=VALUE]...
 
 For each state (W, b) — the final states of a file, base states (the final states of the
 file an `init.file` names), or the points of its stored trajectories — in float64, with
@@ -15,7 +15,7 @@ engine's own gradient takes them):
     hessian_dead_share  weight of the smallest eigenvalue's unit eigenvector(s) on the
                         unlearnt features' W_i, b_i (NaN when every feature is learnt)
 
-the same numbers the engine writes (src/stability.c). The script prints, per outcome, how
+the same numbers the engine writes (src/trust/stability.c). The script prints, per outcome, how
 many final states are saddles (hessian_neg > 0) and how many have no negative curvature.
 """
 
@@ -24,7 +24,7 @@ import xarray as xr
 
 from . import cli, common
 
-PROG = "analysis.stability"
+PROG = "aesweep.stability"
 DEFAULT_TOL = 1e-9  # outcome.hessian_tol's default
 F32_FLOOR = 2.0 ** -20  # the cut of a float32 run is at least this (ae_stability_cut)
 VARIABLES = ("grad_norm", "hessian_min", "hessian_neg", "hessian_dead_share")
@@ -69,7 +69,7 @@ def unlearnt_features(W, b):
 
 
 def stability_of(W, b, tol=DEFAULT_TOL):
-    """The four numbers of one state (a dict), as src/stability.c computes them."""
+    """The four numbers of one state (a dict), as src/trust/stability.c computes them."""
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if not (np.isfinite(W).all() and np.isfinite(b).all()):

@@ -1,6 +1,6 @@
 """Training trajectories: loss, feature norms |W_i| and biases b_i against step.
 
-    python3 -m analysis.trajectories OUT.h5 [--run R]... [-o trajectories.png]
+    python3 -m aesweep.trajectories OUT.h5 [--run R]... [-o trajectories.png]
 
 One row per stored run (the file's `trajectory` group; --run picks flat run indices).
 Each feature keeps its colour of every other figure; the features unlearnt at the end of
@@ -10,7 +10,7 @@ import numpy as np
 
 from . import cli, common
 
-PROG = "analysis.trajectories"
+PROG = "aesweep.trajectories"
 ROW_SIZE = (12.0, 3.0)  # inches per run shown
 
 

@@ -9,7 +9,7 @@
     print(aesweep.summarize(ds))
 
 `pip install -e .` at the repository root installs this folder (analysis/) as the package
-`aesweep`. Each module is also a command-line script (`python3 -m analysis.NAME --help`
+`aesweep`. Each module is also a command-line script (`python3 -m aesweep.NAME --help`
 from the repository root):
 
     chaos_map        heatmap over two grid axes
@@ -29,7 +29,7 @@ from .common import AnalysisError, outcome_classes, outcome_names
 
 
 def __getattr__(name):
-    # The script modules load on first use, so `python3 -m analysis.census` runs a module
+    # The script modules load on first use, so `python3 -m aesweep.census` runs a module
     # that the package has not imported already.
     if name == "outcome_census":
         from .census import census

@@ -1,6 +1,6 @@
 """Recovery probability per intervention method (none, anthropic, repulsor, gap, ...).
 
-    python3 -m analysis.resample_compare OUT.h5 [--x lr] [--y intervene_delta]
+    python3 -m aesweep.resample_compare OUT.h5 [--x lr] [--y intervene_delta]
         [--logx] [--logy] [--sel AXIS=VALUE]... [-o resample_compare.png]
 
 The file needs an `intervention` grid axis. Recovery probability = the share of
@@ -24,7 +24,7 @@ import xarray as xr
 from . import chaos_map, cli, common
 from .chaos_map import draw_map
 
-PROG = "analysis.resample_compare"
+PROG = "aesweep.resample_compare"
 METHOD = "intervention"  # the grid axis of intervene.method
 # intervention settings (dimension names) a method never reads: its runs along them are one run
 UNREAD = {"none": ("intervene_delta", "scale", "noise", "at_step"),
@@ -65,7 +65,7 @@ def pick_axes(dims, x=None, y=None):
     if len(rest) < 2:
         raise common.AnalysisError(f"maps need two grid axes besides '{METHOD}' "
                                    f"(file has: {', '.join(rest) or 'none'})")
-    return chaos_map.pick_axes(rest, x, y, prefer=("lr", "intervene_delta"))
+    return common.pick_axes(rest, x, y, prefer=("lr", "intervene_delta"))
 
 
 def recovered_counts(ds, keep):

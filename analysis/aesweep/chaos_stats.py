@@ -1,6 +1,6 @@
 """Chaos statistics over two settings, per region: the uncertainty exponent, box counting of the boundary, the Lyapunov exponent.
 
-    python3 -m analysis.chaos_stats OUT.h5 [--x lr] [--y bias_delta]
+    python3 -m aesweep.chaos_stats OUT.h5 [--x lr] [--y bias_delta]
         [--split perfect|recovered|OUTCOME] [--reduce mean|median] [--base 2|3]
         [--region '[NAME:] lr in [a, b], bias_delta in [c, d]']...
         [--method auto|twin|grid] [--max-eps CELLS] [--bootstrap N]
@@ -38,9 +38,10 @@ from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.patches import Patch, Rectangle
 
 from . import cli, common
-from .chaos_map import draw_map, pick_axes
+from .chaos_map import draw_map
+from .common import pick_axes
 
-PROG = "analysis.chaos_stats"
+PROG = "aesweep.chaos_stats"
 SIZE_FOUR = (22.0, 5.0)  # inches: Lyapunov map, label map, box counting, f(eps)
 SIZE_THREE = (17.0, 5.0)  # inches: without the Lyapunov map
 TICKS_MAX = 8  # a labelled tick per value on map axes up to this length

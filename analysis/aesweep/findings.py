@@ -1,7 +1,7 @@
 """The study's claims, measured: runs sweeps/findings/*.cfg and writes FINDINGS.md with a figure per claim.
 
-    python3 -m analysis.findings --out docs            (make findings: docs/FINDINGS.md)
-    python3 -m analysis.findings --quick --out /tmp/f  (tiny grids: checks the pipeline)
+    python3 -m aesweep.findings --out docs            (make findings: docs/FINDINGS.md)
+    python3 -m aesweep.findings --quick --out /tmp/f  (tiny grids: checks the pipeline)
 
 Each claim of the optimisation-failure study gets aesweep's measurement (the precision and
 horizon it holds at, intervals over replicates only), a figure and a verdict: reproduced,
@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import api, chaos_stats, cli, common
 from .stability import loss_hessian
 
-PROG = "analysis.findings"
+PROG = "aesweep.findings"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWEEPS = os.path.join(ROOT, "sweeps", "findings")
 VERDICTS = ("reproduced", "refuted", "qualified")
@@ -518,7 +518,7 @@ def claim_chaos(r, out):
                  f"the whole map; the median is largest at lr {peak:.2g}.")
     lines.append(f"- Cells of the high-lr band whose outcome differs between float32 and float64: "
                  f"{100 * disagree:.1f} %.")
-    lines.append("- Per region (`analysis.chaos_stats`, grid method: neighbouring cells, the split perfect or not; "
+    lines.append("- Per region (`aesweep.chaos_stats`, grid method: neighbouring cells, the split perfect or not; "
                  "α is the uncertainty exponent, f(1) the share of cells whose neighbour one cell away differs; "
                  "intervals are over the cells of one map, so too narrow):\n")
     lines.append(markdown_table(["precision", "region", "bounds", "α [95 %]", "f(1 cell)", "verdict"], rows))
@@ -685,7 +685,7 @@ def render(findings, runner, started, elapsed, quick, command):
                  "verdicts say nothing about the physics.**", ""]
     head += ["Every number below comes from the sweeps listed at the end; intervals are 95 % Wilson intervals over "
              "replicates (seeds or base states) only; runs that are the same run are counted once. Each verdict is "
-             "the rule in `analysis/findings.py` (`verdict_*`) applied to these numbers.", "",
+             "the rule in `analysis/aesweep/findings.py` (`verdict_*`) applied to these numbers.", "",
              "| # | claim | verdict |", "|---|---|---|"]
     head += [f"| {k + 1} | {f['claim']} | **{f['verdict']}** |" for k, f in enumerate(findings)]
     body = []
@@ -730,7 +730,7 @@ def run(args):
             assert f["verdict"] in VERDICTS
             findings.append(f)
             bar.update()
-    command = ("python3 -m analysis.findings" + " --quick" * args.quick + f" --out {args.out}"
+    command = ("python3 -m aesweep.findings" + " --quick" * args.quick + f" --out {args.out}"
                + f" --work {args.work}" * bool(args.work))
     text = render(findings, runner, started, time.time() - started, args.quick, command)
     path = os.path.join(args.out, "FINDINGS.md")

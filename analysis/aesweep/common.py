@@ -1,5 +1,8 @@
 """Shared helpers of the analysis code: open a file, select runs, reduce, colours, plot basics.
 
+matplotlib loads on the first figure or colour (pyplot()), so the text commands (summary,
+census tables, aesweep.open) never import it.
+
 Every script reads an aesweep output through xarray (engine "h5netcdf"), so dimensions
 come by name: the grid axes are the dimensions of the per-run `done` variable, in grid
 order; per-feature variables add `feature`, `W_final` adds `latent`.
@@ -9,13 +12,8 @@ import os
 import re
 
 import h5py
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is set)
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
+import numpy as np
+import xarray as xr
 
 DPI = 100
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
@@ -386,6 +384,22 @@ def mode_index(da, keep, codes):
 # ----------------------------------------------------------------------------- axes
 
 
+def pick_axes(dims, x=None, y=None, prefer=("lr", "bias_delta")):
+    """(x, y): the `prefer` pair when the grid has both, else the first two axes."""
+    if len(dims) < 2:
+        raise AnalysisError(f"a chaos map needs two grid axes (file has: {', '.join(dims) or 'none'})")
+    for a in (x, y):
+        if a is not None and a not in dims:
+            raise AnalysisError(f"unknown grid axis '{a}' (grid axes: {', '.join(dims)})")
+    prefer = list(prefer) if set(prefer) <= set(dims) else dims[:2]
+    x = x or next(d for d in [prefer[0]] + dims if d != y)
+    y = y or next(d for d in [prefer[1]] + dims if d != x)
+    if x == y:
+        raise AnalysisError(f"--x and --y are the same axis '{x}'")
+    return x, y
+
+
+
 def is_numeric(values):
     return np.asarray(values).dtype.kind in "iuf"
 
@@ -466,9 +480,21 @@ def class_colors(names):
     return [OUTCOME_COLORS[n] if n in OUTCOME_COLORS else next(spare) for n in names]
 
 
+def pyplot():
+    """matplotlib.pyplot with the file backend (Agg), loaded on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def feature_colors(count):
     """One colour per feature index, the same in every figure: tab10 up to 10 features,
     tab20 up to 20, evenly spaced hues beyond, so no two features share a colour."""
+    import matplotlib
+
     if count <= 10:
         return [matplotlib.colormaps["tab10"](i) for i in range(count)]
     if count <= 20:
@@ -477,17 +503,20 @@ def feature_colors(count):
 
 
 def hex_color(color):
+    from matplotlib.colors import to_rgba
+
     r, g, b, _ = to_rgba(color)
     return "#%02x%02x%02x" % (round(r * 255), round(g * 255), round(b * 255))
 
 
 def new_figure(width, height, **kwargs):
     """A figure of exactly width x height inches at DPI (no tight bbox: sizes are fixed)."""
-    return plt.figure(figsize=(width, height), dpi=DPI, layout="constrained", **kwargs)
+    return pyplot().figure(figsize=(width, height), dpi=DPI, layout="constrained", **kwargs)
 
 
 def save_figure(fig, path):
     """Write the figure as PNG or PDF (by extension) at DPI; close it."""
+    plt = pyplot()
     ext = os.path.splitext(path)[1].lower()
     if ext not in FIGURE_EXTENSIONS:
         plt.close(fig)

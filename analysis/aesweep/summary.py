@@ -1,6 +1,6 @@
 """What a sweep found, in a few sentences computed from its file.
 
-    python3 -m analysis.summary OUT.h5 [--full]
+    python3 -m aesweep.summary OUT.h5 [--full]
 
 The first sentence gives the outcome shares (a 95 % Wilson interval for perfect when the
 runs are replicates), the
@@ -15,7 +15,7 @@ import numpy as np
 from . import cli, common
 from .census import census
 
-PROG = "analysis.summary"
+PROG = "aesweep.summary"
 RAGGED = 0.15  # share of neighbouring cells that differ above which the boundary is ragged
 SMOOTH = 0.05  # ... and below which it is a few clean lines
 UNORDERED = ("seed", "base")  # axes whose order means nothing: no boundary along them
@@ -107,9 +107,7 @@ def map_sentence(ds):
     dims = common.grid_dims(ds)
     if len(dims) < 2:
         return None
-    from .chaos_map import pick_axes
-
-    x, y = pick_axes(dims)
+    x, y = common.pick_axes(dims)
     if {x, y} & set(UNORDERED):
         return None  # neighbouring seeds or base states are not neighbours in any sense
     ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])

@@ -1,8 +1,8 @@
 """What happened in a sweep: one HTML page with the findings first, figures, tables last.
 
-    python3 -m analysis.report OUT.h5 -o DIR
+    python3 -m aesweep.report OUT.h5 -o DIR
 
-DIR/index.html opens with a paragraph of what the sweep found (analysis.summary), then
+DIR/index.html opens with a paragraph of what the sweep found (aesweep.summary), then
 the figures: an interactive outcome map (grids of two or more axes: hover a cell for its
 settings, outcome and splay, click it for that run's latent plane and W^T W; inline data
 and plain JavaScript, so the page works offline from the folder), the splay/outcome map
@@ -24,7 +24,7 @@ from .census import TRUST_NOTE, trust, trust_rows
 from .census import table_rows as census_rows
 from .summary import summarize
 
-PROG = "analysis.report"
+PROG = "aesweep.report"
 MAP_CELLS_MAX = 65536  # the interactive map carries every cell's run; larger maps are left out
 DIGITS = 5  # significant digits of numbers in the page's data
 
@@ -111,7 +111,7 @@ def figures(path, ds, folder, table):
 
     dims = common.grid_dims(ds)
     if len(dims) >= 2:
-        x, y = chaos_map.pick_axes(dims)
+        x, y = common.pick_axes(dims)
         yield (save(chaos_map.render(ds, panel="outcome"), "chaos_map.png"),
                f"Splay (left) and the most frequent outcome (right) over {x} and {y}")
     by = table.attrs["by"]
@@ -143,7 +143,7 @@ def map_data(ds):
     dims = common.grid_dims(ds)
     if len(dims) < 2:
         return None
-    x, y = chaos_map.pick_axes(dims)
+    x, y = common.pick_axes(dims)
     if ds.sizes[x] * ds.sizes[y] > MAP_CELLS_MAX:
         return None
     ds = ds.sortby([d for d in (x, y) if common.is_numeric(ds[d].values)])
