@@ -61,7 +61,7 @@ KERNEL_HEADERS := $(wildcard include/*.h include/*.inc kernels/*.cuh)
 HEADERS  := $(KERNEL_HEADERS) $(wildcard src/*/*.h src/*/*.inc src/*/*/*.h)
 
 .PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
-        gpu-bundle gpu-session sass bench findings install clean help
+        gpu-bundle gpu-session sass bench findings docs install clean help
 
 all: $(BUILD)/aesweep  ## build build/aesweep (CPU backend, plus CUDA when nvcc is on the PATH)
 
@@ -257,6 +257,11 @@ bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baselin
 # (tests/analysis/test_findings.py).
 findings: all  ## regenerate docs/FINDINGS.md and docs/findings/*.png: each claim of the study, measured, with a verdict
 	$(PYTHON) -m aesweep.findings --out docs --work out/findings
+
+# docs/CONFIG.md, FORMAT.md and OUTCOMES.md: the generated blocks from the engine's own tables
+# (aesweep help config|format|outcomes); tests/e2e/test_docs.py fails while they are stale.
+docs: all  ## regenerate the tables of docs/CONFIG.md, docs/FORMAT.md, docs/OUTCOMES.md from the engine's own tables
+	$(PYTHON) tools/update_docs.py --aesweep $(BUILD)/aesweep
 
 PREFIX ?= /usr/local
 install: all  ## copy build/aesweep to $(PREFIX)/bin (PREFIX=/usr/local; `pip install -e .` gives an `aesweep` command too)

@@ -3,6 +3,7 @@
  *
  * API:
  *   ae_setting_find(key)                   the table entry of a numeric setting ("train.lr")
+ *   ae_setting_at(k), ae_text_setting_at(k) every setting, for --help and `aesweep help config`
  *   ae_config_load(path, overrides, n, ...) parses a config file, then the command line's
  *                                          --set KEY=VALUE and --grid PARAM=SPEC in their order
  *   ae_config_parse(path, text, ...)       the same from text in memory (a file's stored
@@ -52,6 +53,21 @@ void ae_params_defaults(ae_params *p);
 void ae_params_round_to_precision(ae_params *p);
 
 const ae_setting *ae_setting_find(const char *key);
+/* Row k of the settings table (NULL past its end): --help and docs/CONFIG.md list them all. */
+const ae_setting *ae_setting_at(size_t k);
+/* value of setting s as a config writes it: "adamw" (quoted), 0.001, 10000. */
+const char *ae_setting_value_text(const ae_setting *s, double value, char text[64]);
+
+/* The settings that are not one number (init.file, output.fields, trajectory.every, ...):
+ * each has its own parser; this is what --help and docs/CONFIG.md say of it. */
+typedef struct {
+    const char *key, *default_text, *meaning;
+    int text; /* a text value: --set quotes a bare word (not so the trajectory group's numbers) */
+} ae_text_setting;
+const ae_text_setting *ae_text_setting_at(size_t k); /* NULL past the last */
+/* Where a file keeps record field `field` (AE_RECORD_FIELD_*) without output.fields naming
+ * it: NULL always, else the condition ("check.float64 > 0 (in some run)"). */
+const char *ae_output_field_when(size_t field);
 double ae_setting_get(const ae_setting *s, const ae_params *p);
 void ae_setting_put(const ae_setting *s, ae_params *p, double value);
 

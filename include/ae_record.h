@@ -12,6 +12,7 @@
 #ifndef AE_RECORD_H
 #define AE_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ae_model.h"
@@ -109,6 +110,15 @@ typedef struct {
     AE_RECORD_FIELDS(AE_RECORD_MEMBER)
 #undef AE_RECORD_MEMBER
 } ae_results;
+
+/* The fields of named codes (CF flag_values, flag_meanings; the outcome classes, the plateau
+ * kinds, the optimizers), whose fill is a code too: no _FillValue, a `comment` instead. */
+static inline int ae_record_is_flag(size_t field)
+{
+    return field == AE_RECORD_FIELD_outcome || field == AE_RECORD_FIELD_twin_outcome ||
+           field == AE_RECORD_FIELD_float64_outcome || field == AE_RECORD_FIELD_plateau_kind ||
+           field == AE_RECORD_FIELD_opt_optimizer;
+}
 
 /* Values per run of a field of this shape. */
 static inline uint64_t ae_record_per_run(ae_record_shape shape, int n_max, int m_max)

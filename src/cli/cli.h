@@ -9,6 +9,8 @@
  *                                  the ranks under mpirun (make MPI=1); one rank otherwise
  *   ae_progress_start / _show      a live line on a terminal, a plain line now and then otherwise
  *   ae_cli_run(argc, argv, zoom)   aesweep run and aesweep zoom (src/cli/run.c)
+ *   ae_cli_help(argc, argv)        aesweep help config|format|outcomes: docs/'s tables as markdown
+ *                                  (src/cli/help.c)
  */
 #ifndef AE_CLI_H
 #define AE_CLI_H
@@ -42,5 +44,6 @@ ae_progress ae_progress_start(int enabled, double every, uint64_t total, uint64_
 void ae_progress_show(ae_progress *pr, uint64_t done, int final);
 
 int ae_cli_run(int argc, char **argv, int zoom);
+int ae_cli_help(int argc, char **argv);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * main.c - the aesweep command line (DESIGN.md section 6): the commands run, zoom (run.c),
- * info, merge and bench, their help, and the dispatch.
+ * info, merge, bench and help (help.c: docs/'s reference tables), their help, and the dispatch.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ae_bench.h"
@@ -33,6 +33,9 @@ static const char commands_text[] =
     "  aesweep merge OUT.h5 SHARD.h5...         join the shards of one sweep into OUT.h5\n"
     "  aesweep bench [--n N] [--runs R] [--steps S] [--backend B] [--json FILE]\n"
     "                                           model-steps per second and % of FP32 peak\n"
+    "  aesweep help config|format|outcomes      the reference tables, as markdown: every setting, every\n"
+    "                                           variable of the output, the outcome rules (docs/CONFIG.md,\n"
+    "                                           docs/FORMAT.md, docs/OUTCOMES.md)\n"
     "  aesweep --help | --version | aesweep COMMAND --help\n"
     "\n";
 
@@ -256,6 +259,7 @@ static int dispatch(int argc, char **argv)
         return AE_EXIT_USAGE;
     }
     const char *command = argv[1];
+    if (!strcmp(command, "help") && argc > 2) return ae_cli_help(argc - 2, argv + 2);
     if (!strcmp(command, "--help") || !strcmp(command, "-h") || !strcmp(command, "help")) {
         print_usage(stdout);
         return AE_EXIT_OK;

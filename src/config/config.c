@@ -101,7 +101,7 @@ static const ae_params default_params = {
     .radius = 1.4283556979968262, /* sqrt(2) * 1.01, DESIGN.md section 3 */
     .dead_eps = 1e-3, .lr = 1e-3, .weight_decay = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
     .momentum = 0.0, .steps = 10000, .check_every = 100, .plateau_steps = 2000,
-    /* tilt_max: DESIGN.md says 0.1, but real symmetric plateaus (b_i = 1/n, the loss at (n-1)/n^3)
+    /* tilt_max 0.5 (DESIGN.md v2.1; it once said 0.1): real symmetric plateaus (b_i = 1/n, the loss at (n-1)/n^3)
      * keep |W_i| ~ 0.01-0.04, tilt 0.1-0.4, while the pinned states sit at tilt ~1: 0.5 splits
      * the census populations by that physics (README.md, "Tilt threshold") */
     .outcome_window = 1000, .outcome_tol = 3e-3, .tilt_max = 0.5, .live_min = 0.9,
@@ -120,10 +120,31 @@ void ae_params_round_to_precision(ae_params *p)
             ae_setting_put(&settings[s], p, (double)(float)ae_setting_get(&settings[s], p));
 }
 
-/* Keys that hold text rather than numbers. */
-static const char *const text_keys[] = {"init.file",   "init.select",   "init.optimizer_state", "perturb.features",
-                                        "output.fields", "output.optimizer_state", "twin.param", "twin.relative",
-                                        NULL};
+/* The settings that are not one number: text, lists, booleans (text = 1: --set quotes a bare
+ * word), and the trajectory group's numbers and lists (parse_trajectory).  Each is parsed by
+ * its own code; this table names them for messages, --help and docs/CONFIG.md. */
+static const ae_text_setting text_settings[] = {
+    {"init.file", "\"\"", "base states: an earlier output, or any HDF5 file with W_final (runs..., feature, latent) "
+     "and b_final (runs..., feature); needs init.scheme = \"file\"", 1},
+    {"init.select", "\"all\"", "the base states taken from init.file: all | <index> | first:<outcome> | "
+     "all:<outcome>[,<outcome>...]; several form a first grid axis `base`", 1},
+    {"init.optimizer_state", "\"reset\"", "reset (a fresh optimizer) | keep (continue from the file's opt_ variables: "
+     "output.optimizer_state of an earlier sweep)", 1},
+    {"perturb.features", "\"none\"", "the features perturb.bias_delta nudges: dead_neighbors (the two learnt features "
+     "angularly adjacent to the dead one) | none | [i, j, ...]", 1},
+    {"output.fields", "\"all\"", "record fields kept in the file, e.g. [\"outcome\", \"splay\"] or --set "
+     "output.fields=outcome,splay; done and the coordinates always stay", 1},
+    {"output.optimizer_state", "false", "write each run's optimizer state (opt_optimizer, opt_step, opt_m_W, opt_m_b, "
+     "opt_v_W, opt_v_b) beside W_final and b_final", 1},
+    {"twin.param", "\"state\"", "state (start eps away) | a real setting (\"perturb.bias_delta\"): the twin differs "
+     "in it by +eps (lyapunov NaN); needs twin.eps", 1},
+    {"twin.relative", "false", "setting twin: the setting x (1 + eps) instead of + eps; needs twin.eps", 1},
+    {"trajectory.every", "0", "record loss, W and b of the runs below every k steps", 0},
+    {"trajectory.runs", "[]", "flat run indices [0, 5, ...]", 0},
+    {"trajectory.select", "()", "runs by grid coordinates { lr = 0.01; bias_delta = 0.1; } or a list of them: the "
+     "nearest grid value; axes not named take their first value", 0},
+};
+#define N_TEXT_SETTINGS (sizeof text_settings / sizeof text_settings[0])
 static const char *const groups[] = {"model", "init", "train", "outcome", "perturb", "trajectory", "intervene",
                                      "twin",  "check", "output", NULL};
 
@@ -132,6 +153,9 @@ static const char *const groups[] = {"model", "init", "train", "outcome", "pertu
 static const char *const record_names[] = {AE_RECORD_FIELDS(RECORD_NAME) NULL};
 #undef RECORD_NAME
 _Static_assert(AE_RECORD_FIELD_COUNT <= 64, "output.fields keeps its choice in a uint64_t");
+
+const ae_setting *ae_setting_at(size_t k) { return k < N_SETTINGS ? &settings[k] : NULL; }
+const ae_text_setting *ae_text_setting_at(size_t k) { return k < N_TEXT_SETTINGS ? &text_settings[k] : NULL; }
 
 const ae_setting *ae_setting_find(const char *key)
 {
@@ -210,9 +234,9 @@ static const char *nearest_key(const char *key)
         const int d_dim = settings[s].dim ? edit_distance(key, settings[s].dim) : 9; /* --grid lrr=... */
         if (d_dim < distance) distance = d_dim, best = settings[s].dim;
     }
-    for (size_t k = 0; text_keys[k]; k++) {
-        const int d = edit_distance(key, text_keys[k]);
-        if (d < distance) distance = d, best = text_keys[k];
+    for (size_t k = 0; k < N_TEXT_SETTINGS; k++) {
+        const int d = text_settings[k].text ? edit_distance(key, text_settings[k].key) : 9;
+        if (d < distance) distance = d, best = text_settings[k].key;
     }
     return best;
 }
@@ -250,8 +274,8 @@ __attribute__((noinline)) void ae_setting_put(const ae_setting *s, ae_params *p,
 
 static int is_text_key(const char *key)
 {
-    for (int k = 0; text_keys[k]; k++)
-        if (strcmp(text_keys[k], key) == 0) return 1;
+    for (size_t k = 0; k < N_TEXT_SETTINGS; k++)
+        if (text_settings[k].text && strcmp(text_settings[k].key, key) == 0) return 1;
     return 0;
 }
 
@@ -279,6 +303,17 @@ static const char *format_real(double value, char text[32])
         snprintf(text, 32, "%.*g", digits, value);
         if (strtod(text, NULL) == value) break;
     }
+    return text;
+}
+
+const char *ae_setting_value_text(const ae_setting *s, double value, char text[64])
+{
+    if (s->type == AE_SET_ENUM)
+        snprintf(text, 64, "\"%s\"", s->names[(int)value]);
+    else if (s->type == AE_SET_REAL)
+        format_real(value, text);
+    else
+        snprintf(text, 64, "%.0f", value);
     return text;
 }
 
@@ -1273,6 +1308,26 @@ int ae_config_unused_axis(const ae_config *cfg, int a, char *why, size_t size)
     return 1;
 }
 
+/* The record fields that a file keeps by default only where its runs compute them (and the
+ * optimizer state, AE_RECORD_FIELDS_OPTIMIZER, only where output.optimizer_state asks). */
+typedef enum { WHEN_TWIN, WHEN_CHECK } field_when;
+static const struct {
+    const char *field;
+    field_when when;
+} conditional_fields[] = {{"twin_outcome", WHEN_TWIN},    {"twin_recovered", WHEN_TWIN}, {"twin_distance", WHEN_TWIN},
+                          {"lyapunov", WHEN_TWIN},        {"float64_outcome", WHEN_CHECK},
+                          {"float64_loss", WHEN_CHECK}};
+
+const char *ae_output_field_when(size_t field)
+{
+    if (AE_RECORD_FIELDS_OPTIMIZER >> field & 1) return "output.optimizer_state = true";
+    for (size_t k = 0; field < AE_RECORD_FIELD_COUNT && k < sizeof conditional_fields / sizeof conditional_fields[0]; k++)
+        if (strcmp(conditional_fields[k].field, record_names[field]) == 0)
+            return conditional_fields[k].when == WHEN_TWIN ? "twin.eps is given (every run trains a twin)"
+                                                           : "check.float64 > 0 (in some run)";
+    return NULL;
+}
+
 /* Checks that only make sense once everything is read. */
 static int check_whole(ae_config *cfg, ae_error *err)
 {
@@ -1309,13 +1364,10 @@ static int check_whole(ae_config *cfg, ae_error *err)
     if (cfg->write_optimizer_state) cfg->output_fields |= AE_RECORD_FIELDS_OPTIMIZER;
     if ((cfg->output_fields & ~AE_RECORD_FIELDS_OPTIMIZER) == AE_RECORD_FIELDS_DEFAULT) {
         /* by default a file holds what its runs compute: no all-NaN twin or check variables */
-        static const char *const twin_fields[] = {"twin_outcome", "twin_recovered", "twin_distance", "lyapunov"};
-        static const char *const check_fields[] = {"float64_outcome", "float64_loss"};
-        for (size_t k = 0; !cfg->twin_enabled && k < sizeof twin_fields / sizeof twin_fields[0]; k++)
-            cfg->output_fields &= ~field_bit(twin_fields[k]);
         const int checks = setting_extreme(cfg, ae_setting_find("check.float64"), 1) > 0;
-        for (size_t k = 0; !checks && k < sizeof check_fields / sizeof check_fields[0]; k++)
-            cfg->output_fields &= ~field_bit(check_fields[k]);
+        for (size_t k = 0; k < sizeof conditional_fields / sizeof conditional_fields[0]; k++)
+            if (conditional_fields[k].when == WHEN_TWIN ? !cfg->twin_enabled : !checks)
+                cfg->output_fields &= ~field_bit(conditional_fields[k].field);
     }
     if (cfg->params.check_float64 > 0 && !ae_config_takes(cfg, "model.precision", AE_FLOAT32))
         return ae_fail(err, "%s: check.float64 = %lld: checks float32 runs in float64, and every run of this sweep "
@@ -1651,26 +1703,31 @@ void ae_config_print_settings(FILE *stream)
         }
         fprintf(stream, "  %-20s %s  %s\n", s->key, text, s->long_name);
     }
-    fprintf(stream, "  %-20s %s\n", "init.file", "\"\"   base states: an earlier output (scheme \"file\")");
-    fprintf(stream, "  %-20s %s\n", "init.select", "\"all\"  all | <index> | first:<outcome> | all:<outcome>[,<outcome>...]");
-    fprintf(stream, "  %-20s outcomes:", "");
-    for (int k = 0; k < AE_OUTCOME_COUNT; k++) fprintf(stream, " %d %s", k, ae_outcome_name(k));
-    fprintf(stream, "\n");
-    fprintf(stream, "  %-20s %s\n", "init.optimizer_state", "\"reset\" reset (a fresh optimizer) | keep (continue from the");
-    fprintf(stream, "  %-20s %s\n", "", "       file's opt_ variables: output.optimizer_state of an earlier sweep)");
-    fprintf(stream, "  %-20s %s\n", "perturb.features", "\"none\" dead_neighbors | none | [i, j, ...]");
-    fprintf(stream, "  %-20s %s\n", "output.fields", "\"all\"  record fields kept in the file, e.g. [\"outcome\", \"splay\"] or");
-    fprintf(stream, "  %-20s %s\n", "", "       --set output.fields=outcome,splay; done and the coordinates always stay;");
-    fprintf(stream, "  %-20s        the fields:", "");
-    for (int k = 0; record_names[k]; k++) fprintf(stream, "%s%s", k % 7 ? ", " : k ? ",\n                              " : " ", record_names[k]);
-    fprintf(stream, "\n");
-    fprintf(stream, "  %-20s %s\n", "output.optimizer_state", "false  write each run's optimizer state (opt_optimizer, opt_step,");
-    fprintf(stream, "  %-20s %s\n", "", "       opt_m_W, opt_m_b, opt_v_W, opt_v_b) beside W_final and b_final");
-    fprintf(stream, "  %-20s %s\n", "twin.param", "\"state\" state (start eps away) | a real setting (\"perturb.bias_delta\"): the");
-    fprintf(stream, "  %-20s %s\n", "", "       twin differs in it by +eps (lyapunov NaN)");
-    fprintf(stream, "  %-20s %s\n", "twin.relative", "false  setting twin: the setting x (1 + eps) instead of + eps");
-    fprintf(stream, "  %-20s %s\n", "trajectory.every", "0      record loss, W and b of the runs below every k steps");
-    fprintf(stream, "  %-20s %s\n", "trajectory.runs", "[]     flat run indices [0, 5, ...]");
-    fprintf(stream, "  %-20s %s\n", "trajectory.select", "()     runs by grid coordinates { lr = 0.01; bias_delta = 0.1; } or a list");
-    fprintf(stream, "  %-20s %s\n", "", "       of them: the nearest grid value; axes not named take their first value");
+    for (size_t k = 0; k < N_TEXT_SETTINGS; k++) {
+        const ae_text_setting *t = &text_settings[k];
+        fprintf(stream, "  %-20s %-6s", t->key, t->default_text);
+        /* the meaning wrapped to lines of about 100 columns, under its first word */
+        int column = 29;
+        for (const char *word = t->meaning; *word;) {
+            const size_t length = strcspn(word, " ");
+            if (column + 1 + (int)length > 100) fprintf(stream, "\n%29s", ""), column = 29;
+            fprintf(stream, " %.*s", (int)length, word);
+            column += 1 + (int)length;
+            word += length + (word[length] == ' ');
+        }
+        fprintf(stream, "\n");
+        if (strcmp(t->key, "init.select") == 0) {
+            fprintf(stream, "  %-27s outcomes:", "");
+            for (int c = 0; c < AE_OUTCOME_COUNT; c++) fprintf(stream, " %d %s", c, ae_outcome_name(c));
+            fprintf(stream, "\n");
+        }
+        if (strcmp(t->key, "output.fields") == 0) {
+            fprintf(stream, "  %-27s the fields:", "");
+            for (int f = 0; record_names[f]; f++)
+                fprintf(stream, "%s%s", f % 7 ? ", " : f ? ",\n                              " : " ", record_names[f]);
+            fprintf(stream, "\n");
+        }
+    }
+    fprintf(stream, "\nThe same, with every rule, as markdown: aesweep help config (docs/CONFIG.md); the output file:\n"
+                    "aesweep help format (docs/FORMAT.md); the outcome classes: aesweep help outcomes (docs/OUTCOMES.md).\n");
 }

@@ -34,7 +34,7 @@
 /* The variables                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* One variable per field of the run record (AE_RECORD_FIELDS, include/ae_backend.h). */
+/* One variable per field of the run record (AE_RECORD_FIELDS, include/ae_record.h). */
 #define OUT_VAR(name, TYPE, SHAPE, fill, units, long_name) \
     {#name, AE_RECORD_##SHAPE, VT_##TYPE, offsetof(ae_results, name), fill, units, long_name},
 const out_var out_vars[] = {AE_RECORD_FIELDS(OUT_VAR)};
@@ -200,13 +200,6 @@ fail:
     io_h5_close(&dcpl);
     io_h5_close(&space);
     return status;
-}
-
-/* The variables of named codes (flag_values, flag_meanings), their fill one of the codes. */
-static int is_flag_variable(size_t v)
-{
-    return v == AE_RECORD_FIELD_outcome || v == AE_RECORD_FIELD_twin_outcome || v == AE_RECORD_FIELD_float64_outcome ||
-           v == AE_RECORD_FIELD_plateau_kind || v == AE_RECORD_FIELD_opt_optimizer;
 }
 
 /* Sizes of the provenance attributes that `close` rewrites in place. */
@@ -400,12 +393,12 @@ static int create_layout(ae_out *out, const ae_job *job, const char *path, ae_er
         const hid_t type = var->type == VT_REAL ? io_file_real_type(grid) : io_h5_type(var->type);
         char fill[8];
         fill_bytes(var, type, fill);
-        if (make_variable(file, var->name, type, fill, !is_flag_variable(v), var_rank, dims, scales, var->long_name,
+        if (make_variable(file, var->name, type, fill, !ae_record_is_flag(v), var_rank, dims, scales, var->long_name,
                           var->units, &out->vars[v], path, err))
             goto fail;
         char comment[64];
         snprintf(comment, sizeof comment, "%.0f: not done yet (done = 0)", var->fill);
-        if (is_flag_variable(v) && io_put_text_attr(out->vars[v], "comment", comment, 0, path, err)) goto fail;
+        if (ae_record_is_flag(v) && io_put_text_attr(out->vars[v], "comment", comment, 0, path, err)) goto fail;
     }
     int8_t flags[AE_OUTCOME_COUNT]; /* CF: outcome codes and their names, space-separated */
     char meanings[512] = "";
