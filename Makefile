@@ -56,9 +56,11 @@ CU_OBJ   := $(patsubst kernels/%.cu,$(BUILD)/obj/cu_%.o,$(wildcard kernels/*.cu)
 LIB_OBJ  += $(BUILD)/obj/backends/cuda.o $(CU_OBJ)
 LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -lstdc++ -ldl -lrt -lpthread
 endif
-# the kernels see include/ and kernels/ only; host objects also src/<job>/'s own headers
-KERNEL_HEADERS := $(wildcard include/*.h include/*.inc kernels/*.cuh)
-HEADERS  := $(KERNEL_HEADERS) $(wildcard src/*/*.h src/*/*.inc src/*/*/*.h)
+# the headers kernels/*.cu include (g++ -MM shows them): the math and kernels/*.cuh; host
+# objects also the rest of include/ and src/<job>/'s own headers
+KERNEL_HEADERS := include/ae_model.h include/ae_outcome.h include/ae_rng.h include/ae_util.h \
+                  $(wildcard include/*.inc kernels/*.cuh)
+HEADERS  := $(wildcard include/*.h include/*.inc kernels/*.cuh src/*/*.h src/*/*.inc src/*/*/*.h)
 
 .PHONY: FORCE all mpi deps demo test test-unit test-python sanitize fuzz fuzz-h5 test-gpu-emu test-gpu test-gpu-session \
         gpu-bundle gpu-session sass bench findings docs install clean help
@@ -178,7 +180,8 @@ $(BUILD)/fuzz/ae_commit.h:
 	echo '#define AE_GIT_COMMIT "fuzz-corpus"' > $@
 
 FUZZ_STAMPED := src/format/common.c src/format/write.c
-$(BUILD)/san/fuzz_h5_replay: tests/fuzz/fuzz_h5.c $(FUZZ_STAMPED) $(filter-out $(FUZZ_STAMPED:src/%.c=$(BUILD)/san/%.o),$(SAN_OBJ)) $(BUILD)/fuzz/ae_commit.h
+# ... and `aesweep info` (src/cli/info.c), a reader of whole files
+$(BUILD)/san/fuzz_h5_replay: tests/fuzz/fuzz_h5.c $(FUZZ_STAMPED) $(filter-out $(FUZZ_STAMPED:src/%.c=$(BUILD)/san/%.o),$(SAN_OBJ)) $(BUILD)/san/cli/info.o $(BUILD)/fuzz/ae_commit.h
 	$(CC) -I$(BUILD)/fuzz $(BASE_CFLAGS) $(SAN_FLAGS) -DFUZZ_REPLAY $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) -o $@
 
 sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay $(BUILD)/san/fuzz_h5_replay  ## C tests, a sweep and the fuzz corpora under ASan+UBSan
@@ -197,14 +200,14 @@ sanitize: $(BUILD)/san/test_unit $(BUILD)/san/aesweep $(BUILD)/san/fuzz_replay $
 	$(BUILD)/san/aesweep run sweeps/quickstart.cfg -o $(BUILD)/san/x.h5 --set train.lrr=1 2>/dev/null; test $$? -eq 2
 	$(BUILD)/san/aesweep zoom sweeps/quickstart.cfg -o $(BUILD)/san/x.h5 2>/dev/null; test $$? -eq 2
 
-$(BUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config/config.c src/config/grid.c src/util/util.c $(HEADERS)
+$(BUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config/schema.c src/config/load.c src/config/grid.c src/util/util.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(filter %.c,$^) -lconfig -lm -o $@
 
 # libFuzzer on the readers of foreign HDF5 files (info, base states, merge), from tests/fuzz/h5/.
-$(BUILD)/fuzz_h5: tests/fuzz/fuzz_h5.c $(LIB_SRC) $(HEADERS) $(BUILD)/fuzz/ae_commit.h
+$(BUILD)/fuzz_h5: tests/fuzz/fuzz_h5.c $(LIB_SRC) src/cli/info.c $(HEADERS) $(BUILD)/fuzz/ae_commit.h
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I$(BUILD)/fuzz -Iinclude -Isrc/format $(HDF5_CFLAGS) \
-	    tests/fuzz/fuzz_h5.c $(LIB_SRC) $(LDLIBS) -o $@
+	    tests/fuzz/fuzz_h5.c $(LIB_SRC) src/cli/info.c $(LDLIBS) -o $@
 
 fuzz-h5: $(BUILD)/fuzz_h5  ## fuzz the HDF5 readers for FUZZ_SECONDS; crashes go to tests/fuzz/regressions
 	@mkdir -p $(BUILD)/fuzz-h5-corpus

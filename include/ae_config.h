@@ -17,7 +17,8 @@
  *   ae_grid_run(grid, flat, &params, &base) the settings of run number `flat`
  *   ae_grid_model_steps(grid, first, count) training steps of a slice of runs
  *
- * config.c is the schema and loader, grid.c the runs; grid.c calls into config.c, never back.
+ * schema.c holds the settings table, load.c the loader, grid.c the runs; load.c and grid.c
+ * call into schema.c, never the other way, and not each other.
  * Every error names the file, line and key and returns -1 with err->code = 2.
  */
 #ifndef AE_CONFIG_H

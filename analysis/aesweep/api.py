@@ -20,7 +20,8 @@ import numpy as np
 
 from . import common
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # through symlinks too
+# the checkout: analysis/aesweep/api.py -> analysis/aesweep -> analysis -> the repository
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # through symlinks too
 ENGINE = os.path.join(ROOT, "build", "aesweep")
 
 

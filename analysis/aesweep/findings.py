@@ -23,7 +23,7 @@ from . import api, chaos_stats, cli, common
 from .stability import loss_hessian
 
 PROG = "aesweep.findings"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = api.ROOT  # the checkout: its sweeps/ and git history
 SWEEPS = os.path.join(ROOT, "sweeps", "findings")
 VERDICTS = ("reproduced", "refuted", "qualified")
 STUDY_RATE = 0.01          # the study: 1 asymmetric recovery in ~100 seeds

@@ -1,7 +1,7 @@
 /*
  * help.c - `aesweep help config|format|outcomes`: the reference tables of docs/CONFIG.md,
  * docs/FORMAT.md and docs/OUTCOMES.md as markdown, printed from the tables the engine
- * itself runs on (the settings of src/config/config.c, AE_RECORD_FIELDS, AE_OUTCOMES), so
+ * itself runs on (the settings of src/config/schema.c, AE_RECORD_FIELDS, AE_OUTCOMES), so
  * that the pages cannot drift from the code: tools/update_docs.py pastes them between
  * their pages' markers, and tests/e2e/test_docs.py checks that they are pasted.
  */

@@ -80,11 +80,11 @@ def test_figures_a_paper_can_use(chaos, tmp_path):
 
 
 def test_default_axes():
-    assert chaos_map.pick_axes(["seed", "bias_delta", "lr"]) == ("lr", "bias_delta")
-    assert chaos_map.pick_axes(["seed", "lr"]) == ("seed", "lr")
-    assert chaos_map.pick_axes(["seed", "lr", "n"], y="seed") == ("lr", "seed")
+    assert common.pick_axes(["seed", "bias_delta", "lr"]) == ("lr", "bias_delta")
+    assert common.pick_axes(["seed", "lr"]) == ("seed", "lr")
+    assert common.pick_axes(["seed", "lr", "n"], y="seed") == ("lr", "seed")
     with pytest.raises(common.AnalysisError, match="two grid axes"):
-        chaos_map.pick_axes(["seed"])
+        common.pick_axes(["seed"])
 
 
 def test_reduce_matches_raw_file(tiny, partial):
