@@ -248,12 +248,8 @@ $(BUILD)/sass/cu_train.o: kernels/train.cu $(KERNEL_HEADERS) $(BUILD)/flags
 sass: $(BUILD)/sass/cu_train.o  ## warp-instructions per model-step of each register kernel, from the built SASS
 	$(PYTHON) tests/gpu/sass_steps.py $<
 
-bench: all  ## model-steps per second here (n = 7, 16, 64) and the NumPy baseline's, side by side
-	$(BUILD)/aesweep bench --json $(BUILD)/bench.json
-	$(PYTHON) analysis/baselines/numpy_batched.py --n 7 --runs 4096 --steps 200 --json $(BUILD)/bench_numpy.json
-	@$(PYTHON) -c "import json; a = json.load(open('$(BUILD)/bench.json')); b = json.load(open('$(BUILD)/bench_numpy.json')); \
-	r = [x for x in a['results'] if x['n'] == 7][0]; \
-	print('n=7: aesweep %.3g model-steps/s, NumPy %.3g: %.0fx' % (r['model_steps_per_s'], b['model_steps_per_second'], r['model_steps_per_s'] / b['model_steps_per_second']))"
+bench: all  ## aesweep's CPU rate (n = 7, 16, 64, 256; float32, float64; % of peak) beside every baseline installed (NumPy, Numba, PyTorch, JAX)
+	$(PYTHON) analysis/baselines/side_by_side.py --engine $(BUILD)/aesweep --json $(BUILD)/bench.json
 
 # The study's claims, measured (analysis/aesweep/findings.py, sweeps/findings/): about 4 min on 2 cores;
 # the sweeps' files go to out/findings.  Its --quick variant is part of make test

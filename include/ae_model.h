@@ -190,8 +190,9 @@ typedef struct {
 /* A run's optimizer state besides its per-parameter buffers: the step count, beta^t as
  * running products, and AdamW's decay 1 - lr wd, the same at every step.
  * bias: NULL, and ae_opt_step computes Adam's corrections step by step; or a table of them
- * (ae_bias_table: the same numbers, handed over in ae_buffers.bias: the CUDA kernels), which
- * ae_opt_step reads instead; beta^t then stays 1.  On
+ * (ae_bias_table: the same numbers, handed over in ae_buffers.bias: the CUDA kernels, and
+ * the CPU's lane groups whose lanes share their betas), which ae_opt_step reads instead;
+ * beta^t then stays 1.  On
  * the device computing them takes ~50 instructions a step, double-precision division and
  * square root among them; reading them, 25 fewer of n = 7's ~1 150 (`make sass`). */
 typedef struct {

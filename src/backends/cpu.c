@@ -84,6 +84,39 @@ static int same_schedule(const ae_params *a, const ae_params *b)
            a->steps == b->steps && a->check_every == b->check_every && a->twin_renorm_every == b->twin_renorm_every;
 }
 
+/* Adam's corrections of every step, for one (beta1, beta2) as the runs use them
+ * (ae_bias_table), kept by each thread from group to group.  The lanes read them as the
+ * CUDA kernels do instead of each computing a double division and square root a step:
+ * the same numbers (the table holds what ae_bias_next returns), so the same bits. */
+typedef struct {
+    double beta1, beta2;
+    int64_t capacity; /* steps asked for when the table was built (at most CPU_BIAS_MAX) */
+    int64_t entries;  /* ae_bias_table's count: fewer than capacity when it reached {1, 1} */
+    ae_bias *table;
+} bias_cache;
+
+/* A table longer than this (beta2 near 1 and very long runs) is not worth its memory: the
+ * lanes compute their corrections instead. */
+#define CPU_BIAS_MAX ((int64_t)1 << 20)
+
+/* The table for steps 1 .. reach and its last entry, or NULL when it would be too long. */
+static const ae_bias *bias_for(bias_cache *cache, double beta1, double beta2, int64_t reach, int64_t *last)
+{
+    if (reach < 1) reach = 1;
+    const int covers = cache->table && cache->beta1 == beta1 && cache->beta2 == beta2 &&
+                       (cache->entries < cache->capacity || cache->entries >= reach);
+    if (!covers) {
+        const int64_t capacity = reach < CPU_BIAS_MAX ? reach : CPU_BIAS_MAX;
+        free(cache->table);
+        cache->table = ae_xmalloc((size_t)capacity * sizeof *cache->table);
+        cache->entries = ae_bias_table(beta1, beta2, capacity, cache->table);
+        cache->beta1 = beta1, cache->beta2 = beta2, cache->capacity = capacity;
+    }
+    if (cache->entries == cache->capacity && cache->entries < reach) return NULL; /* cut at CPU_BIAS_MAX */
+    *last = cache->entries - 1; /* every later step's corrections are {1, 1}, or no later step is read */
+    return cache->table;
+}
+
 /* Runs a group holds: with twins (twin.eps) run l trains in lane l and its twin beside it in
  * lane l + CPU_LANES/2, in lockstep, so state twins can be renormalised as they go. */
 static int group_runs(const ae_job *job) { return job->cfg->twin_enabled ? CPU_LANES / 2 : CPU_LANES; }
@@ -114,16 +147,19 @@ static int cpu_train(ae_backend *backend, const ae_job *job, uint64_t first, uin
     {
         /* either precision's five arrays, then the anchor states (double in both) */
         double *work = ae_xmalloc(6 * CPU_LANES * AE_P_MAX * sizeof(double)), *anchor = work + 5 * CPU_LANES * AE_P_MAX;
+        bias_cache bias = {0};
 #pragma omp for schedule(dynamic, 1)
         for (int64_t g = 0; g < n_groups; g++) {
             ae_params params;
             uint64_t base;
             ae_grid_run(job->grid, groups[g].first, &params, &base);
             if (params.precision == AE_FLOAT64)
-                train_group_f64(cpu, job, groups[g], groups[g].first - first, res, work, anchor);
+                train_group_f64(cpu, job, groups[g], groups[g].first - first, res, work, anchor, &bias);
             else
-                train_group_f32(cpu, job, groups[g], groups[g].first - first, res, (float *)(void *)work, anchor);
+                train_group_f32(cpu, job, groups[g], groups[g].first - first, res, (float *)(void *)work, anchor,
+                                &bias);
         }
+        free(bias.table);
         free(work);
     }
     free(groups);
