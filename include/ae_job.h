@@ -5,7 +5,9 @@
  * API:
  *   ae_job                       everything a backend needs to train any run of the sweep
  *   ae_prepare_run(job, flat, ...) host helper: settings, initial state, perturbation
- *   ae_record_run / ae_store_run store one finished run into an ae_results slot
+ *                                (src/backends/backend.c, as the rest)
+ *   ae_record_run / ae_store_run store one finished run into an ae_results slot, with the
+ *                                rules every backend shares (src/backends/record.c)
  *   ae_train_run                 one run trained on the CPU (check.float64, trajectories)
  *   ae_trajectories_train/_free  training curves of the config's trajectory runs
  */
