@@ -49,11 +49,24 @@ static int cpu_isa_pick(int isa, ae_error *err)
     return isa;
 }
 
+/* The lanes trained by the set's trainer for their m: m = 2 unrolled, or any m. */
+static void train_lanes_f32(const lane_trainers *set, const ae_params *const *lanes, const ae_buffers_f32 *buf,
+                            ae_track *track)
+{
+    (lanes[0]->m == 2 ? set->m2_f32 : set->any_f32)(lanes, buf, track);
+}
+
+static void train_lanes_f64(const lane_trainers *set, const ae_params *const *lanes, const ae_buffers_f64 *buf,
+                            ae_track *track)
+{
+    (lanes[0]->m == 2 ? set->m2_f64 : set->any_f64)(lanes, buf, track);
+}
+
 int ae_cpu_train_lanes_f32(int isa, const ae_params *const *lanes, const ae_buffers_f32 *buf, ae_track *track,
                            ae_error *err)
 {
     isa = cpu_isa_pick(isa, err);
-    if (isa >= 0) (lanes[0]->m == 2 ? isa_trainers[isa].m2_f32 : isa_trainers[isa].any_f32)(lanes, buf, track);
+    if (isa >= 0) train_lanes_f32(&isa_trainers[isa], lanes, buf, track);
     return isa;
 }
 
@@ -61,7 +74,7 @@ int ae_cpu_train_lanes_f64(int isa, const ae_params *const *lanes, const ae_buff
                            ae_error *err)
 {
     isa = cpu_isa_pick(isa, err);
-    if (isa >= 0) (lanes[0]->m == 2 ? isa_trainers[isa].m2_f64 : isa_trainers[isa].any_f64)(lanes, buf, track);
+    if (isa >= 0) train_lanes_f64(&isa_trainers[isa], lanes, buf, track);
     return isa;
 }
 
